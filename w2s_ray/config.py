@@ -1,0 +1,131 @@
+"""Typed run configuration, loaded from YAML. Defaults live here and nowhere else.
+
+Errors name the field: pydantic reports the path (`teachers.1.temperature`), and `load_config`
+prefixes the file name. Unknown keys are errors too (a typo must not silently fall back to a default).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RayConfig(_Strict):
+    address: str | None = None  # None: RAY_ADDRESS, else an embedded Ray on 127.0.0.1
+    num_cpus: int | None = None  # embedded Ray only
+    device: Literal["auto", "cpu", "gpu"] = "auto"  # auto: GPU when the cluster has one
+
+
+class DataConfig(_Strict):
+    """Where problems come from.
+
+    source "world": the seeded demo world, split into weak_train / strong_train / test.
+    source "files": `train` (JSONL path or hf:NAME) is split in two halves by content hash
+    (weak_train keeps gold, strong_train gets questions only) and `test` is the test set.
+    """
+
+    source: Literal["world", "files"] = "world"
+    train: str | None = None
+    test: str | None = None
+    format: Literal["auto", "gsm8k", "math", "w2s"] = "auto"
+    quarantine_dir: str | None = None  # bad input lines go here, counted, instead of failing
+    seed: int = 0
+    n_weak_train: int = Field(default=20000, ge=1)
+    n_strong_train: int = Field(default=1000, ge=1)
+    n_test_per_level: int = Field(default=100, ge=1)
+    n_demos: int = Field(default=64, ge=1)  # few-shot demonstration pool, from weak_train gold
+
+    @model_validator(mode="after")
+    def _files_need_paths(self):
+        if self.source == "files":
+            missing = [f for f in ("train", "test") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"source 'files' needs {' and '.join(missing)}")
+        return self
+
+
+class TeacherConfig(_Strict):
+    """One model that generates: a weak teacher or the strong model itself."""
+
+    name: str
+    model: str  # local HF dir, .gguf file, or a built-in name (see w2s_ray.models.load)
+    role: Literal["weak", "strong"] = "weak"
+    shots: int = Field(default=0, ge=0)  # k worked examples before the question; 0 = zero-shot
+    n: int = Field(default=1, ge=1)  # samples per problem
+    temperature: float = Field(default=0.0, ge=0.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=96, ge=1)
+    seed: int = 0
+    stop: list[str] = Field(default_factory=lambda: ["\n\n", "Question:"])
+    engine: Literal["auto", "vllm", "hf"] = "auto"  # auto: vLLM when installed
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    max_model_len: int = Field(default=2048, ge=64)
+    batch_size: int = Field(default=64, ge=1)
+    concurrency: int = Field(default=1, ge=1)  # engine replicas
+
+
+class ScorerConfig(_Strict):
+    name: str
+    config: dict = Field(default_factory=dict)
+    concurrency: int = Field(default=1, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+
+
+class RunConfig(_Strict):
+    name: str = "run"
+    run_dir: str = "runs/run"
+    cache_dir: str | None = None  # built/converted models; None: $W2S_CACHE or ~/.cache/w2s_ray
+    ray: RayConfig = Field(default_factory=RayConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    teachers: list[TeacherConfig] = Field(min_length=1)
+    scorers: list[ScorerConfig] = Field(
+        default_factory=lambda: [ScorerConfig(name="answer_check"), ScorerConfig(name="step_check")]
+    )
+
+    @field_validator("teachers")
+    @classmethod
+    def _unique_names(cls, teachers):
+        names = [t.name for t in teachers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"teacher names must be unique; repeated: {dupes}")
+        return teachers
+
+    def config_hash(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def resolved_cache_dir(self) -> Path:
+        return Path(self.cache_dir or os.environ.get("W2S_CACHE") or Path.home() / ".cache/w2s_ray")
+
+
+class ConfigError(ValueError):
+    """A config file that does not parse or validate; the message names the file and field."""
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
+    raw.update(overrides or {})
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as err:
+        lines = [f"{path}: invalid config"]
+        for e in err.errors():
+            field = ".".join(str(p) for p in e["loc"]) or "(top level)"
+            lines.append(f"  field '{field}': {e['msg']}")
+        raise ConfigError("\n".join(lines)) from err

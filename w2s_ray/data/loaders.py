@@ -1,0 +1,117 @@
+"""Load problems from JSONL files or Hugging Face datasets into the one Problem schema.
+
+Every input line ends up as a problem, a skipped blank line, or an error: by default the first bad
+line raises InputError(path, line, field, message); with quarantine=PATH each bad line is written
+there as {"path", "line", "field", "error", "raw"} and counted instead. Nothing is dropped silently.
+
+Duplicate questions are kept here: de-duplication is the job of w2s_ray.data.splits, which counts
+what it drops.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from w2s_ray.data.formats import FORMATS, MAPPERS, RecordError, detect_format
+from w2s_ray.data.jsonl import JsonLine, iter_jsonl, write_jsonl
+from w2s_ray.data.schema import InputError, Problem
+
+HF_PREFIX = "hf:"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    problems: list[Problem]
+    quarantined: int  # bad lines written to quarantine_path; always 0 without one
+    quarantine_path: str | None
+
+
+def _check_format(format: str) -> None:
+    if format != "auto" and format not in FORMATS:
+        raise ValueError(f"format must be 'auto' or one of {FORMATS}, got {format!r}")
+
+
+def _map_rows(
+    rows: Iterable[JsonLine], where: str, format: str, quarantine: str | Path | None
+) -> LoadResult:
+    # With "auto", the first record that is a JSON object decides the format for the whole source.
+    chosen = None if format == "auto" else format
+    problems: list[Problem] = []
+    bad: list[dict[str, Any]] = []
+    for row in rows:
+        try:
+            if row.error is not None:
+                raise RecordError(None, row.error)
+            if not isinstance(row.value, dict):
+                raise RecordError(None, f"expected a JSON object, got {type(row.value).__name__}")
+            chosen = chosen or detect_format(row.value)
+            problems.append(MAPPERS[chosen](row.value, where))
+        except RecordError as e:
+            if quarantine is None:
+                raise InputError(where, row.line, e.field, e.message) from None
+            bad.append(
+                {"path": where, "line": row.line, "field": e.field, "error": e.message, "raw": row.raw}
+            )
+    if quarantine is not None:
+        # Written even when empty, so a rerun never leaves a stale quarantine from an earlier load.
+        write_jsonl(quarantine, bad)
+    return LoadResult(problems, len(bad), None if quarantine is None else str(quarantine))
+
+
+def load_jsonl(
+    path: str | Path, format: str = "auto", quarantine: str | Path | None = None
+) -> LoadResult:
+    """Problems from a JSONL file in GSM8K, MATH or our own format ("auto": from the keys)."""
+    _check_format(format)
+    return _map_rows(iter_jsonl(path), str(path), format, quarantine)
+
+
+def load_hf_dataset(
+    name: str,
+    split: str = "train",
+    config: str | None = None,
+    kind: str = "auto",
+    quarantine: str | Path | None = None,
+    **load_kwargs: Any,
+) -> LoadResult:
+    """Problems from datasets.load_dataset(name, config, split=split, **load_kwargs).
+
+    Rows go through the same mappers as JSONL lines; errors name "hf:NAME[/CONFIG][SPLIT]" and the
+    1-based row number. load_kwargs pass through (data_files, cache_dir, revision, ...).
+    """
+    _check_format(kind)
+    import datasets  # heavy import, only needed on this path
+
+    dataset = datasets.load_dataset(name, config, split=split, **load_kwargs)
+    where = f"{HF_PREFIX}{name}" + (f"/{config}" if config else "") + f"[{split}]"
+    # A dataset row stands in for a line: its 1-based row number, and its JSON text as raw.
+    rows = (
+        JsonLine(i, json.dumps(record, ensure_ascii=False, default=str), record, None)
+        for i, record in enumerate(dataset, start=1)
+    )
+    return _map_rows(rows, where, kind, quarantine)
+
+
+def load_problems(
+    spec: str | Path,
+    format: str = "auto",
+    *,
+    quarantine: str | Path | None = None,
+    split: str = "train",
+    config: str | None = None,
+) -> LoadResult:
+    """One entry for every source: a ".jsonl" path, or "hf:NAME" (split and config apply there)."""
+    text = str(spec)
+    if text.startswith(HF_PREFIX):
+        return load_hf_dataset(text[len(HF_PREFIX) :], split, config, format, quarantine)
+    if Path(text).suffix != ".jsonl":
+        raise ValueError(f"expected a .jsonl path or {HF_PREFIX}NAME, got {text!r}")
+    return load_jsonl(text, format, quarantine)
+
+
+def save_problems(path: str | Path, problems: Iterable[Problem]) -> int:
+    """Write problems as JSONL in our own schema (load_problems(path, "w2s") reads them back)."""
+    return write_jsonl(path, (p.to_row() for p in problems))

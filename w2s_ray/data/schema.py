@@ -1,0 +1,51 @@
+"""The one problem schema every source maps to, and the error type for bad input.
+
+A problem row is a plain dict with these keys (Ray Data and parquet friendly):
+  id        str            stable id: "<source>:<content hash>" unless the source gives one
+  question  str
+  gold      str | None     final answer, normalised (see w2s_ray.score.answers.normalize_answer)
+  solution  str | None     full gold solution text (GSM8K style: step lines, then "#### N")
+  level     int | None     difficulty 1-5
+  source    str            where it came from (world, gsm8k, math, a path or a dataset name)
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+LEVELS = (1, 2, 3, 4, 5)
+PROBLEM_FIELDS = ("id", "question", "gold", "solution", "level", "source")
+
+
+class InputError(ValueError):
+    """Bad input, located: which file, which line (1-based), which field."""
+
+    def __init__(self, path: str, line: int | None, field: str | None, message: str):
+        self.path, self.line, self.field, self.message = str(path), line, field, message
+        where = self.path + (f":{line}" if line is not None else "")
+        what = f" field '{field}'" if field else ""
+        super().__init__(f"{where}:{what} {message}")
+
+
+def content_hash(question: str) -> str:
+    """Hash of the normalised question text: the key for de-duplication and split assignment."""
+    norm = " ".join(question.split()).lower()
+    return hashlib.sha256(norm.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Problem:
+    id: str
+    question: str
+    gold: str | None
+    solution: str | None
+    level: int | None
+    source: str
+
+    def to_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "Problem":
+        return cls(**{k: row.get(k) for k in PROBLEM_FIELDS})

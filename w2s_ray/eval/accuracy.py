@@ -1,0 +1,51 @@
+"""Accuracy by difficulty level, per model, from scored generation rows.
+
+Only rows with gold count (`has_gold`); accuracy is over samples (greedy runs have one per problem).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from w2s_ray.data.schema import LEVELS
+
+
+def accuracy_by_model(rows: Iterable[dict]) -> dict[str, dict]:
+    """{model: {acc, n, acc_by_level: {level: acc}, n_by_level, step_error_rate}}."""
+    right = defaultdict(lambda: defaultdict(int))
+    total = defaultdict(lambda: defaultdict(int))
+    steps = defaultdict(lambda: [0, 0])
+    for r in rows:
+        if not r.get("has_gold", r.get("gold") is not None):
+            continue
+        model, level = r["model"], r.get("level")
+        total[model][level] += 1
+        right[model][level] += bool(r["correct"])
+        if "n_wrong_steps" in r:
+            steps[model][0] += int(r["n_wrong_steps"])
+            steps[model][1] += int(r["n_checkable_steps"])
+    table = {}
+    for model in total:
+        n = sum(total[model].values())
+        levels = sorted(total[model], key=lambda x: (x is None, x))
+        table[model] = {
+            "acc": sum(right[model].values()) / n,
+            "n": n,
+            "acc_by_level": {lvl: right[model][lvl] / total[model][lvl] for lvl in levels},
+            "n_by_level": {lvl: total[model][lvl] for lvl in levels},
+            "step_error_rate": steps[model][0] / steps[model][1] if steps[model][1] else None,
+        }
+    return table
+
+
+def format_table(table: dict[str, dict], levels: Iterable[int] = LEVELS) -> str:
+    """A markdown table: one row per model, accuracy (%) overall and per level."""
+    levels = list(levels)
+    head = "| model | n | acc | " + " | ".join(f"L{l}" for l in levels) + " | step err |"
+    sep = "|" + "---|" * (len(levels) + 4)
+    lines = [head, sep]
+    for model, m in table.items():
+        cells = [f"{100 * m['acc_by_level'][l]:.0f}" if l in m["acc_by_level"] else "-" for l in levels]
+        err = "-" if m["step_error_rate"] is None else f"{100 * m['step_error_rate']:.0f}%"
+        lines.append(f"| {model} | {m['n']} | {100 * m['acc']:.1f} | " + " | ".join(cells) + f" | {err} |")
+    return "\n".join(lines)

