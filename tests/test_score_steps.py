@@ -1,0 +1,136 @@
+"""The safe arithmetic parser, equation finding, and the step_check scorer."""
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from w2s_ray.score import get_scorer
+from w2s_ray.score.arith import ParseError, Unevaluable, calc
+from w2s_ray.score.step_checker import check_steps, split_steps
+
+
+@pytest.mark.parametrize("expr, value", [
+    ("1 + 2 * 3", 7), ("(1 + 2) * 3", 9), ("10 - 4 - 3", 3), ("12 / 4 / 3", 1),
+    ("-2 ^ 2", -4), ("2 ^ 3 ^ 2", 512), ("2 ** 10", 1024), ("-(3 - 5)", 2),
+    ("3 x 4", 12), ("3x4", 12), ("3 × 4", 12), ("12 ÷ 4", 3), ("7 − 2", 5), (r"3 \times 4", 12),
+    ("$1,200 / 4", 300), ("1,234.5 + 0.5", 1235), (".5 + .5", 1), ("20% * 50", 10),
+    ("0.1 + 0.2", Fraction(3, 10)),  # exact: no binary float error
+])
+def test_parser_precedence_and_spellings(expr, value):
+    assert calc(expr) == value
+
+
+@pytest.mark.parametrize("expr", [
+    "", "box", "2x + 3", "(1 + 2", "1 + 2)", "3 4", "* 3", "1 +",
+    "__import__('os').system('x')", "().__class__", "lambda: 1", "1 if 1 else 2",
+    "-" * 500 + "1", "(" * 500 + "1" + ")" * 500, "9" * 5000,
+])
+def test_parser_refuses_non_arithmetic(expr):
+    with pytest.raises(ParseError):
+        calc(expr)
+
+
+def test_division_by_zero_and_unsafe_powers():
+    with pytest.raises(ZeroDivisionError):
+        calc("5 / (3 - 3)")
+    with pytest.raises(Unevaluable):
+        calc("2 ^ 0.5")
+    with pytest.raises(Unevaluable):
+        calc("10 ^ 1000")
+
+
+def test_split_steps_stops_at_the_answer_line_and_skips_blanks():
+    text = "14 + 6 = 20\n\n  20 - 5 = 15  \nso the total is #### 15\nafter"
+    assert split_steps(text) == ["14 + 6 = 20", "20 - 5 = 15"]
+    assert split_steps("a\nb\n\nc", step_sep="blank_line") == ["a\nb", "c"]
+    assert split_steps("") == []
+
+
+def test_correct_demo_chain():
+    stats = check_steps("14 + 6 = 20\n20 - 5 = 15\n3 x 5 = 15\n15 / 3 = 5\n#### 5")
+    assert stats == {"n_steps": 4, "n_wrong_steps": 0, "step_error_rate": 0.0, "wrong_steps": [],
+                     "n_checkable_steps": 4}
+
+
+def test_wrong_steps_are_located():
+    stats = check_steps("14 + 6 = 21\n21 - 5 = 16\n16 × 2 = 30\n#### 30")
+    assert stats["wrong_steps"] == [0, 2]
+    assert stats["n_wrong_steps"] == 2
+    assert stats["step_error_rate"] == pytest.approx(2 / 3)
+
+
+def test_gsm8k_gold_solution_with_calculator_annotations():
+    text = ("Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
+            "Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.\n#### 72")
+    assert check_steps(text)["n_checkable_steps"] == 2
+    assert check_steps(text)["wrong_steps"] == []
+    wrong = text.replace("<<48+24=72>>", "<<48+24=70>>")
+    assert check_steps(wrong)["wrong_steps"] == [1]
+
+
+def test_prose_chains_money_and_rounding():
+    text = ("Each share is $1,200 / 4 = $300.\n"
+            "Together 3 * 4 + 2 = 12 + 2 = 14 apples.\n"
+            "Per person 10 / 3 = 3.33 dollars.\n"
+            "He thinks about it.\n"
+            "Day 2 = 5 + 5 = 10 apples.\n"
+            "#### 14")
+    stats = check_steps(text)
+    assert stats["n_steps"] == 5
+    assert stats["n_checkable_steps"] == 4  # the prose line has no equation
+    assert stats["wrong_steps"] == []
+    assert stats["step_error_rate"] == 0.0
+
+
+def test_inexact_rounding_and_run_on_chains_are_wrong():
+    assert check_steps("10 / 3 = 3\n#### 3")["wrong_steps"] == [0]          # not 2-decimal rounding
+    assert check_steps("10 / 3 = 3.3\n#### 3")["wrong_steps"] == [0]
+    assert check_steps("3 * 4 = 12 + 2 = 14\n#### 14")["wrong_steps"] == [0]  # 12 is not 14
+
+
+def test_division_by_zero_step_is_wrong_not_a_crash():
+    stats = check_steps("5 / 0 = 0\n2 + 2 = 4\n#### 4")
+    assert stats["wrong_steps"] == [0]
+    assert stats["n_checkable_steps"] == 2
+
+
+def test_bullets_are_not_minus_signs():
+    assert check_steps("- 14 + 6 = 20\n* 20 - 5 = 15\n#### 15")["wrong_steps"] == []
+
+
+@pytest.mark.parametrize("text", [
+    "__import__('os').system('x') = 3\n#### 3",
+    "exec('import os') = 1 + 1\n#### 2",
+    "x = 5\n2x + 3 = 7\n#### 2",
+    "=" * 1000,
+    "<<" * 500 + ">>" * 500,
+    "1 + " * 2000 + "1 = 2001",
+    "\x00\x01 ))(( = = 3 ÷ ÷ 4 = %%%",
+    "(" * 300 + "1" + ")" * 300 + " = 1",
+    "9" * 6000 + " + 1 = 2",
+])
+def test_garbage_never_raises_and_hostile_text_is_unparseable(text):
+    stats = check_steps(text)
+    assert stats["n_wrong_steps"] <= stats["n_checkable_steps"] <= stats["n_steps"]
+    if "__import__" in text or "exec(" in text or "2x" in text:
+        assert stats["n_checkable_steps"] == 0
+
+
+def test_step_check_scorer_columns():
+    scorer = get_scorer("step_check")()
+    texts = ["14 + 6 = 20\n#### 20", "14 + 6 = 21\nok\n#### 21", "", None]
+    out = scorer({"text": np.array(texts, dtype=object)})
+    assert out["n_steps"].tolist() == [1, 2, 0, 0]
+    assert out["n_wrong_steps"].tolist() == [0, 1, 0, 0]
+    assert out["step_error_rate"].tolist() == [0.0, 0.5, 0.0, 0.0]
+    assert out["n_checkable_steps"].tolist() == [1, 1, 0, 0]
+    assert out["wrong_steps"].shape == (4,) and out["wrong_steps"].tolist() == [[], [0], [], []]
+
+
+def test_step_check_reads_another_column_and_validates_config():
+    scorer = get_scorer("step_check")(text_column="solution")
+    assert scorer({"solution": np.array(["1 + 1 = 3\n#### 3"], dtype=object)})["n_wrong_steps"][0] == 1
+    with pytest.raises(KeyError):
+        scorer({"text": np.array(["1 + 1 = 2"], dtype=object)})
+    with pytest.raises(ValueError):
+        get_scorer("step_check")(step_sep="sentence")

@@ -1,0 +1,160 @@
+"""The Scorer contract and the registry of scorers by name.
+
+A scorer is a class:
+
+    @register("answer_check")
+    class AnswerChecker(Scorer):
+        name = "answer_check"
+        columns = ("correct", "has_gold")   # the columns it adds, nothing else
+        group_by = None                      # None: row-wise; else keys whose rows arrive together
+        num_cpus = 0.5                       # what one instance needs (Ray actor resources)
+        num_gpus = 0.0
+
+        def __init__(self, *, style="gsm8k"):   # keyword config only; heavy state loads here
+            ...
+
+        def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            ...                              # ONLY the new columns, each as long as the batch
+
+`name`, `columns`, `group_by` and the resources are class attributes, so the stage can plan the Ray
+job (actor resources, groupby keys) without constructing the scorer: constructing may load a model,
+and that must happen once per actor, inside the actor, not in the driver. They are therefore fixed
+per class: a variant with other columns or keys (say, votes across all models of a problem) is a
+subclass registered under another name.
+
+Row-wise scorers get batches of any size (possibly empty). A grouped scorer gets every row of one
+group in one batch (Ray Data `groupby(...).map_groups`), so e.g. majority vote sees all samples of a
+(problem_id, model) at once. Rows may arrive in any order; a scorer that needs an order sorts.
+
+Two model-based scorers fit this contract unchanged (not implemented here):
+
+* Process reward model. `__init__(*, model_path, device="cuda")` loads the PRM once per actor and
+  declares `num_gpus = 1`. `__call__` splits each `text` into steps with
+  `step_checker.split_steps` (so its indices line up with `wrong_steps`), runs one batched forward pass
+  over (question, steps so far) and reads the score at each step-end token. It returns
+  `{"step_scores": object_column([[0.9, 0.2, ...], ...]), "prm_min": np.array([...])}`: a list-valued
+  column (one list per row, lengths differ) plus scalar aggregates for best-of-N ranking.
+
+* Two-model contrast (expert-amateur, LightReasoner). `__init__(*, other_model_path)` loads the second
+  (amateur) LM. `__call__` teacher-forces the first model's `prompt + text` through it and returns
+  `{"other_logprobs": object_column([[-0.1, -2.3, ...], ...])}`, the per-token log-probs of the second
+  model (or top-k ids and log-probs as two more list columns). The KL step selection is a Select-stage
+  function over those columns.
+
+List-valued columns are built with `object_column` (a 1-D numpy object array holding one list per row),
+because `np.array(list_of_equal_length_lists)` would silently make a 2-D array. On Ray they are
+stored as Arrow list columns, and a later scorer reads such a column back as an object array of
+1-D numpy arrays (plain lists in `score_rows`): iterate, do not assume a type.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, ClassVar, Iterable, TypeVar
+
+import numpy as np
+
+Batch = dict[str, np.ndarray]
+
+# Imported on first registry lookup so that `get_scorer("answer_check")` works after importing only
+# this module, without a cycle (the scorer modules import this one).
+_BUILTIN_MODULES = (
+    "w2s_ray.score.answer_checker",
+    "w2s_ray.score.step_checker",
+    "w2s_ray.score.majority_vote",
+)
+_REGISTRY: dict[str, type["Scorer"]] = {}
+
+
+class Scorer:
+    """Batch in, new columns out. Subclass it, set the class attributes, register it by name."""
+
+    name: ClassVar[str] = ""
+    columns: ClassVar[tuple[str, ...]] = ()
+    group_by: ClassVar[tuple[str, ...] | None] = None
+    num_cpus: ClassVar[float] = 1.0
+    num_gpus: ClassVar[float] = 0.0
+
+    def __call__(self, batch: Batch) -> Batch:  # pragma: no cover - the contract
+        raise NotImplementedError
+
+
+class UnknownScorerError(KeyError):
+    """A scorer name that is not registered; the message lists the known ones."""
+
+    def __str__(self) -> str:  # KeyError's default repr-quotes the message
+        return str(self.args[0]) if self.args else ""
+
+
+S = TypeVar("S", bound=type[Scorer])
+
+
+def register(name: str) -> Callable[[S], S]:
+    """Class decorator: make a scorer available under `name` (and set its `name`)."""
+
+    def decorate(cls: S) -> S:
+        if not (isinstance(cls, type) and issubclass(cls, Scorer)):
+            raise TypeError(f"@register({name!r}) needs a Scorer subclass, got {cls!r}")
+        if not cls.columns:
+            raise TypeError(f"scorer {name!r} declares no columns")
+        existing = _REGISTRY.get(name)
+        # Re-registering the same class (a module imported twice, e.g. by Ray workers) is harmless.
+        if existing is not None and existing.__qualname__ != cls.__qualname__:
+            raise ValueError(f"scorer name {name!r} is already taken by {existing.__qualname__}")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def _load_builtins() -> None:
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+def get_scorer(name: str) -> type[Scorer]:
+    """The scorer class registered under `name`."""
+    _load_builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(available_scorers()) or "none"
+        raise UnknownScorerError(f"unknown scorer {name!r}; known scorers: {known}") from None
+
+
+def available_scorers() -> list[str]:
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def object_column(values: Iterable[Any]) -> np.ndarray:
+    """A 1-D object array with one Python value (e.g. a list) per row."""
+    values = list(values)
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = value
+    return out
+
+
+def batch_length(batch: Batch) -> int:
+    return len(next(iter(batch.values()))) if batch else 0
+
+
+def column_values(batch: Batch, column: str, default: Any = None) -> list[Any]:
+    """A column as plain Python values; a missing column reads as `default` for every row.
+
+    Arrow nulls arrive as None, pandas ones as NaN: both read as `default`.
+    """
+    if column not in batch:
+        return [default] * batch_length(batch)
+    return [default if _is_missing(v) else v for v in batch[column].tolist()]
+
+
+def require_column(batch: Batch, column: str, scorer: str) -> list[Any]:
+    if column not in batch:
+        raise KeyError(f"scorer {scorer!r} needs column {column!r}; batch has {sorted(batch)}")
+    return column_values(batch, column)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)

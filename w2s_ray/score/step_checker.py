@@ -1,0 +1,90 @@
+"""step_check: recompute the arithmetic of every solution step (step-wise error rate, He et al. 2024).
+
+Steps are the non-blank lines before the first "####" line (or, with `step_sep="blank_line"`, the
+paragraphs, as in the MATH format of Sun et al. 2024). A step with no equation still counts as a step
+but is not checkable, so `step_error_rate = n_wrong_steps / n_steps` is a lower bound on the true step
+error: prose reasoning errors are invisible to arithmetic. `n_checkable_steps` says how much of a
+solution was actually checked; report it next to the rate.
+
+A step is wrong if any of its equations is wrong (see equations.py for what counts as an equation and
+as equal). Model text is never executed: arithmetic goes through arith.py's parser.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from w2s_ray.score.base import Batch, Scorer, object_column, register, require_column
+from w2s_ray.score.equations import check_equation, find_equations
+
+STEP_SEPS = ("line", "blank_line")
+# List markers would otherwise read as a unary minus: "- 14 + 6 = 20" is a bullet, not -14 + 6.
+_BULLET_RE = re.compile(r"^\s*(?:[-*•]\s+)")
+_BLANK_LINE_RE = re.compile(r"\n\s*\n")
+
+
+def split_steps(text: str | None, step_sep: str = "line") -> list[str]:
+    """The steps of a solution: what comes before the first "####" line, split into non-blank parts."""
+    if not text:
+        return []
+    body = text.split("####", 1)[0]
+    if "####" in text:  # the "####" line itself is the answer, not a step
+        body = body.rsplit("\n", 1)[0] if "\n" in body else ""
+    parts = _BLANK_LINE_RE.split(body) if step_sep == "blank_line" else body.split("\n")
+    return [part.strip() for part in parts if part.strip()]
+
+
+def check_steps(text: str | None, step_sep: str = "line", rel_tol: float = 1e-6,
+                round_decimals: int | None = 2) -> dict:
+    """Per-solution step statistics; never raises on any string."""
+    steps = split_steps(text, step_sep)
+    wrong, checkable = [], 0
+    for index, step in enumerate(steps):
+        verdicts = [
+            check_equation(eq, rel_tol, round_decimals)
+            for line in step.split("\n")
+            for eq in find_equations(_BULLET_RE.sub("", line))
+        ]
+        verdicts = [v for v in verdicts if v is not None]
+        if verdicts:
+            checkable += 1
+            if not all(verdicts):
+                wrong.append(index)
+    return {
+        "n_steps": len(steps),
+        "n_wrong_steps": len(wrong),
+        "step_error_rate": len(wrong) / len(steps) if steps else 0.0,
+        "wrong_steps": wrong,
+        "n_checkable_steps": checkable,
+    }
+
+
+@register("step_check")
+class StepChecker(Scorer):
+    columns = ("n_steps", "n_wrong_steps", "step_error_rate", "wrong_steps", "n_checkable_steps")
+    group_by = None
+    num_cpus = 0.5
+    num_gpus = 0.0
+
+    def __init__(self, *, text_column: str = "text", step_sep: str = "line", rel_tol: float = 1e-6,
+                 round_decimals: int | None = 2):
+        if step_sep not in STEP_SEPS:
+            raise ValueError(f"step_sep must be one of {STEP_SEPS}, got {step_sep!r}")
+        self.text_column, self.step_sep = text_column, step_sep
+        self.rel_tol, self.round_decimals = rel_tol, round_decimals
+
+    def __call__(self, batch: Batch) -> Batch:
+        texts = require_column(batch, self.text_column, self.name)
+        stats = [
+            check_steps(t if isinstance(t, str) else None, self.step_sep, self.rel_tol,
+                        self.round_decimals)
+            for t in texts
+        ]
+        return {
+            "n_steps": np.array([s["n_steps"] for s in stats], dtype=np.int64),
+            "n_wrong_steps": np.array([s["n_wrong_steps"] for s in stats], dtype=np.int64),
+            "step_error_rate": np.array([s["step_error_rate"] for s in stats], dtype=np.float64),
+            "wrong_steps": object_column(s["wrong_steps"] for s in stats),
+            "n_checkable_steps": np.array([s["n_checkable_steps"] for s in stats], dtype=np.int64),
+        }
