@@ -1,0 +1,255 @@
+"""The run's lineage and resume point: RUN_DIR/manifest.json.
+
+    {"version": 1, "config": {...}, "config_hash": "...", "created": "<iso>",
+     "stages": {"round_1/generate": {"status": "complete", "inputs": {name: hash},
+                "outputs": {name: <stage_io record>}, "rows_in": n, "rows_out": n,
+                "dropped": {reason: n}, "seconds": s, "metrics": {...},
+                "started": "<iso>", "finished": "<iso>"}, ...}}
+
+Only complete stages are recorded, in the order they completed; a stage is never rewritten. A
+crashed run resumes by calling `run_stage` for every stage again: complete ones return their
+record (after verifying their files), the first incomplete one runs. Every change rewrites the
+whole file atomically (temporary file, fsync, os.replace, fsync of the directory), so a kill at any
+moment leaves the previous manifest or the new one. One process (the loop driver) writes it.
+
+Output paths inside the run directory are stored relative to it, so a run directory can be moved or
+copied (to another machine, a bucket) and still resume; `record()` hands them back absolute.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from w2s_ray.stage_io import CorruptStageError, fsync_dir, verify_output
+
+MANIFEST_FILE = "manifest.json"
+VERSION = 1
+RECORD_FIELDS = ("inputs", "outputs", "rows_in", "rows_out", "dropped", "seconds", "metrics", "started", "finished")
+OUTPUT_KINDS = ("parquet", "checkpoint")
+
+
+class ManifestError(RuntimeError):
+    """The manifest cannot be used as asked (unreadable, another config, a stage rewritten)."""
+
+
+class ConfigMismatchError(ManifestError):
+    pass
+
+
+class StageAlreadyCompleteError(ManifestError):
+    pass
+
+
+class StageInputsChangedError(ManifestError):
+    """A complete stage is asked for again with different inputs: its recorded output is stale."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Manifest:
+    def __init__(self, run_dir: str | Path, data: dict[str, Any]):
+        self.run_dir = Path(run_dir).resolve()
+        self.path = self.run_dir / MANIFEST_FILE
+        self._data = data
+
+    @classmethod
+    def create(cls, run_dir: str | Path, config: Mapping[str, Any], config_hash: str) -> "Manifest":
+        """A new manifest, or the existing one when it was made with the same config hash (resume).
+
+        An existing manifest with another config hash is refused: resuming it would mix data made
+        under two configs into one lineage.
+        """
+        run_dir = Path(run_dir)
+        if (run_dir / MANIFEST_FILE).exists():
+            existing = cls.load(run_dir)
+            if existing.config_hash != config_hash:
+                raise ConfigMismatchError(
+                    f"{existing.path} was made with config hash {existing.config_hash}, this config hashes to "
+                    f"{config_hash}; resuming would mix two configs in one run. Use a new run_dir, or restore "
+                    f"the config that made this run.")
+            return existing
+        run_dir.mkdir(parents=True, exist_ok=True)
+        manifest = cls(run_dir, {})
+        manifest._save({"version": VERSION, "config": dict(config), "config_hash": config_hash,
+                        "created": now_iso(), "stages": {}})
+        return manifest
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "Manifest":
+        path = Path(run_dir) / MANIFEST_FILE
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ManifestError(f"{path}: no manifest; is this a run directory?") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ManifestError(f"{path}: not valid JSON ({err}); it was edited or damaged outside w2s") from err
+        if not isinstance(data, dict) or data.get("version") != VERSION:
+            version = data.get("version") if isinstance(data, dict) else None
+            raise ManifestError(f"{path}: manifest version {version!r}, this code reads version {VERSION}")
+        return cls(run_dir, data)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return copy.deepcopy(self._data["config"])
+
+    @property
+    def config_hash(self) -> str:
+        return self._data["config_hash"]
+
+    def stages(self) -> list[str]:
+        """Keys of the complete stages, in the order they completed."""
+        return list(self._data["stages"])
+
+    def is_complete(self, key: str) -> bool:
+        return self._data["stages"].get(key, {}).get("status") == "complete"
+
+    def record(self, key: str) -> dict[str, Any]:
+        """A copy of the stage's record, with output paths made absolute."""
+        if key not in self._data["stages"]:
+            raise KeyError(f"stage {key!r} has no record in {self.path}; complete: {self.stages()}")
+        record = copy.deepcopy(self._data["stages"][key])
+        for output in record["outputs"].values():
+            output["path"] = str(self.run_dir / output["path"])  # an absolute path stays as it is
+        return record
+
+    def complete(self, key: str, **record: Any) -> dict[str, Any]:
+        """Record `key` as complete (fields: RECORD_FIELDS) and write the manifest; returns the record."""
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"stage key must be a non-empty string, got {key!r}")
+        if key in self._data["stages"]:
+            raise StageAlreadyCompleteError(
+                f"stage {key!r} is already complete in {self.path}; a finished stage is never rewritten")
+        unknown = set(record) - set(RECORD_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown stage record fields {sorted(unknown)}; expected {list(RECORD_FIELDS)}")
+        finished = record.get("finished") or now_iso()
+        entry = {
+            "status": "complete",
+            "inputs": dict(record.get("inputs") or {}),
+            "outputs": {name: self._stored_output(key, name, out) for name, out in (record.get("outputs") or {}).items()},
+            "rows_in": record.get("rows_in"),
+            "rows_out": record.get("rows_out"),
+            "dropped": dict(record.get("dropped") or {}),
+            "seconds": record.get("seconds"),
+            "metrics": dict(record.get("metrics") or {}),
+            "started": record.get("started") or finished,
+            "finished": finished,
+        }
+        data = dict(self._data, stages={**self._data["stages"], key: entry})
+        self._save(data)
+        return self.record(key)
+
+    def _stored_output(self, key: str, name: str, output: Mapping[str, Any]) -> dict[str, Any]:
+        """Checks an output record is verifiable later, and makes its path relative to the run."""
+        if not isinstance(output, Mapping) or output.get("kind") not in OUTPUT_KINDS or "path" not in output:
+            raise ValueError(f"stage {key!r} output {name!r} must be a stage_io record with kind in {OUTPUT_KINDS} "
+                             f"and a path (write_stage / describe_checkpoint), got {output!r}")
+        path = Path(output["path"]).resolve()
+        if not path.exists():
+            raise CorruptStageError(f"stage {key!r} output {name!r}: {path} does not exist")
+        stored = dict(output)
+        stored["path"] = str(path.relative_to(self.run_dir)) if path.is_relative_to(self.run_dir) else str(path)
+        return stored
+
+    def _save(self, data: dict[str, Any]) -> None:
+        # Serialise before touching the disk: a record that is not JSON fails without side effects.
+        blob = json.dumps(data, indent=2, default=_json_default) + "\n"
+        fd, tmp = tempfile.mkstemp(dir=self.run_dir, prefix=f".{MANIFEST_FILE}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(blob)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        fsync_dir(self.run_dir)
+        self._data = json.loads(blob)  # memory holds exactly what the file holds (numpy -> plain)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars from metrics
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"manifest values must be JSON: {type(value).__name__} {value!r} is not")
+
+
+@dataclass
+class StageResult:
+    """What a stage function returns, and what `run_stage` hands the loop driver.
+
+    A stage function builds it from what it wrote: outputs maps a name to write_stage's or
+    describe_checkpoint's record; the counts and metrics go to the manifest. `run_stage` fills
+    `seconds`, and `resumed` (True when the stage did not run because its record was complete).
+    """
+
+    outputs: dict[str, dict] = field(default_factory=dict)
+    rows_in: int | None = None
+    rows_out: int | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None
+    resumed: bool = False
+
+    def output(self, name: str) -> dict:
+        if name not in self.outputs:
+            raise KeyError(f"stage has no output {name!r}; it has {sorted(self.outputs)}")
+        return self.outputs[name]
+
+    def output_hashes(self) -> dict[str, str]:
+        """{name: sha256} of the outputs: the `inputs` of the stages that read them."""
+        return {name: out["sha256"] for name, out in self.outputs.items()}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], resumed: bool) -> "StageResult":
+        return cls(outputs=record["outputs"], rows_in=record["rows_in"], rows_out=record["rows_out"],
+                   dropped=record["dropped"], metrics=record["metrics"], seconds=record["seconds"], resumed=resumed)
+
+
+def run_stage(manifest: Manifest, key: str, fn: Callable[[], StageResult],
+              inputs: Mapping[str, str] | None = None) -> StageResult:
+    """Run `fn` once per run: a stage already complete is verified and returned from its record.
+
+    `inputs` names the hashes this stage depends on (upstream output hashes, a checkpoint hash);
+    a complete stage asked for with other inputs raises StageInputsChangedError instead of handing
+    back stale data. A complete stage whose files fail verification raises CorruptStageError.
+    If `fn` raises, nothing is recorded and the next resume runs the stage again.
+    """
+    inputs = dict(inputs or {})
+    if manifest.is_complete(key):
+        record = manifest.record(key)
+        if record["inputs"] != inputs:
+            changed = sorted(n for n in set(record["inputs"]) | set(inputs) if record["inputs"].get(n) != inputs.get(n))
+            raise StageInputsChangedError(
+                f"stage {key!r} is complete in {manifest.path} but its inputs changed ({changed}): recorded "
+                f"{record['inputs']}, now {inputs}. Its outputs are stale; start a new run directory.")
+        for name, output in record["outputs"].items():
+            try:
+                verify_output(output)
+            except CorruptStageError as err:
+                raise CorruptStageError(
+                    f"stage {key!r} is recorded complete but its output {name!r} fails verification: {err}. "
+                    f"The run cannot resume from it: restore the file or start a new run directory.") from err
+        return StageResult.from_record(record, resumed=True)
+
+    started, t0 = now_iso(), time.perf_counter()
+    result = fn()
+    if not isinstance(result, StageResult):
+        raise TypeError(f"stage {key!r} function returned {type(result).__name__}, expected a StageResult")
+    seconds = round(time.perf_counter() - t0, 3)
+    record = manifest.complete(key, inputs=inputs, outputs=result.outputs, rows_in=result.rows_in,
+                               rows_out=result.rows_out, dropped=result.dropped, metrics=result.metrics,
+                               seconds=seconds, started=started, finished=now_iso())
+    return StageResult.from_record(record, resumed=False)
