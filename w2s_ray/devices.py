@@ -62,3 +62,22 @@ def check_vllm_cpu_model(model_dir) -> None:
             f"{model_dir}: attention head size {size} is not supported by vLLM on CPU "
             f"(supported: {VLLM_CPU_HEAD_SIZES}); use engine: hf for this model or change its shape"
         )
+
+
+def train_scaling(device: Device, num_workers: int, cpus_per_worker: float | None = None):
+    """The Ray Train ScalingConfig for `num_workers` data-parallel workers. Ray must be initialised.
+
+    By default a CPU worker asks for a fair share of the cluster's CPUs, at most one: on a 2-CPU
+    Ray, 2 workers get 1 CPU each and 4 workers 0.5 each, instead of waiting forever for CPUs
+    that do not exist. A GPU worker gets one GPU and one CPU.
+    """
+    import ray
+    from ray.train import ScalingConfig
+
+    if cpus_per_worker is None:
+        total = ray.cluster_resources().get("CPU", 1.0)
+        cpus_per_worker = 1.0 if device == "gpu" else min(1.0, total / num_workers)
+    resources = {"CPU": cpus_per_worker}
+    if device == "gpu":
+        resources["GPU"] = 1
+    return ScalingConfig(num_workers=num_workers, use_gpu=device == "gpu", resources_per_worker=resources)

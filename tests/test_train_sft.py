@@ -1,0 +1,215 @@
+"""SFT through Ray Train + TRL on a tiny model: plain DDP, DeepSpeed ZeRO-2/3, LoRA, failures.
+
+Each training test starts a 2-worker Ray Train run (~30-60 s on 2 cores, most of it start-up);
+the first ZeRO run on a machine also compiles DeepSpeed's shm op once (~60 s, cached in
+TORCH_EXTENSIONS_DIR).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import psutil
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from w2s_ray.data.world import generate_world
+from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, save_model_dir
+from w2s_ray.models.weak_teacher import training_examples
+from w2s_ray.models.word_tokenizer import build_world_tokenizer
+from w2s_ray.train import LoraSettings, TrainConfig, TrainingFailed, train_sft
+
+# hidden / heads = 32: a head size vLLM's CPU kernels accept, so the output could be served too.
+SHAPE = TinyLlamaShape(hidden=64, layers=2, heads=2)
+# 16 rows, 4 epochs, 2 workers x batch 4: 8 optimizer steps on the same small set.
+FAST = dict(epochs=4, lr=3e-3, per_device_batch_size=4, max_length=128)
+PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle"}
+LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+
+
+def listeners_of_this_process_tree() -> set[tuple[str, int, str]]:
+    """(address, port, process name) of every listening socket of this process and its children.
+
+    Same as tests/test_runtime.py's ray_listeners (tests/ is not importable as a package).
+    """
+    names = {}
+    for proc in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        try:
+            names[proc.pid] = proc.name()
+        except psutil.NoSuchProcess:
+            continue
+    return {
+        (c.laddr.ip, c.laddr.port, names[c.pid])
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in names
+    }
+
+
+@pytest.fixture(scope="module")
+def ray_for_training():
+    from w2s_ray.runtime import init_ray, shutdown_ray
+
+    # Checked without importing ray: importing it before init_ray() sets the loopback variables
+    # would let Ray's workers listen on every interface.
+    already_running = "ray" in sys.modules and sys.modules["ray"].is_initialized()
+    ray = init_ray(num_cpus=2)
+    yield ray
+    if not already_running:  # a session-wide Ray belongs to whoever started it
+        shutdown_ray()
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory) -> Path:
+    tokenizer = build_world_tokenizer()
+    model = build_tiny_llama(tokenizer, SHAPE, seed=0)
+    return save_model_dir(model, tokenizer, tmp_path_factory.mktemp("base") / "model")
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    return [{"prompt": p, "completion": c} for p, c in training_examples(generate_world(16, seed=1))]
+
+
+def weights(model_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(model_dir / "model.safetensors"))
+
+
+def assert_plain_model_dir(out: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    names = {p.name for p in out.iterdir()}
+    assert "model.safetensors" in names
+    assert "adapter_config.json" not in names, "a LoRA adapter must be merged, not saved beside"
+    assert {"train_config.json", "metrics.json"} <= names
+    assert not [n for n in names if Path(n).suffix in PICKLE_SUFFIXES], f"pickle files in {sorted(names)}"
+    assert AutoModelForCausalLM.from_pretrained(out) is not None
+    assert len(AutoTokenizer.from_pretrained(out)) == len(build_world_tokenizer())
+
+
+def assert_loss_went_down(metrics: dict) -> None:
+    losses = [entry["loss"] for entry in metrics["loss_history"]]
+    assert len(losses) == metrics["steps"] == 8
+    assert losses[-1] < 0.9 * losses[0], losses
+
+
+def assert_weights_moved(base: Path, out: Path) -> None:
+    before, after = weights(base), weights(out)
+    # DeepSpeed's gathered state dict also names the tied output head; it must equal the embedding.
+    extra = set(after) - set(before)
+    assert set(before) <= set(after) and extra <= {"lm_head.weight"}, extra
+    if extra:
+        assert torch.equal(after["lm_head.weight"], after["model.embed_tokens.weight"])
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+class ListenerWatch(threading.Thread):
+    """Samples the listening sockets of Ray's processes while training runs."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.seen: set[tuple[str, int, str]] = set()
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.5):
+            self.seen.update(listeners_of_this_process_tree())
+
+
+@pytest.mark.slow
+def test_sft_on_two_workers_learns_saves_safetensors_and_stays_on_loopback(
+    ray_for_training, base_model, rows, tmp_path
+):
+    out = tmp_path / "round_1" / "student"
+    watch = ListenerWatch()
+    watch.start()
+    try:
+        result = train_sft(rows, base_model, out, TrainConfig(**FAST), device="cpu")
+    finally:
+        watch.done.set()
+        watch.join()
+
+    assert Path(result.model_dir) == out.resolve()
+    assert_plain_model_dir(out)
+    assert_weights_moved(base_model, out)
+    metrics = result.metrics
+    assert_loss_went_down(metrics)
+    assert metrics["final_train_loss"] == metrics["loss_history"][-1]["loss"]
+    assert metrics["samples"] == len(rows) * FAST["epochs"]
+    assert metrics["tokens"] > metrics["samples"]  # non-pad tokens, several per row
+    assert metrics["samples_per_second"] > 0 and metrics["tokens_per_second"] > 0
+    assert metrics["wall_seconds"] >= metrics["train_seconds"] > 0
+    assert list(Path(result.log_dir).rglob("events.out.tfevents.*")), "no TensorBoard event file"
+    # Provenance next to the weights; nothing half-written or left over beside out_dir.
+    provenance = json.loads((out / "train_config.json").read_text())
+    assert provenance["n_rows"] == len(rows) and provenance["config"]["lr"] == FAST["lr"]
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 8
+    assert sorted(p.name for p in out.parent.iterdir()) == ["student", "tb"]
+    # The rendezvous store and every Ray process listened on loopback only, during training too.
+    exposed = [entry for entry in watch.seen if entry[0] not in LOOPBACK_ADDRESSES]
+    assert watch.seen and not exposed, f"listening beyond loopback during training: {exposed}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["zero2", "zero3"])
+def test_deepspeed_zero_on_cpu_trains_and_saves_full_weights(ray_for_training, base_model, rows, tmp_path, stage):
+    out = tmp_path / stage
+    result = train_sft(rows, base_model, out, TrainConfig(deepspeed=stage, logging="none", **FAST), device="cpu")
+
+    assert_plain_model_dir(out)
+    assert_weights_moved(base_model, out)  # ZeRO-3: gathered, not empty shards
+    assert_loss_went_down(result.metrics)
+    assert result.log_dir is None
+
+
+@pytest.mark.slow
+def test_lora_adapter_is_merged_into_a_plain_model(ray_for_training, base_model, rows, tmp_path):
+    out = tmp_path / "lora"
+    lora = LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj"])
+    train_sft(rows, base_model, out, TrainConfig(lora=lora, logging="none", **FAST), device="cpu")
+
+    assert_plain_model_dir(out)
+    before, after = weights(base_model), weights(out)
+    assert set(after) == set(before), "merged weights keep the base model's names (no lora_ keys)"
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(("q_proj" in k or "v_proj" in k) for k in changed), changed
+
+
+@pytest.mark.slow
+def test_a_failure_inside_the_workers_publishes_nothing(ray_for_training, base_model, rows, tmp_path):
+    out = tmp_path / "student"
+    # Valid as config; PEFT raises inside each worker when no module matches.
+    bad = TrainConfig(lora=LoraSettings(target_modules=["no_such_module"]), logging="none", **FAST)
+    with pytest.raises(TrainingFailed, match="no_such_module"):
+        train_sft(rows, base_model, out, bad, device="cpu")
+
+    assert not out.exists()
+    assert not list(tmp_path.glob("student.tmp-*"))
+
+
+def test_an_empty_training_set_is_an_error_before_anything_starts(base_model, tmp_path):
+    with pytest.raises(ValueError, match="empty training set"):
+        train_sft([], base_model, tmp_path / "out", TrainConfig(), device="cpu")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "bad_row, message",
+    [
+        ({"prompt": "Question: x\nAnswer:"}, "string 'prompt' and 'completion'"),
+        ({"prompt": "q", "completion": " "}, "empty completion"),
+    ],
+)
+def test_malformed_rows_are_named(base_model, tmp_path, rows, bad_row, message):
+    with pytest.raises(ValueError, match=message) as err:
+        train_sft([*rows[:3], bad_row], base_model, tmp_path / "out", TrainConfig(), device="cpu")
+    assert "row 3" in str(err.value)
+
+
+def test_an_existing_output_is_never_overwritten_by_default(base_model, rows, tmp_path):
+    out = tmp_path / "done"
+    out.mkdir()
+    with pytest.raises(FileExistsError):
+        train_sft(rows, base_model, out, TrainConfig(), device="cpu")

@@ -1,0 +1,58 @@
+"""Typed configuration of one training job (the Train stage). Defaults live here only.
+
+Unknown keys are errors: a typo in a YAML training section must not silently fall back to a default.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoraSettings(_Strict):
+    """PEFT LoRA adapter; merged into the base weights before saving (vLLM loads a plain dir)."""
+
+    r: int = Field(default=16, ge=1)
+    alpha: int = Field(default=32, ge=1)
+    dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
+    # "all-linear" is PEFT's shorthand for every linear layer except the output head.
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class TrainConfig(_Strict):
+    objective: Literal["sft"] = "sft"  # "dpo" joins here when its trainer exists
+    num_workers: int = Field(default=2, ge=1)
+    # None: a fair share of the cluster's CPUs, at most 1 per worker (fits a 2-CPU Ray).
+    cpus_per_worker: float | None = Field(default=None, gt=0)
+    epochs: float = Field(default=1.0, gt=0)
+    lr: float = Field(default=2e-5, gt=0)
+    per_device_batch_size: int = Field(default=8, ge=1)
+    grad_accum: int = Field(default=1, ge=1)
+    max_length: int = Field(default=1024, ge=8)
+    warmup_steps: int = Field(default=0, ge=0)
+    lr_scheduler: Literal["linear", "constant", "cosine"] = "linear"
+    seed: int = 0
+    lora: LoraSettings | None = None
+    # None, a built-in ZeRO stage, or the path of a DeepSpeed JSON config.
+    deepspeed: str | None = None
+    logging: Literal["tensorboard", "none"] = "tensorboard"
+    logging_steps: int = Field(default=1, ge=1)
+    completion_only_loss: bool = True  # loss on the answer only, not on the question
+    # auto: bfloat16 mixed precision on GPU, float32 on CPU (bf16 on CPU is slow or unsupported).
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+
+    @field_validator("deepspeed")
+    @classmethod
+    def _known_stage_or_json(cls, value):
+        if value is None or value in ("zero2", "zero3") or value.endswith(".json"):
+            return value
+        raise ValueError(f"deepspeed must be 'zero2', 'zero3' or a path to a .json config, got {value!r}")
+
+    def mixed_precision_bf16(self, device: str) -> bool:
+        if self.dtype == "auto":
+            return device == "gpu"
+        return self.dtype == "bfloat16"

@@ -1,0 +1,72 @@
+"""Supervised fine-tuning on prompt-completion rows, on Ray Train workers running TRL's SFTTrainer.
+
+Rows use TRL's prompt-completion format: {"prompt": "Question: ...\\nAnswer:", "completion": " ..."}.
+With completion_only_loss (the default) the loss covers the completion only; TRL appends EOS.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from w2s_ray.devices import Device
+from w2s_ray.train.config import TrainConfig
+from w2s_ray.train.publish import refuse_existing
+from w2s_ray.train.sft_worker import sft_loop
+from w2s_ray.train.train_job import TrainResult, run_train_job
+
+
+def validate_sft_rows(rows: Sequence[dict]) -> list[dict]:
+    """Only {prompt, completion} strings, at least one row; errors name the first bad row."""
+    if not rows:
+        raise ValueError("no SFT rows to train on: the selection produced an empty training set")
+    clean = []
+    for i, row in enumerate(rows):
+        prompt, completion = row.get("prompt"), row.get("completion")
+        if not isinstance(prompt, str) or not isinstance(completion, str):
+            raise ValueError(f"SFT row {i} needs string 'prompt' and 'completion', got keys {sorted(row)}")
+        if not completion.strip():
+            raise ValueError(f"SFT row {i} has an empty completion: nothing to learn from it")
+        clean.append({"prompt": prompt, "completion": completion})
+    return clean
+
+
+def rows_digest(rows: list[dict]) -> str:
+    """Content hash of the training rows, for train_config.json: which data made this model."""
+    canonical = json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+def train_sft(
+    rows: Sequence[dict],
+    base_model_dir: str | Path,
+    out_dir: str | Path,
+    config: TrainConfig,
+    device: Device = "cpu",
+    log_dir: str | Path | None = None,
+    overwrite: bool = False,
+) -> TrainResult:
+    """Fine-tune the model in base_model_dir on rows; publish a plain HF model dir at out_dir.
+
+    Ray must be initialised (w2s_ray.runtime.init_ray). base_model_dir and the storage beside
+    out_dir must be readable by every train worker (shared storage on a multi-node cluster).
+    out_dir appears complete (model.safetensors, tokenizer, train_config.json, metrics.json) or
+    not at all; a LoRA adapter is merged into the weights before saving.
+    """
+    import ray
+
+    if config.objective != "sft":
+        raise ValueError(f"train_sft runs objective 'sft', the config says {config.objective!r}")
+    clean = validate_sft_rows(rows)
+    refuse_existing(Path(out_dir), overwrite)
+    base_model_dir = str(Path(base_model_dir).resolve())
+    if not (Path(base_model_dir) / "config.json").is_file():
+        raise FileNotFoundError(f"{base_model_dir} is not a model directory (no config.json)")
+    loop_config = {
+        # One object in Ray's store instead of a copy inside each worker's pickled config.
+        "rows": ray.put(clean),
+        "base_model_dir": base_model_dir,
+    }
+    provenance = {"base_model_dir": base_model_dir, "n_rows": len(clean), "rows_sha256": rows_digest(clean)}
+    return run_train_job(sft_loop, loop_config, config, device, out_dir, provenance, log_dir, overwrite)

@@ -1,0 +1,126 @@
+"""Driver side of every training objective: one Ray Train TorchTrainer run, then atomic publishing.
+
+The worker loop (e.g. sft_worker.sft_loop) reports its metrics and final model as a Ray Train
+checkpoint; this module turns that into `out_dir` (weights, tokenizer, train_config.json,
+metrics.json) in one rename, and returns what it wrote.
+"""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from w2s_ray.devices import Device, train_scaling
+from w2s_ray.train.config import TrainConfig
+from w2s_ray.train.deepspeed_configs import resolve_deepspeed
+from w2s_ray.train.publish import place_checkpoint, publish_dir, refuse_existing, write_json
+from w2s_ray.train.worker_runtime import default_torch_extensions_dir
+
+STORAGE_DIRNAME = ".ray_train"  # Ray Train's run state, beside out_dir rather than in ~/ray_results
+
+
+class TrainResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_dir: str
+    log_dir: str | None
+    # loss_history [{step, loss}], final_train_loss, steps, samples, tokens (non-pad),
+    # train_seconds (the HF training loop on rank 0, set-up excluded),
+    # samples_per_second, tokens_per_second, wall_seconds (the whole Ray Train run).
+    metrics: dict
+
+
+class TrainingFailed(RuntimeError):
+    """A training run failed inside Ray Train; nothing was published."""
+
+
+def tensorboard_dir(out_dir: Path, log_dir: str | Path | None, logging: str) -> str | None:
+    if logging == "none":
+        return None
+    return str(Path(log_dir) if log_dir else out_dir.parent / "tb" / out_dir.name)
+
+
+def run_train_job(
+    loop: Callable[[dict], None],
+    loop_config: dict,
+    config: TrainConfig,
+    device: Device,
+    out_dir: str | Path,
+    provenance: dict,
+    log_dir: str | Path | None = None,
+    overwrite: bool = False,
+) -> TrainResult:
+    """Run `loop` on config.num_workers Ray Train workers and publish its model to out_dir.
+
+    `provenance` (base model, data hash, ...) is written into train_config.json with the config.
+    """
+    import ray
+    from ray.train import FailureConfig, RunConfig
+    from ray.train.torch import TorchTrainer
+
+    # Imported here, not at the top: it imports ray, and ray imported before init_ray() reads
+    # its settings too early and its workers listen on all interfaces (measured).
+    from w2s_ray.train.loopback_rendezvous import LoopbackTorchConfig
+
+    out_dir = Path(out_dir).resolve()
+    refuse_existing(out_dir, overwrite)  # now, not after an hour of training
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tb_dir = tensorboard_dir(out_dir, log_dir, config.logging)
+    loop_config = {
+        **loop_config,
+        "train_config": config.model_dump(mode="json"),
+        "device": device,
+        "deepspeed": resolve_deepspeed(config.deepspeed, device),
+        # The driver's choice, so workers on this machine share one compiled-op cache.
+        "torch_extensions_dir": default_torch_extensions_dir(),
+        "tensorboard_dir": tb_dir,
+        "report_to": "tensorboard" if tb_dir else "none",
+    }
+    storage = out_dir.parent / STORAGE_DIRNAME
+    run_name = f"{out_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    trainer = TorchTrainer(
+        loop,
+        train_loop_config=loop_config,
+        torch_config=LoopbackTorchConfig(),
+        scaling_config=train_scaling(device, config.num_workers, config.cpus_per_worker),
+        run_config=RunConfig(
+            name=run_name,
+            storage_path=str(storage),
+            # A failed worker fails the run: a restart would retrain from scratch on the same
+            # data, and the caller's resume logic decides about retries.
+            failure_config=FailureConfig(max_failures=0),
+        ),
+    )
+    started = time.perf_counter()
+    try:
+        result = trainer.fit()
+    except Exception as err:  # Ray Train wraps the worker's exception; keep its message visible
+        raise TrainingFailed(f"training for {out_dir} failed: {err}") from err
+    if result.checkpoint is None:
+        raise TrainingFailed(f"training for {out_dir} finished without reporting a model")
+    metrics = {**result.metrics, "wall_seconds": time.perf_counter() - started}
+
+    def fill(staging: Path) -> None:
+        place_checkpoint(result.checkpoint, staging)
+        write_json(staging / "train_config.json", {
+            "config": config.model_dump(mode="json"),
+            "device": device,
+            "deepspeed": loop_config["deepspeed"],
+            "num_workers": config.num_workers,
+            "ray_version": ray.__version__,
+            **provenance,
+        })
+        write_json(staging / "metrics.json", metrics)
+
+    publish_dir(out_dir, fill, overwrite=overwrite)
+    # The checkpoint has moved out; what is left is Ray Train's bookkeeping for this run. A failed
+    # run keeps its directory for inspection (and any checkpoint it reported).
+    shutil.rmtree(storage / run_name, ignore_errors=True)
+    with contextlib.suppress(OSError):  # another run may still be using it
+        storage.rmdir()
+    return TrainResult(model_dir=str(out_dir), log_dir=tb_dir, metrics=metrics)

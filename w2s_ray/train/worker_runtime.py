@@ -1,0 +1,154 @@
+"""What every Ray Train worker loop needs around an HF/TRL trainer: process setup, saving, reporting.
+
+Runs inside the train workers. Kept apart from the SFT loop so the DPO and other loops share it.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle")
+
+
+def default_torch_extensions_dir() -> str:
+    """Where DeepSpeed caches its JIT-compiled ops (~36-60 s to build once on CPU)."""
+    if os.environ.get("TORCH_EXTENSIONS_DIR"):
+        return os.environ["TORCH_EXTENSIONS_DIR"]
+    cache = os.environ.get("W2S_CACHE") or str(Path.home() / ".cache" / "w2s_ray")
+    return str(Path(cache) / "torch_extensions")
+
+
+def prepare_worker_process(device: str, torch_extensions_dir: str, tensorboard_dir: str | None) -> None:
+    """Call first in a worker loop, before the trainer exists."""
+    import datasets
+    import torch
+    import transformers
+
+    if device == "cpu":
+        # One thread per worker: on 2 cores, 2 threads per worker made a tiny model ~35x slower
+        # (platform notes). OMP_NUM_THREADS from runtime.py covers only the embedded Ray.
+        torch.set_num_threads(1)
+    os.environ.setdefault("TORCH_EXTENSIONS_DIR", torch_extensions_dir)
+    if tensorboard_dir:
+        # transformers 5 takes the TensorBoard directory from this variable only; rank 0 writes.
+        os.environ["TENSORBOARD_LOGGING_DIR"] = tensorboard_dir
+    # Progress bars, info logs and per-collective deprecation warnings (ZeRO-3 on gloo: hundreds
+    # per run, from DeepSpeed's calls into torch) flood the driver's log through Ray.
+    warnings.filterwarnings("ignore", message=r"`torch\.distributed\.\w+` is deprecated", category=FutureWarning)
+    datasets.disable_progress_bars()
+    datasets.utils.logging.set_verbosity_error()
+    transformers.logging.set_verbosity_warning()
+
+
+@contextlib.contextmanager
+def quiet_prints():
+    """Keep print() output out of the driver's log while TRL prepares the dataset.
+
+    datasets fingerprints each map function with dill, whose global-name search disassembles the
+    function's bytecode into a captured stdout. Ray Train 2.60 workers route every print() to the
+    root logger at INFO as well (ray/train/v2/_internal/logging/patch_print.py), so ~1,300 lines
+    of bytecode reached the driver's log (measured); redirecting stdout does not stop it.
+    """
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def attach_deepspeed_comm() -> None:
+    """Hand Ray Train's process group to DeepSpeed's comm layer before any model is built.
+
+    Accelerate calls deepspeed.init_distributed only when torch.distributed is not up yet; under
+    Ray Train it already is, so ZeRO-3's load-time partitioning found no DeepSpeed comm, assumed
+    world size 1 and failed its batch-size check (measured). With torch.distributed initialised,
+    init_distributed only wraps the existing group.
+    """
+    import deepspeed
+
+    deepspeed.init_distributed()
+
+
+def world_rank() -> int:
+    import ray.train
+
+    return ray.train.get_context().get_world_rank()
+
+
+def drop_pickles(model_dir: Path) -> None:
+    """The HF trainer also writes training_args.bin (a pickle); the model dir holds safetensors only.
+
+    Loading a pickle executes code, and the next round loads this directory.
+    """
+    for path in model_dir.iterdir():
+        if path.suffix in PICKLE_SUFFIXES:
+            path.unlink()
+
+
+def save_final_model(trainer, tokenizer, base_model_dir: str, merge_lora: bool, dest: Path) -> None:
+    """Write a plain HF model dir (safetensors + tokenizer) into `dest` on rank 0.
+
+    Every rank must call this: under ZeRO-3 save_model gathers the sharded weights collectively.
+    A LoRA run saves its adapter, then rank 0 merges it into a fresh copy of the base model. That
+    one path serves plain DDP, ZeRO-2 and ZeRO-3 alike: merging in place would need the full
+    weights, which ZeRO-3 never holds in one process.
+    """
+    if not merge_lora:
+        trainer.save_model(str(dest))
+        if world_rank() == 0:
+            tokenizer.save_pretrained(str(dest))
+            drop_pickles(dest)
+        return
+    adapter_dir = Path(tempfile.mkdtemp(prefix="w2s-adapter-"))
+    try:
+        trainer.save_model(str(adapter_dir))
+        if world_rank() == 0:
+            _merge_adapter(base_model_dir, adapter_dir, tokenizer, dest)
+    finally:
+        shutil.rmtree(adapter_dir, ignore_errors=True)
+
+
+def _merge_adapter(base_model_dir: str, adapter_dir: Path, tokenizer, dest: Path) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+    from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+    # With a ZeRO-3 config still registered, from_pretrained would partition the fresh base model
+    # (a collective) on rank 0 alone and hang.
+    unset_hf_deepspeed_config()
+    base = AutoModelForCausalLM.from_pretrained(base_model_dir, dtype=torch.float32)
+    merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+    merged.save_pretrained(str(dest))
+    tokenizer.save_pretrained(str(dest))
+    drop_pickles(dest)
+
+
+def report_final(metrics: dict, model_dir: Path | None) -> None:
+    """Every rank reports once (Ray Train's report is a barrier); only rank 0 brings the model.
+
+    The model travels as a Ray Train checkpoint to the run's storage_path, so the driver finds it
+    there even when rank 0 ran on another node (given shared storage, as Ray Train requires).
+    """
+    import ray.train
+
+    if model_dir is None:
+        ray.train.report(metrics)
+        return
+    checkpoint = ray.train.Checkpoint.from_directory(str(model_dir))
+    ray.train.report(metrics, checkpoint=checkpoint, delete_local_checkpoint_after_upload=True)
+
+
+def finish_distributed(zero_stage: int) -> None:
+    """Under ZeRO-3 the process aborts at exit unless the process group is destroyed first."""
+    import torch.distributed as dist
+
+    if zero_stage == 3 and dist.is_initialized():
+        dist.destroy_process_group()
