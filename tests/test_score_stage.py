@@ -187,3 +187,12 @@ def test_ray_actor_pool_path_equals_plain_path(ray_session, tmp_path):
         for column in ADDED:
             assert _plain(ray_row[column]) == plain_row[column], (column, _key(plain_row))
     assert _plain(from_ray[0]["step_lengths"]) == [22, 22, 14]
+
+
+def test_light_row_wise_scorers_share_one_actor_pool_and_grouped_ones_do_not():
+    from w2s_ray.score.stage import _pools, as_specs
+
+    specs = as_specs(["answer_check", "step_check", "majority_vote"])
+    assert [[s.name for s in pool] for pool in _pools(specs)] == [["answer_check", "step_check"], ["majority_vote"]]
+    apart = as_specs([{"name": "answer_check", "concurrency": 2}, "step_check"])
+    assert len(_pools(apart)) == 2

@@ -14,6 +14,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from w2s_ray.score.stage import ScorerSpec
+from w2s_ray.train.config import TrainConfig
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -73,11 +76,25 @@ class TeacherConfig(_Strict):
     concurrency: int = Field(default=1, ge=1)  # engine replicas
 
 
-class ScorerConfig(_Strict):
-    name: str
-    config: dict = Field(default_factory=dict)
-    concurrency: int = Field(default=1, ge=1)
-    batch_size: int = Field(default=64, ge=1)
+BASELINES = ("weak", "strong_base", "ceiling", "full_weak_ft")
+
+
+class EvalConfig(_Strict):
+    """Greedy evaluation on the test split; the strong base is also evaluated k-shot."""
+
+    strong_base_shots: int = Field(default=3, ge=0)
+    max_tokens: int = Field(default=96, ge=1)
+
+
+class LoopConfig(_Strict):
+    rounds: int = Field(default=2, ge=0)
+    selection: Literal["consistency", "take_all"] = "consistency"
+    # base: every round fine-tunes the original strong model on that round's selection (the
+    # paper's progressive refinement regenerates data with the improved student, not the weights);
+    # previous: continue from the last round's student.
+    train_from: Literal["base", "previous"] = "base"
+    baselines: list[Literal["weak", "strong_base", "ceiling", "full_weak_ft"]] = Field(
+        default_factory=lambda: list(BASELINES))
 
 
 class RunConfig(_Strict):
@@ -86,12 +103,16 @@ class RunConfig(_Strict):
     cache_dir: str | None = None  # built/converted models; None: $W2S_CACHE or ~/.cache/w2s_ray
     ray: RayConfig = Field(default_factory=RayConfig)
     data: DataConfig = Field(default_factory=DataConfig)
-    teachers: list[TeacherConfig] = Field(min_length=1)
-    scorers: list[ScorerConfig] = Field(
-        default_factory=lambda: [ScorerConfig(name="answer_check"), ScorerConfig(name="step_check")]
+    weak: list[TeacherConfig] = Field(min_length=1)  # weak teachers, greedy zero-shot by default
+    strong: TeacherConfig  # the strong base model and how it generates on strong_train (k-shot)
+    scorers: list[ScorerSpec] = Field(
+        default_factory=lambda: [ScorerSpec(name="answer_check"), ScorerSpec(name="step_check")]
     )
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    loop: LoopConfig = Field(default_factory=LoopConfig)
 
-    @field_validator("teachers")
+    @field_validator("weak")
     @classmethod
     def _unique_names(cls, teachers):
         names = [t.name for t in teachers]
@@ -99,6 +120,15 @@ class RunConfig(_Strict):
         if dupes:
             raise ValueError(f"teacher names must be unique; repeated: {dupes}")
         return teachers
+
+    @model_validator(mode="after")
+    def _roles(self):
+        for t in self.weak:
+            t.role = "weak"
+        self.strong.role = "strong"
+        if self.strong.name in {t.name for t in self.weak}:
+            raise ValueError(f"strong.name {self.strong.name!r} is also a weak teacher's name")
+        return self
 
     def config_hash(self) -> str:
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)

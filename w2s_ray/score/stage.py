@@ -77,23 +77,26 @@ def run_scorer(scorer: Scorer, batch: Batch) -> Batch:
 
 
 class _ScorerActor:
-    """Ray Data callable class: builds the scorer once per actor, then scores batches.
+    """Ray Data callable class: builds its scorers once per actor, then scores batches.
 
     It takes and returns Arrow tables and only appends columns: the input columns pass through
     untouched. A numpy round trip would not: Ray turns a batch's list cells into a tensor column when
     they happen to have equal lengths and into a list column otherwise, and the blocks then fail to
     concatenate ("Found columns with both objects and tensors"). New list columns become Arrow lists.
+    Several light row-wise scorers share one actor pool (see `_pools`): each pool costs an actor
+    start (seconds on a small machine), which dominated small stages.
     """
 
-    def __init__(self, scorer_cls: type[Scorer], config: dict[str, Any]):
-        self.scorer = scorer_cls(**config)
+    def __init__(self, scorers: list[tuple[type[Scorer], dict[str, Any]]]):
+        self.scorers = [cls(**config) for cls, config in scorers]
 
     def __call__(self, table):
         from ray.data.block import BlockAccessor
 
-        added = run_scorer(self.scorer, BlockAccessor.for_block(table).to_batch_format("numpy"))
-        for column in self.scorer.columns:
-            table = table.append_column(column, _to_arrow(added[column]))
+        for scorer in self.scorers:
+            added = run_scorer(scorer, BlockAccessor.for_block(table).to_batch_format("numpy"))
+            for column in scorer.columns:
+                table = table.append_column(column, _to_arrow(added[column]))
         return table
 
 
@@ -105,27 +108,43 @@ def _to_arrow(values: np.ndarray):
     return pa.array(values)
 
 
+def _pools(specs: list[ScorerSpec]) -> list[list[ScorerSpec]]:
+    """Consecutive row-wise specs that run alike (pool size, batch size, resources) share a pool."""
+    pools: list[list[ScorerSpec]] = []
+    for spec in specs:
+        prev = pools[-1][0] if pools else None
+        alike = (prev is not None and spec.scorer_class().group_by is None and prev.scorer_class().group_by is None
+                 and (spec.concurrency, spec.batch_size, spec.resources())
+                 == (prev.concurrency, prev.batch_size, prev.resources()))
+        if alike:
+            pools[-1].append(spec)
+        else:
+            pools.append([spec])
+    return pools
+
+
 def score_dataset(ds, scorers: Sequence[ScorerSpec | dict | str]):
     """Add every scorer's columns to a Ray Dataset, in order; returns the (lazy) scored Dataset."""
     specs = as_specs(scorers)  # fail on a bad spec before anything touches Ray
     from ray.data import ActorPoolStrategy
 
-    for spec in specs:
-        cls = spec.scorer_class()
-        # The class travels to the actors, not its name: the workers build exactly the scorer the
+    for pool in _pools(specs):
+        head = pool[0]
+        cls = head.scorer_class()
+        # The classes travel to the actors, not their names: the workers build exactly the scorers the
         # driver resolved, without relying on registration side effects in the worker. Cloudpickle
-        # sends it by reference to its module (by value from __main__), so a scorer defined in a file
-        # the workers cannot import needs a runtime_env `py_modules` (tests pickle theirs by value).
+        # sends them by reference to their module (by value from __main__), so a scorer defined in a
+        # file the workers cannot import needs a runtime_env `py_modules` (tests pickle theirs by value).
         ray_args = dict(
-            fn_constructor_kwargs={"scorer_cls": cls, "config": dict(spec.config)},
-            compute=ActorPoolStrategy(size=spec.concurrency),
+            fn_constructor_kwargs={"scorers": [(s.scorer_class(), dict(s.config)) for s in pool]},
+            compute=ActorPoolStrategy(size=head.concurrency),
             batch_format="pyarrow",
-            **spec.resources(),
+            **head.resources(),
         )
         if cls.group_by is None:
-            ds = ds.map_batches(_ScorerActor, batch_size=spec.batch_size, **ray_args)
+            ds = ds.map_batches(_ScorerActor, batch_size=head.batch_size, **ray_args)
         else:
-            grouped = ds.groupby(list(cls.group_by), num_partitions=spec.num_partitions)
+            grouped = ds.groupby(list(cls.group_by), num_partitions=head.num_partitions)
             ds = grouped.map_groups(_ScorerActor, **ray_args)
     return ds
 

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+
+from w2s_ray.config import ConfigError, load_config
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_demo_config_loads_and_hashes_stably():
+    a = load_config("configs/demo.yaml")
+    b = load_config("configs/demo.yaml")
+    assert a.config_hash() == b.config_hash()
+    assert [t.name for t in a.weak] == ["weak-a"] and a.strong.role == "strong"
+
+
+def test_wrong_type_names_the_field_and_the_file(tmp_path):
+    path = _write(tmp_path, "strong: {name: s, model: m}\nweak:\n  - name: a\n    model: m\n    temperature: hot\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and "field 'weak.0.temperature'" in str(err.value)
+
+
+def test_unknown_key_is_an_error_not_a_silent_default(tmp_path):
+    path = _write(tmp_path, "strong: {name: s, model: m}\nweak:\n  - name: a\n    model: m\n    temprature: 0.5\n")
+    with pytest.raises(ConfigError, match="weak.0.temprature"):
+        load_config(path)
+
+
+def test_missing_models_and_duplicate_names(tmp_path):
+    with pytest.raises(ConfigError, match="field 'weak': Field required") as err:
+        load_config(_write(tmp_path, "name: x\n"))
+    assert "field 'strong'" in str(err.value)
+    with pytest.raises(ConfigError, match="unique"):
+        load_config(_write(tmp_path, "strong: {name: s, model: m}\nweak:\n  - {name: a, model: m}\n  - {name: a, model: n}\n"))
+
+
+def test_files_source_needs_its_paths_and_yaml_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="needs train and test"):
+        load_config(_write(tmp_path, "data: {source: files}\nstrong: {name: s, model: m}\nweak: [{name: a, model: m}]\n"))
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(_write(tmp_path, "teachers: [\n"))

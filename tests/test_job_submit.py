@@ -1,0 +1,73 @@
+"""`ray job submit` against a head node started on 127.0.0.1 runs the same loop as `w2s run`."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import psutil
+
+from tests.tiny_run import write_config
+from w2s_ray.manifest import Manifest
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def head_node():
+    temp_dir = tempfile.mkdtemp(prefix="w2sray", dir="/tmp")  # short: Ray's unix sockets cap path length
+    env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_USAGE_STATS_ENABLED="0",
+               RAY_AUTH_MODE="token", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    env.pop("RAY_ADDRESS", None)
+    dashboard = free_port()
+    subprocess.run([RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={free_port()}",
+                    "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--num-cpus=2",
+                    f"--temp-dir={temp_dir}", "--disable-usage-stats"], env=env, check=True, capture_output=True)
+    try:
+        yield f"http://127.0.0.1:{dashboard}", env
+    finally:
+        stop_processes_of(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def stop_processes_of(temp_dir: str) -> None:
+    """Stop this head node only, by PID: `ray stop` would also kill every other Ray on the machine."""
+    mine = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(temp_dir in part for part in proc.info["cmdline"] or ()):
+            mine.append(proc)
+    for proc in mine:
+        proc.terminate()
+    _, alive = psutil.wait_procs(mine, timeout=10)
+    for proc in alive:
+        proc.kill()
+
+
+def test_ray_job_submit_runs_the_loop(tmp_path, tiny_models, head_node):
+    address, env = head_node
+    run_dir = tmp_path / "job-run"
+    cfg = write_config(tmp_path / "job.yaml", run_dir, tiny_models, rounds=0, baselines=[])
+    result = subprocess.run(
+        [RAY, "job", "submit", "--address", address, "--working-dir", str(REPO), "--",
+         sys.executable, "jobs/run_loop.py", str(cfg)],
+        env=env, capture_output=True, text=True, timeout=400,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "succeeded" in result.stdout
+    report = json.loads((run_dir / "report.json").read_text())
+    assert Manifest.load(run_dir).stages() == ["weak/weak/generate"] and report["rounds"] == []

@@ -1,0 +1,122 @@
+"""The run report: report.json, report.md and a PNG of accuracy by level per round, built from the
+manifest alone (so `w2s report` works on any finished or partial run directory).
+
+PGR, performance gap recovered (Burns et al. 2023): (acc - acc_weak) / (acc_ceiling - acc_weak),
+reported only where acc_ceiling > acc_weak.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from w2s_ray.manifest import Manifest
+
+BASELINE_STAGES = {
+    "strong_base": "baselines/strong_base/eval",
+    "strong_base_few_shot": "baselines/strong_base_few_shot/eval",
+    "ceiling": "baselines/ceiling/eval",
+    "full_weak_ft": "baselines/full_weak_ft/eval",
+}
+
+
+def pgr(acc: float | None, weak: float | None, ceiling: float | None) -> float | None:
+    if acc is None or weak is None or ceiling is None or ceiling <= weak:
+        return None
+    return (acc - weak) / (ceiling - weak)
+
+
+def _accuracy(manifest: Manifest, key: str) -> dict | None:
+    if not manifest.is_complete(key):
+        return None
+    acc = manifest.record(key)["metrics"].get("accuracy")
+    if acc is None:
+        return None
+    return {"acc": acc["acc"], "n": acc["n"],
+            "acc_by_level": {int(k): v for k, v in acc["acc_by_level"].items() if k not in (None, "None")}}
+
+
+def build_report(run_dir: str | Path) -> dict:
+    manifest = Manifest.load(run_dir)
+    weak_names = [t["name"] for t in manifest.config["weak"]]
+    teachers = {n: _accuracy(manifest, f"baselines/weak/{n}/eval") for n in weak_names}
+    baselines = {"weak": teachers.get(weak_names[0])}
+    baselines.update({name: _accuracy(manifest, key) for name, key in BASELINE_STAGES.items()})
+    weak_acc = (baselines["weak"] or {}).get("acc")
+    ceiling_acc = (baselines["ceiling"] or {}).get("acc")
+    for name in ("full_weak_ft",):
+        if baselines[name]:
+            baselines[name]["pgr"] = pgr(baselines[name]["acc"], weak_acc, ceiling_acc)
+
+    rounds = []
+    for key in manifest.stages():
+        match = re.fullmatch(r"round_(\d+)/eval", key)
+        if not match:
+            continue
+        k = int(match.group(1))
+        acc = _accuracy(manifest, key)
+        select_key = f"round_{k}/select"
+        selected = manifest.record(select_key)["rows_out"] if manifest.is_complete(select_key) else None
+        rounds.append({"round": k, "acc": acc["acc"], "acc_by_level": acc["acc_by_level"],
+                       "pgr": pgr(acc["acc"], weak_acc, ceiling_acc), "selected_rows": selected})
+    rounds.sort(key=lambda r: r["round"])
+    stage_seconds = {key: manifest.record(key)["seconds"] for key in manifest.stages()}
+    return {"run": manifest.config.get("name"), "config_hash": manifest.config_hash,
+            "baselines": baselines, "teachers": teachers, "rounds": rounds, "stage_seconds": stage_seconds}
+
+
+def render_markdown(report: dict) -> str:
+    levels = sorted({lvl for row in _rows(report) for lvl in row[1]["acc_by_level"]})
+    lines = [f"# w2s-ray report: {report['run']}", "",
+             "Greedy accuracy (%) on the test split, by level; PGR against the weak teacher and the gold ceiling.", "",
+             "| model | acc | " + " | ".join(f"L{l}" for l in levels) + " | PGR | selected rows |",
+             "|---|---|" + "---|" * len(levels) + "---|---|"]
+    for name, row in _rows(report):
+        cells = [f"{100 * row['acc_by_level'].get(l, float('nan')):.0f}" for l in levels]
+        p = row.get("pgr")
+        lines.append(f"| {name} | {100 * row['acc']:.1f} | " + " | ".join(cells)
+                     + f" | {'-' if p is None else f'{p:.2f}'} | {row.get('selected_rows') or '-'} |")
+    lines += ["", "## Stage timings (s)", "", "| stage | seconds |", "|---|---|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in report["stage_seconds"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def _rows(report: dict) -> list[tuple[str, dict]]:
+    rows = [(f"weak: {n}", acc) for n, acc in report["teachers"].items() if acc]
+    rows += [(name, acc) for name, acc in report["baselines"].items() if acc and name != "weak"]
+    rows += [(f"round {r['round']}", r) for r in report["rounds"]]
+    return rows
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, style in (("weak", "k--"), ("ceiling", "g--"), ("full_weak_ft", "r:"), ("strong_base", "b:")):
+        acc = report["baselines"].get(name)
+        if acc:
+            levels = sorted(acc["acc_by_level"])
+            ax.plot(levels, [acc["acc_by_level"][l] for l in levels], style, label=name)
+    for r in report["rounds"]:
+        levels = sorted(r["acc_by_level"])
+        ax.plot(levels, [r["acc_by_level"][l] for l in levels], "o-", label=f"round {r['round']}")
+    ax.set_xlabel("level (reasoning steps)")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.set_title(f"{report['run']}: accuracy by level")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_report(run_dir: str | Path) -> dict:
+    run_dir = Path(run_dir)
+    report = build_report(run_dir)
+    (run_dir / "report.json").write_text(json.dumps(report, indent=2))
+    (run_dir / "report.md").write_text(render_markdown(report))
+    plot(report, run_dir / "report.png")
+    return report

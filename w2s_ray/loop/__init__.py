@@ -1,0 +1,1 @@
+"""The round driver: stages in order, recorded in the manifest, resumable."""

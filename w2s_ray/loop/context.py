@@ -1,0 +1,55 @@
+"""What every stage of a run needs: the config, the manifest, the device, the splits."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from w2s_ray.config import RunConfig, TeacherConfig
+from w2s_ray.data.schema import Problem
+from w2s_ray.data.sources import load_splits
+from w2s_ray.devices import Device, resolve_device
+from w2s_ray.manifest import Manifest
+from w2s_ray.models.load import resolve_model
+from w2s_ray.runtime import init_ray
+
+
+@dataclass
+class RunContext:
+    config: RunConfig
+    manifest: Manifest
+    device: Device
+    splits: dict[str, list[Problem]]
+    data_stats: dict
+    _models: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.config.run_dir)
+
+    def stage_dir(self, key: str) -> Path:
+        return self.run_dir / key
+
+    def model_path(self, spec: str) -> str:
+        """A local directory for a model spec, built or converted once into the cache."""
+        if spec not in self._models:
+            self._models[spec] = str(resolve_model(spec, self.config.resolved_cache_dir()))
+        return self._models[spec]
+
+    def rows(self, split: str) -> list[dict]:
+        return [p.to_row() for p in self.splits[split]]
+
+    def eval_teacher(self, base: TeacherConfig, name: str, shots: int = 0) -> TeacherConfig:
+        """Greedy, one sample, on the test split: the same settings for every model evaluated."""
+        return base.model_copy(update={
+            "name": name, "shots": shots, "n": 1, "temperature": 0.0,
+            "max_tokens": self.config.eval.max_tokens,
+        })
+
+
+def open_run(config: RunConfig) -> RunContext:
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest.create(run_dir, config.model_dump(mode="json"), config.config_hash())
+    init_ray(config.ray.address, config.ray.num_cpus)
+    splits, stats = load_splits(config.data)
+    return RunContext(config, manifest, resolve_device(config.ray.device), splits, stats)

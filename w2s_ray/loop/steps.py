@@ -1,0 +1,93 @@
+"""Stage bodies for the loop. Each runs under `run_stage`, which skips it when the manifest says it
+finished (after verifying its outputs) and records it when it does.
+
+A stage's rows live in RUN_DIR/<stage key>/data.parquet; a checkpoint in RUN_DIR/<stage key>/model.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from w2s_ray.config import TeacherConfig
+from w2s_ray.eval.accuracy import accuracy_by_model
+from w2s_ray.generate.stage import generate
+from w2s_ray.loop.context import RunContext
+from w2s_ray.manifest import StageResult, run_stage
+from w2s_ray.score.stage import score_dataset
+from w2s_ray.select import Selection
+from w2s_ray.stage_io import describe_checkpoint, read_stage, write_stage
+from w2s_ray.train import train_sft
+
+
+class EmptyTrainingSet(RuntimeError):
+    """A selection kept nothing: the run stops rather than train on nothing."""
+
+
+def _log(message: str) -> None:
+    print(f"[w2s] {message}", file=sys.stderr, flush=True)
+
+
+def stage_rows(result: StageResult, name: str = "rows") -> list[dict]:
+    """The rows a (possibly resumed) stage wrote, verified against its record."""
+    expected = result.output(name)
+    return read_stage(Path(expected["path"]).parent, expected)
+
+
+def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model: str,
+                       problems: Sequence[dict], demo_pool: Sequence[dict] | None = None,
+                       inputs: dict | None = None) -> StageResult:
+    def body() -> StageResult:
+        _log(f"{key}: {teacher.name} on {len(problems)} problems")
+        ds, gen = generate(problems, teacher, ctx.model_path(model), ctx.device, demo_pool)
+        start = time.perf_counter()
+        rows = score_dataset(ds, ctx.config.scorers).take_all()
+        score_seconds = time.perf_counter() - start
+        rows.sort(key=lambda r: (r["problem_id"], r["sample_index"]))
+        metrics = {
+            "generate": {"engine": gen.engine, "seconds": gen.seconds, "generated_tokens": gen.generated_tokens,
+                         "tokens_per_s": gen.tokens_per_s},
+            "score": {"seconds": score_seconds, "rows_per_s": len(rows) / score_seconds if score_seconds else 0},
+        }
+        accuracy = accuracy_by_model(rows).get(teacher.name)
+        if accuracy is not None:
+            metrics["accuracy"] = accuracy
+        return StageResult(outputs={"rows": write_stage(ctx.stage_dir(key), rows)},
+                           rows_in=len(problems) * teacher.n, rows_out=len(rows), metrics=metrics)
+
+    return run_stage(ctx.manifest, key, body, inputs={"model": model, **(inputs or {})})
+
+
+def select(ctx: RunContext, key: str, make_selection, inputs: dict) -> StageResult:
+    def body() -> StageResult:
+        selection: Selection = make_selection()
+        if not selection.rows:
+            raise EmptyTrainingSet(f"{key}: the selection kept no rows ({selection.dropped}); "
+                                   "refusing to train on nothing")
+        _log(f"{key}: kept {selection.kept} of {selection.n_in} ({selection.dropped})")
+        return StageResult(outputs={"rows": write_stage(ctx.stage_dir(key), selection.rows)},
+                           rows_in=selection.n_in, rows_out=len(selection.rows),
+                           dropped=dict(selection.dropped), metrics=selection.stats())
+
+    return run_stage(ctx.manifest, key, body, inputs=inputs)
+
+
+def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: str) -> StageResult:
+    def body() -> StageResult:
+        rows = stage_rows(rows_result)
+        out = ctx.stage_dir(key) / "model"
+        _log(f"{key}: SFT on {len(rows)} rows from {base_model}")
+        # An earlier attempt may have published `out` and died before the manifest recorded it:
+        # unrecorded work is not a finished stage, so it is redone.
+        result = train_sft(rows, ctx.model_path(base_model), out, ctx.config.train, ctx.device,
+                           log_dir=ctx.run_dir / "tensorboard" / key.replace("/", "_"), overwrite=True)
+        return StageResult(outputs={"model": describe_checkpoint(out)}, rows_in=len(rows),
+                           rows_out=len(rows), metrics=result.metrics)
+
+    return run_stage(ctx.manifest, key, body,
+                     inputs={"rows": rows_result.output("rows")["sha256"], "base_model": base_model})
+
+
+def checkpoint_path(result: StageResult) -> str:
+    return str(result.output("model")["path"])

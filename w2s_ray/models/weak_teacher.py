@@ -1,0 +1,106 @@
+"""Weak teachers for the demo world: tiny Llamas trained from scratch on gold solutions, cached.
+
+A weak teacher is the "weak model fine-tuned on the gold half" of weak-to-strong training: it is
+trained on the weak_train split of `build_demo_splits(world_seed, n_train_problems,
+split_strong_train, split_test_per_level)`. That split depends on all three sizes, so a pipeline
+must take its strong_train and test splits from `weak_teacher_splits(recipe)` (or the same
+arguments) for them to stay disjoint from what the teacher saw.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from w2s_ray.data.schema import Problem
+from w2s_ray.models.cache import cached_model
+from w2s_ray.models.pretrain import PretrainConfig, pretrain
+from w2s_ray.models.text_format import completion_text, zero_shot_prompt
+from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, count_parameters, save_model_dir
+from w2s_ray.models.word_tokenizer import build_world_tokenizer
+
+WEAK_TEACHER_KIND = "weak-teacher"
+TRAINING_REPORT = "training.json"
+
+
+class WeakTeacherRecipe(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    hidden: int = 64
+    layers: int = 3
+    heads: int = 4
+    init_std: float = 0.02
+    n_train_problems: int = 20000
+    train_seconds: float | None = None  # a safety cap; max_steps is the deterministic budget
+    max_steps: int | None = 1500
+    lr: float = 2e-3
+    batch: int = 32
+    seq_len: int = 128
+    answer_only_loss: bool = False
+    seed: int = 0
+    world_seed: int = 0
+    split_strong_train: int = 2000
+    split_test_per_level: int = 100
+
+
+DEFAULT_RECIPES: dict[str, WeakTeacherRecipe] = {
+    "weak-a": WeakTeacherRecipe(name="weak-a"),
+    "weak-b": WeakTeacherRecipe(name="weak-b", hidden=48, n_train_problems=4000, max_steps=600),
+}
+
+
+def weak_teacher_splits(recipe: WeakTeacherRecipe) -> dict[str, list[Problem]]:
+    """The demo splits this teacher belongs to; it was trained on "weak_train" (gold solutions)."""
+    from w2s_ray.data.splits import build_demo_splits
+
+    return build_demo_splits(
+        recipe.world_seed, recipe.n_train_problems, recipe.split_strong_train, recipe.split_test_per_level
+    )
+
+
+def training_examples(problems: list[Problem]) -> list[tuple[str, str]]:
+    return [(zero_shot_prompt(p.question), completion_text(p.solution)) for p in problems]
+
+
+def train_weak_teacher(recipe: WeakTeacherRecipe, out_dir: Path, threads: int | None = None) -> None:
+    """Build, train and save the teacher into out_dir (uncached; see build_weak_teacher)."""
+    tokenizer = build_world_tokenizer()
+    shape = TinyLlamaShape(hidden=recipe.hidden, layers=recipe.layers, heads=recipe.heads, init_std=recipe.init_std)
+    model = build_tiny_llama(tokenizer, shape, seed=recipe.seed)
+    config = PretrainConfig(
+        seq_len=recipe.seq_len,
+        batch=recipe.batch,
+        lr=recipe.lr,
+        max_steps=recipe.max_steps,
+        train_seconds=recipe.train_seconds,
+        answer_only_loss=recipe.answer_only_loss,
+        seed=recipe.seed,
+        threads=threads,
+    )
+    problems = weak_teacher_splits(recipe)["weak_train"]
+    result = pretrain(model, tokenizer, training_examples(problems), config, label=recipe.name)
+    save_model_dir(model, tokenizer, out_dir)
+    report = {
+        "parameters": count_parameters(model),
+        "steps": result.steps,
+        "seconds": round(result.seconds, 1),
+        "tokens_per_second": round(result.tokens_per_second),
+        "final_loss": sum(result.losses[-20:]) / len(result.losses[-20:]) if result.losses else None,
+    }
+    (out_dir / TRAINING_REPORT).write_text(json.dumps(report, indent=2))
+
+
+def build_weak_teacher(
+    recipe: WeakTeacherRecipe | str, cache_dir: str | Path | None = None, threads: int | None = None
+) -> Path:
+    """The cached model directory of this teacher (a default recipe's name or a recipe)."""
+    if isinstance(recipe, str):
+        recipe = DEFAULT_RECIPES[recipe]
+    return cached_model(
+        WEAK_TEACHER_KIND,
+        recipe.model_dump(mode="json"),
+        lambda out: train_weak_teacher(recipe, out, threads),
+        cache_dir,
+    )
