@@ -44,3 +44,11 @@ def test_files_source_needs_its_paths_and_yaml_errors_name_the_file(tmp_path):
         load_config(_write(tmp_path, "data: {source: files}\nstrong: {name: s, model: m}\nweak: [{name: a, model: m}]\n"))
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(_write(tmp_path, "teachers: [\n"))
+
+
+def test_config_hash_ignores_where_the_run_lives_but_not_what_it_computes():
+    a = load_config("configs/demo.yaml")
+    moved = a.model_copy(update={"run_dir": "elsewhere", "cache_dir": "/tmp/c"})
+    assert moved.config_hash() == a.config_hash()
+    changed = a.model_copy(update={"loop": a.loop.model_copy(update={"rounds": 5})})
+    assert changed.config_hash() != a.config_hash()

@@ -33,7 +33,9 @@ def finish(proc: subprocess.Popen, timeout=400) -> str:
 
 def lineage(run_dir: Path) -> dict:
     m = Manifest.load(run_dir)
-    return {key: (m.record(key)["rows_out"], m.record(key)["metrics"].get("sha256")) for key in m.stages()}
+    # rows, selected-data hash and (eval stages) accuracy: the same seed must give the same of each
+    return {key: (m.record(key)["rows_out"], m.record(key)["metrics"].get("sha256"),
+                  m.record(key)["metrics"].get("accuracy")) for key in m.stages()}
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from w2s_ray.models.pretrain import (
     pretrain,
     tokenize_examples,
 )
-from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, save_model_dir
+from w2s_ray.models.tiny_llama import NUMBER_PERIODS, TinyLlamaShape, build_tiny_llama, save_model_dir
 from w2s_ray.models.weak_teacher import training_examples
-from w2s_ray.models.word_tokenizer import build_world_tokenizer
+from w2s_ray.models.word_tokenizer import MAX_NUMBER, build_world_tokenizer, number_token_values
 
 SHAPE = TinyLlamaShape(hidden=32, layers=1, heads=2)
 
@@ -45,6 +45,19 @@ def test_same_seed_same_weights_and_embeddings_fit_the_tokenizer(tokenizer):
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
     c = build_tiny_llama(tokenizer, SHAPE, seed=6)
     assert not torch.equal(a.model.embed_tokens.weight, c.model.embed_tokens.weight)
+
+
+def test_number_tokens_start_with_shared_value_features(tokenizer):
+    values = number_token_values(tokenizer)
+    assert len(values) == 2 * (MAX_NUMBER + 1) and set(values.values()) == set(range(MAX_NUMBER + 1))
+    model = build_tiny_llama(tokenizer, SHAPE, seed=0)
+    embed = model.get_input_embeddings().weight
+    width = 2 * len(NUMBER_PERIODS)
+    bare, spaced = tokenizer.convert_tokens_to_ids(["10", "\u012010"])
+    assert torch.equal(embed[bare, :width], embed[spaced, :width])
+    assert not torch.equal(embed[bare, width:], embed[spaced, width:])
+    plain = build_tiny_llama(tokenizer, SHAPE.model_copy(update={"number_features": False}), seed=0)
+    assert not torch.equal(plain.get_input_embeddings().weight[bare], embed[bare])
 
 
 def test_pretraining_lowers_the_loss_and_is_deterministic_for_a_step_budget(tokenizer, examples):

@@ -131,8 +131,9 @@ class RunConfig(_Strict):
         return self
 
     def config_hash(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        """What the run computes, not where: a run directory moved or resumed elsewhere keeps it."""
+        content = self.model_dump(mode="json", exclude={"run_dir": True, "cache_dir": True, "ray": {"address"}})
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:
         return Path(self.cache_dir or os.environ.get("W2S_CACHE") or Path.home() / ".cache/w2s_ray")

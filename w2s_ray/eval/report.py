@@ -62,7 +62,23 @@ def build_report(run_dir: str | Path) -> dict:
     rounds.sort(key=lambda r: r["round"])
     stage_seconds = {key: manifest.record(key)["seconds"] for key in manifest.stages()}
     return {"run": manifest.config.get("name"), "config_hash": manifest.config_hash,
-            "baselines": baselines, "teachers": teachers, "rounds": rounds, "stage_seconds": stage_seconds}
+            "baselines": baselines, "teachers": teachers, "rounds": rounds, "stage_seconds": stage_seconds,
+            "throughput": _throughput(manifest)}
+
+
+def _throughput(manifest: Manifest) -> dict[str, dict]:
+    """Per stage: generated tokens/s and scored rows/s (generate stages), train tokens/s."""
+    out = {}
+    for key in manifest.stages():
+        m = manifest.record(key)["metrics"]
+        if "generate" in m:
+            out[key] = {"engine": m["generate"]["engine"], "generated_tokens": m["generate"]["generated_tokens"],
+                        "generate_seconds": m["generate"]["seconds"], "tokens_per_s": m["generate"]["tokens_per_s"],
+                        "score_rows_per_s": m["score"]["rows_per_s"]}
+        elif "tokens_per_second" in m:
+            out[key] = {"train_tokens_per_s": m["tokens_per_second"], "samples_per_s": m.get("samples_per_second"),
+                        "train_seconds": m.get("train_seconds"), "final_train_loss": m.get("final_train_loss")}
+    return out
 
 
 def render_markdown(report: dict) -> str:
@@ -76,9 +92,21 @@ def render_markdown(report: dict) -> str:
         p = row.get("pgr")
         lines.append(f"| {name} | {100 * row['acc']:.1f} | " + " | ".join(cells)
                      + f" | {'-' if p is None else f'{p:.2f}'} | {row.get('selected_rows') or '-'} |")
-    lines += ["", "## Stage timings (s)", "", "| stage | seconds |", "|---|---|"]
-    lines += [f"| {k} | {v:.1f} |" for k, v in report["stage_seconds"].items()]
+    lines += ["", "## Stages", "",
+              "Wall seconds per stage; generation rates include the engine's start-up.", "",
+              "| stage | seconds | throughput |", "|---|---|---|"]
+    for key, seconds in report["stage_seconds"].items():
+        lines.append(f"| {key} | {seconds:.1f} | {_rate(report['throughput'].get(key))} |")
     return "\n".join(lines) + "\n"
+
+
+def _rate(t: dict | None) -> str:
+    if not t:
+        return ""
+    if "tokens_per_s" in t:
+        return (f"{t['generated_tokens']} tokens generated ({t['engine']}), {t['tokens_per_s']:.0f} tokens/s; "
+                f"scored {t['score_rows_per_s']:.0f} rows/s")
+    return f"train {t['train_tokens_per_s']:.0f} tokens/s, {t['samples_per_s']:.1f} samples/s, loss {t['final_train_loss']:.3f}"
 
 
 def _rows(report: dict) -> list[tuple[str, dict]]:

@@ -19,6 +19,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, model_validator
 from transformers import PreTrainedTokenizerBase
 
+
 class PretrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

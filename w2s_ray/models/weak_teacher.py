@@ -31,14 +31,15 @@ class WeakTeacherRecipe(BaseModel):
     hidden: int = 64
     layers: int = 3
     heads: int = 4
-    init_std: float = 0.02
+    init_std: float = 0.1
+    number_features: bool = True
     n_train_problems: int = 20000
     train_seconds: float | None = None  # a safety cap; max_steps is the deterministic budget
-    max_steps: int | None = 1500
-    lr: float = 2e-3
-    batch: int = 32
+    max_steps: int | None = 1200
+    lr: float = 3e-3
+    batch: int = 16
     seq_len: int = 128
-    answer_only_loss: bool = False
+    answer_only_loss: bool = True
     seed: int = 0
     world_seed: int = 0
     split_strong_train: int = 2000
@@ -67,7 +68,13 @@ def training_examples(problems: list[Problem]) -> list[tuple[str, str]]:
 def train_weak_teacher(recipe: WeakTeacherRecipe, out_dir: Path, threads: int | None = None) -> None:
     """Build, train and save the teacher into out_dir (uncached; see build_weak_teacher)."""
     tokenizer = build_world_tokenizer()
-    shape = TinyLlamaShape(hidden=recipe.hidden, layers=recipe.layers, heads=recipe.heads, init_std=recipe.init_std)
+    shape = TinyLlamaShape(
+        hidden=recipe.hidden,
+        layers=recipe.layers,
+        heads=recipe.heads,
+        init_std=recipe.init_std,
+        number_features=recipe.number_features,
+    )
     model = build_tiny_llama(tokenizer, shape, seed=recipe.seed)
     config = PretrainConfig(
         seq_len=recipe.seq_len,

@@ -89,3 +89,13 @@ def build_world_tokenizer() -> PreTrainedTokenizerFast:
     from w2s_ray.data.world import vocabulary_texts
 
     return build_word_tokenizer(vocabulary_texts())
+
+
+def number_token_values(tokenizer) -> dict[int, int]:
+    """Token id -> value for every token that spells a number (with or without its leading space)."""
+    values = {}
+    for token, token_id in tokenizer.get_vocab().items():
+        text = token.removeprefix(_SPACE)
+        if text.isdigit() and text.isascii():
+            values[token_id] = int(text)
+    return values
