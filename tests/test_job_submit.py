@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -62,11 +63,14 @@ def test_ray_job_submit_runs_the_loop(tmp_path, tiny_models, head_node):
     address, env = head_node
     run_dir = tmp_path / "job-run"
     cfg = write_config(tmp_path / "job.yaml", run_dir, tiny_models, rounds=0, baselines=[])
-    result = subprocess.run(
-        [RAY, "job", "submit", "--address", address, "--working-dir", str(REPO), "--",
-         sys.executable, "jobs/run_loop.py", str(cfg)],
-        env=env, capture_output=True, text=True, timeout=400,
-    )
+    submit = [RAY, "job", "submit", "--address", address, "--working-dir", str(REPO), "--",
+              sys.executable, "jobs/run_loop.py", str(cfg)]
+    deadline = time.time() + 90
+    while True:  # the head's job agent comes up some seconds after `ray start` returns
+        result = subprocess.run(submit, env=env, capture_output=True, text=True, timeout=400)
+        if "No available agent" not in result.stderr or time.time() > deadline:
+            break
+        time.sleep(3)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "succeeded" in result.stdout
     report = json.loads((run_dir / "report.json").read_text())

@@ -36,7 +36,8 @@ class HFGenerator:
 
         t = self.teacher
         prompts = [str(p) for p in batch["prompt"]]
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        # Default special tokens (BOS where the tokenizer adds one), as vLLM tokenises prompts.
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True)
         enc = {k: v.to(self.device) for k, v in enc.items()}
         sample = t.temperature > 0
         if sample:
