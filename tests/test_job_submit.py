@@ -38,7 +38,12 @@ def head_node():
     dashboard = free_port()
     subprocess.run([RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={free_port()}",
                     "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--num-cpus=2",
-                    f"--temp-dir={temp_dir}", "--disable-usage-stats"], env=env, check=True, capture_output=True)
+                    f"--temp-dir={temp_dir}", "--disable-usage-stats",
+                    # Agents default to fixed ports (52365, ...) that another Ray on this machine (the
+                    # test session's own) already holds; then no job agent ever registers.
+                    f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
+                    f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
+                    f"--ray-client-server-port={free_port()}"], env=env, check=True, capture_output=True)
     try:
         yield f"http://127.0.0.1:{dashboard}", env
     finally:
@@ -65,10 +70,10 @@ def test_ray_job_submit_runs_the_loop(tmp_path, tiny_models, head_node):
     cfg = write_config(tmp_path / "job.yaml", run_dir, tiny_models, rounds=0, baselines=[])
     submit = [RAY, "job", "submit", "--address", address, "--working-dir", str(REPO), "--",
               sys.executable, "jobs/run_loop.py", str(cfg)]
-    deadline = time.time() + 90
+    deadline = time.time() + 150
     while True:  # the head's job agent comes up some seconds after `ray start` returns
         result = subprocess.run(submit, env=env, capture_output=True, text=True, timeout=400)
-        if "No available agent" not in result.stderr or time.time() > deadline:
+        if "No available agent" not in result.stdout + result.stderr or time.time() > deadline:
             break
         time.sleep(3)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

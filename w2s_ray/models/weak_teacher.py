@@ -1,17 +1,18 @@
 """Weak teachers for the demo world: tiny Llamas trained from scratch on gold solutions, cached.
 
 A weak teacher is the "weak model fine-tuned on the gold half" of weak-to-strong training: it is
-trained on the weak_train split of `build_demo_splits(world_seed, n_train_problems,
-split_strong_train, split_test_per_level)`. That split depends on all three sizes, so a pipeline
-must take its strong_train and test splits from `weak_teacher_splits(recipe)` (or the same
-arguments) for them to stay disjoint from what the teacher saw.
+trained on the first n_train_problems of the weak_train split of `build_demo_splits(world_seed,
+split_weak_train, split_strong_train, split_test_per_level)`. Which split a question lands in
+depends on all three sizes, so a pipeline must take its strong_train and test splits from
+`weak_teacher_splits(recipe)` (or the same arguments) for them to stay disjoint from what the
+teacher saw. The default recipes share one split, so either teacher fits the same pipeline.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from w2s_ray.data.schema import Problem
 from w2s_ray.models.cache import cached_model
@@ -31,24 +32,32 @@ class WeakTeacherRecipe(BaseModel):
     hidden: int = 64
     layers: int = 3
     heads: int = 4
+    head_dim: int = 32  # vLLM's CPU attention serves head sizes 32, 64, 80, ... only
     init_std: float = 0.1
     number_features: bool = True
-    n_train_problems: int = 20000
+    n_train_problems: int = 20000  # taken from the start of weak_train
     train_seconds: float | None = None  # a safety cap; max_steps is the deterministic budget
-    max_steps: int | None = 1200
-    lr: float = 3e-3
+    max_steps: int | None = 1600
+    lr: float = 5e-3
     batch: int = 16
     seq_len: int = 128
     answer_only_loss: bool = True
     seed: int = 0
     world_seed: int = 0
+    split_weak_train: int = 20000
     split_strong_train: int = 2000
     split_test_per_level: int = 100
+
+    @model_validator(mode="after")
+    def _trains_within_its_split(self) -> "WeakTeacherRecipe":
+        if self.n_train_problems > self.split_weak_train:
+            raise ValueError("n_train_problems must be <= split_weak_train")
+        return self
 
 
 DEFAULT_RECIPES: dict[str, WeakTeacherRecipe] = {
     "weak-a": WeakTeacherRecipe(name="weak-a"),
-    "weak-b": WeakTeacherRecipe(name="weak-b", hidden=48, n_train_problems=4000, max_steps=600),
+    "weak-b": WeakTeacherRecipe(name="weak-b", n_train_problems=5000, max_steps=800),
 }
 
 
@@ -57,7 +66,7 @@ def weak_teacher_splits(recipe: WeakTeacherRecipe) -> dict[str, list[Problem]]:
     from w2s_ray.data.splits import build_demo_splits
 
     return build_demo_splits(
-        recipe.world_seed, recipe.n_train_problems, recipe.split_strong_train, recipe.split_test_per_level
+        recipe.world_seed, recipe.split_weak_train, recipe.split_strong_train, recipe.split_test_per_level
     )
 
 
@@ -72,6 +81,7 @@ def train_weak_teacher(recipe: WeakTeacherRecipe, out_dir: Path, threads: int | 
         hidden=recipe.hidden,
         layers=recipe.layers,
         heads=recipe.heads,
+        head_dim=recipe.head_dim,
         init_std=recipe.init_std,
         number_features=recipe.number_features,
     )
@@ -86,7 +96,7 @@ def train_weak_teacher(recipe: WeakTeacherRecipe, out_dir: Path, threads: int | 
         seed=recipe.seed,
         threads=threads,
     )
-    problems = weak_teacher_splits(recipe)["weak_train"]
+    problems = weak_teacher_splits(recipe)["weak_train"][: recipe.n_train_problems]
     result = pretrain(model, tokenizer, training_examples(problems), config, label=recipe.name)
     save_model_dir(model, tokenizer, out_dir)
     report = {
@@ -100,9 +110,13 @@ def train_weak_teacher(recipe: WeakTeacherRecipe, out_dir: Path, threads: int | 
 
 
 def build_weak_teacher(
-    recipe: WeakTeacherRecipe | str, cache_dir: str | Path | None = None, threads: int | None = None
+    recipe: WeakTeacherRecipe | str, cache_dir: str | Path | None = None, threads: int | None = 1
 ) -> Path:
-    """The cached model directory of this teacher (a default recipe's name or a recipe)."""
+    """The cached model directory of this teacher (a default recipe's name or a recipe).
+
+    One torch thread by default: the same numbers on any machine, and on a shared 2-core machine
+    two threads ran up to ~30x slower whenever another process took a core (measured).
+    """
     if isinstance(recipe, str):
         recipe = DEFAULT_RECIPES[recipe]
     return cached_model(
