@@ -54,6 +54,14 @@ def test_a_crash_inside_build_leaves_nothing_and_the_next_call_rebuilds(tmp_path
     assert build.calls == 1 and (out / "done.txt").is_file()
 
 
+def test_a_killed_builds_leftovers_are_removed_by_the_next_build(tmp_path):
+    build = CountingBuilder()
+    target = cached_model("toy", {"size": 1}, build, tmp_path)
+    target.rename(tmp_path / f".{target.name}.tmp-killed")  # as a build killed before its rename
+    assert cached_model("toy", {"size": 1}, build, tmp_path) == target and build.calls == 2
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == [target.name]
+
+
 def test_concurrent_callers_build_once_and_all_get_the_finished_directory(tmp_path):
     build = CountingBuilder(delay=0.3)
     results: list[Path] = []

@@ -20,7 +20,7 @@ from w2s_ray.models.tiny_llama import NUMBER_PERIODS, TinyLlamaShape, build_tiny
 from w2s_ray.models.weak_teacher import training_examples
 from w2s_ray.models.word_tokenizer import MAX_NUMBER, build_world_tokenizer, number_token_values
 
-SHAPE = TinyLlamaShape(hidden=32, layers=1, heads=2)
+SHAPE = TinyLlamaShape(hidden=32, layers=1, heads=1)
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,11 @@ def test_same_seed_same_weights_and_embeddings_fit_the_tokenizer(tokenizer):
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
     c = build_tiny_llama(tokenizer, SHAPE, seed=6)
     assert not torch.equal(a.model.embed_tokens.weight, c.model.embed_tokens.weight)
+
+
+def test_head_sizes_vllm_cpu_cannot_serve_are_refused(tokenizer):
+    with pytest.raises(ValueError, match="head size"):
+        build_tiny_llama(tokenizer, TinyLlamaShape(hidden=64, heads=4, head_dim=16), seed=0)
 
 
 def test_number_tokens_start_with_shared_value_features(tokenizer):

@@ -13,8 +13,8 @@ from w2s_ray.models.text_format import zero_shot_prompt
 from w2s_ray.models.weak_teacher import TRAINING_REPORT, WeakTeacherRecipe, build_weak_teacher
 
 TINY = WeakTeacherRecipe(
-    name="tiny", hidden=16, layers=1, heads=2, n_train_problems=40, max_steps=3, batch=4, seq_len=128,
-    split_strong_train=10, split_test_per_level=2,
+    name="tiny", hidden=32, layers=1, heads=1, n_train_problems=40, max_steps=3, batch=4, seq_len=128,
+    split_weak_train=40, split_strong_train=10, split_test_per_level=2,
 )
 
 

@@ -3,7 +3,8 @@
 The key is the sha256 of the canonical JSON of (kind, recipe, code version): a changed recipe or a
 changed builder (bump the version) gives a new directory. A build runs in a temporary directory
 next to the target and is renamed into place only when complete, so a crash never leaves a
-directory that looks finished. Builders of the same key on one machine (or a shared file system
+directory that looks finished (and a killed build's leftovers are removed by the next build of
+the same key). Builders of the same key on one machine (or a shared file system
 with working flock) wait for each other on a lock file; should two builds still race, the first
 rename wins and the loser's copy is discarded.
 """
@@ -59,6 +60,9 @@ def cached_model(
     with _locked(root / f".{target.name}.lock"):
         if target.is_dir():  # another process built it while we waited
             return target
+        # Holding the lock, no one else builds this key: a temp dir of it is a killed build's.
+        for stale in root.glob(f".{target.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         print(f"[w2s cache] building {kind} into {target}", file=sys.stderr, flush=True)
         start = time.monotonic()
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=root))
@@ -77,6 +81,7 @@ def cached_model(
 
 
 def _publish(tmp: Path, target: Path) -> None:
+    tmp.chmod(0o755)  # mkdtemp makes it owner-only; a cache is read by other processes and users
     try:
         os.rename(tmp, target)
     except OSError:

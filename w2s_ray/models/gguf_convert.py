@@ -39,7 +39,12 @@ def convert_gguf(gguf_path: str | Path, out_dir: str | Path, dtype: str = SAVE_D
     fresh.load_state_dict(loaded.state_dict(), strict=True)
     fresh.generation_config = loaded.generation_config
     # Left padding for batched generation; set in the constructor, else it is not saved.
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, padding_side="left")
+    tokenizer = AutoTokenizer.from_pretrained(
+        path.parent,
+        gguf_file=path.name,
+        padding_side="left",
+        model_max_length=config.max_position_embeddings,
+    )
     return save_model_dir(fresh, tokenizer, out_dir)
 
 
