@@ -102,3 +102,14 @@ def test_demo_splits_with_a_tiny_split_still_fill():
     assert len(splits["weak_train"]) == 0
     assert len(splits["strong_train"]) == 3
     assert Counter(p.level for p in splits["test"]) == {level: 40 for level in range(1, 6)}
+
+
+def test_demo_splits_of_different_sizes_never_cross():
+    # A weak teacher is trained on one config's weak_train; a run may ask for other sizes. Its
+    # strong_train and test must still be questions the teacher never saw (the bug this guards:
+    # shares proportional to the sizes moved questions between splits when the sizes changed).
+    teacher = build_demo_splits(seed=3, n_weak_train=2000, n_strong_train=300, n_test_per_level=20)
+    run = build_demo_splits(seed=3, n_weak_train=50, n_strong_train=1500, n_test_per_level=8)
+    seen = _hashes(teacher["weak_train"])
+    assert not seen & (_hashes(run["strong_train"]) | _hashes(run["test"]))
+    assert not _hashes(run["weak_train"]) & (_hashes(teacher["strong_train"]) | _hashes(teacher["test"]))

@@ -13,6 +13,9 @@ from w2s_ray.data.world import generate_world
 
 SPLIT_NAMES = ("weak_train", "strong_train", "test")
 DEFAULT_FRACTIONS = {"weak_train": 0.4, "strong_train": 0.4, "test": 0.2}
+# The demo world's partition is fixed, whatever sizes a config asks for: a weak teacher trained with
+# one config's sizes must never have seen a question that another config puts in strong_train or test.
+DEMO_FRACTIONS = {"weak_train": 0.8, "strong_train": 0.1, "test": 0.1}
 _HASH_SPACE = 16**16  # content_hash is 16 hex digits
 
 
@@ -84,7 +87,9 @@ def build_demo_splits(
     """World problems split by content hash, cut to exactly the asked sizes.
 
     The test split holds n_test_per_level problems of each level 1-5. The train splits mix all levels
-    (about evenly, as the world generates them in turn).
+    (about evenly, as the world generates them in turn). Every question's split follows from its
+    hash and DEMO_FRACTIONS only, so splits of different sizes never cross: one size's weak_train
+    is disjoint from any size's strong_train and test.
     """
     sizes = {
         "weak_train": n_weak_train,
@@ -96,11 +101,10 @@ def build_demo_splits(
     total = sum(sizes.values())
     if total == 0:
         return {name: [] for name in SPLIT_NAMES}
-    # Shares proportional to the asked sizes; the pool grows until every split is covered.
-    fractions = {name: n / total for name, n in sizes.items()}
-    pool = total + total // 2 + 50
+    # The pool grows until every split is covered at the fixed shares.
+    pool = max(int(n / DEMO_FRACTIONS[name]) for name, n in sizes.items()) * 5 // 4 + 50
     while True:
-        result = make_splits(generate_world(pool, seed), fractions)
+        result = make_splits(generate_world(pool, seed), DEMO_FRACTIONS)
         if _demo_split_sizes_met(result, n_weak_train, n_strong_train, n_test_per_level):
             break
         pool *= 2

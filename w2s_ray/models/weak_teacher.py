@@ -22,6 +22,8 @@ from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, count_pa
 from w2s_ray.models.word_tokenizer import build_world_tokenizer
 
 WEAK_TEACHER_KIND = "weak-teacher"
+# Bump when what a recipe trains on changes. 2: demo splits at fixed shares (a new weak_train).
+WEAK_TEACHER_VERSION = "2"
 TRAINING_REPORT = "training.json"
 
 
@@ -124,4 +126,5 @@ def build_weak_teacher(
         recipe.model_dump(mode="json"),
         lambda out: train_weak_teacher(recipe, out, threads),
         cache_dir,
+        code_version=WEAK_TEACHER_VERSION,
     )
