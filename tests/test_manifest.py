@@ -176,3 +176,12 @@ def test_moved_run_directory_still_resumes(manifest, tmp_path):
     calls = []
     result = run_stage(Manifest.load(moved), "round_1/select", _select_stage(manifest, [], calls))
     assert calls == [] and result.output("sft")["path"] == str(moved / "round_1/select/data.parquet")
+
+
+def test_a_failed_stage_keeps_its_counts_until_it_completes(manifest):
+    manifest.fail("stage2/pairs", "no pairs", rows_in=7, dropped={"low_confidence": 7})
+    again = Manifest.load(manifest.run_dir)
+    assert again.failures()["stage2/pairs"]["dropped"] == {"low_confidence": 7}
+    assert not again.is_complete("stage2/pairs") and again.stages() == []
+    again.complete("stage2/pairs", rows_in=7, rows_out=2)
+    assert Manifest.load(manifest.run_dir).failures() == {}

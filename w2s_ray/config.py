@@ -72,8 +72,14 @@ class TeacherConfig(_Strict):
     engine: Literal["auto", "vllm", "hf"] = "auto"  # auto: vLLM when installed
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     max_model_len: int = Field(default=2048, ge=64)
+    # auto: eager on CPU. torch.compile costs ~50 s per engine start there and a CPU run starts an
+    # engine per stage; SmolLM2-135M generated no slower eager (bench/generate_throughput.py).
+    enforce_eager: Literal["auto"] | bool = "auto"
     batch_size: int = Field(default=64, ge=1)
     concurrency: int = Field(default=1, ge=1)  # engine replicas
+
+    def eager(self, device: str) -> bool:
+        return device == "cpu" if self.enforce_eager == "auto" else self.enforce_eager
 
 
 BASELINES = ("weak", "strong_base", "ceiling", "full_weak_ft")
@@ -97,8 +103,38 @@ class LoopConfig(_Strict):
         default_factory=lambda: list(BASELINES))
 
 
+class Stage2Config(_Strict):
+    """Stage II of weak-to-strong reasoning (METHODS.md 1.5-1.7): the Stage-I student samples each
+    question n times, a majority vote gives its confidence, pairs against the weak solution, then
+    preference training. The paper published no lr, epochs or beta; these defaults suit LoRA."""
+
+    n: int = Field(default=10, ge=2)
+    temperature: float = Field(default=1.0, gt=0.0)
+    max_tokens: int | None = Field(default=None, ge=1)  # None: the strong model's max_tokens
+    min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)  # below: no pair
+    flip_confidence: float = Field(default=0.8, ge=0.0, le=1.0)  # the student overrules the weak answer
+    objective: Literal["dpo", "orpo"] = "dpo"
+    beta: float = Field(default=0.1, gt=0.0)
+    lr: float = Field(default=5e-5, gt=0.0)  # LoRA; full fine-tuning usually wants ~5e-7..5e-6
+    epochs: float = Field(default=1.0, gt=0.0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self):
+        if self.flip_confidence < self.min_confidence:
+            raise ValueError(f"flip_confidence ({self.flip_confidence}) must be >= min_confidence "
+                             f"({self.min_confidence})")
+        return self
+
+    def train_config(self, base: TrainConfig) -> TrainConfig:
+        """The run's training settings with this stage's objective, beta, lr and epochs."""
+        return base.model_copy(update={"objective": self.objective, "beta": self.beta, "lr": self.lr,
+                                       "epochs": self.epochs})
+
+
 class RunConfig(_Strict):
     name: str = "run"
+    recipe: Literal["w2s_reasoning"] = "w2s_reasoning"  # w2s_ray/recipes/<recipe>.py
     run_dir: str = "runs/run"
     cache_dir: str | None = None  # built/converted models; None: $W2S_CACHE or ~/.cache/w2s_ray
     ray: RayConfig = Field(default_factory=RayConfig)
@@ -111,6 +147,7 @@ class RunConfig(_Strict):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
+    stage2: Stage2Config | None = None  # None: Stage I only
 
     @field_validator("weak")
     @classmethod

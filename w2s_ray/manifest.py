@@ -145,9 +145,22 @@ class Manifest:
             "started": record.get("started") or finished,
             "finished": finished,
         }
-        data = dict(self._data, stages={**self._data["stages"], key: entry})
+        failures = {k: v for k, v in self._data.get("failures", {}).items() if k != key}
+        data = dict(self._data, stages={**self._data["stages"], key: entry}, failures=failures)
         self._save(data)
         return self.record(key)
+
+    def fail(self, key: str, error: str, **counts: Any) -> None:
+        """Record why a stage stopped the run (an empty selection, say), with its counts.
+
+        Failures live apart from the stages: a failed stage is not finished, and a resume runs it
+        again; the record says what the last attempt saw. Completing the stage clears it.
+        """
+        failures = {**self._data.get("failures", {}), key: {"error": error, "at": now_iso(), **counts}}
+        self._save(dict(self._data, failures=failures))
+
+    def failures(self) -> dict[str, dict]:
+        return copy.deepcopy(self._data.get("failures", {}))
 
     def _stored_output(self, key: str, name: str, output: Mapping[str, Any]) -> dict[str, Any]:
         """Checks an output record is verifiable later, and makes its path relative to the run."""

@@ -22,7 +22,8 @@ def vllm_available() -> bool:
 
 
 def _engine_kwargs(teacher: TeacherConfig, device: Device) -> dict:
-    kwargs = {"max_model_len": teacher.max_model_len, "dtype": teacher.dtype, "seed": teacher.seed}
+    kwargs = {"max_model_len": teacher.max_model_len, "dtype": teacher.dtype, "seed": teacher.seed,
+              "enforce_eager": teacher.eager(device)}
     if device == "cpu":
         # Each engine gets one CPU bundle; more concurrent sequences than that only queue.
         kwargs["max_num_seqs"] = min(teacher.batch_size, 64)

@@ -5,6 +5,7 @@ A stage's rows live in RUN_DIR/<stage key>/data.parquet; a checkpoint in RUN_DIR
 """
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from w2s_ray.score.stage import score_dataset
 from w2s_ray.select import Selection
 from w2s_ray.stage_io import describe_checkpoint, read_stage, write_stage
 from w2s_ray.train import train_sft
+from w2s_ray.train.config import TrainConfig
 
 
 class EmptyTrainingSet(RuntimeError):
@@ -63,8 +65,11 @@ def select(ctx: RunContext, key: str, make_selection, inputs: dict) -> StageResu
     def body() -> StageResult:
         selection: Selection = make_selection()
         if not selection.rows:
-            raise EmptyTrainingSet(f"{key}: the selection kept no rows ({selection.dropped}); "
-                                   "refusing to train on nothing")
+            message = (f"{key}: the selection kept no rows of {selection.n_in} {selection.unit}s "
+                       f"(dropped: {selection.dropped}); refusing to train on nothing")
+            ctx.manifest.fail(key, message, rows_in=selection.n_in, dropped=dict(selection.dropped),
+                              by_teacher=selection.by_teacher)
+            raise EmptyTrainingSet(message)
         _log(f"{key}: kept {selection.kept} of {selection.n_in} ({selection.dropped})")
         return StageResult(outputs={"rows": write_stage(ctx.stage_dir(key), selection.rows)},
                            rows_in=selection.n_in, rows_out=len(selection.rows),
@@ -73,20 +78,30 @@ def select(ctx: RunContext, key: str, make_selection, inputs: dict) -> StageResu
     return run_stage(ctx.manifest, key, body, inputs=inputs)
 
 
-def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: str) -> StageResult:
+def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: str,
+          config: TrainConfig | None = None) -> StageResult:
+    """SFT on prompt-completion rows, or DPO / ORPO on preference rows, as config.objective says."""
+    config = config or ctx.config.train
+    if config.objective == "sft":
+        trainer = train_sft
+    else:
+        from w2s_ray.train.preference import train_preference as trainer
+
     def body() -> StageResult:
         rows = stage_rows(rows_result)
         out = ctx.stage_dir(key) / "model"
-        _log(f"{key}: SFT on {len(rows)} rows from {base_model}")
+        _log(f"{key}: {config.objective.upper()} on {len(rows)} rows from {base_model}")
         # An earlier attempt may have published `out` and died before the manifest recorded it:
         # unrecorded work is not a finished stage, so it is redone.
-        result = train_sft(rows, ctx.model_path(base_model), out, ctx.config.train, ctx.device,
-                           log_dir=ctx.run_dir / "tensorboard" / key.replace("/", "_"), overwrite=True)
+        result = trainer(rows, ctx.model_path(base_model), out, config, ctx.device,
+                         log_dir=ctx.run_dir / "tensorboard" / key.replace("/", "_"), overwrite=True)
         return StageResult(outputs={"model": describe_checkpoint(out)}, rows_in=len(rows),
                            rows_out=len(rows), metrics=result.metrics)
 
-    return run_stage(ctx.manifest, key, body,
-                     inputs={"rows": rows_result.output("rows")["sha256"], "base_model": base_model})
+    inputs = {"rows": rows_result.output("rows")["sha256"], "base_model": base_model}
+    if config != ctx.config.train:  # a stage's own settings are part of what it depends on
+        inputs["train_config"] = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+    return run_stage(ctx.manifest, key, body, inputs=inputs)
 
 
 def checkpoint_path(result: StageResult) -> str:

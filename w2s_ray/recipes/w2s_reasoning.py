@@ -1,0 +1,73 @@
+"""Weak-to-Strong Reasoning (Yang et al. 2024; METHODS.md section 1), top to bottom.
+
+  weak teachers answer the strong half's questions greedily (once; they do not change)
+  baselines: weak, strong base (zero- and k-shot), ceiling (gold SFT), full weak FT (take-all SFT)
+  Stage I, round k: the current student answers k-shot (demos: weak outputs, right or wrong)
+           -> consistency filter -> SFT -> evaluate; round k+1 generates with round k's student
+  Stage II: the Stage-I student samples each question n times at temperature T -> majority vote
+           -> preference pairs against the weak solutions -> DPO (or ORPO) -> evaluate
+
+No gold answer of the strong half reaches a selection or a training stage of Stage I or II (the
+ceiling baseline is the only reader of that gold; tests/test_gold_leak.py holds it to that).
+Every stage goes through the manifest: a resumed run skips what finished and redoes what did not.
+"""
+from __future__ import annotations
+
+from w2s_ray.loop.baselines import run_baselines
+from w2s_ray.loop.context import RunContext
+from w2s_ray.loop.steps import checkpoint_path, generate_and_score, select, stage_rows, train
+from w2s_ray.select import consistency_filter, take_all
+
+
+def run(ctx: RunContext) -> None:
+    cfg = ctx.config
+    strong_train = ctx.rows("strong_train")  # questions only
+
+    weak_results = {
+        t.name: generate_and_score(ctx, f"weak/{t.name}/generate", t, t.model, strong_train)
+        for t in cfg.weak
+    }
+    weak_rows = [r for res in weak_results.values() for r in stage_rows(res)]
+    weak_inputs = {name: res.output("rows")["sha256"] for name, res in weak_results.items()}
+    # The strong model's demos are weak outputs on the same questions, right or wrong (METHODS 1.2).
+    demo_pool = [{"id": r["problem_id"], "question": r["question"], "solution": r["text"]}
+                 for r in weak_rows if r["text"].strip() and r["sample_index"] == 0]
+
+    run_baselines(ctx, weak_rows, weak_inputs)
+
+    # Stage I: progressive refinement.
+    student, checkpoint = cfg.strong.model, {}
+    for k in range(1, cfg.loop.rounds + 1):
+        teacher = cfg.strong.model_copy(update={"name": f"strong-round-{k}"})
+        strong = generate_and_score(ctx, f"round_{k}/generate_strong", teacher, student, strong_train,
+                                    demo_pool, inputs={**weak_inputs, **checkpoint})
+        strong_rows = stage_rows(strong)
+        selector = (lambda: take_all(weak_rows)) if cfg.loop.selection == "take_all" else \
+            (lambda: consistency_filter(weak_rows, strong_rows))
+        selection = select(ctx, f"round_{k}/select", selector,
+                           inputs={**weak_inputs, "strong": strong.output("rows")["sha256"]})
+        base = cfg.strong.model if cfg.loop.train_from == "base" else student
+        trained = train(ctx, f"round_{k}/train", selection, base)
+        student, checkpoint = checkpoint_path(trained), {"checkpoint": trained.output("model")["sha256"]}
+        generate_and_score(ctx, f"round_{k}/eval", ctx.eval_teacher(cfg.strong, f"student-round-{k}"),
+                           student, ctx.rows("test"), inputs=checkpoint)
+
+    # Stage II: the student's own confidence decides where it overrules the weak teachers.
+    s2 = cfg.stage2
+    if s2 is None:
+        return
+    from w2s_ray.select.preference import preference_pairs
+
+    sampler = cfg.strong.model_copy(update={
+        "name": "stage2-sampler", "shots": 0, "n": s2.n, "temperature": s2.temperature, "seed": s2.seed,
+        "max_tokens": s2.max_tokens or cfg.strong.max_tokens})
+    samples = generate_and_score(ctx, "stage2/sample", sampler, student, strong_train, inputs=checkpoint)
+    sample_rows = stage_rows(samples)
+    pairs = select(ctx, "stage2/pairs",
+                   lambda: preference_pairs(sample_rows, weak_rows, min_confidence=s2.min_confidence,
+                                            flip_confidence=s2.flip_confidence, seed=s2.seed),
+                   inputs={**weak_inputs, "samples": samples.output("rows")["sha256"]})
+    trained = train(ctx, "stage2/train", pairs, student, s2.train_config(cfg.train))
+    generate_and_score(ctx, "stage2/eval", ctx.eval_teacher(cfg.strong, "student-stage2"),
+                       checkpoint_path(trained), ctx.rows("test"),
+                       inputs={"checkpoint": trained.output("model")["sha256"]})
