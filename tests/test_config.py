@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from w2s_ray.config import ConfigError, load_config
 
@@ -52,3 +55,17 @@ def test_config_hash_ignores_where_the_run_lives_but_not_what_it_computes():
     assert moved.config_hash() == a.config_hash()
     changed = a.model_copy(update={"loop": a.loop.model_copy(update={"rounds": 5})})
     assert changed.config_hash() != a.config_hash()
+
+
+@pytest.mark.parametrize("path", sorted(str(p) for p in Path("configs").glob("*.yaml")))
+def test_every_shipped_config_validates(path):
+    config = load_config(path)
+    assert config.weak and config.strong.role == "strong"
+
+
+def test_stage2_thresholds_must_be_ordered(tmp_path):
+    raw = yaml.safe_load(Path("configs/demo.yaml").read_text())
+    raw["stage2"] = {"min_confidence": 0.9, "flip_confidence": 0.8}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="flip_confidence"):
+        load_config(tmp_path / "c.yaml")

@@ -192,3 +192,13 @@ def test_hf_path_on_a_local_json_file(tmp_path):
     with pytest.raises(InputError) as info:
         load_hf_dataset("json", data_files=str(bad), cache_dir=cache, kind="gsm8k")
     assert (info.value.path, info.value.line, info.value.field) == ("hf:json[train]", 2, "answer")
+
+
+def test_hf_spec_names_config_and_split():
+    from w2s_ray.data.loaders import parse_hf_spec
+
+    assert parse_hf_spec("hf:openai/gsm8k:main@test") == ("openai/gsm8k", "main", "test")
+    assert parse_hf_spec("hf:json") == ("json", None, "train")
+    assert parse_hf_spec("hf:EleutherAI/hendrycks_math:algebra", split="test") == ("EleutherAI/hendrycks_math", "algebra", "test")
+    with pytest.raises(ValueError, match="hf:NAME"):
+        parse_hf_spec("hf:@test")

@@ -86,3 +86,15 @@ def test_truncated_stage_output_is_refused_on_resume(tmp_path, clean_run):
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 3, out[-3000:]
     assert "round_1/select" in out and "data.parquet" in out and "Traceback" not in out
+
+
+def test_compare_tables_two_runs(tmp_path, clean_run):
+    other = tmp_path / "other"
+    shutil.copytree(clean_run[0], other)
+    out = finish(w2s("compare", str(clean_run[0]), str(other), "--out", str(tmp_path / "cmp")), timeout=120)
+    table = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    rows = [(r["model"], r["share_kept"]) for r in table["rows"]]
+    # take_all keeps every weak solution; gold judges them afterwards, for the report only
+    assert rows == [("stage I round 1", 1.0)] * 2
+    kept_right = table["rows"][0]["kept_correct"]
+    assert 0.0 <= kept_right <= 1.0 and "stage I round 1" in out and "kept right %" in out

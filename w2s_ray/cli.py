@@ -42,6 +42,14 @@ def _cmd_report(args) -> int:
     return _finish(args.run_dir)
 
 
+def _cmd_compare(args) -> int:
+    from w2s_ray.eval.compare import write_compare
+
+    print(write_compare(args.run_dirs, args.out))
+    print(f"written: {Path(args.out) / 'compare.md'} and compare.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="w2s", description="weak-to-strong loops on Ray")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write report.md, report.json and report.png for a run")
     p.add_argument("run_dir")
     p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("compare", help="one table over runs: weak, full weak FT, rounds, stage II, ceiling")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--out", default=".", help="where compare.md and compare.json go (default: here)")
+    p.set_defaults(func=_cmd_compare)
     return parser
 
 

@@ -77,6 +77,8 @@ class TeacherConfig(_Strict):
     enforce_eager: Literal["auto"] | bool = "auto"
     batch_size: int = Field(default=64, ge=1)
     concurrency: int = Field(default=1, ge=1)  # engine replicas
+    # Weak teachers only: fine-tune `model` on the weak half's gold solutions first (METHODS.md 1).
+    sft_on_weak_half: bool = False
 
     def eager(self, device: str) -> bool:
         return device == "cpu" if self.enforce_eager == "auto" else self.enforce_eager
@@ -163,6 +165,8 @@ class RunConfig(_Strict):
         for t in self.weak:
             t.role = "weak"
         self.strong.role = "strong"
+        if self.strong.sft_on_weak_half:
+            raise ValueError("strong.sft_on_weak_half: only weak teachers train on the weak half's gold")
         if self.strong.name in {t.name for t in self.weak}:
             raise ValueError(f"strong.name {self.strong.name!r} is also a weak teacher's name")
         return self

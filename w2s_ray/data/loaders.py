@@ -95,6 +95,16 @@ def load_hf_dataset(
     return _map_rows(rows, where, kind, quarantine)
 
 
+def parse_hf_spec(spec: str, config: str | None = None, split: str = "train") -> tuple[str, str | None, str]:
+    """"hf:NAME[:CONFIG][@SPLIT]" -> (name, config, split)."""
+    rest = spec[len(HF_PREFIX):]
+    rest, _, at_split = rest.partition("@")
+    name, _, at_config = rest.partition(":")
+    if not name:
+        raise ValueError(f"{spec!r}: expected hf:NAME[:CONFIG][@SPLIT]")
+    return name, at_config or config, at_split or split
+
+
 def load_problems(
     spec: str | Path,
     format: str = "auto",
@@ -103,10 +113,12 @@ def load_problems(
     split: str = "train",
     config: str | None = None,
 ) -> LoadResult:
-    """One entry for every source: a ".jsonl" path, or "hf:NAME" (split and config apply there)."""
+    """One entry for every source: a ".jsonl" path, or "hf:NAME[:CONFIG][@SPLIT]" (e.g.
+    "hf:openai/gsm8k:main@test"); a config or split in the spec wins over the arguments."""
     text = str(spec)
     if text.startswith(HF_PREFIX):
-        return load_hf_dataset(text[len(HF_PREFIX) :], split, config, format, quarantine)
+        name, config, split = parse_hf_spec(text, config, split)
+        return load_hf_dataset(name, split, config, format, quarantine)
     if Path(text).suffix != ".jsonl":
         raise ValueError(f"expected a .jsonl path or {HF_PREFIX}NAME, got {text!r}")
     return load_jsonl(text, format, quarantine)

@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+from w2s_ray.eval.selection_stats import selection_stats, strong_half_gold
 from w2s_ray.manifest import Manifest
 
 BASELINE_STAGES = {
@@ -39,14 +40,15 @@ def _accuracy(manifest: Manifest, key: str) -> dict | None:
 def build_report(run_dir: str | Path) -> dict:
     manifest = Manifest.load(run_dir)
     weak_names = [t["name"] for t in manifest.config["weak"]]
-    teachers = {n: _accuracy(manifest, f"baselines/weak/{n}/eval") for n in weak_names}
-    baselines = {"weak": teachers.get(weak_names[0])}
+    selects = [k for k in manifest.stages() if re.fullmatch(r"round_\d+/select|stage2/pairs|baselines/full_weak_ft/select", k)]
+    gold = strong_half_gold(manifest) if selects else {}
+    baselines = {"weak": _accuracy(manifest, f"baselines/weak/{weak_names[0]}/eval")}
     baselines.update({name: _accuracy(manifest, key) for name, key in BASELINE_STAGES.items()})
     weak_acc = (baselines["weak"] or {}).get("acc")
     ceiling_acc = (baselines["ceiling"] or {}).get("acc")
-    for name in ("full_weak_ft",):
-        if baselines[name]:
-            baselines[name]["pgr"] = pgr(baselines[name]["acc"], weak_acc, ceiling_acc)
+    if baselines["full_weak_ft"]:
+        baselines["full_weak_ft"]["pgr"] = pgr(baselines["full_weak_ft"]["acc"], weak_acc, ceiling_acc)
+        baselines["full_weak_ft"]["selection"] = selection_stats(manifest, "baselines/full_weak_ft/select", gold)
 
     rounds = []
     for key in manifest.stages():
@@ -58,12 +60,34 @@ def build_report(run_dir: str | Path) -> dict:
         select_key = f"round_{k}/select"
         selected = manifest.record(select_key)["rows_out"] if manifest.is_complete(select_key) else None
         rounds.append({"round": k, "acc": acc["acc"], "acc_by_level": acc["acc_by_level"],
-                       "pgr": pgr(acc["acc"], weak_acc, ceiling_acc), "selected_rows": selected})
+                       "pgr": pgr(acc["acc"], weak_acc, ceiling_acc), "selected_rows": selected,
+                       "selection": selection_stats(manifest, select_key, gold)})
     rounds.sort(key=lambda r: r["round"])
     stage_seconds = {key: manifest.record(key)["seconds"] for key in manifest.stages()}
     return {"run": manifest.config.get("name"), "config_hash": manifest.config_hash,
-            "baselines": baselines, "teachers": teachers, "rounds": rounds, "stage_seconds": stage_seconds,
+            "baselines": baselines, "teachers": _teachers(manifest, weak_names, rounds, weak_acc, ceiling_acc),
+            "rounds": rounds, "stage2": _stage2(manifest, gold, weak_acc, ceiling_acc),
+            "failures": manifest.failures(), "stage_seconds": stage_seconds,
             "throughput": _throughput(manifest)}
+
+
+def _teachers(manifest: Manifest, names: list[str], rounds: list[dict], weak_acc, ceiling_acc) -> dict:
+    """Per weak teacher: its own accuracy, and how it fared in the first round's selection."""
+    first = (rounds[0].get("selection") or {}).get("by_teacher", {}) if rounds else {}
+    out = {}
+    for name in names:
+        acc = _accuracy(manifest, f"baselines/weak/{name}/eval")
+        out[name] = None if acc is None else {**acc, "selection_round_1": first.get(name)}
+    return out
+
+
+def _stage2(manifest: Manifest, gold: dict, weak_acc, ceiling_acc) -> dict | None:
+    acc = _accuracy(manifest, "stage2/eval")
+    if acc is None:
+        return None
+    pairs = selection_stats(manifest, "stage2/pairs", gold)
+    return {**acc, "pgr": pgr(acc["acc"], weak_acc, ceiling_acc), "pairs": pairs["rows"] if pairs else None,
+            "selection": pairs}
 
 
 def _throughput(manifest: Manifest) -> dict[str, dict]:
@@ -113,6 +137,8 @@ def _rows(report: dict) -> list[tuple[str, dict]]:
     rows = [(f"weak: {n}", acc) for n, acc in report["teachers"].items() if acc]
     rows += [(name, acc) for name, acc in report["baselines"].items() if acc and name != "weak"]
     rows += [(f"round {r['round']}", r) for r in report["rounds"]]
+    if report.get("stage2"):
+        rows.append(("stage II", {**report["stage2"], "selected_rows": report["stage2"]["pairs"]}))
     return rows
 
 
@@ -131,6 +157,9 @@ def plot(report: dict, path: Path) -> None:
     for r in report["rounds"]:
         levels = sorted(r["acc_by_level"])
         ax.plot(levels, [r["acc_by_level"][l] for l in levels], "o-", label=f"round {r['round']}")
+    if report.get("stage2"):
+        levels = sorted(report["stage2"]["acc_by_level"])
+        ax.plot(levels, [report["stage2"]["acc_by_level"][l] for l in levels], "s-", label="stage II")
     ax.set_xlabel("level (reasoning steps)")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)

@@ -17,11 +17,11 @@ from w2s_ray.loop.steps import checkpoint_path, generate_and_score, select, trai
 from w2s_ray.select import Selection, take_all
 
 
-def run_baselines(ctx: RunContext, weak_rows: list[dict], weak_inputs: dict) -> None:
+def run_baselines(ctx: RunContext, weak_models: dict[str, str], weak_rows: list[dict], weak_inputs: dict) -> None:
     cfg, wanted, test = ctx.config, set(ctx.config.loop.baselines), ctx.rows("test")
     if "weak" in wanted:
         for t in cfg.weak:
-            generate_and_score(ctx, f"baselines/weak/{t.name}/eval", ctx.eval_teacher(t, t.name), t.model, test)
+            generate_and_score(ctx, f"baselines/weak/{t.name}/eval", ctx.eval_teacher(t, t.name), weak_models[t.name], test)
     if "strong_base" in wanted:
         generate_and_score(ctx, "baselines/strong_base/eval", ctx.eval_teacher(cfg.strong, "strong-base"),
                            cfg.strong.model, test)

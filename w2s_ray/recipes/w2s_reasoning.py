@@ -1,6 +1,7 @@
 """Weak-to-Strong Reasoning (Yang et al. 2024; METHODS.md section 1), top to bottom.
 
-  weak teachers answer the strong half's questions greedily (once; they do not change)
+  weak teachers (fine-tuned on the weak half's gold first, where configured) answer the strong
+           half's questions greedily (once; they do not change)
   baselines: weak, strong base (zero- and k-shot), ceiling (gold SFT), full weak FT (take-all SFT)
   Stage I, round k: the current student answers k-shot (demos: weak outputs, right or wrong)
            -> consistency filter -> SFT -> evaluate; round k+1 generates with round k's student
@@ -16,6 +17,7 @@ from __future__ import annotations
 from w2s_ray.loop.baselines import run_baselines
 from w2s_ray.loop.context import RunContext
 from w2s_ray.loop.steps import checkpoint_path, generate_and_score, select, stage_rows, train
+from w2s_ray.loop.weak_teachers import prepare_weak_teachers
 from w2s_ray.select import consistency_filter, take_all
 
 
@@ -23,8 +25,9 @@ def run(ctx: RunContext) -> None:
     cfg = ctx.config
     strong_train = ctx.rows("strong_train")  # questions only
 
+    weak_models = prepare_weak_teachers(ctx)  # as configured, or SFT on the weak half's gold first
     weak_results = {
-        t.name: generate_and_score(ctx, f"weak/{t.name}/generate", t, t.model, strong_train)
+        t.name: generate_and_score(ctx, f"weak/{t.name}/generate", t, weak_models[t.name], strong_train)
         for t in cfg.weak
     }
     weak_rows = [r for res in weak_results.values() for r in stage_rows(res)]
@@ -33,7 +36,7 @@ def run(ctx: RunContext) -> None:
     demo_pool = [{"id": r["problem_id"], "question": r["question"], "solution": r["text"]}
                  for r in weak_rows if r["text"].strip() and r["sample_index"] == 0]
 
-    run_baselines(ctx, weak_rows, weak_inputs)
+    run_baselines(ctx, weak_models, weak_rows, weak_inputs)
 
     # Stage I: progressive refinement.
     student, checkpoint = cfg.strong.model, {}
@@ -56,7 +59,7 @@ def run(ctx: RunContext) -> None:
     s2 = cfg.stage2
     if s2 is None:
         return
-    from w2s_ray.select.preference import preference_pairs
+    from w2s_ray.select.preference import build_preference_pairs
 
     sampler = cfg.strong.model_copy(update={
         "name": "stage2-sampler", "shots": 0, "n": s2.n, "temperature": s2.temperature, "seed": s2.seed,
@@ -64,8 +67,8 @@ def run(ctx: RunContext) -> None:
     samples = generate_and_score(ctx, "stage2/sample", sampler, student, strong_train, inputs=checkpoint)
     sample_rows = stage_rows(samples)
     pairs = select(ctx, "stage2/pairs",
-                   lambda: preference_pairs(sample_rows, weak_rows, min_confidence=s2.min_confidence,
-                                            flip_confidence=s2.flip_confidence, seed=s2.seed),
+                   lambda: build_preference_pairs(sample_rows, weak_rows, min_confidence=s2.min_confidence,
+                                                  flip_confidence=s2.flip_confidence, seed=s2.seed),
                    inputs={**weak_inputs, "samples": samples.output("rows")["sha256"]})
     trained = train(ctx, "stage2/train", pairs, student, s2.train_config(cfg.train))
     generate_and_score(ctx, "stage2/eval", ctx.eval_teacher(cfg.strong, "student-stage2"),

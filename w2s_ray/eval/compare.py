@@ -1,0 +1,63 @@
+"""`w2s compare RUN_DIR...`: one table over runs, one row per model of each run.
+
+Rows: each weak teacher; full weak FT; each Stage-I round; Stage II; the gold ceiling.
+Columns: accuracy overall and by level, PGR, and selection statistics: the share the selection kept
+and the share of kept answers that are right against gold (gold used for reporting only).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from w2s_ray.eval.report import build_report
+
+LEVELS = (1, 2, 3, 4, 5)
+
+
+def _row(run: str, name: str, acc: dict | None, selection: dict | None = None) -> dict | None:
+    if not acc:
+        return None
+    by_level = {int(k): v for k, v in acc["acc_by_level"].items()}
+    return {"run": run, "model": name, "acc": acc["acc"], "acc_by_level": by_level, "pgr": acc.get("pgr"),
+            "share_kept": (selection or {}).get("share_kept"), "kept_correct": (selection or {}).get("kept_correct")}
+
+
+def compare_rows(run_dir: str | Path) -> list[dict]:
+    report = build_report(run_dir)
+    run, base = report["run"] or Path(run_dir).name, report["baselines"]
+    rows = [_row(run, f"weak: {name}", acc, (acc or {}).get("selection_round_1"))
+            for name, acc in report["teachers"].items()]
+    rows.append(_row(run, "full weak FT", base.get("full_weak_ft"), (base.get("full_weak_ft") or {}).get("selection")))
+    rows += [_row(run, f"stage I round {r['round']}", r, r.get("selection")) for r in report["rounds"]]
+    stage2 = report.get("stage2")
+    rows.append(_row(run, "stage II", stage2, (stage2 or {}).get("selection")))
+    rows.append(_row(run, "ceiling (gold SFT)", base.get("ceiling")))
+    return [r for r in rows if r]
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}"
+
+
+def render(rows: list[dict]) -> str:
+    head = ["run", "model", "acc"] + [f"L{lvl}" for lvl in LEVELS] + ["PGR", "kept %", "kept right %"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["run"], r["model"], f"{100 * r['acc']:.1f}"]
+        cells += [_pct(r["acc_by_level"].get(lvl)) for lvl in LEVELS]
+        cells += ["-" if r["pgr"] is None else f"{r['pgr']:.2f}", _pct(r["share_kept"]), _pct(r["kept_correct"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    note = ("\nPGR = (acc - weak) / (ceiling - weak), against the run's first weak teacher. kept %: share of "
+            "problems (solutions, for full weak FT) the selection kept; for a weak teacher, in round 1. "
+            "kept right %: kept answers equal to gold (gold read for this report only).\n")
+    return "\n".join(lines) + "\n" + note
+
+
+def write_compare(run_dirs: list[str], out_dir: str | Path) -> str:
+    rows = [row for run_dir in run_dirs for row in compare_rows(run_dir)]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = render(rows)
+    (out_dir / "compare.md").write_text(table)
+    (out_dir / "compare.json").write_text(json.dumps({"runs": list(run_dirs), "rows": rows}, indent=2))
+    return table

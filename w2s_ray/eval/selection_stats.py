@@ -1,0 +1,47 @@
+"""Selection statistics for reports: how much a selection kept, and how much of it was right.
+
+"Right" is judged against the strong half's gold answers, read here for reporting only: these
+numbers are computed from finished stage outputs after the fact and feed nothing back into a run.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from w2s_ray.config import RunConfig
+from w2s_ray.data.sources import strong_train_with_gold
+from w2s_ray.manifest import Manifest
+from w2s_ray.select.quality import selection_quality
+from w2s_ray.stage_io import read_stage
+
+
+def strong_half_gold(manifest: Manifest) -> dict[str, str | None]:
+    """{problem id: gold answer} of the run's strong_train split."""
+    data = RunConfig.model_validate(manifest.config).data
+    return {p.id: p.gold for p in strong_train_with_gold(data)}
+
+
+def _rows(manifest: Manifest, key: str) -> list[dict]:
+    output = manifest.record(key)["outputs"]["rows"]
+    return read_stage(Path(output["path"]).parent, output)
+
+
+def selection_stats(manifest: Manifest, key: str, gold: dict[str, str | None]) -> dict | None:
+    """share_kept (of the problems or solutions the selection saw), kept_correct (share of kept
+    answers equal to gold), per teacher where the selection has a breakdown; None if not run."""
+    if not manifest.is_complete(key):
+        return None
+    record = manifest.record(key)
+    metrics, rows = record["metrics"], _rows(manifest, key)
+    n_in, kept = record["rows_in"] or 0, metrics.get("kept", record["rows_out"])
+    if rows and "chosen" in rows[0]:  # preference pairs: judge the answer of the chosen side
+        rows = [{"problem_id": r["problem_id"], "source_model": r["source_model"], "answer": r["chosen_answer"]}
+                for r in rows]
+    quality = selection_quality(rows, gold)
+    by_teacher = {}
+    for teacher, counts in (metrics.get("by_teacher") or {}).items():
+        seen = counts["kept"] + sum(counts["dropped"].values())
+        by_teacher[teacher] = {"share_kept": counts["kept"] / seen if seen else None,
+                               "kept_correct": quality["by_source"].get(teacher, {}).get("accuracy")}
+    return {"unit": metrics.get("unit"), "n_in": n_in, "kept": kept, "rows": len(rows),
+            "share_kept": kept / n_in if n_in else None, "kept_correct": quality["accuracy"],
+            "by_teacher": by_teacher}

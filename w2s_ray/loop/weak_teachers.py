@@ -1,0 +1,36 @@
+"""The weak teachers a recipe uses: as configured, or first fine-tuned on the weak half's gold.
+
+METHODS.md section 1: "half with gold answers fine-tunes the weak model". The demo's teachers are
+built already trained (w2s_ray/models/weak_teacher.py); a real model (e.g. Qwen2.5-0.5B) asks for it
+with `sft_on_weak_half: true`, and this stage does the fine-tuning on the run's own weak_train split,
+so the teacher never sees the strong half or the test split.
+"""
+from __future__ import annotations
+
+from w2s_ray.generate.prompts import zero_shot
+from w2s_ray.loop.context import RunContext
+from w2s_ray.loop.steps import checkpoint_path, select, train
+from w2s_ray.select import Selection
+
+
+def prepare_weak_teachers(ctx: RunContext) -> dict[str, str]:
+    """{teacher name: model spec or checkpoint path} for every weak teacher of the run."""
+    models = {}
+    for teacher in ctx.config.weak:
+        if not teacher.sft_on_weak_half:
+            models[teacher.name] = teacher.model
+            continue
+        gold = select(ctx, f"weak/{teacher.name}/gold_select", lambda: weak_half_gold(ctx), inputs={})
+        trained = train(ctx, f"weak/{teacher.name}/train", gold, teacher.model)
+        models[teacher.name] = checkpoint_path(trained)
+    return models
+
+
+def weak_half_gold(ctx: RunContext) -> Selection:
+    """SFT rows from the gold solutions of weak_train: the weak teacher's own supervision."""
+    problems = ctx.splits["weak_train"]
+    rows = [{"problem_id": p.id, "prompt": zero_shot(p.question), "completion": " " + p.solution.strip(),
+             "source_model": "gold", "role": "gold", "sample_index": 0, "level": p.level, "answer": p.gold}
+            for p in problems if p.solution and p.solution.strip()]
+    return Selection(rows=rows, n_in=len(problems), kept=len(rows),
+                     dropped={"no_gold_solution": len(problems) - len(rows)})
