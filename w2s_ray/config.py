@@ -134,6 +134,23 @@ class Stage2Config(_Strict):
                                        "epochs": self.epochs})
 
 
+class ServeConfig(_Strict):
+    """`w2s serve` / `w2s run --serve`: the OpenAI-compatible app for the run's latest student.
+
+    Not part of the config hash: how a run is served does not change what it computes.
+    """
+
+    host: str = "127.0.0.1"  # anything else exposes the model; refused without an API key
+    port: int = Field(default=8000, ge=0, le=65535)  # 0: a free port
+    # The bearer token is read from this environment variable (unset or empty: no auth). Never the
+    # token itself here: the config is copied into manifest.json.
+    api_key_env: str = "W2S_SERVE_API_KEY"
+    max_request_bytes: int = Field(default=1 << 20, ge=1024)  # larger bodies: 413
+    max_model_len: int | None = Field(default=None, ge=16)  # prompt + completion tokens; None: the model's own
+    num_cpus: float = Field(default=0.5, gt=0)  # Ray CPUs per model replica (two live during a swap)
+    poll_seconds: float = Field(default=2.0, gt=0)  # how often the server looks for a new promotion
+
+
 class RunConfig(_Strict):
     name: str = "run"
     recipe: Literal["w2s_reasoning"] = "w2s_reasoning"  # w2s_ray/recipes/<recipe>.py
@@ -150,6 +167,7 @@ class RunConfig(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
     stage2: Stage2Config | None = None  # None: Stage I only
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @field_validator("weak")
     @classmethod
@@ -173,7 +191,8 @@ class RunConfig(_Strict):
 
     def config_hash(self) -> str:
         """What the run computes, not where: a run directory moved or resumed elsewhere keeps it."""
-        content = self.model_dump(mode="json", exclude={"run_dir": True, "cache_dir": True, "ray": {"address"}})
+        content = self.model_dump(mode="json", exclude={"run_dir": True, "cache_dir": True, "ray": {"address"},
+                                                       "serve": True})
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:
