@@ -19,6 +19,7 @@ from w2s_ray.loop.context import RunContext
 from w2s_ray.loop.steps import checkpoint_path, generate_and_score, select, stage_rows, train
 from w2s_ray.loop.weak_teachers import prepare_weak_teachers
 from w2s_ray.select import consistency_filter, take_all
+from w2s_ray.serve.promotion import promote_latest
 
 
 def run(ctx: RunContext) -> None:
@@ -54,6 +55,7 @@ def run(ctx: RunContext) -> None:
         student, checkpoint = checkpoint_path(trained), {"checkpoint": trained.output("model")["sha256"]}
         generate_and_score(ctx, f"round_{k}/eval", ctx.eval_teacher(cfg.strong, f"student-round-{k}"),
                            student, ctx.rows("test"), inputs=checkpoint)
+        promote_latest(ctx.run_dir)  # RUN_DIR/serve/latest.json -> this round's student (w2s serve)
 
     # Stage II: the student's own confidence decides where it overrules the weak teachers.
     s2 = cfg.stage2
