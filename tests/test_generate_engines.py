@@ -18,13 +18,14 @@ def tiny_model_dir(tiny_models):
     return tiny_models[0]
 
 
-def _problems(n=12):
-    return [p.to_row() for p in generate_world(n, seed=3)]
+def _problems(n=12, levels=(1, 2, 3, 4, 5)):
+    return [p.to_row() for p in generate_world(n, seed=3, levels=levels)]
 
 
 def test_vllm_and_transformers_engines_agree_on_greedy_text(ray_local, tiny_model_dir):
-    problems = _problems()
-    base = dict(name="tiny", model=tiny_model_dir, max_tokens=12, dtype="float32", max_model_len=256,
+    # Levels 1-2 fit in 24 tokens, so a trained model can finish and state an answer.
+    problems = _problems(levels=(1, 2))
+    base = dict(name="tiny", model=tiny_model_dir, max_tokens=24, dtype="float32", max_model_len=256,
                 batch_size=8, stop=["\n\n"])
     v_ds, v_stats = generate(problems, TeacherConfig(engine="vllm", **base), tiny_model_dir, "cpu")
     h_ds, h_stats = generate(problems, TeacherConfig(engine="hf", **base), tiny_model_dir, "cpu")
@@ -35,7 +36,7 @@ def test_vllm_and_transformers_engines_agree_on_greedy_text(ray_local, tiny_mode
     assert len(v_rows) == len(h_rows) == len(problems)
     assert set(v_rows[0]) == set(OUTPUT_COLUMNS)
     assert {r["problem_id"] for r in v_rows} == {p["id"] for p in problems}
-    assert all(0 < r["n_generated_tokens"] <= 12 and r["n_prompt_tokens"] > 10 for r in v_rows)
+    assert all(0 < r["n_generated_tokens"] <= 24 and r["n_prompt_tokens"] > 10 for r in v_rows)
     assert all(r["model"] == "tiny" and r["gold"] is not None for r in v_rows)
     # Same weights, same prompt, greedy: the engines must write the same text. One near-tie may
     # still flip between vLLM's CPU kernels and eager PyTorch, so allow one problem in twelve.
