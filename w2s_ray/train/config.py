@@ -23,8 +23,21 @@ class LoraSettings(_Strict):
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
 
+# TRL DPOConfig.loss_type values that need no further parameters (exo_pair needs label smoothing,
+# aot sorts pairs across the batch); "sigmoid" is the DPO paper's loss.
+DpoLossType = Literal["sigmoid", "hinge", "ipo", "sigmoid_norm", "nca_pair", "sppo_hard", "apo_zero", "apo_down"]
+
+
 class TrainConfig(_Strict):
-    objective: Literal["sft"] = "sft"  # "dpo" joins here when its trainer exists
+    """One training job. `objective` picks the trainer: train_sft runs "sft", train_preference runs
+    "dpo" or "orpo" on {prompt, chosen, rejected} pairs.
+
+    `lr` is shared by every objective and its default suits SFT. Preference training usually wants a
+    lower one, which the caller sets: DPO on a full model ~5e-7 to 5e-6 (TRL's default is 1e-6), with
+    LoRA ~5e-5 (only the adapter moves); ORPO ~5e-6 to 8e-6 full, higher with LoRA.
+    """
+
+    objective: Literal["sft", "dpo", "orpo"] = "sft"
     num_workers: int = Field(default=2, ge=1)
     # None: a fair share of the cluster's CPUs, at most 1 per worker (fits a 2-CPU Ray).
     cpus_per_worker: float | None = Field(default=None, gt=0)
@@ -41,7 +54,11 @@ class TrainConfig(_Strict):
     deepspeed: str | None = None
     logging: Literal["tensorboard", "none"] = "tensorboard"
     logging_steps: int = Field(default=1, ge=1)
-    completion_only_loss: bool = True  # loss on the answer only, not on the question
+    completion_only_loss: bool = True  # SFT: loss on the answer only, not on the question
+    # DPO: strength of the pull toward the reference model (higher: stays closer); TRL's default.
+    # ORPO: the weight of the odds-ratio term next to the NLL of the chosen answer (lambda in the paper).
+    beta: float = Field(default=0.1, gt=0)
+    dpo_loss_type: DpoLossType = "sigmoid"
     # auto: bfloat16 mixed precision on GPU, float32 on CPU (bf16 on CPU is slow or unsupported).
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
 
