@@ -1,4 +1,4 @@
-"""`w2s` command line: run, resume, report, demo."""
+"""`w2s` command line: run, resume, report, demo, compare, serve, eval."""
 from __future__ import annotations
 
 import argparse
@@ -22,6 +22,14 @@ def _cmd_run(args) -> int:
     config = load_config(args.config)
     if getattr(args, "run_dir", None):
         config = config.model_copy(update={"run_dir": args.run_dir})
+    if getattr(args, "serve", False):
+        from w2s_ray.serve.commands import serving_alongside
+
+        with serving_alongside(config) as keep_serving:
+            run(config)
+            code = _finish(config.run_dir)
+            keep_serving()
+        return code
     run(config)
     return _finish(config.run_dir)
 
@@ -50,12 +58,29 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _cmd_serve(args) -> int:
+    from w2s_ray.serve.commands import serve_run_dir
+
+    return serve_run_dir(args.run_dir, host=args.host, port=args.port)
+
+
+def _cmd_eval(args) -> int:
+    from w2s_ray.serve.commands import eval_endpoint
+
+    return eval_endpoint(args.endpoint, args.data, data_format=args.format, run_dir=args.run_dir, model=args.model,
+                         api_key_env=args.api_key_env, max_tokens=args.max_tokens, concurrency=args.concurrency,
+                         out=args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="w2s", description="weak-to-strong loops on Ray")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run a config: baselines, then the rounds")
     p.add_argument("config")
     p.add_argument("--run-dir", help="override the config's run_dir")
+    p.add_argument("--serve", action="store_true",
+                   help="serve each round's student as it is promoted (OpenAI API, config's serve:); "
+                        "keeps serving after the run until Ctrl-C")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("demo", help="the CPU demo (configs/demo.yaml)")
     p.add_argument("--config", default="configs/demo.yaml")
@@ -70,6 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--out", default=".", help="where compare.md and compare.json go (default: here)")
     p.set_defaults(func=_cmd_compare)
+    p = sub.add_parser("serve", help="serve a run's latest student (OpenAI API on 127.0.0.1), follow promotions")
+    p.add_argument("run_dir")
+    p.add_argument("--host", help="override serve.host (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="override serve.port (0: a free port)")
+    p.set_defaults(func=_cmd_serve)
+    p = sub.add_parser("eval", help="accuracy by level through an OpenAI-compatible endpoint")
+    p.add_argument("--endpoint", required=True, help="base URL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--data", required=True, help="JSONL problems (our schema, GSM8K or MATH), or hf:NAME")
+    p.add_argument("--format", default="auto", choices=["auto", "gsm8k", "math", "w2s"])
+    p.add_argument("--run-dir", help="take the eval settings (max_tokens, stop, scorers) from this run")
+    p.add_argument("--model", help="model id (default: the one the endpoint lists)")
+    p.add_argument("--api-key-env", default="W2S_SERVE_API_KEY", help="env var holding the bearer token")
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--out", help="write the table and the scored rows as JSON here")
+    p.set_defaults(func=_cmd_eval)
     return parser
 
 

@@ -1,0 +1,65 @@
+"""The request guard alone (no Serve): token, size limit, JSON check, OpenAI error shape, body replay."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from w2s_ray.serve.guard import RequestGuard, token_digest
+
+
+async def echo(request: Request):
+    return JSONResponse({"got": json.loads(await request.body() or b"null")})
+
+
+def client(api_key: str | None = None, limit: int = 2048) -> TestClient:
+    app = Starlette(routes=[Route("/v1/completions", echo, methods=["POST"]), Route("/v1/models", echo)])
+    app.add_middleware(RequestGuard, api_key_sha256=token_digest(api_key) if api_key else None,
+                       max_request_bytes=limit)
+    return TestClient(app)
+
+
+def assert_openai_error(response, status: int, code: str) -> None:
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"} and error["code"] == code
+    assert "Traceback" not in response.text
+
+
+def test_a_valid_request_passes_with_its_body_intact():
+    response = client().post("/v1/completions", json={"prompt": "x" * 100})
+    assert response.status_code == 200 and response.json() == {"got": {"prompt": "x" * 100}}
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic c2VrcmV0", "Bearer "])
+def test_without_the_token_every_route_is_refused(header):
+    headers = {"Authorization": header} if header else {}
+    c = client(api_key="sekret")
+    assert_openai_error(c.post("/v1/completions", json={}, headers=headers), 401, "invalid_api_key")
+    assert_openai_error(c.get("/v1/models", headers=headers), 401, "invalid_api_key")
+    ok = c.post("/v1/completions", json={"a": 1}, headers={"Authorization": "Bearer sekret"})
+    assert ok.status_code == 200
+
+
+def test_bodies_over_the_limit_are_refused_declared_or_streamed():
+    c = client(limit=1024)
+    assert_openai_error(c.post("/v1/completions", json={"prompt": "x" * 2000}), 413, "request_too_large")
+
+    def chunks():  # no Content-Length: counted while reading
+        for _ in range(10):
+            yield b" " * 200
+    response = c.post("/v1/completions", content=chunks(), headers={"content-type": "application/json"})
+    assert_openai_error(response, 413, "request_too_large")
+
+
+@pytest.mark.parametrize("body", [b"{bad", b"[1, 2]", b"\xff\xfe", b""])
+def test_a_post_body_that_is_not_a_json_object_gets_400(body):
+    response = client().post("/v1/completions", content=body, headers={"content-type": "application/json"})
+    assert_openai_error(response, 400, "invalid_json")
+    assert "bad" not in response.json()["error"]["message"]  # the body is not echoed back

@@ -1,0 +1,130 @@
+"""The bodies of `w2s serve`, `w2s run --serve` and `w2s eval --endpoint` (cli.py only wires them)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from w2s_ray.config import RunConfig
+from w2s_ray.manifest import Manifest
+from w2s_ray.serve.server import StudentServer, check_exposure
+
+
+def run_config(run_dir: str | Path) -> RunConfig:
+    """The config a run was made with (from its manifest), its run_dir pointing where it lies now."""
+    config = RunConfig.model_validate(Manifest.load(run_dir).config)
+    return config.model_copy(update={"run_dir": str(run_dir)})
+
+
+def with_serve_overrides(config: RunConfig, host: str | None, port: int | None) -> RunConfig:
+    updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    return config.model_copy(update={"serve": config.serve.model_copy(update=updates)}) if updates else config
+
+
+def _announce(server: StudentServer) -> None:
+    print(f"serving {server.current.model_id} at {server.url} (model id {server.current.model_id!r}, "
+          f"or {server.config.name!r} for whatever is latest); Ctrl-C to stop", flush=True)
+
+
+def _wait_forever(stop: threading.Event) -> None:
+    try:
+        while not stop.wait(3600):
+            pass
+    except KeyboardInterrupt:
+        print("stopping", file=sys.stderr, flush=True)
+    finally:
+        stop.set()
+
+
+def serve_run_dir(run_dir: str, host: str | None = None, port: int | None = None) -> int:
+    """`w2s serve RUN_DIR`: serve the latest promotion and follow new ones until Ctrl-C."""
+    config = with_serve_overrides(run_config(run_dir), host, port)
+    try:
+        check_exposure(config)
+    except ValueError as err:
+        print(f"w2s serve: {err}", file=sys.stderr)
+        return 2
+    server, stop = StudentServer(run_dir, config), threading.Event()
+    try:
+        server.start()
+        if server.current is None:
+            print(f"nothing promoted in {run_dir} yet; waiting for a round to finish its eval", flush=True)
+            server.wait_for_first(stop)
+        _announce(server)
+        watcher = threading.Thread(target=server.watch, args=(stop,), name="w2s-serve-watch", daemon=True)
+        watcher.start()
+        _wait_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        _shutdown(server)
+    return 0
+
+
+@contextmanager
+def serving_alongside(config: RunConfig):
+    """`w2s run --serve`: a server that swaps in each round's student as the loop promotes it.
+
+    Yields a function that, once the loop is done, keeps serving until Ctrl-C.
+    """
+    server, stop = StudentServer(config.run_dir, config), threading.Event()
+    server.start()
+    print(f"serving beside the loop on port {server.port}: the first round's student appears once "
+          "its eval is done", flush=True)
+    watcher = threading.Thread(target=server.watch, args=(stop,), name="w2s-serve-watch", daemon=True)
+    watcher.start()
+
+    def keep_serving() -> None:
+        server.poll()  # the last round's promotion, if the watcher has not seen it yet
+        if server.current is None:
+            print("the loop promoted nothing (no round evaluated); not serving", flush=True)
+            return
+        _announce(server)
+        _wait_forever(stop)
+
+    try:
+        yield keep_serving
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
+        _shutdown(server)
+
+
+def _shutdown(server: StudentServer) -> None:
+    from ray import serve
+
+    from w2s_ray.runtime import shutdown_ray
+
+    server.stop()
+    serve.shutdown()
+    shutdown_ray()
+
+
+def eval_endpoint(endpoint: str, data: str, *, data_format: str = "auto", run_dir: str | None = None,
+                  model: str | None = None, api_key_env: str = "W2S_SERVE_API_KEY", max_tokens: int | None = None,
+                  concurrency: int = 4, out: str | None = None) -> int:
+    """`w2s eval --endpoint URL --data FILE`: accuracy by level through the endpoint."""
+    from w2s_ray.data.loaders import load_problems
+    from w2s_ray.eval.accuracy import format_table
+    from w2s_ray.eval.endpoint import eval_settings, evaluate_endpoint
+
+    from w2s_ray.eval.endpoint import EndpointError
+
+    problems = [p.to_row() for p in load_problems(data, data_format).problems]
+    teacher, scorers = eval_settings(run_config(run_dir) if run_dir else None, max_tokens)
+    try:
+        result = evaluate_endpoint(endpoint, problems, teacher, scorers, model=model,
+                                   api_key=os.environ.get(api_key_env) or None, concurrency=concurrency)
+    except EndpointError as err:
+        print(f"w2s eval: {err}", file=sys.stderr)
+        return 4
+    print(f"{len(problems)} problems from {data}, answered by {result.model}")
+    print(format_table(result.table))
+    if out:
+        Path(out).write_text(json.dumps({"endpoint": endpoint, "data": data, "model": result.model,
+                                         "accuracy": result.table, "rows": result.rows}, indent=2, default=str))
+        print(f"written: {out}")
+    return 0

@@ -1,0 +1,107 @@
+"""The ASGI middleware in front of ray.serve.llm's OpenAI app: what it lacks, written by hand.
+
+ray.serve.llm (2.60) has no bearer-token check and no request size limit, and a body that is not a
+JSON object reaches FastAPI's validation. This middleware, outermost in the ingress app, answers
+before anything else runs:
+  401  a bearer token is configured and the request does not carry it;
+  413  the body is larger than max_request_bytes (by Content-Length, or counted while reading);
+  400  a POST body that is not a JSON object.
+Every refusal is an OpenAI-shaped JSON error, {"error": {"message", "type", "param", "code"}}, never
+a stack trace. Everything else passes through untouched, the body replayed from the buffer.
+
+The token itself is never stored: the middleware gets its sha256 (it travels inside the deployment
+definition, through Ray's GCS), and compares digests in constant time.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+_JSON_TYPES = (b"application/json", b"")  # clients that send no Content-Type still send JSON
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def error_body(status: int, message: str, type_: str, code: str) -> bytes:
+    """The OpenAI error shape, as the openai client parses it into APIStatusError."""
+    return json.dumps({"error": {"message": message, "type": type_, "param": None, "code": code}}).encode()
+
+
+class RequestGuard:
+    """Pure ASGI (not BaseHTTPMiddleware): it must see the raw body stream to bound it."""
+
+    def __init__(self, app, *, api_key_sha256: str | None = None, max_request_bytes: int = 1 << 20):
+        self.app = app
+        self.api_key_sha256 = api_key_sha256
+        self.max_request_bytes = max_request_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        if self.api_key_sha256 is not None and not self._authorized(headers.get(b"authorization", b"")):
+            return await _refuse(send, 401, "a valid bearer token is required (Authorization: Bearer <key>)",
+                                 "authentication_error", "invalid_api_key", {b"www-authenticate": b"Bearer"})
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_request_bytes):
+            return await _refuse(send, 413, f"request body over the limit of {self.max_request_bytes} bytes "
+                                 f"(Content-Length: {declared.decode(errors='replace')})",
+                                 "invalid_request_error", "request_too_large")
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_request_bytes:
+                return await _refuse(send, 413, f"request body over the limit of {self.max_request_bytes} bytes",
+                                     "invalid_request_error", "request_too_large")
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip()
+        if scope.get("method") == "POST" and content_type in _JSON_TYPES:
+            problem = _not_a_json_object(bytes(body))
+            if problem:
+                return await _refuse(send, 400, f"the request body must be a JSON object: {problem}",
+                                     "invalid_request_error", "invalid_json")
+        return await self.app(scope, _replay(bytes(body), receive), send)
+
+    def _authorized(self, header: bytes) -> bool:
+        scheme, _, token = header.decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return False
+        return hmac.compare_digest(token_digest(token.strip()), self.api_key_sha256)
+
+
+def _not_a_json_object(body: bytes) -> str | None:
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        return f"not valid JSON ({err})"  # names a position, never echoes the body
+    if not isinstance(value, dict):
+        return f"got a JSON {type(value).__name__}"
+    return None
+
+
+def _replay(body: bytes, receive):
+    """The buffered body once, then the real channel (a later disconnect still gets through)."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _refuse(send, status: int, message: str, type_: str, code: str, extra_headers: dict | None = None):
+    payload = error_body(status, message, type_, code)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers += list((extra_headers or {}).items())
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload, "more_body": False})

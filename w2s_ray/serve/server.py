@@ -1,0 +1,144 @@
+"""Serve a run's latest student and follow its promotions: what `w2s serve` and `w2s run --serve` run.
+
+    server = StudentServer(run_dir, config)
+    server.start()          # Serve on 127.0.0.1:<port>; deploys latest.json's checkpoint if any
+    server.poll()           # a newer promotion? verify it, redeploy (rolling, no request dropped)
+    server.watch(stop)      # poll every serve.poll_seconds until stop is set
+    server.stop()           # delete the app (Serve stays up for others in this Ray)
+
+A checkpoint is verified (config, weights present, weights sha256 as promoted) right before it is
+deployed; one that fails is refused and the app keeps serving the one it has.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+from w2s_ray.config import RunConfig
+from w2s_ray.devices import resolve_device
+from w2s_ray.manifest import MANIFEST_FILE, ManifestError
+from w2s_ray.runtime import LOOPBACK, cluster_address, init_ray
+from w2s_ray.serve.app import AppSpec, app_name, build_app
+from w2s_ray.serve.promotion import Promoted, PromotionError, promote_latest, verified_latest
+
+_LOOPBACK_HOSTS = {LOOPBACK, "localhost", "::1"}
+
+
+def _log(message: str) -> None:
+    print(f"[w2s serve] {message}", file=sys.stderr, flush=True)
+
+
+def api_key(config: RunConfig) -> str | None:
+    """The bearer token from the environment variable the config names; None when unset or empty."""
+    return os.environ.get(config.serve.api_key_env) or None
+
+
+def check_exposure(config: RunConfig) -> None:
+    """Binding beyond loopback serves the model to the network: not without a token."""
+    if config.serve.host not in _LOOPBACK_HOSTS and api_key(config) is None:
+        raise ValueError(f"serve.host {config.serve.host!r} is not loopback and ${config.serve.api_key_env} "
+                         "is unset: refusing to serve without a bearer token beyond this machine")
+
+
+def init_ray_for_serving(config: RunConfig):
+    """Ray for a server beside the loop: an embedded Ray gets extra logical CPUs for the model replicas
+    (two during a swap), so that the loop's stages, which size themselves on the cluster's CPUs,
+    are not left waiting on CPUs the server holds."""
+    extra = math.ceil(2 * config.serve.num_cpus)
+    if cluster_address(config.ray.address) is None:
+        return init_ray(None, (config.ray.num_cpus or os.cpu_count() or 1) + extra)
+    return init_ray(config.ray.address, config.ray.num_cpus)
+
+
+class StudentServer:
+    def __init__(self, run_dir: str | Path, config: RunConfig):
+        self.run_dir = Path(run_dir).resolve()
+        self.config = config
+        self.device = "cpu"
+        self.name = app_name(config.name)
+        self.current: Promoted | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.serve.host}:{self.port}/v1"
+
+    def start(self) -> None:
+        """Start Serve (HTTP on serve.host:serve.port) and deploy the latest promotion, if there is one."""
+        from ray import serve
+
+        check_exposure(self.config)
+        init_ray_for_serving(self.config)
+        self.device = resolve_device(self.config.ray.device)
+        self.port = self.config.serve.port or _free_port(self.config.serve.host)
+        serve.start(http_options={"host": self.config.serve.host, "port": self.port})
+        if (self.run_dir / MANIFEST_FILE).exists():  # `w2s run --serve` starts before the manifest
+            try:
+                promote_latest(self.run_dir)  # a loop that died between its eval and its promotion
+            except (PromotionError, ManifestError) as err:
+                _log(f"could not promote the newest evaluated round: {err}")
+        self.poll()
+
+    def poll(self) -> bool:
+        """Deploy the promoted checkpoint if it differs from the one served; True if it swapped."""
+        try:
+            latest = verified_latest(self.run_dir)
+        except PromotionError as err:
+            _log(f"not swapping: {err}")
+            return False
+        if latest is None or (self.current is not None and latest.model_id == self.current.model_id
+                              and latest.sha256 == self.current.sha256):
+            return False
+        self.deploy(latest)
+        return True
+
+    def deploy(self, latest: Promoted) -> None:
+        from ray import serve
+
+        spec = AppSpec(
+            model_id=latest.model_id, model_dir=str(latest.abs_path(self.run_dir)), run_name=self.config.name,
+            teacher=self.config.strong, serve=self.config.serve, device=self.device, api_key=api_key(self.config),
+            replaces=self.current.model_id if self.current else None,
+            embedded=cluster_address(self.config.ray.address) is None)
+        verb = "swapping to" if self.current else "serving"
+        _log(f"{verb} {latest.model_id} ({latest.path})")
+        start = time.perf_counter()
+        serve.run(build_app(spec), name=self.name, route_prefix="/")
+        self.current = latest
+        _log(f"{latest.model_id} is live at {self.url} after {time.perf_counter() - start:.1f} s")
+
+    def watch(self, stop: threading.Event) -> None:
+        while not stop.wait(self.config.serve.poll_seconds):
+            try:
+                self.poll()
+            except Exception as err:  # noqa: BLE001 - a failed swap must not end serving what works
+                _log(f"swap failed, still serving {self.current.model_id if self.current else 'nothing'}: "
+                     f"{type(err).__name__}: {err}")
+
+    def wait_for_first(self, stop: threading.Event) -> bool:
+        """Block until something is served (or stop is set); True once an app is live."""
+        while self.current is None and not stop.is_set():
+            self.poll()
+            if self.current is None:
+                stop.wait(self.config.serve.poll_seconds)
+        return self.current is not None
+
+    def stop(self) -> None:
+        from ray import serve
+
+        try:
+            serve.delete(self.name)
+        except Exception as err:  # noqa: BLE001 - shutting down: say so, do not mask the real exit
+            _log(f"could not delete app {self.name}: {err}")
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
