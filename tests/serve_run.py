@@ -1,5 +1,5 @@
-"""A run directory with finished, evaluated rounds made from given model dirs, for serving tests and
-bench/serve_swap.py: what the loop leaves behind, without running it."""
+"""A run directory with finished, evaluated rounds made from given model dirs, for the serving tests:
+what the loop leaves behind, without running it."""
 from __future__ import annotations
 
 import shutil

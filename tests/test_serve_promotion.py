@@ -71,6 +71,23 @@ def test_promotion_follows_the_newest_round_and_never_goes_back(run):
     assert read_latest(run_dir).round == 2
 
 
+def test_stage2_is_promoted_after_the_last_round_under_its_own_id(run):
+    run_dir, manifest = run
+    _finish_round(manifest, run_dir, 1, b"w1")
+    _finish_round(manifest, run_dir, 2, b"w2")
+    assert promote_latest(run_dir).model_id == "tiny-round-2"
+    model = publish_dir(run_dir / "stage2" / "train" / "model", _model(b"s2"), overwrite=True)
+    manifest.complete("stage2/train", outputs={"model": describe_checkpoint(model)})
+    assert promote_latest(run_dir).model_id == "tiny-round-2"  # trained, not yet evaluated
+    rows = write_stage(run_dir / "stage2" / "eval", [{"problem_id": "p1", "correct": True}])
+    manifest.complete("stage2/eval", outputs={"rows": rows}, metrics={"accuracy": {"acc": 0.9}})
+    latest = promote_latest(run_dir)
+    assert (latest.model_id, latest.round, latest.accuracy) == ("tiny-stage2", 3, 0.9)
+    assert latest.path.startswith("serve/checkpoints/stage2-") and latest.source == "stage2/train/model"
+    assert (latest.abs_path(run_dir) / "model.safetensors").read_bytes() == b"s2"
+    assert verified_latest(run_dir) == latest
+
+
 def test_a_crash_while_replacing_the_pointer_leaves_the_previous_one(run, monkeypatch):
     run_dir, manifest = run
     _finish_round(manifest, run_dir, 1, b"w1")

@@ -76,3 +76,4 @@ def run(ctx: RunContext) -> None:
     generate_and_score(ctx, "stage2/eval", ctx.eval_teacher(cfg.strong, "student-stage2"),
                        checkpoint_path(trained), ctx.rows("test"),
                        inputs={"checkpoint": trained.output("model")["sha256"]})
+    promote_latest(ctx.run_dir)  # the final student: served as RUN-stage2

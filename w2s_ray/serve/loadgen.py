@@ -1,6 +1,6 @@
 """A load client for the served app: a few threads sending completions, every request timed.
 
-Used by the swap test (tests/test_serve_app.py) and bench/serve_swap.py. The `openai` client runs
+Used by the swap test (tests/test_serve_app.py). The `openai` client runs
 with max_retries=0: a request that fails must count as failed, not be retried into a success.
 """
 from __future__ import annotations

@@ -4,7 +4,8 @@
                                       "sha256", "files", "bytes", "accuracy", "promoted"}
     RUN_DIR/serve/checkpoints/round-K-<sha8>/   an immutable snapshot of round K's student
 
-Promoting round K, after its evaluation is recorded in the manifest:
+Promoting round K, after its evaluation is recorded in the manifest (Stage II's student, once its
+eval is recorded, is promoted after the last round, as `RUN-stage2`):
   1. verify round_K/train's checkpoint against its manifest record (weights sha256, sizes);
   2. publish a snapshot: hard links to its files in a staging dir, renamed into place (atomic);
   3. verify the snapshot, then replace latest.json (temp file, fsync, os.replace, fsync dir).
@@ -39,6 +40,7 @@ SNAPSHOTS = "checkpoints"
 VERSION = 1
 REQUIRED_FILES = ("config.json",)  # besides the weights: vLLM cannot load a model without it
 _EVAL_KEY = re.compile(r"round_(\d+)/eval")
+STAGE2 = "stage2"  # Stage II's student: promoted after the last round, as round rounds+1
 
 
 class PromotionError(RuntimeError):
@@ -69,9 +71,9 @@ class Promoted:
                 "files": list(self.files), "bytes": self.bytes}
 
 
-def model_id(run: str, round_k: int) -> str:
-    """The id clients see: it names the run and the round."""
-    return f"{run}-round-{round_k}"
+def model_id(run: str, round_k: int, stage: str | None = None) -> str:
+    """The id clients see: it names the run and the round (or "stage2", Stage II's student)."""
+    return f"{run}-{STAGE2}" if stage == STAGE2 else f"{run}-round-{round_k}"
 
 
 def pointer_path(run_dir: str | Path) -> Path:
@@ -131,6 +133,15 @@ def newest_evaluated_round(manifest: Manifest) -> int | None:
     return max(rounds) if rounds else None
 
 
+def newest_evaluated_student(manifest: Manifest) -> tuple[int, str] | None:
+    """(order, stage prefix) of the newest evaluated student: Stage II's once its eval is complete
+    (ordered after the last round), else round_K of newest_evaluated_round."""
+    k = newest_evaluated_round(manifest)
+    if manifest.is_complete(f"{STAGE2}/eval") and manifest.is_complete(f"{STAGE2}/train"):
+        return (k or 0) + 1, STAGE2
+    return (k, f"round_{k}") if k is not None else None
+
+
 def promote_latest(run_dir: str | Path) -> Promoted | None:
     """Promote the newest evaluated round if it is newer than the pointer; returns what is latest now.
 
@@ -141,14 +152,15 @@ def promote_latest(run_dir: str | Path) -> Promoted | None:
     with _promotion_lock(run_dir):
         manifest = Manifest.load(run_dir)
         current = read_latest(run_dir)
-        k = newest_evaluated_round(manifest)
-        if k is None or (current is not None and current.round >= k):
+        newest = newest_evaluated_student(manifest)
+        if newest is None or (current is not None and current.round >= newest[0]):
             return current
+        k, stage = newest
         run = manifest.config.get("name", "run")
-        record = manifest.record(f"round_{k}/train")["outputs"]["model"]
-        eval_metrics = manifest.record(f"round_{k}/eval")["metrics"]
+        record = manifest.record(f"{stage}/train")["outputs"]["model"]
+        eval_metrics = manifest.record(f"{stage}/eval")["metrics"]
         accuracy = (eval_metrics.get("accuracy") or {}).get("acc")
-        return promote(run_dir, run, k, record, accuracy)
+        return promote(run_dir, run, k, record, accuracy, stage=STAGE2 if stage == STAGE2 else None)
 
 
 @contextmanager
@@ -165,14 +177,19 @@ def _promotion_lock(run_dir: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def promote(run_dir: str | Path, run: str, round_k: int, record: dict, accuracy: float | None = None) -> Promoted:
-    """Snapshot a checkpoint (a stage_io record: path, sha256, files, bytes) and point latest.json at it."""
+def promote(run_dir: str | Path, run: str, round_k: int, record: dict, accuracy: float | None = None,
+            stage: str | None = None) -> Promoted:
+    """Snapshot a checkpoint (a stage_io record: path, sha256, files, bytes) and point latest.json at it.
+
+    round_k orders promotions (the pointer never moves to a lower one); stage="stage2" names Stage II.
+    """
     run_dir = Path(run_dir).resolve()
     source = check_servable(record["path"], record)
-    snapshot = _publish_snapshot(run_dir / SERVE_DIR / SNAPSHOTS, f"round-{round_k}-{record['sha256'][:8]}", source)
+    label = STAGE2 if stage == STAGE2 else f"round-{round_k}"
+    snapshot = _publish_snapshot(run_dir / SERVE_DIR / SNAPSHOTS, f"{label}-{record['sha256'][:8]}", source)
     check_servable(snapshot, {**record, "path": str(snapshot)})
     promoted = Promoted(
-        run=run, round=round_k, model_id=model_id(run, round_k), path=str(snapshot.relative_to(run_dir)),
+        run=run, round=round_k, model_id=model_id(run, round_k, stage), path=str(snapshot.relative_to(run_dir)),
         source=_relative(Path(record["path"]).resolve(), run_dir), sha256=record["sha256"],
         files=list(record["files"]), bytes=int(record["bytes"]), accuracy=accuracy, promoted=now_iso())
     write_pointer(run_dir, promoted)
