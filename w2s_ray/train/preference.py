@@ -16,8 +16,6 @@ from pathlib import Path
 from w2s_ray.devices import Device
 from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.preference_worker import preference_loop
-from w2s_ray.train.publish import refuse_existing
-from w2s_ray.train.sft import rows_digest
 from w2s_ray.train.train_job import TrainResult, run_train_job
 
 PREFERENCE_OBJECTIVES = ("dpo", "orpo")
@@ -65,20 +63,5 @@ def train_preference(
     if config.objective not in PREFERENCE_OBJECTIVES:
         raise ValueError(f"train_preference runs objective 'dpo' or 'orpo', the config says {config.objective!r}")
     clean = validate_preference_rows(rows)
-    refuse_existing(Path(out_dir), overwrite)
-    base_model_dir = str(Path(base_model_dir).resolve())
-    if not (Path(base_model_dir) / "config.json").is_file():
-        raise FileNotFoundError(f"{base_model_dir} is not a model directory (no config.json)")
-    # Only now: bad input fails without touching Ray, and ray must not be imported before init_ray().
-    import ray
-
-    loop_config = {
-        # One object in Ray's store instead of a copy inside each worker's pickled config.
-        "rows": ray.put(clean),
-        "base_model_dir": base_model_dir,
-    }
-    provenance = {
-        "base_model_dir": base_model_dir, "objective": config.objective,
-        "n_rows": len(clean), "rows_sha256": rows_digest(clean),
-    }
-    return run_train_job(preference_loop, loop_config, config, device, out_dir, provenance, log_dir, overwrite)
+    return run_train_job(preference_loop, clean, base_model_dir, config, device, out_dir, log_dir=log_dir,
+                         overwrite=overwrite)

@@ -1,28 +1,12 @@
 """The preference loop each Ray Train worker runs: TRL DPOTrainer, or ORPOTrainer, on chosen/rejected pairs.
 
-Same shape as sft_worker.sft_loop (every rank gets all rows and the HF sampler shards them; see there
-for why not Ray Data shards), with the same process setup, LoRA merge, ZeRO handling and reporting
-from worker_runtime. In TRL 1.16 ORPO lives in trl.experimental.orpo (its own trainer, older data
-path), DPO in trl proper.
+worker_loop does what every objective shares (process setup, LoRA merge, ZeRO, reporting). In
+TRL 1.16 ORPO lives in trl.experimental.orpo (its own trainer, older data path), DPO in trl proper.
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 from w2s_ray.train.config import TrainConfig
-from w2s_ray.train.deepspeed_configs import zero_stage
-from w2s_ray.train.sft_worker import lora_peft_config, run_metrics
-from w2s_ray.train.worker_runtime import (
-    attach_deepspeed_comm,
-    finish_distributed,
-    prepare_worker_process,
-    quiet_prints,
-    report_final,
-    save_final_model,
-    world_rank,
-)
+from w2s_ray.train.worker_loop import lora_peft_config, run_metrics, run_worker
 
 # Trainer log key -> metrics key. DPO and ORPO both log the first four; ORPO adds its two loss parts.
 PREFERENCE_LOG_KEYS = {
@@ -37,39 +21,12 @@ PREFERENCE_LOG_KEYS = {
 }
 
 
-def common_arguments(config: TrainConfig, device: str, ds_config: dict | None, report_to: str, output_dir: str) -> dict:
-    """TrainingArguments shared by DPOConfig and ORPOConfig; the same choices as sft_worker.sft_arguments."""
-    return dict(
-        output_dir=output_dir,
-        num_train_epochs=config.epochs,
-        learning_rate=config.lr,
-        per_device_train_batch_size=config.per_device_batch_size,
-        gradient_accumulation_steps=config.grad_accum,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_steps,
-        max_length=config.max_length,
-        beta=config.beta,
-        seed=config.seed,
-        data_seed=config.seed,
-        # TRL 1.16 defaults both to True; neither works for fp32 training on CPU (platform notes).
-        bf16=config.mixed_precision_bf16(device),
-        gradient_checkpointing=False,
-        use_cpu=device == "cpu",
-        deepspeed=ds_config,
-        report_to=report_to,
-        logging_steps=config.logging_steps,
-        save_strategy="no",  # the driver publishes the one final model; no mid-run pickles
-        disable_tqdm=True,
-        ddp_find_unused_parameters=False,  # every trained parameter gets a gradient; the search costs a pass
-        dataloader_pin_memory=device == "gpu",
-    )
-
-
 def dpo_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tokenizer):
     from trl import DPOConfig, DPOTrainer
 
     args = DPOConfig(
         **common,
+        beta=config.beta,
         loss_type=[config.dpo_loss_type],
         include_num_input_tokens_seen="non_padding",
         # fp32 master weights whatever the checkpoint's dtype (the reference copy follows the model).
@@ -89,6 +46,7 @@ def orpo_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tok
 
     args = ORPOConfig(
         **common,
+        beta=config.beta,
         # Its collator emits chosen_/rejected_input_ids, not input_ids, so the HF trainer cannot count
         # tokens (it warns every step); preference_metrics counts them from the tokenized dataset.
         include_num_input_tokens_seen="no",
@@ -100,8 +58,9 @@ def orpo_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tok
                        peft_config=lora_peft_config(config))
 
 
-def preference_metrics(trainer, objective: str, n_rows: int, epochs: float, train_seconds: float) -> dict:
+def preference_metrics(trainer, config: TrainConfig, n_rows: int, train_seconds: float) -> dict:
     """run_metrics (loss, throughput) plus the reward accuracy and margin per logging step."""
+    objective, epochs = config.objective, config.epochs
     metrics = run_metrics(trainer, n_rows, epochs, train_seconds)
     if objective == "orpo":
         columns = trainer.train_dataset.column_names
@@ -122,34 +81,11 @@ def preference_metrics(trainer, objective: str, n_rows: int, epochs: float, trai
     return metrics
 
 
+def preference_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tokenizer):
+    build = dpo_trainer if config.objective == "dpo" else orpo_trainer
+    return build(config, common, model_dir, dataset, tokenizer)
+
+
 def preference_loop(loop_config: dict) -> None:
     """Ray Train entry point; `loop_config` is built by w2s_ray.train.preference.train_preference."""
-    import ray
-    from datasets import Dataset
-    from transformers import AutoTokenizer
-
-    config = TrainConfig.model_validate(loop_config["train_config"])
-    device = loop_config["device"]
-    ds_config = loop_config["deepspeed"]
-    prepare_worker_process(device, loop_config["torch_extensions_dir"], loop_config["tensorboard_dir"])
-    rows = ray.get(loop_config["rows"])
-    if ds_config is not None:
-        attach_deepspeed_comm()
-    scratch = Path(tempfile.mkdtemp(prefix=f"w2s-{config.objective}-"))
-    try:
-        common = common_arguments(config, device, ds_config, loop_config["report_to"], str(scratch / "trainer"))
-        tokenizer = AutoTokenizer.from_pretrained(loop_config["base_model_dir"])
-        build = dpo_trainer if config.objective == "dpo" else orpo_trainer
-        with quiet_prints():
-            # A path, not a model: TRL loads it after the arguments registered the DeepSpeed config,
-            # so ZeRO-3 partitions the weights as they load.
-            trainer = build(config, common, loop_config["base_model_dir"], Dataset.from_list(rows), tokenizer)
-        # train_runtime counts the training loop only, not DeepSpeed's engine set-up.
-        train_seconds = trainer.train().metrics["train_runtime"]
-        metrics = preference_metrics(trainer, config.objective, len(rows), config.epochs, train_seconds)
-        model_dir = scratch / "model"
-        save_final_model(trainer, tokenizer, loop_config["base_model_dir"], config.lora is not None, model_dir)
-        report_final(metrics, model_dir if world_rank() == 0 else None)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        finish_distributed(zero_stage(ds_config))
+    run_worker(loop_config, preference_trainer, preference_metrics)

@@ -5,14 +5,11 @@ With completion_only_loss (the default) the loss covers the completion only; TRL
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from w2s_ray.devices import Device
 from w2s_ray.train.config import TrainConfig
-from w2s_ray.train.publish import refuse_existing
 from w2s_ray.train.sft_worker import sft_loop
 from w2s_ray.train.train_job import TrainResult, run_train_job
 
@@ -32,12 +29,6 @@ def validate_sft_rows(rows: Sequence[dict]) -> list[dict]:
     return clean
 
 
-def rows_digest(rows: list[dict]) -> str:
-    """Content hash of the training rows, for train_config.json: which data made this model."""
-    canonical = json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()
-    return hashlib.sha256(canonical).hexdigest()[:16]
-
-
 def train_sft(
     rows: Sequence[dict],
     base_model_dir: str | Path,
@@ -54,19 +45,7 @@ def train_sft(
     out_dir appears complete (model.safetensors, tokenizer, train_config.json, metrics.json) or
     not at all; a LoRA adapter is merged into the weights before saving.
     """
-    import ray
-
     if config.objective != "sft":
         raise ValueError(f"train_sft runs objective 'sft', the config says {config.objective!r}")
     clean = validate_sft_rows(rows)
-    refuse_existing(Path(out_dir), overwrite)
-    base_model_dir = str(Path(base_model_dir).resolve())
-    if not (Path(base_model_dir) / "config.json").is_file():
-        raise FileNotFoundError(f"{base_model_dir} is not a model directory (no config.json)")
-    loop_config = {
-        # One object in Ray's store instead of a copy inside each worker's pickled config.
-        "rows": ray.put(clean),
-        "base_model_dir": base_model_dir,
-    }
-    provenance = {"base_model_dir": base_model_dir, "n_rows": len(clean), "rows_sha256": rows_digest(clean)}
-    return run_train_job(sft_loop, loop_config, config, device, out_dir, provenance, log_dir, overwrite)
+    return run_train_job(sft_loop, clean, base_model_dir, config, device, out_dir, log_dir=log_dir, overwrite=overwrite)

@@ -1,130 +1,29 @@
-"""The SFT loop each Ray Train worker runs: TRL SFTTrainer on prompt-completion rows.
-
-Every rank receives all rows and the HF trainer's distributed sampler shards them. Ray Data shards
-(get_dataset_shard) were not used: they split rows unevenly when the count does not divide by the
-number of workers, and ranks that take different numbers of steps hang in the next collective
-(DeepSpeed especially); the HF sampler pads shards to equal length. SFT rows are small text.
-"""
+"""The SFT loop each Ray Train worker runs: TRL SFTTrainer on prompt-completion rows (worker_loop
+does the rest)."""
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 from w2s_ray.train.config import TrainConfig
-from w2s_ray.train.deepspeed_configs import zero_stage
-from w2s_ray.train.worker_runtime import (
-    attach_deepspeed_comm,
-    finish_distributed,
-    prepare_worker_process,
-    quiet_prints,
-    report_final,
-    save_final_model,
-    world_rank,
-)
+from w2s_ray.train.worker_loop import lora_peft_config, run_metrics, run_worker
 
 
-def sft_arguments(config: TrainConfig, device: str, ds_config: dict | None, report_to: str, output_dir: str):
-    from trl import SFTConfig
+def sft_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tokenizer):
+    from trl import SFTConfig, SFTTrainer
 
-    return SFTConfig(
-        output_dir=output_dir,
-        num_train_epochs=config.epochs,
-        learning_rate=config.lr,
-        per_device_train_batch_size=config.per_device_batch_size,
-        gradient_accumulation_steps=config.grad_accum,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_steps,
-        max_length=config.max_length,
+    args = SFTConfig(
+        **common,
         completion_only_loss=config.completion_only_loss,
-        seed=config.seed,
-        data_seed=config.seed,
-        # TRL 1.16 defaults both to True; neither works for fp32 training on CPU (platform notes).
-        bf16=config.mixed_precision_bf16(device),
-        gradient_checkpointing=False,
-        use_cpu=device == "cpu",
-        deepspeed=ds_config,
-        report_to=report_to,
-        logging_steps=config.logging_steps,
         include_num_input_tokens_seen="non_padding",
-        save_strategy="no",  # the driver publishes the one final model; no mid-run pickles
-        disable_tqdm=True,
-        ddp_find_unused_parameters=False,  # every parameter gets a gradient; the search costs a pass
-        dataloader_pin_memory=device == "gpu",
         # fp32 master weights whatever the checkpoint's dtype; bf16 (on GPU) is autocast on top.
         model_init_kwargs={"dtype": "float32"},
     )
+    return SFTTrainer(model=model_dir, args=args, train_dataset=dataset, processing_class=tokenizer,
+                      peft_config=lora_peft_config(config))
 
 
-def lora_peft_config(config: TrainConfig):
-    if config.lora is None:
-        return None
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=config.lora.r,
-        lora_alpha=config.lora.alpha,
-        lora_dropout=config.lora.dropout,
-        target_modules=config.lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
-
-
-def run_metrics(trainer, n_rows: int, epochs: float, train_seconds: float) -> dict:
-    """Loss per logging step, final loss and throughput, from the trainer's own log history."""
-    history = [
-        {"step": entry["step"], "loss": float(entry["loss"])}
-        for entry in trainer.state.log_history
-        if "loss" in entry
-    ]
-    samples = n_rows * epochs
-    tokens = int(trainer.state.num_input_tokens_seen)  # non-pad tokens, summed over all ranks
-    return {
-        "loss_history": history,
-        "final_train_loss": history[-1]["loss"] if history else None,
-        "steps": int(trainer.state.global_step),
-        "samples": samples,
-        "tokens": tokens,
-        "train_seconds": train_seconds,
-        "samples_per_second": samples / train_seconds if train_seconds > 0 else 0.0,
-        "tokens_per_second": tokens / train_seconds if train_seconds > 0 else 0.0,
-    }
+def sft_metrics(trainer, config: TrainConfig, n_rows: int, train_seconds: float) -> dict:
+    return run_metrics(trainer, n_rows, config.epochs, train_seconds)
 
 
 def sft_loop(loop_config: dict) -> None:
     """Ray Train entry point; `loop_config` is built by w2s_ray.train.sft.train_sft."""
-    import ray
-    from datasets import Dataset
-    from transformers import AutoTokenizer
-    from trl import SFTTrainer
-
-    config = TrainConfig.model_validate(loop_config["train_config"])
-    device = loop_config["device"]
-    ds_config = loop_config["deepspeed"]
-    prepare_worker_process(device, loop_config["torch_extensions_dir"], loop_config["tensorboard_dir"])
-    rows = ray.get(loop_config["rows"])
-    if ds_config is not None:
-        attach_deepspeed_comm()
-    scratch = Path(tempfile.mkdtemp(prefix="w2s-sft-"))
-    try:
-        args = sft_arguments(config, device, ds_config, loop_config["report_to"], str(scratch / "trainer"))
-        tokenizer = AutoTokenizer.from_pretrained(loop_config["base_model_dir"])
-        with quiet_prints():
-            trainer = SFTTrainer(
-                # A path: TRL loads it after the arguments registered the DeepSpeed config, so
-                # ZeRO-3 partitions the weights as they load (model_init_kwargs sets fp32).
-                model=loop_config["base_model_dir"],
-                args=args,
-                train_dataset=Dataset.from_list(rows),
-                processing_class=tokenizer,
-                peft_config=lora_peft_config(config),
-            )
-        # train_runtime counts the training loop only, not DeepSpeed's engine set-up (~6 s on CPU).
-        train_seconds = trainer.train().metrics["train_runtime"]
-        metrics = run_metrics(trainer, len(rows), config.epochs, train_seconds)
-        model_dir = scratch / "model"
-        save_final_model(trainer, tokenizer, loop_config["base_model_dir"], config.lora is not None, model_dir)
-        report_final(metrics, model_dir if world_rank() == 0 else None)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        finish_distributed(zero_stage(ds_config))
+    run_worker(loop_config, sft_trainer, sft_metrics)

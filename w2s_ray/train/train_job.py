@@ -7,6 +7,8 @@ metrics.json) in one rename, and returns what it wrote.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import shutil
 import time
 import uuid
@@ -45,20 +47,34 @@ def tensorboard_dir(out_dir: Path, log_dir: str | Path | None, logging: str) -> 
     return str(Path(log_dir) if log_dir else out_dir.parent / "tb" / out_dir.name)
 
 
+def rows_digest(rows: list[dict]) -> str:
+    """Content hash of the training rows, for train_config.json: which data made this model."""
+    canonical = json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(canonical).hexdigest()[:16]
+
+
 def run_train_job(
     loop: Callable[[dict], None],
-    loop_config: dict,
+    rows: list[dict],
+    base_model_dir: str | Path,
     config: TrainConfig,
     device: Device,
     out_dir: str | Path,
-    provenance: dict,
+    provenance: dict | None = None,
     log_dir: str | Path | None = None,
     overwrite: bool = False,
 ) -> TrainResult:
-    """Run `loop` on config.num_workers Ray Train workers and publish its model to out_dir.
+    """Run `loop` on config.num_workers Ray Train workers over the (validated) rows, starting from
+    base_model_dir, and publish its model to out_dir.
 
-    `provenance` (base model, data hash, ...) is written into train_config.json with the config.
+    train_config.json records the config, the base model, the rows' count and hash, and `provenance`.
     """
+    out_dir = Path(out_dir).resolve()
+    refuse_existing(out_dir, overwrite)  # now, not after an hour of training
+    base_model_dir = str(Path(base_model_dir).resolve())
+    if not (Path(base_model_dir) / "config.json").is_file():
+        raise FileNotFoundError(f"{base_model_dir} is not a model directory (no config.json)")
+    # Only now: bad input fails without touching Ray, and ray must not be imported before init_ray().
     import ray
     from ray.train import FailureConfig, RunConfig
     from ray.train.torch import TorchTrainer
@@ -67,12 +83,14 @@ def run_train_job(
     # its settings too early and its workers listen on all interfaces (measured).
     from w2s_ray.train.loopback_rendezvous import LoopbackTorchConfig
 
-    out_dir = Path(out_dir).resolve()
-    refuse_existing(out_dir, overwrite)  # now, not after an hour of training
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tb_dir = tensorboard_dir(out_dir, log_dir, config.logging)
+    provenance = {"base_model_dir": base_model_dir, "objective": config.objective, "n_rows": len(rows),
+                  "rows_sha256": rows_digest(rows), **(provenance or {})}
     loop_config = {
-        **loop_config,
+        # One object in Ray's store instead of a copy inside each worker's pickled config.
+        "rows": ray.put(rows),
+        "base_model_dir": base_model_dir,
         "train_config": config.model_dump(mode="json"),
         "device": device,
         "deepspeed": resolve_deepspeed(config.deepspeed, device),

@@ -23,6 +23,21 @@ def default_torch_extensions_dir() -> str:
     return str(Path(cache) / "torch_extensions")
 
 
+def cpu_threads_per_worker() -> int:
+    """This node's cores shared among the train workers on it.
+
+    Oversubscribed (2 workers x 2 threads on 2 cores) a tiny model ran ~35x slower (platform notes),
+    hence never more threads than a fair share; but a lone worker held to one thread left half of a
+    2-core machine idle while SmolLM2 trained (Ray's CPU request stays fractional, so that a Serve
+    replica beside the loop still fits: threads are not Ray's logical CPUs).
+    """
+    from ray import train
+
+    local_workers = max(1, train.get_context().get_local_world_size())
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // local_workers)
+
+
 def prepare_worker_process(device: str, torch_extensions_dir: str, tensorboard_dir: str | None) -> None:
     """Call first in a worker loop, before the trainer exists."""
     import datasets
@@ -30,9 +45,7 @@ def prepare_worker_process(device: str, torch_extensions_dir: str, tensorboard_d
     import transformers
 
     if device == "cpu":
-        # One thread per worker: on 2 cores, 2 threads per worker made a tiny model ~35x slower
-        # (platform notes). OMP_NUM_THREADS from runtime.py covers only the embedded Ray.
-        torch.set_num_threads(1)
+        torch.set_num_threads(cpu_threads_per_worker())
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", torch_extensions_dir)
     if tensorboard_dir:
         # transformers 5 takes the TensorBoard directory from this variable only; rank 0 writes.

@@ -1,0 +1,127 @@
+"""What every Ray Train worker does whatever the objective: the shared trainer arguments, and the
+body around one TRL trainer (process setup, train, metrics, LoRA merge, publish from rank 0).
+
+Every rank receives all rows and the HF trainer's distributed sampler shards them. Ray Data shards
+(get_dataset_shard) were not used: they split rows unevenly when the count does not divide by the
+number of workers, and ranks that take different numbers of steps hang in the next collective
+(DeepSpeed especially); the HF sampler pads shards to equal length. Training rows are small text.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from w2s_ray.train.config import TrainConfig
+from w2s_ray.train.deepspeed_configs import zero_stage
+from w2s_ray.train.worker_runtime import (
+    attach_deepspeed_comm,
+    finish_distributed,
+    prepare_worker_process,
+    quiet_prints,
+    report_final,
+    save_final_model,
+    world_rank,
+)
+
+# (config, shared TrainingArguments kwargs, base model dir, datasets.Dataset, tokenizer) -> TRL trainer
+BuildTrainer = Callable[..., object]
+# (trainer, config, n_rows, train_seconds) -> metrics dict
+Measure = Callable[..., dict]
+
+
+def trainer_arguments(config: TrainConfig, device: str, ds_config: dict | None, report_to: str,
+                      output_dir: str) -> dict:
+    """TrainingArguments kwargs every objective shares; SFTConfig, DPOConfig and ORPOConfig add their own."""
+    return dict(
+        output_dir=output_dir,
+        num_train_epochs=config.epochs,
+        learning_rate=config.lr,
+        per_device_train_batch_size=config.per_device_batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_steps,
+        max_length=config.max_length,
+        seed=config.seed,
+        data_seed=config.seed,
+        # TRL 1.16 defaults both to True; neither works for fp32 training on CPU (platform notes).
+        bf16=config.mixed_precision_bf16(device),
+        gradient_checkpointing=False,
+        use_cpu=device == "cpu",
+        deepspeed=ds_config,
+        report_to=report_to,
+        logging_steps=config.logging_steps,
+        save_strategy="no",  # the driver publishes the one final model; no mid-run pickles
+        disable_tqdm=True,
+        ddp_find_unused_parameters=False,  # every trained parameter gets a gradient; the search costs a pass
+        dataloader_pin_memory=device == "gpu",
+    )
+
+
+def lora_peft_config(config: TrainConfig):
+    if config.lora is None:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=config.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def run_metrics(trainer, n_rows: int, epochs: float, train_seconds: float) -> dict:
+    """Loss per logging step, final loss and throughput, from the trainer's own log history."""
+    history = [
+        {"step": entry["step"], "loss": float(entry["loss"])}
+        for entry in trainer.state.log_history
+        if "loss" in entry
+    ]
+    samples = n_rows * epochs
+    tokens = int(trainer.state.num_input_tokens_seen)  # non-pad tokens, summed over all ranks
+    return {
+        "loss_history": history,
+        "final_train_loss": history[-1]["loss"] if history else None,
+        "steps": int(trainer.state.global_step),
+        "samples": samples,
+        "tokens": tokens,
+        "train_seconds": train_seconds,
+        "samples_per_second": samples / train_seconds if train_seconds > 0 else 0.0,
+        "tokens_per_second": tokens / train_seconds if train_seconds > 0 else 0.0,
+    }
+
+
+def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure) -> None:
+    """One worker's whole job; `loop_config` is built by train_job.run_train_job's callers."""
+    import ray
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    config = TrainConfig.model_validate(loop_config["train_config"])
+    device = loop_config["device"]
+    ds_config = loop_config["deepspeed"]
+    prepare_worker_process(device, loop_config["torch_extensions_dir"], loop_config["tensorboard_dir"])
+    rows = ray.get(loop_config["rows"])
+    if ds_config is not None:
+        attach_deepspeed_comm()
+    scratch = Path(tempfile.mkdtemp(prefix=f"w2s-{config.objective}-"))
+    try:
+        common = trainer_arguments(config, device, ds_config, loop_config["report_to"], str(scratch / "trainer"))
+        tokenizer = AutoTokenizer.from_pretrained(loop_config["base_model_dir"])
+        with quiet_prints():
+            # A path, not a model: TRL loads it after the arguments registered the DeepSpeed config,
+            # so ZeRO-3 partitions the weights as they load.
+            trainer = build_trainer(config, common, loop_config["base_model_dir"], Dataset.from_list(rows),
+                                    tokenizer)
+        # train_runtime counts the training loop only, not DeepSpeed's engine set-up (~6 s on CPU).
+        train_seconds = trainer.train().metrics["train_runtime"]
+        metrics = measure(trainer, config, len(rows), train_seconds)
+        model_dir = scratch / "model"
+        save_final_model(trainer, tokenizer, loop_config["base_model_dir"], config.lora is not None, model_dir)
+        report_final(metrics, model_dir if world_rank() == 0 else None)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        finish_distributed(zero_stage(ds_config))
