@@ -115,6 +115,10 @@ class Stage2Config(_Strict):
     max_tokens: int | None = Field(default=None, ge=1)  # None: the strong model's max_tokens
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)  # below: no pair
     flip_confidence: float = Field(default=0.8, ge=0.0, le=1.0)  # the student overrules the weak answer
+    # Demonstrations in the sampling prompt (weak outputs, as in Stage I). 0, the paper's setting,
+    # suits a student that Stage I taught the answer format; a student that barely trained only
+    # states an answer when shown the format. Pairs always carry the zero-shot prompt.
+    shots: int = Field(default=0, ge=0)
     objective: Literal["dpo", "orpo"] = "dpo"
     beta: float = Field(default=0.1, gt=0.0)
     lr: float = Field(default=5e-5, gt=0.0)  # LoRA; full fine-tuning usually wants ~5e-7..5e-6

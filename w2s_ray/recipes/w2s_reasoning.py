@@ -64,9 +64,10 @@ def run(ctx: RunContext) -> None:
     from w2s_ray.select.preference import build_preference_pairs
 
     sampler = cfg.strong.model_copy(update={
-        "name": "stage2-sampler", "shots": 0, "n": s2.n, "temperature": s2.temperature, "seed": s2.seed,
+        "name": "stage2-sampler", "shots": s2.shots, "n": s2.n, "temperature": s2.temperature, "seed": s2.seed,
         "max_tokens": s2.max_tokens or cfg.strong.max_tokens})
-    samples = generate_and_score(ctx, "stage2/sample", sampler, student, strong_train, inputs=checkpoint)
+    samples = generate_and_score(ctx, "stage2/sample", sampler, student, strong_train,
+                                 demo_pool if s2.shots else None, inputs={**weak_inputs, **checkpoint})
     sample_rows = stage_rows(samples)
     pairs = select(ctx, "stage2/pairs",
                    lambda: build_preference_pairs(sample_rows, weak_rows, min_confidence=s2.min_confidence,
