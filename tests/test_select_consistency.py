@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.gold_trap import trapped
 from w2s_ray.select import SFT_COLUMNS, consistency_filter, take_all
 
 
@@ -108,44 +109,17 @@ def test_sha256_changes_with_the_selected_data():
     assert base.stats()["sha256"] == base.sha256() and base.stats()["rows_out"] == 2
 
 
-class _Poison:
-    """A gold value that fails any use: comparing, hashing, printing, truthiness, serialising."""
-
-    def _boom(self, *a, **k):
-        raise AssertionError("selection read a gold label")
-
-    __eq__ = __ne__ = __hash__ = __bool__ = __str__ = __repr__ = __format__ = _boom
-
-
-class _GoldTrap(dict):
-    GOLD = ("gold", "correct", "has_gold")
-
-    def __getitem__(self, key):
-        if key in self.GOLD:
-            raise AssertionError(f"selection read {key!r}")
-        return super().__getitem__(key)
-
-    def get(self, key, default=None):
-        if key in self.GOLD:
-            raise AssertionError(f"selection read {key!r}")
-        return super().get(key, default)
-
-
-def _trapped(row):
-    return _GoldTrap({**row, "gold": _Poison(), "correct": _Poison(), "has_gold": _Poison()})
-
-
 @pytest.mark.parametrize("select", ["consistency", "take_all"])
 def test_selection_never_reads_gold(select):
     weak = [gen("a", "7"), gen("b", "3"), gen("c", "", model="w2")]
     strong_rows = [strong("a", "7"), strong("b", "4"), strong("c", "1")]
     if select == "consistency":
-        trapped = consistency_filter([_trapped(r) for r in weak], [_trapped(r) for r in strong_rows])
+        guarded = consistency_filter([trapped(r) for r in weak], [trapped(r) for r in strong_rows])
         plain = consistency_filter(weak, strong_rows)
     else:
-        trapped, plain = take_all([_trapped(r) for r in weak]), take_all(weak)
-    assert trapped.sha256() == plain.sha256()  # json of a poisoned value would have raised
-    assert all("gold" not in r and "correct" not in r for r in trapped.rows)
+        guarded, plain = take_all([trapped(r) for r in weak]), take_all(weak)
+    assert guarded.sha256() == plain.sha256()  # json of a poisoned value would have raised
+    assert all("gold" not in r and "correct" not in r for r in guarded.rows)
 
 
 def test_gold_values_do_not_change_the_selection():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.gold_trap import trapped
 from w2s_ray.select import PREFERENCE_COLUMNS, build_preference_pairs
 from w2s_ray.select.preference import DROP_REASONS
 
@@ -222,38 +223,11 @@ def test_no_student_rows_drops_everything_with_a_reason():
 
 # --- gold is never read --------------------------------------------------------------------
 
-class _Poison:
-    """A gold value that fails any use: comparing, hashing, printing, truthiness, serialising."""
-
-    def _boom(self, *a, **k):
-        raise AssertionError("selection read a gold label")
-
-    __eq__ = __ne__ = __hash__ = __bool__ = __str__ = __repr__ = __format__ = _boom
-
-
-class _GoldTrap(dict):
-    GOLD = ("gold", "correct", "has_gold")
-
-    def __getitem__(self, key):
-        if key in self.GOLD:
-            raise AssertionError(f"selection read {key!r}")
-        return super().__getitem__(key)
-
-    def get(self, key, default=None):
-        if key in self.GOLD:
-            raise AssertionError(f"selection read {key!r}")
-        return super().get(key, default)
-
-
-def _trapped(r):
-    return _GoldTrap({**r, "gold": _Poison(), "correct": _Poison(), "has_gold": _Poison()})
-
-
 def test_gold_is_never_read_and_does_not_change_the_pairs():
     student_rows, weak_rows = many_problems()
     plain = one(student_rows, weak_rows)
-    trapped = one([_trapped(r) for r in student_rows], [_trapped(r) for r in weak_rows])
-    assert trapped.sha256() == plain.sha256() and trapped.stats() == plain.stats()
+    guarded = one([trapped(r) for r in student_rows], [trapped(r) for r in weak_rows])
+    assert guarded.sha256() == plain.sha256() and guarded.stats() == plain.stats()
     relabelled = one([{**r, "gold": "999", "correct": True} for r in student_rows],
                      [{**r, "gold": None, "correct": False, "has_gold": False} for r in weak_rows])
     assert relabelled.stats() == plain.stats()

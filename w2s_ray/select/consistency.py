@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from w2s_ray.score.answers import normalize_answer
-from w2s_ray.select.selection import Selection, check_role, first_samples, sft_row
+from w2s_ray.select.selection import Selection, check_role, first_samples, group_weak_by_problem, sft_row
 
 
 def consistency_filter(weak_rows: Sequence[dict], strong_rows: Sequence[dict]) -> Selection:
@@ -34,10 +34,7 @@ def consistency_filter(weak_rows: Sequence[dict], strong_rows: Sequence[dict]) -
         raise ValueError(f"consistency_filter compares against one strong model; strong_rows hold {strong_models}")
 
     strong = {pid: row for (pid,), row in first_samples(strong_rows, ("problem_id",)).items()}
-    weak_by_problem: dict[str, dict[str, dict]] = {}
-    for (model, pid), row in first_samples(weak_rows, ("model", "problem_id")).items():
-        weak_by_problem.setdefault(pid, {})[model] = row
-    teachers = sorted({model for answers in weak_by_problem.values() for model in answers})
+    weak_by_problem, teachers = group_weak_by_problem(weak_rows)
     problems = sorted(set(strong) | set(weak_by_problem))
 
     rows: list[dict] = []

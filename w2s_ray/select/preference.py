@@ -41,7 +41,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from w2s_ray.score.answers import normalize_answer
-from w2s_ray.select.selection import Selection, _as_int, check_role, first_samples, sft_row
+from w2s_ray.select.selection import Selection, _as_int, check_role, group_weak_by_problem, sft_row
 
 PREFERENCE_COLUMNS = (
     "problem_id", "prompt", "chosen", "rejected", "source_model", "level", "confidence", "top_answer",
@@ -83,10 +83,7 @@ def build_preference_pairs(
         raise ValueError(f"preference pairs come from one student's samples; student_rows hold {students}")
 
     samples = _samples_by_problem(student_rows)
-    weak_by_problem: dict[str, dict[str, dict]] = {}
-    for (model, pid), row in first_samples(weak_rows, ("model", "problem_id")).items():
-        weak_by_problem.setdefault(pid, {})[model] = row
-    teachers = sorted({model for by_teacher in weak_by_problem.values() for model in by_teacher})
+    weak_by_problem, teachers = group_weak_by_problem(weak_rows)
     problems = sorted(set(samples) | set(weak_by_problem))
 
     rows: list[dict] = []

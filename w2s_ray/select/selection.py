@@ -119,3 +119,12 @@ def first_samples(rows: Iterable[dict], key_fields: tuple[str, ...]) -> dict[tup
         if key not in best or index < (_as_int(best[key]["sample_index"]) or 0):
             best[key] = row
     return best
+
+
+def group_weak_by_problem(weak_rows: Iterable[dict]) -> tuple[dict[str, dict[str, dict]], list[str]]:
+    """{problem_id: {teacher model: its first (greedy) row}} and the sorted teacher names."""
+    grouped: dict[str, dict[str, dict]] = {}
+    for (model, pid), row in first_samples(weak_rows, ("model", "problem_id")).items():
+        grouped.setdefault(pid, {})[model] = row
+    teachers = sorted({model for by_teacher in grouped.values() for model in by_teacher})
+    return grouped, teachers

@@ -109,9 +109,7 @@ def eval_endpoint(endpoint: str, data: str, *, data_format: str = "auto", run_di
     """`w2s eval --endpoint URL --data FILE`: accuracy by level through the endpoint."""
     from w2s_ray.data.loaders import load_problems
     from w2s_ray.eval.accuracy import format_table
-    from w2s_ray.eval.endpoint import eval_settings, evaluate_endpoint
-
-    from w2s_ray.eval.endpoint import EndpointError
+    from w2s_ray.eval.endpoint import EndpointError, eval_settings, evaluate_endpoint
 
     problems = [p.to_row() for p in load_problems(data, data_format).problems]
     teacher, scorers = eval_settings(run_config(run_dir) if run_dir else None, max_tokens)
