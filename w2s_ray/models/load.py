@@ -3,7 +3,7 @@
 A spec is one of:
   - a local directory holding an HF model (returned as is);
   - a path to a `.gguf` file (converted once into a cached safetensors directory);
-  - "smollm2-135m-instruct", "weak-a" or "weak-b" (built once into the cache, no hub needed);
+  - "smollm2-135m-instruct", "weak-a", "weak-b" or "weak-c" (built once into the cache, no hub needed);
   - anything else, e.g. "Qwen/Qwen2.5-0.5B": a Hugging Face hub name, returned unchanged for
     transformers / vLLM to download (this needs hub access, which the demo machine does not have).
 """

@@ -60,6 +60,8 @@ class WeakTeacherRecipe(BaseModel):
 DEFAULT_RECIPES: dict[str, WeakTeacherRecipe] = {
     "weak-a": WeakTeacherRecipe(name="weak-a"),
     "weak-b": WeakTeacherRecipe(name="weak-b", n_train_problems=5000, max_steps=800),
+    # A teacher well below the CPU student's gold ceiling, so that the demo's PGR has room to move.
+    "weak-c": WeakTeacherRecipe(name="weak-c", n_train_problems=2000, max_steps=400),
 }
 
 
