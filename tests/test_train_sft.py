@@ -7,6 +7,7 @@ TORCH_EXTENSIONS_DIR).
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -168,7 +169,10 @@ def test_deepspeed_zero_on_cpu_trains_and_saves_full_weights(ray_for_training, b
 def test_lora_adapter_is_merged_into_a_plain_model(ray_for_training, base_model, rows, tmp_path):
     out = tmp_path / "lora"
     lora = LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj"])
+    ctrl_c = signal.getsignal(signal.SIGINT)
     train_sft(rows, base_model, out, TrainConfig(lora=lora, logging="none", **FAST), device="cpu")
+    # Ray Train's fit() leaves its own Ctrl-C handler behind; a later Ctrl-C must reach the caller
+    assert signal.getsignal(signal.SIGINT) is ctrl_c
 
     assert_plain_model_dir(out)
     before, after = weights(base_model), weights(out)

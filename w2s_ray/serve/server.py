@@ -62,6 +62,8 @@ class StudentServer:
         self.name = app_name(config.name)
         self.current: Promoted | None = None
         self.port: int | None = None
+        # The watcher thread and the caller both poll; one deploy at a time, or both deploy the same round.
+        self._deploying = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -85,6 +87,10 @@ class StudentServer:
 
     def poll(self) -> bool:
         """Deploy the promoted checkpoint if it differs from the one served; True if it swapped."""
+        with self._deploying:
+            return self._poll()
+
+    def _poll(self) -> bool:
         try:
             latest = verified_latest(self.run_dir)
         except PromotionError as err:

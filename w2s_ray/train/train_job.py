@@ -10,6 +10,8 @@ import contextlib
 import hashlib
 import json
 import shutil
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -51,6 +53,20 @@ def rows_digest(rows: list[dict]) -> str:
     """Content hash of the training rows, for train_config.json: which data made this model."""
     canonical = json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()
     return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _sigint_restored():
+    """Ray Train's fit() installs a Ctrl-C handler (abort this training run) and never removes it:
+    a later Ctrl-C, in another stage or in `w2s run --serve`'s serving, would go to a finished run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_train_job(
@@ -116,7 +132,8 @@ def run_train_job(
     )
     started = time.perf_counter()
     try:
-        result = trainer.fit()
+        with _sigint_restored():
+            result = trainer.fit()
     except Exception as err:  # Ray Train wraps the worker's exception; keep its message visible
         raise TrainingFailed(f"training for {out_dir} failed: {err}") from err
     if result.checkpoint is None:
