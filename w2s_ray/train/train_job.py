@@ -66,7 +66,8 @@ def _sigint_restored():
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None:  # None: a handler set outside Python, which cannot be put back
+            signal.signal(signal.SIGINT, previous)
 
 
 def run_train_job(
