@@ -1,11 +1,14 @@
 """The demo reasoning world: seeded multi-step arithmetic word problems in GSM8K format.
 
 Level L (1-5) is the number of reasoning steps. The world is built to be learnable by a tiny model
-with a word-level tokenizer in which every number 0..999 is one token: a closed vocabulary, fixed
+with a word-level tokenizer in which every number is one token: a closed vocabulary, fixed
 sentence templates, and bare solution lines "a op b = c" followed by "#### c".
 
-Every value (operands, intermediate totals, answers) is an integer in 0..999, and totals stay >= 1
-so that no chain collapses to a trivial zero.
+Every value (operands, intermediate totals, answers) is an integer in 1..MAX_VALUE (40), so that no
+chain collapses to a trivial zero and arithmetic is a table a small model learns: the skill that
+separates a strong model from a weak one is chaining steps, not memorising products (difficulty =
+number of steps). A chain (`sample_chain`) is sampled apart from its wording, so the strong
+student's pretraining corpus (data/pretrain_corpus.py) words chains of the same world its own way.
 """
 from __future__ import annotations
 
@@ -14,10 +17,10 @@ from dataclasses import dataclass
 
 from w2s_ray.data.schema import LEVELS, Problem, content_hash
 
-MAX_VALUE = 999
-START_RANGE = (2, 60)
-ADD_SUB_RANGE = (1, 60)
-FACTOR_RANGE = (2, 5)  # multipliers and divisors
+MAX_VALUE = 40
+START_RANGE = (2, 20)
+ADD_SUB_RANGE = (1, 12)
+FACTOR_RANGE = (2, 3)  # multipliers and divisors
 
 NAMES = {
     "Mia": "She", "Emma": "She", "Olivia": "She", "Ava": "She", "Sofia": "She",
@@ -90,25 +93,33 @@ def _apply(total: int, op: str, k: int) -> int:
     return total // k
 
 
-def _sample_problem(rng: random.Random, level: int) -> Problem:
-    name = rng.choice(sorted(NAMES))
-    pron = NAMES[name]
-    items = rng.choice(ITEMS)
+def sample_chain(rng: random.Random, level: int) -> tuple[int, list[Step]]:
+    """A start value and `level` steps, each working on the previous result."""
     total = rng.randint(*START_RANGE)
-    sentences = [START_TEMPLATE.format(name=name, k=total, items=items)]
-    steps = []
+    start, steps = total, []
     for _ in range(level):
         # Operator first, then operand: every operator stays equally likely whatever the total.
         choices = _operand_choices(total)
         op = rng.choice(sorted(choices))
         k = rng.choice(choices[op])
-        template = rng.choice(STEP_TEMPLATES[op])
-        sentences.append(template.format(pron=pron, k=k, items=items))
         result = _apply(total, op, k)
         steps.append(Step(total, op, k, result))
         total = result
+    return start, steps
+
+
+def _sample_problem(rng: random.Random, level: int) -> Problem:
+    name = rng.choice(sorted(NAMES))
+    pron = NAMES[name]
+    items = rng.choice(ITEMS)
+    start, steps = sample_chain(rng, level)
+    sentences = [START_TEMPLATE.format(name=name, k=start, items=items)]
+    for step in steps:
+        template = rng.choice(STEP_TEMPLATES[step.op])
+        sentences.append(template.format(pron=pron, k=step.right, items=items))
     sentences.append(QUESTION_TEMPLATE.format(items=items, name=name))
     question = " ".join(sentences)
+    total = steps[-1].result if steps else start
     solution = "\n".join([s.line() for s in steps] + [f"{FINAL_MARK} {total}"])
     return Problem(
         id=f"world:{content_hash(question)}",
