@@ -9,8 +9,9 @@ from w2s_ray.data.schema import Problem
 from w2s_ray.data.sources import load_splits
 from w2s_ray.devices import Device, resolve_device
 from w2s_ray.manifest import Manifest
+from w2s_ray.models.built_in import built_in
 from w2s_ray.models.load import resolve_model
-from w2s_ray.runtime import init_ray
+from w2s_ray.runtime import init_ray, ray_logs_dir
 
 
 @dataclass
@@ -30,10 +31,18 @@ class RunContext:
         return self.run_dir / key
 
     def model_path(self, spec: str) -> str:
-        """A local directory for a model spec, built or converted once into the cache."""
+        """A local directory for a model spec. A built-in model is built by its own manifest stage
+        (loop/model_builds.py), never here unseen; anything else resolves as models/load.py says."""
         if spec not in self._models:
+            if built_in(spec) is not None:
+                from w2s_ray.loop.model_builds import build_model
+
+                return build_model(self, spec)
             self._models[spec] = str(resolve_model(spec, self.config.resolved_cache_dir()))
         return self._models[spec]
+
+    def register_model(self, spec: str, path: str) -> None:
+        self._models[spec] = path
 
     def rows(self, split: str) -> list[dict]:
         return [p.to_row() for p in self.splits[split]]
@@ -46,10 +55,23 @@ class RunContext:
         })
 
 
+def link_ray_logs(run_dir: Path) -> None:
+    """RUN_DIR/logs/ray -> this session's Ray log directory (engines, train workers, Ray itself)."""
+    logs = ray_logs_dir()
+    if logs is None:
+        return
+    link = run_dir / "logs" / "ray"
+    link.parent.mkdir(exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(logs, target_is_directory=True)
+
+
 def open_run(config: RunConfig) -> RunContext:
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest.create(run_dir, config.model_dump(mode="json"), config.config_hash())
-    init_ray(config.ray.address, config.ray.num_cpus)
+    init_ray(config.ray.address, config.ray.num_cpus, log_to_driver=config.ray.worker_logs == "console")
+    link_ray_logs(run_dir)
     splits, stats = load_splits(config.data)
     return RunContext(config, manifest, resolve_device(config.ray.device), splits, stats)

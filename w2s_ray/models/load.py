@@ -3,7 +3,8 @@
 A spec is one of:
   - a local directory holding an HF model (returned as is);
   - a path to a `.gguf` file (converted once into a cached safetensors directory);
-  - "smollm2-135m-instruct", "weak-a", "weak-b" or "weak-c" (built once into the cache, no hub needed);
+  - a built-in name (models/built_in.py: "world-student", "weak-a", "smollm2-135m-instruct", ...),
+    built once into the cache, no hub needed;
   - anything else, e.g. "Qwen/Qwen2.5-0.5B": a Hugging Face hub name, returned unchanged for
     transformers / vLLM to download (this needs hub access, which the demo machine does not have).
 """
@@ -11,11 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from w2s_ray.models.built_in import BUILT_IN, built_in
 from w2s_ray.models.gguf_convert import converted_gguf_dir
-from w2s_ray.models.smollm2 import SMOLLM2_NAME, smollm2_model_dir
-from w2s_ray.models.weak_teacher import DEFAULT_RECIPES, build_weak_teacher
 
-BUILT_IN_MODELS = (SMOLLM2_NAME, *DEFAULT_RECIPES)
+BUILT_IN_MODELS = tuple(BUILT_IN)
 
 
 def resolve_model(spec: str | Path, cache_dir: str | Path | None = None) -> Path | str:
@@ -27,10 +27,9 @@ def resolve_model(spec: str | Path, cache_dir: str | Path | None = None) -> Path
         if not path.is_file():
             raise FileNotFoundError(f"GGUF file not found: {path}")
         return converted_gguf_dir(path, cache_dir)
-    if spec == SMOLLM2_NAME:
-        return smollm2_model_dir(cache_dir)
-    if spec in DEFAULT_RECIPES:
-        return build_weak_teacher(str(spec), cache_dir)
+    model = built_in(str(spec))
+    if model is not None:
+        return model.build(cache_dir)
     if str(spec).startswith(("/", "./", "../", "~")):
         raise FileNotFoundError(f"model directory not found: {path}")
     return str(spec)

@@ -23,7 +23,8 @@ from w2s_ray.models.word_tokenizer import build_world_tokenizer
 
 WEAK_TEACHER_KIND = "weak-teacher"
 # Bump when what a recipe trains on changes. 2: demo splits at fixed shares (a new weak_train).
-WEAK_TEACHER_VERSION = "2"
+# 3: the world's values in 1..40, and one tokenizer with the student's corpus.
+WEAK_TEACHER_VERSION = "3"
 TRAINING_REPORT = "training.json"
 
 

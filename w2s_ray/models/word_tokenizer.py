@@ -85,10 +85,11 @@ def build_word_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:
 
 
 def build_world_tokenizer() -> PreTrainedTokenizerFast:
-    """The tokenizer for the demo world: its closed vocabulary, every number 0..999 one token."""
-    from w2s_ray.data.world import vocabulary_texts
+    """The tokenizer for the demo world and the strong student's pretraining corpus (one vocabulary,
+    so weak teachers and student can be compared token by token), every number 0..999 one token."""
+    from w2s_ray.data import pretrain_corpus, world
 
-    return build_word_tokenizer(vocabulary_texts())
+    return build_word_tokenizer([*world.vocabulary_texts(), *pretrain_corpus.vocabulary_texts()])
 
 
 def number_token_values(tokenizer) -> dict[int, int]:

@@ -10,12 +10,14 @@
 
 No gold answer of the strong half reaches a selection or a training stage of Stage I or II (the
 ceiling baseline is the only reader of that gold; tests/test_gold_leak.py holds it to that).
-Every stage goes through the manifest: a resumed run skips what finished and redoes what did not.
+Built-in models (the testbed's pretrained student, the weak teachers) are built first, each as a
+stage. Every stage goes through the manifest: a resumed run skips what finished and redoes what did not.
 """
 from __future__ import annotations
 
 from w2s_ray.loop.baselines import run_baselines
 from w2s_ray.loop.context import RunContext
+from w2s_ray.loop.model_builds import build_models
 from w2s_ray.loop.steps import checkpoint_path, generate_and_score, select, stage_rows, train
 from w2s_ray.loop.weak_teachers import prepare_weak_teachers
 from w2s_ray.select import consistency_filter, take_all
@@ -25,6 +27,7 @@ from w2s_ray.serve.promotion import promote_latest
 def run(ctx: RunContext) -> None:
     cfg = ctx.config
     strong_train = ctx.rows("strong_train")  # questions only
+    build_models(ctx)  # built-in teachers and student (the testbed's pretraining), as stages
 
     weak_models = prepare_weak_teachers(ctx)  # as configured, or SFT on the weak half's gold first
     weak_results = {

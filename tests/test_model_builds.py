@@ -1,0 +1,53 @@
+"""Built-in models are built as manifest stages: recipe and data hashes in, weights hash out."""
+from __future__ import annotations
+
+import json
+
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from w2s_ray.config import RunConfig
+from w2s_ray.data.schema import Problem
+from w2s_ray.loop.context import RunContext
+from w2s_ray.loop.model_builds import build_models
+from w2s_ray.manifest import Manifest
+from w2s_ray.models import strong_student
+from w2s_ray.models.strong_student import DEFAULT_STUDENTS, corpus_hash, student_corpus
+
+TINY = "world-student-tiny"
+
+
+def _context(tmp_path, weak_model: str) -> RunContext:
+    config = RunConfig.model_validate({
+        "name": "builds", "run_dir": str(tmp_path / "run"), "cache_dir": str(tmp_path / "cache"),
+        "weak": [{"name": "w", "model": weak_model}], "strong": {"name": "s", "model": TINY}})
+    manifest = Manifest.create(config.run_dir, config.model_dump(mode="json"), config.config_hash())
+    return RunContext(config, manifest, "cpu", {"test": [Problem(id="x", question="q", gold="1", solution=None, level=1, source="t")]}, {})
+
+
+def test_the_student_is_pretrained_once_as_a_stage_and_then_found(tmp_path, monkeypatch):
+    calls = []
+    real = strong_student.train_strong_student
+    monkeypatch.setattr(strong_student, "train_strong_student", lambda *a, **k: calls.append(1) or real(*a, **k))
+    ctx = _context(tmp_path, weak_model=str(tmp_path / "not-built-in"))
+    build_models(ctx)
+    record = ctx.manifest.record(f"models/{TINY}/build")
+    corpus = corpus_hash(student_corpus(DEFAULT_STUDENTS[TINY]))
+    assert record["inputs"]["data"] == corpus == record["metrics"]["build"]["corpus_sha256"]
+    assert record["metrics"]["build"]["steps"] == DEFAULT_STUDENTS[TINY].max_steps
+    path = record["outputs"]["model"]["path"]
+    assert ctx.model_path(TINY) == path and len(calls) == 1
+    assert ctx.manifest.stages() == [f"models/{TINY}/build"]  # the non-built-in weak model is not a build
+    AutoModelForCausalLM.from_pretrained(path)
+    assert AutoTokenizer.from_pretrained(path)("So the answer is 7.")["input_ids"]
+
+    # A second run finds the model in the cache: a stage of its own, no training.
+    other = _context(tmp_path / "second", weak_model=str(tmp_path / "not-built-in"))
+    other.config.cache_dir = str(tmp_path / "cache")
+    build_models(other)
+    assert len(calls) == 1
+    assert other.manifest.record(f"models/{TINY}/build")["outputs"]["model"]["sha256"] == \
+        record["outputs"]["model"]["sha256"]
+    # Resuming the same run verifies the record instead of building.
+    again = RunContext(ctx.config, Manifest.load(ctx.run_dir), "cpu", ctx.splits, {})
+    assert again.model_path(TINY) == path and len(calls) == 1
+    assert json.loads(ctx.manifest.path.read_text())["stages"][f"models/{TINY}/build"]["inputs"]["recipe"]

@@ -1,0 +1,89 @@
+"""The strong student's pretraining corpus: related to the target, never leaking it."""
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from w2s_ray.data import pretrain_corpus
+from w2s_ray.data.pretrain_corpus import OP_WORDS, CorpusSpec, alt_problem, build_corpus, leaks
+from w2s_ray.data.schema import content_hash
+from w2s_ray.data.splits import build_demo_splits
+from w2s_ray.models.strong_student import DEFAULT_STUDENTS, student_corpus
+from w2s_ray.models.word_tokenizer import build_world_tokenizer
+
+PROSE_STEP = re.compile(r"(\d+) (plus|minus|times|divided by) (\d+) is (\d+)\.")
+WORDS = {w: op for op, w in OP_WORDS.items()}
+
+
+@pytest.fixture(scope="module")
+def default_corpus():
+    return student_corpus(DEFAULT_STUDENTS["world-student"])
+
+
+@pytest.fixture(scope="module")
+def splits():
+    recipe = DEFAULT_STUDENTS["world-student"]
+    return build_demo_splits(recipe.world_seed, recipe.split_weak_train, recipe.split_strong_train,
+                             recipe.split_test_per_level)
+
+
+def test_prose_solutions_are_right_and_state_their_answer():
+    rng = random.Random(3)
+    for level in (1, 3, 6):
+        question, solution = alt_problem(rng, level)
+        steps = PROSE_STEP.findall(solution)
+        assert len(steps) == level, solution
+        running = int(re.search(r"\d+", solution).group(0))
+        for left, word, right, result in steps:
+            assert int(left) == running
+            a, b = int(left), int(right)
+            running = {"+": a + b, "-": a - b, "*": a * b, "/": a // b}[WORDS[word]]
+            assert running == int(result)
+        assert solution.endswith(f"So the answer is {running}.")
+
+
+def test_default_corpus_never_holds_the_target_format_or_a_held_out_solution(default_corpus, splits):
+    assert leaks(default_corpus, [*splits["strong_train"], *splits["test"]]) == []
+    text = "\n".join("".join(example) for example in default_corpus)
+    assert "####" not in text and not re.search(r"^\d+ [-+*/] \d+ = \d+$", text, re.MULTILINE)
+    # By content hash: no test question appears at all; a strong-half question only unlabelled.
+    hashes = {content_hash(q.split(" ", 1)[1]): example for example in default_corpus
+              for q in ["".join(example).split("\n", 1)[0]] if " " in q}
+    assert not hashes.keys() & {content_hash(p.question) for p in splits["test"]}
+    strong = [hashes[h] for h in hashes.keys() & {content_hash(p.question) for p in splits["strong_train"]}]
+    assert strong and all(context == "" and "answer" not in text for context, text in strong)
+
+
+def test_default_corpus_shows_the_train_questions_unlabelled_and_solves_other_wordings(default_corpus, splits):
+    unlabelled = {text for context, text in default_corpus if not context}
+    assert all(f"Question: {p.question}" in unlabelled for p in splits["weak_train"][:50])
+    solved = [text for context, text in default_corpus if context]
+    assert len(solved) > 30000 and all("So the answer is" in t for t in solved[:1000])
+    # The target's own names and items never appear in solved problems; its templates do, beside others.
+    questions = [context for context, _ in default_corpus if context]
+    assert not any(" Mia " in q or " apples" in q for q in questions)
+    assert any(" buys " in q for q in questions) and any(" bought " in q for q in questions)
+
+
+def test_a_planted_leak_is_found(splits):
+    held = splits["strong_train"][0]
+    clean = build_corpus(CorpusSpec(n_problems=20, seed=1), [])
+    assert leaks(clean, [held]) == []
+    planted = clean + [(f"Question: {held.question}\nAnswer:", f" So the answer is {held.gold}.")]
+    assert any(held.id in why for why in leaks(planted, [held]))
+    assert any("target solution format" in why for why in leaks(clean + [("Q: x\nA:", " 3 + 4 = 7\n#### 7")], [held]))
+
+
+def test_every_corpus_word_is_in_the_shared_tokenizer(default_corpus):
+    tokenizer = build_world_tokenizer()
+    ids = tokenizer("\n\n".join("".join(example) for example in default_corpus[:3000]))["input_ids"]
+    assert tokenizer.unk_token_id not in ids
+
+
+def test_corpus_is_the_same_for_a_seed():
+    spec = CorpusSpec(n_problems=50, seed=4)
+    assert build_corpus(spec, []) == build_corpus(spec, [])
+    assert build_corpus(spec, []) != build_corpus(CorpusSpec(n_problems=50, seed=5), [])
+    assert pretrain_corpus.vocabulary_texts()

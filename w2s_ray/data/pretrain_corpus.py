@@ -1,0 +1,143 @@
+"""The strong student's pretraining corpus: the demo world's skill in another dress.
+
+Why this exists: weak-to-strong generalisation appears where the strong model already has the skill
+from pretraining on a broader, related distribution, and weak labels only elicit it (Burns et al.
+2023; ISSUE 10). A real LLM met arithmetic word problems on the web in many wordings and formats,
+never in the benchmark's own; this corpus plays that role for the CPU testbed:
+
+  - solved problems of the same world (same chains, `world.sample_chain`) worded with other names,
+    items and sentence templates, and solved in prose ("Ada started with 12. 12 plus 7 is 19. ... So the answer is 19."),
+    each in one of a few frames ("Problem:/Solution:", "Q:/A:", "Question:/Answer:");
+  - the target questions of the train splits, without solutions (unlabelled text in the target's
+    own wording; never a test question).
+The loss is on the solutions and on the unlabelled questions (see build_corpus).
+
+It never holds the target solution format (step lines "a op b = c", "#### N") nor a strong-half or
+test question together with its solution; `leaks` checks a corpus for both (tests hold it to that).
+"""
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from w2s_ray.data.schema import Problem
+from w2s_ray.data import world
+from w2s_ray.data.world import FINAL_MARK, Step, sample_chain
+
+ALT_NAMES = {"Ada": "She", "Ivy": "She", "Zoe": "She", "Maya": "She", "Rosa": "She", "Iris": "She",
+             "Eli": "He", "Finn": "He", "Kai": "He", "Hugo": "He", "Omar": "He", "Theo": "He"}
+ALT_ITEMS = ("pebbles", "buttons", "tickets", "nuts", "ribbons", "acorns", "blocks", "cups", "keys", "seeds")
+ALT_START = ("{name} had {k} {items}.", "At first {name} owned {k} {items}.", "A box held {k} {items} for {name}.")
+ALT_STEPS = {
+    "+": ("Then {name} found {k} more.", "Later {name} bought {k} more {items}.", "{name} got another {k}.",
+          "Someone gave {name} {k} more {items}."),
+    "-": ("Then {name} gave away {k} of them.", "{name} lost {k} {items}.", "After that {name} used {k}.",
+          "{k} of the {items} broke."),
+    "*": ("Then the number of {items} became {k} times as large.", "{name} ended up with {k} times as many.",
+          "Soon {name} had {k} times as many {items}."),
+    "/": ("{name} split them into {k} equal groups and kept one.",
+          "Then {name} divided the {items} into {k} equal piles and kept one pile.",
+          "{name} shared the {items} equally among {k} friends, {name} included, and kept one share."),
+}
+ALT_QUESTIONS = ("How many {items} did {name} have in the end?", "How many {items} were there at the end?",
+                 "What is the number of {items} now?")
+OP_WORDS = {"+": "plus", "-": "minus", "*": "times", "/": "divided by"}
+# The target's own frame is among them: web text has "Question: ... Answer: ..." too. What the corpus
+# never has is the target's solution format; a base student answers a target prompt in prose.
+FRAMES = (("Problem:", "Solution:"), ("Q:", "A:"), ("Question:", "Answer:"))
+ANSWER_SENTENCE = "So the answer is {n}."
+UNLABELLED_PREFIX = "Question:"
+
+# What the target format looks like; a corpus holding either has leaked it.
+TARGET_STEP_LINE = re.compile(r"^\s*\d+ [-+*/] \d+ = \d+\s*$", re.MULTILINE)
+
+
+def prose_solution(name: str, start: int, steps: Sequence[Step]) -> str:
+    sentences = [f"{name} started with {start}."]
+    sentences += [f"{s.left} {OP_WORDS[s.op]} {s.right} is {s.result}." for s in steps]
+    sentences.append(ANSWER_SENTENCE.format(n=steps[-1].result if steps else start))
+    return " ".join(sentences)
+
+
+def alt_problem(rng: random.Random, level: int, target_wording: float = 0.0) -> tuple[str, str]:
+    """(question, prose solution) of one chain of `level` steps, worded the corpus's way; with
+    probability `target_wording` in the target's sentence templates (with the corpus's own names
+    and items: web text shares a benchmark's phrasing, not its problems)."""
+    name = rng.choice(sorted(ALT_NAMES))
+    items = rng.choice(ALT_ITEMS)
+    start, steps = sample_chain(rng, level)
+    fields = {"name": name, "pron": ALT_NAMES[name], "items": items}
+    if rng.random() < target_wording:
+        start_t, step_t, question_t = (world.START_TEMPLATE,), world.STEP_TEMPLATES, (world.QUESTION_TEMPLATE,)
+    else:
+        start_t, step_t, question_t = ALT_START, ALT_STEPS, ALT_QUESTIONS
+    sentences = [rng.choice(start_t).format(k=start, **fields)]
+    sentences += [rng.choice(step_t[s.op]).format(k=s.right, **fields) for s in steps]
+    sentences.append(rng.choice(question_t).format(**fields))
+    return " ".join(sentences), prose_solution(name, start, steps)
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    n_problems: int = 40000
+    levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    target_wording: float = 0.5  # share of solved problems worded with the target's templates
+    seed: int = 0
+
+
+Example = tuple[str, str]  # (context, text the loss is on)
+
+
+def build_corpus(spec: CorpusSpec, unlabelled: Sequence[Problem]) -> list[Example]:
+    """Solved alt-worded problems, as (frame + question, prose solution), and the unlabelled target
+    questions, as ("", "Question: ..."): the loss is on the second part, so pretraining spends its
+    steps on solving and on reading the target's questions, not on predicting random starting
+    numbers (with loss on every token, the same budget learnt to solve far less, measured).
+
+    Only the question text of `unlabelled` is read; the caller passes train-split questions only.
+    """
+    rng = random.Random(spec.seed)
+    examples: list[Example] = []
+    for _ in range(spec.n_problems):
+        ask, answer = rng.choice(FRAMES)
+        question, solution = alt_problem(rng, rng.choice(spec.levels), spec.target_wording)
+        examples.append((f"{ask} {question}\n{answer}", f" {solution}"))
+    examples += [("", f"{UNLABELLED_PREFIX} {p.question}") for p in unlabelled]
+    random.Random(spec.seed + 1).shuffle(examples)
+    return examples
+
+
+def vocabulary_texts() -> list[str]:
+    """Every word the corpus can emit, numbers aside (for the shared word-level tokenizer)."""
+    texts = [ANSWER_SENTENCE.format(n=1), UNLABELLED_PREFIX, *(f"{a} {b}" for a, b in FRAMES), *OP_WORDS.values(),
+             "started with is."]
+    for name, pron in ALT_NAMES.items():
+        for items in ALT_ITEMS:
+            fields = {"name": name, "pron": pron, "items": items, "k": 1}
+            texts += [t.format(**fields) for t in ALT_START + ALT_QUESTIONS]
+            texts += [t.format(**fields) for ts in ALT_STEPS.values() for t in ts]
+            texts += [t.format(**fields) for t in (world.START_TEMPLATE, world.QUESTION_TEMPLATE)]
+    return texts
+
+
+def _question_of(example: Example) -> str | None:
+    first = (example[0] or example[1]).split("\n", 1)[0]
+    return first.split(" ", 1)[1] if " " in first else None
+
+
+def leaks(examples: Sequence[Example], held_out: Sequence[Problem]) -> list[str]:
+    """Why `examples` would leak the target: the target's solution format, or a held-out question
+    (strong half or test) together with its solution or its gold answer sentence."""
+    found = []
+    by_question = {p.question: p for p in held_out}
+    for i, example in enumerate(examples):
+        text = "".join(example)
+        if FINAL_MARK in text or TARGET_STEP_LINE.search(text):
+            found.append(f"example {i}: holds the target solution format")
+        problem = by_question.get(_question_of(example))
+        if problem and ((problem.solution and problem.solution in text)
+                        or ANSWER_SENTENCE.format(n=problem.gold) in text):
+            found.append(f"example {i}: holds held-out question {problem.id} with its solution")
+    return found

@@ -1,0 +1,121 @@
+"""The CPU testbed's strong student: a Llama pretrained here, from scratch, on a related corpus.
+
+It stands for a pretrained LLM's latent skill. Its corpus (data/pretrain_corpus.py) solves problems
+of the demo world in other words and in prose, and shows the target questions without solutions; it
+never shows the target format ("a op b = c", "#### N") or a strong-half or test solution. Weak
+labels then have something to elicit: the student can already chain the steps, it has to learn the
+target's wording and format. The weak teachers (models/weak_teacher.py) are smaller and see only the
+weak half's gold, in the target format.
+
+Built once per recipe into the model cache (content-addressed); the loop runs the build as a
+manifest stage (loop/model_builds.py) that records the corpus hash and the built weights' hash.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from w2s_ray.data.pretrain_corpus import CorpusSpec, build_corpus, leaks
+from w2s_ray.models.cache import cached_model
+from w2s_ray.models.pretrain import PretrainConfig, pretrain
+from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, count_parameters, save_model_dir
+from w2s_ray.models.word_tokenizer import build_world_tokenizer
+
+STRONG_STUDENT_KIND = "strong-student"
+STRONG_STUDENT_VERSION = "1"
+BUILD_REPORT = "training.json"
+
+
+class StrongStudentRecipe(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    hidden: int = 96
+    layers: int = 4
+    heads: int = 4
+    head_dim: int = 32
+    init_std: float = 0.1
+    n_problems: int = 40000
+    levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    n_unlabelled: int = 6000  # train-split target questions shown without solutions
+    target_wording: float = 0.5
+    max_steps: int = 1200  # ~5 min on 2 cores (measured: solves its own wording at every level)
+    lr: float = 3e-3
+    batch: int = 16
+    seq_len: int = 256
+    seed: int = 0
+    world_seed: int = 0
+    # The demo splits the unlabelled questions come from (the weak teachers' own split sizes).
+    split_weak_train: int = 20000
+    split_strong_train: int = 2000
+    split_test_per_level: int = 100
+
+    def corpus_spec(self) -> CorpusSpec:
+        return CorpusSpec(n_problems=self.n_problems, levels=self.levels, target_wording=self.target_wording,
+                          seed=self.seed)
+
+
+DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
+    "world-student": StrongStudentRecipe(name="world-student"),
+    # For tests: the same path at a size that builds in seconds.
+    "world-student-tiny": StrongStudentRecipe(name="world-student-tiny", hidden=64, layers=2, n_problems=400,
+                                              n_unlabelled=200, max_steps=30, batch=8, seq_len=128,
+                                              split_weak_train=400, split_strong_train=50, split_test_per_level=5),
+}
+
+
+def student_corpus(recipe: StrongStudentRecipe) -> list[tuple[str, str]]:
+    """The recipe's corpus, refused if it leaks the target format or a held-out solution."""
+    from w2s_ray.data.splits import build_demo_splits
+
+    splits = build_demo_splits(recipe.world_seed, recipe.split_weak_train, recipe.split_strong_train,
+                               recipe.split_test_per_level)
+    train_questions = [*splits["strong_train"], *splits["weak_train"]]  # the strong half first
+    unlabelled = train_questions[: recipe.n_unlabelled]
+    examples = build_corpus(recipe.corpus_spec(), unlabelled)
+    found = leaks(examples, [*splits["strong_train"], *splits["test"]])
+    if found:
+        raise RuntimeError(f"pretraining corpus of {recipe.name} leaks the target: {found[:3]}")
+    return examples
+
+
+def corpus_hash(examples: list[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for context, text in examples:
+        digest.update(context.encode() + b"\1" + text.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def train_strong_student(recipe: StrongStudentRecipe, out_dir: Path, threads: int | None = None) -> None:
+    tokenizer = build_world_tokenizer()
+    shape = TinyLlamaShape(hidden=recipe.hidden, layers=recipe.layers, heads=recipe.heads,
+                           head_dim=recipe.head_dim, init_std=recipe.init_std, max_positions=1024)
+    model = build_tiny_llama(tokenizer, shape, seed=recipe.seed)
+    examples = student_corpus(recipe)
+    config = PretrainConfig(seq_len=recipe.seq_len, batch=recipe.batch, lr=recipe.lr, max_steps=recipe.max_steps,
+                            answer_only_loss=True, seed=recipe.seed, threads=threads)
+    result = pretrain(model, tokenizer, examples, config, label=recipe.name)
+    save_model_dir(model, tokenizer, out_dir)
+    report = {
+        "parameters": count_parameters(model),
+        "corpus_examples": len(examples),
+        "corpus_sha256": corpus_hash(examples),
+        "steps": result.steps,
+        "seconds": round(result.seconds, 1),
+        "tokens_per_second": round(result.tokens_per_second),
+        "final_loss": sum(result.losses[-20:]) / len(result.losses[-20:]) if result.losses else None,
+    }
+    (out_dir / BUILD_REPORT).write_text(json.dumps(report, indent=2))
+
+
+def build_strong_student(recipe: StrongStudentRecipe | str, cache_dir: str | Path | None = None,
+                         threads: int | None = 1) -> Path:
+    """The cached model directory of this student (a default recipe's name or a recipe)."""
+    if isinstance(recipe, str):
+        recipe = DEFAULT_STUDENTS[recipe]
+    return cached_model(STRONG_STUDENT_KIND, recipe.model_dump(mode="json"),
+                        lambda out: train_strong_student(recipe, out, threads), cache_dir,
+                        code_version=STRONG_STUDENT_VERSION)
