@@ -217,3 +217,40 @@ def test_an_existing_output_is_never_overwritten_by_default(base_model, rows, tm
     out.mkdir()
     with pytest.raises(FileExistsError):
         train_sft(rows, base_model, out, TrainConfig(), device="cpu")
+
+
+def _completion_loss(model_dir: Path, rows: list[dict]) -> float:
+    """Mean cross-entropy over completion tokens (+ EOS), as TRL's completion-only eval_loss."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    total, count = 0.0, 0
+    for row in rows:
+        prompt = tokenizer(row["prompt"])["input_ids"]
+        full = tokenizer(row["prompt"] + row["completion"])["input_ids"] + [tokenizer.eos_token_id]
+        ids = torch.tensor([full])
+        with torch.no_grad():
+            logits = model(ids).logits[0, :-1]
+        targets = ids[0, 1:]
+        losses = torch.nn.functional.cross_entropy(logits, targets, reduction="none")[len(prompt) - 1:]
+        total, count = total + losses.sum().item(), count + len(losses)
+    return total / count
+
+
+@pytest.mark.slow
+def test_early_stopping_keeps_the_weights_with_the_lowest_held_out_loss(ray_for_training, base_model, rows, tmp_path):
+    from w2s_ray.train.early_stopping import split_holdout
+
+    out = tmp_path / "early"
+    config = TrainConfig(**{**FAST, "lr": 0.05, "epochs": 6}, num_workers=1, logging="none",
+                         early_stopping={"holdout": 0.25, "eval_steps": 2})
+    result = train_sft(rows, base_model, out, config, device="cpu")
+    early = result.metrics["early_stopping"]
+    train_rows, held = split_holdout(rows, 0.25, seed=0)
+    assert early["holdout_rows"] == len(held) == 4 and early["train_rows"] == len(train_rows)
+    history = early["history"]
+    assert len(history) >= 4 and early["best_eval_loss"] == min(h["eval_loss"] for h in history)
+    # At lr 0.05 the held-out loss rises again: the kept weights are the best ones, not the last.
+    assert history[-1]["eval_loss"] > early["best_eval_loss"]
+    assert _completion_loss(out, held) == pytest.approx(early["best_eval_loss"], rel=0.02)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -21,6 +21,15 @@ class LoraSettings(_Strict):
     dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
     # "all-linear" is PEFT's shorthand for every linear layer except the output head.
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class EarlyStopping(_Strict):
+    """Hold out a share of the training rows' problems (weak labels in a weak-supervised stage,
+    never gold), evaluate their loss every `eval_steps`, keep the best weights (train/early_stopping.py)."""
+
+    holdout: float = Field(default=0.1, gt=0.0, lt=1.0)
+    eval_steps: int = Field(default=10, ge=1)
+    patience: int | None = Field(default=None, ge=1)  # evaluations without a new best before stopping
 
 
 # TRL DPOConfig.loss_type values that need no further parameters (exo_pair needs label smoothing,
@@ -59,6 +68,7 @@ class TrainConfig(_Strict):
     # ORPO: the weight of the odds-ratio term next to the NLL of the chosen answer (lambda in the paper).
     beta: float = Field(default=0.1, gt=0)
     dpo_loss_type: DpoLossType = "sigmoid"
+    early_stopping: EarlyStopping | None = None  # SFT only
     # auto: bfloat16 mixed precision on GPU, float32 on CPU (bf16 on CPU is slow or unsupported).
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
 
@@ -68,6 +78,15 @@ class TrainConfig(_Strict):
         if value is None or value in ("zero2", "zero3") or value.endswith(".json"):
             return value
         raise ValueError(f"deepspeed must be 'zero2', 'zero3' or a path to a .json config, got {value!r}")
+
+    @model_validator(mode="after")
+    def _early_stopping_supported(self):
+        if self.early_stopping is not None and self.objective != "sft":
+            raise ValueError(f"early_stopping is for objective 'sft', not {self.objective!r}")
+        if self.early_stopping is not None and self.deepspeed == "zero3":
+            raise ValueError("early_stopping keeps the best weights in memory, which ZeRO-3 partitions; "
+                             "use zero2 or no DeepSpeed")
+        return self
 
     def mixed_precision_bf16(self, device: str) -> bool:
         if self.dtype == "auto":

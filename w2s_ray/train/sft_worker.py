@@ -6,7 +6,7 @@ from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.worker_loop import lora_peft_config, run_metrics, run_worker
 
 
-def sft_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tokenizer):
+def sft_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tokenizer, eval_dataset=None):
     from trl import SFTConfig, SFTTrainer
 
     args = SFTConfig(
@@ -16,8 +16,8 @@ def sft_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, toke
         # fp32 master weights whatever the checkpoint's dtype; bf16 (on GPU) is autocast on top.
         model_init_kwargs={"dtype": "float32"},
     )
-    return SFTTrainer(model=model_dir, args=args, train_dataset=dataset, processing_class=tokenizer,
-                      peft_config=lora_peft_config(config))
+    return SFTTrainer(model=model_dir, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
+                      processing_class=tokenizer, peft_config=lora_peft_config(config))
 
 
 def sft_metrics(trainer, config: TrainConfig, n_rows: int, train_seconds: float) -> dict:

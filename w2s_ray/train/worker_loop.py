@@ -15,6 +15,7 @@ from pathlib import Path
 
 from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.deepspeed_configs import zero_stage
+from w2s_ray.train.early_stopping import keep_best_callback, split_holdout
 from w2s_ray.train.worker_runtime import (
     attach_deepspeed_comm,
     finish_distributed,
@@ -111,14 +112,28 @@ def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure)
     try:
         common = trainer_arguments(config, device, ds_config, loop_config["report_to"], str(scratch / "trainer"))
         tokenizer = AutoTokenizer.from_pretrained(loop_config["base_model_dir"])
+        early = config.early_stopping
+        extra, keeper = {}, None
+        if early is not None:
+            rows, holdout = split_holdout(rows, early.holdout, config.seed)
+            common.update(eval_strategy="steps", eval_steps=early.eval_steps,
+                          per_device_eval_batch_size=config.per_device_batch_size)
+            extra["eval_dataset"] = Dataset.from_list(holdout)
         with quiet_prints():
             # A path, not a model: TRL loads it after the arguments registered the DeepSpeed config,
             # so ZeRO-3 partitions the weights as they load.
             trainer = build_trainer(config, common, loop_config["base_model_dir"], Dataset.from_list(rows),
-                                    tokenizer)
+                                    tokenizer, **extra)
+        if early is not None:
+            keeper = keep_best_callback(early.patience)
+            trainer.add_callback(keeper)
         # train_runtime counts the training loop only, not DeepSpeed's engine set-up (~6 s on CPU).
         train_seconds = trainer.train().metrics["train_runtime"]
         metrics = measure(trainer, config, len(rows), train_seconds)
+        if keeper is not None:
+            trainer.evaluate()  # the last weights are candidates too
+            keeper.restore(trainer.model)
+            metrics["early_stopping"] = {**keeper.report(), "holdout_rows": len(holdout), "train_rows": len(rows)}
         model_dir = scratch / "model"
         save_final_model(trainer, tokenizer, loop_config["base_model_dir"], config.lora is not None, model_dir)
         report_final(metrics, model_dir if world_rank() == 0 else None)
