@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+from w2s_ray.eval.pgr_interval import correct_by_problem, pgr_interval
 from w2s_ray.eval.selection_stats import selection_stats, strong_half_gold
 from w2s_ray.manifest import Manifest
 
@@ -63,12 +64,33 @@ def build_report(run_dir: str | Path) -> dict:
                        "pgr": pgr(acc["acc"], weak_acc, ceiling_acc), "selected_rows": selected,
                        "selection": selection_stats(manifest, select_key, gold)})
     rounds.sort(key=lambda r: r["round"])
+    stage2 = _stage2(manifest, gold, weak_acc, ceiling_acc)
+    _add_pgr_intervals(manifest, weak_names, baselines, rounds, stage2)
     stage_seconds = {key: manifest.record(key)["seconds"] for key in manifest.stages()}
     return {"run": manifest.config.get("name"), "config_hash": manifest.config_hash,
             "baselines": baselines, "teachers": _teachers(manifest, weak_names, rounds, weak_acc, ceiling_acc),
-            "rounds": rounds, "stage2": _stage2(manifest, gold, weak_acc, ceiling_acc),
+            "rounds": rounds, "stage2": stage2,
             "failures": manifest.failures(), "stage_seconds": stage_seconds,
             "throughput": _throughput(manifest)}
+
+
+def _add_pgr_intervals(manifest: Manifest, weak_names: list[str], baselines: dict, rounds: list[dict],
+                       stage2: dict | None) -> None:
+    """Each weakly supervised model gets `pgr_ci` (bootstrap over test problems, against the first
+    teacher, as `pgr`) and `pgr_by_teacher` (the same against every teacher)."""
+    ceiling = correct_by_problem(manifest, BASELINE_STAGES["ceiling"])
+    if ceiling is None:
+        return
+    weak = {n: correct_by_problem(manifest, f"baselines/weak/{n}/eval") for n in weak_names}
+    targets = [(baselines.get("full_weak_ft"), BASELINE_STAGES["full_weak_ft"]), (stage2, "stage2/eval")]
+    targets += [(r, f"round_{r['round']}/eval") for r in rounds]
+    for row, key in targets:
+        model = correct_by_problem(manifest, key) if row else None
+        if model is None:
+            continue
+        by_teacher = {n: pgr_interval(model, w, ceiling) for n, w in weak.items() if w is not None}
+        row["pgr_by_teacher"] = by_teacher
+        row["pgr_ci"] = by_teacher.get(weak_names[0])
 
 
 def _teachers(manifest: Manifest, names: list[str], rounds: list[dict], weak_acc, ceiling_acc) -> dict:
@@ -108,20 +130,29 @@ def _throughput(manifest: Manifest) -> dict[str, dict]:
 def render_markdown(report: dict) -> str:
     levels = sorted({lvl for row in _rows(report) for lvl in row[1]["acc_by_level"]})
     lines = [f"# w2s-ray report: {report['run']}", "",
-             "Greedy accuracy (%) on the test split, by level; PGR against the weak teacher and the gold ceiling.", "",
+             "Greedy accuracy (%) on the test split, by level; PGR against the first weak teacher and the gold "
+             "ceiling, with a 95% bootstrap interval over test problems.", "",
              "| model | acc | " + " | ".join(f"L{l}" for l in levels) + " | PGR | selected rows |",
              "|---|---|" + "---|" * len(levels) + "---|---|"]
     for name, row in _rows(report):
         cells = [f"{100 * row['acc_by_level'].get(l, float('nan')):.0f}" for l in levels]
-        p = row.get("pgr")
         lines.append(f"| {name} | {100 * row['acc']:.1f} | " + " | ".join(cells)
-                     + f" | {'-' if p is None else f'{p:.2f}'} | {row.get('selected_rows') or '-'} |")
+                     + f" | {_pgr_cell(row)} | {row.get('selected_rows') or '-'} |")
     lines += ["", "## Stages", "",
               "Wall seconds per stage; generation rates include the engine's start-up.", "",
               "| stage | seconds | throughput |", "|---|---|---|"]
     for key, seconds in report["stage_seconds"].items():
         lines.append(f"| {key} | {seconds:.1f} | {_rate(report['throughput'].get(key))} |")
     return "\n".join(lines) + "\n"
+
+
+def _pgr_cell(row: dict) -> str:
+    p, ci = row.get("pgr"), row.get("pgr_ci")
+    if p is None:
+        return "-"
+    if ci and ci.get("low") is not None:
+        return f"{p:.2f} [{ci['low']:.2f}, {ci['high']:.2f}]"
+    return f"{p:.2f}"
 
 
 def _rate(t: dict | None) -> str:
