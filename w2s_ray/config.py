@@ -26,6 +26,9 @@ class RayConfig(_Strict):
     address: str | None = None  # None: RAY_ADDRESS, else an embedded Ray on 127.0.0.1
     num_cpus: int | None = None  # embedded Ray only
     device: Literal["auto", "cpu", "gpu"] = "auto"  # auto: GPU when the cluster has one
+    # files: workers' and engines' output stays in Ray's log files (linked as RUN_DIR/logs/ray), the
+    # console gets one line per stage; console: everything, as Ray prints it.
+    worker_logs: Literal["files", "console"] = "files"
 
 
 class DataConfig(_Strict):
@@ -135,7 +138,7 @@ class Stage2Config(_Strict):
     def train_config(self, base: TrainConfig) -> TrainConfig:
         """The run's training settings with this stage's objective, beta, lr and epochs."""
         return base.model_copy(update={"objective": self.objective, "beta": self.beta, "lr": self.lr,
-                                       "epochs": self.epochs})
+                                       "epochs": self.epochs, "early_stopping": None})  # SFT's only
 
 
 class ServeConfig(_Strict):

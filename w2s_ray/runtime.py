@@ -26,10 +26,12 @@ def cluster_address(configured: str | None = None) -> str | None:
     return configured or os.environ.get("RAY_ADDRESS") or None
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: str | None = None):
+def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: str | None = None,
+             log_to_driver: bool = True):
     """Connect to a cluster, or start an embedded Ray that listens on 127.0.0.1 only.
 
-    Returns the ray module. Calling it again in the same process is a no-op.
+    Returns the ray module. Calling it again in the same process is a no-op. With log_to_driver
+    False, workers' output goes to Ray's log files only (ray_logs_dir()).
     """
     target = cluster_address(address)
     if target is None:
@@ -47,7 +49,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: 
     env_vars.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
     runtime_env = {"env_vars": env_vars}
     if target is not None:
-        ray.init(address=target, runtime_env=runtime_env, log_to_driver=True)
+        ray.init(address=target, runtime_env=runtime_env, log_to_driver=log_to_driver)
         return ray
     ray.init(
         num_cpus=num_cpus or os.cpu_count(),
@@ -55,8 +57,17 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: 
         _node_ip_address=LOOPBACK,
         _temp_dir=temp_dir,
         runtime_env=runtime_env,
+        log_to_driver=log_to_driver,
     )
     return ray
+
+
+def ray_logs_dir() -> str | None:
+    """This driver's Ray session log directory (workers' stdout/stderr, engines' logs), if any."""
+    import ray
+
+    node = getattr(ray._private.worker, "_global_node", None)  # no public API for the path
+    return node.get_logs_dir_path() if node is not None else None
 
 
 def shutdown_ray() -> None:
