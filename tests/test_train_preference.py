@@ -112,7 +112,9 @@ def test_dpo_learns_the_preference_and_publishes_a_plain_model(ray_local, base_m
     losses = [e["loss"] for e in metrics["loss_history"]]
     assert losses[0] == pytest.approx(0.6931, abs=1e-3)  # log 2: policy == reference at the start
     assert losses[-1] < losses[0]
-    assert metrics["final_reward_accuracy"] > 0.5
+    # One batch's accuracy moves in steps of 1/batch; the last four steps' mean is the signal.
+    late = [e["reward_accuracy"] for e in metrics["preference_history"][-4:]]
+    assert sum(late) / len(late) > 0.5, metrics["preference_history"]
     assert list(Path(result.log_dir).rglob("events.out.tfevents.*")), "no TensorBoard event file"
     assert mean_margin(out, pairs) > mean_margin(base_model, pairs) + 0.5
 

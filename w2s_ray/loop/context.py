@@ -62,8 +62,10 @@ def link_ray_logs(run_dir: Path) -> None:
         return
     link = run_dir / "logs" / "ray"
     link.parent.mkdir(exist_ok=True)
-    if link.is_symlink() or link.exists():
+    if link.is_symlink():
         link.unlink()
+    elif link.exists():  # a copied run directory brings the old logs as a real directory: keep them
+        return
     link.symlink_to(logs, target_is_directory=True)
 
 
