@@ -35,7 +35,7 @@ def test_prose_solutions_are_right_and_state_their_answer():
         question, solution = alt_problem(rng, level)
         steps = PROSE_STEP.findall(solution)
         assert len(steps) == level, solution
-        running = int(re.search(r"\d+", solution).group(0))
+        running = int(re.search(r"\d+", question).group(0))  # the start value
         for left, word, right, result in steps:
             assert int(left) == running
             a, b = int(left), int(right)

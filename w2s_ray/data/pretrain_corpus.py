@@ -6,7 +6,8 @@ from pretraining on a broader, related distribution, and weak labels only elicit
 never in the benchmark's own; this corpus plays that role for the CPU testbed:
 
   - solved problems of the same world (same chains, `world.sample_chain`) worded with other names,
-    items and sentence templates, and solved in prose ("Ada started with 12. 12 plus 7 is 19. ... So the answer is 19."),
+    items and sentence templates, and solved in one prose paragraph ("12 plus 7 is 19. 19 minus 3 is 16. So the answer is 16.",
+    half of them with the steps in symbols: "12 + 7 = 19. ..."),
     each in one of a few frames ("Problem:/Solution:", "Q:/A:", "Question:/Answer:");
   - the target questions of the train splits, without solutions (unlabelled text in the target's
     own wording; never a test question).
@@ -54,17 +55,23 @@ UNLABELLED_PREFIX = "Question:"
 TARGET_STEP_LINE = re.compile(r"^\s*\d+ [-+*/] \d+ = \d+\s*$", re.MULTILINE)
 
 
-def prose_solution(name: str, start: int, steps: Sequence[Step]) -> str:
-    sentences = [f"{name} started with {start}."]
-    sentences += [f"{s.left} {OP_WORDS[s.op]} {s.right} is {s.result}." for s in steps]
-    sentences.append(ANSWER_SENTENCE.format(n=steps[-1].result if steps else start))
-    return " ".join(sentences)
+def prose_solution(start: int, steps: Sequence[Step], symbols: bool = False) -> str:
+    """One paragraph, "12 plus 7 is 19. 19 minus 3 is 16. So the answer is 16.", or with the steps
+    in symbols ("12 + 7 = 19. ..."), as web text mixes both. Never the target's own format: one
+    bare equation a line, then "#### N"."""
+    def step(s: Step) -> str:
+        return f"{s.left} {s.op} {s.right} = {s.result}." if symbols else \
+            f"{s.left} {OP_WORDS[s.op]} {s.right} is {s.result}."
+
+    return " ".join([*(step(s) for s in steps), ANSWER_SENTENCE.format(n=steps[-1].result if steps else start)])
 
 
-def alt_problem(rng: random.Random, level: int, target_wording: float = 0.0) -> tuple[str, str]:
+def alt_problem(rng: random.Random, level: int, target_wording: float = 0.0,
+                symbols: float = 0.0) -> tuple[str, str]:
     """(question, prose solution) of one chain of `level` steps, worded the corpus's way; with
     probability `target_wording` in the target's sentence templates (with the corpus's own names
-    and items: web text shares a benchmark's phrasing, not its problems)."""
+    and items: web text shares a benchmark's phrasing, not its problems); with probability
+    `symbols` the solution writes its steps in symbols."""
     name = rng.choice(sorted(ALT_NAMES))
     items = rng.choice(ALT_ITEMS)
     start, steps = sample_chain(rng, level)
@@ -76,7 +83,7 @@ def alt_problem(rng: random.Random, level: int, target_wording: float = 0.0) -> 
     sentences = [rng.choice(start_t).format(k=start, **fields)]
     sentences += [rng.choice(step_t[s.op]).format(k=s.right, **fields) for s in steps]
     sentences.append(rng.choice(question_t).format(**fields))
-    return " ".join(sentences), prose_solution(name, start, steps)
+    return " ".join(sentences), prose_solution(start, steps, symbols=rng.random() < symbols)
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class CorpusSpec:
     n_problems: int = 40000
     levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
     target_wording: float = 0.5  # share of solved problems worded with the target's templates
+    symbols: float = 0.5  # share of solutions with their steps inline in symbols, not words
     seed: int = 0
 
 
@@ -102,7 +110,7 @@ def build_corpus(spec: CorpusSpec, unlabelled: Sequence[Problem]) -> list[Exampl
     examples: list[Example] = []
     for _ in range(spec.n_problems):
         ask, answer = rng.choice(FRAMES)
-        question, solution = alt_problem(rng, rng.choice(spec.levels), spec.target_wording)
+        question, solution = alt_problem(rng, rng.choice(spec.levels), spec.target_wording, spec.symbols)
         examples.append((f"{ask} {question}\n{answer}", f" {solution}"))
     examples += [("", f"{UNLABELLED_PREFIX} {p.question}") for p in unlabelled]
     random.Random(spec.seed + 1).shuffle(examples)
@@ -112,7 +120,7 @@ def build_corpus(spec: CorpusSpec, unlabelled: Sequence[Problem]) -> list[Exampl
 def vocabulary_texts() -> list[str]:
     """Every word the corpus can emit, numbers aside (for the shared word-level tokenizer)."""
     texts = [ANSWER_SENTENCE.format(n=1), UNLABELLED_PREFIX, *(f"{a} {b}" for a, b in FRAMES), *OP_WORDS.values(),
-             "started with is."]
+             "is."]
     for name, pron in ALT_NAMES.items():
         for items in ALT_ITEMS:
             fields = {"name": name, "pron": pron, "items": items, "k": 1}

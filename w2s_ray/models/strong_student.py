@@ -16,6 +16,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import torch
 from pydantic import BaseModel, ConfigDict
 
 from w2s_ray.data.pretrain_corpus import CorpusSpec, build_corpus, leaks
@@ -42,6 +43,7 @@ class StrongStudentRecipe(BaseModel):
     levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
     n_unlabelled: int = 6000  # train-split target questions shown without solutions
     target_wording: float = 0.5
+    symbols: float = 0.5
     max_steps: int = 1200  # ~5 min on 2 cores (measured: solves its own wording at every level)
     lr: float = 3e-3
     batch: int = 16
@@ -55,7 +57,7 @@ class StrongStudentRecipe(BaseModel):
 
     def corpus_spec(self) -> CorpusSpec:
         return CorpusSpec(n_problems=self.n_problems, levels=self.levels, target_wording=self.target_wording,
-                          seed=self.seed)
+                          symbols=self.symbols, seed=self.seed)
 
 
 DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
@@ -101,6 +103,10 @@ def train_strong_student(recipe: StrongStudentRecipe, out_dir: Path, threads: in
     save_model_dir(model, tokenizer, out_dir)
     report = {
         "parameters": count_parameters(model),
+        # Same recipe, threads and torch build: the same weights (seeded init and data order); another
+        # thread count or CPU kernel may round differently, so both are recorded.
+        "torch_threads": threads or torch.get_num_threads(),
+        "torch_version": torch.__version__,
         "corpus_examples": len(examples),
         "corpus_sha256": corpus_hash(examples),
         "steps": result.steps,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from w2s_ray.data.schema import Problem
@@ -106,6 +107,10 @@ def train_weak_teacher(recipe: WeakTeacherRecipe, out_dir: Path, threads: int | 
     save_model_dir(model, tokenizer, out_dir)
     report = {
         "parameters": count_parameters(model),
+        # Same recipe, threads and torch build: the same weights (seeded init and data order); another
+        # thread count or CPU kernel may round differently, so both are recorded.
+        "torch_threads": threads or torch.get_num_threads(),
+        "torch_version": torch.__version__,
         "steps": result.steps,
         "seconds": round(result.seconds, 1),
         "tokens_per_second": round(result.tokens_per_second),
