@@ -62,6 +62,21 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: 
     return ray
 
 
+def quiet_ray_data() -> None:
+    """No Ray Data progress in the console (on a non-terminal it logs a status block every few
+    seconds per operator: most of a CPU demo's output); the loop prints one line per stage."""
+    import logging
+
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
+    context.enable_progress_bars = False
+    context.enable_operator_progress_bars = False
+    context.print_on_execution_start = False
+    context.execution_options.verbose_progress = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+
+
 def ray_logs_dir() -> str | None:
     """This driver's Ray session log directory (workers' stdout/stderr, engines' logs), if any."""
     import ray

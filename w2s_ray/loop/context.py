@@ -11,7 +11,7 @@ from w2s_ray.devices import Device, resolve_device
 from w2s_ray.manifest import Manifest
 from w2s_ray.models.built_in import built_in
 from w2s_ray.models.load import resolve_model
-from w2s_ray.runtime import init_ray, ray_logs_dir
+from w2s_ray.runtime import init_ray, quiet_ray_data, ray_logs_dir
 
 
 @dataclass
@@ -75,5 +75,7 @@ def open_run(config: RunConfig) -> RunContext:
     manifest = Manifest.create(run_dir, config.model_dump(mode="json"), config.config_hash())
     init_ray(config.ray.address, config.ray.num_cpus, log_to_driver=config.ray.worker_logs == "console")
     link_ray_logs(run_dir)
+    if config.ray.worker_logs == "files":
+        quiet_ray_data()
     splits, stats = load_splits(config.data)
     return RunContext(config, manifest, resolve_device(config.ray.device), splits, stats)
