@@ -18,7 +18,13 @@ def test_demo_config_loads_and_hashes_stably():
     a = load_config("configs/demo.yaml")
     b = load_config("configs/demo.yaml")
     assert a.config_hash() == b.config_hash()
-    assert [t.name for t in a.weak] == ["weak-a"] and a.strong.role == "strong"
+    assert [t.name for t in a.weak] == ["weak-b"] and a.strong.role == "strong"
+    assert a.strong.model == "world-student" and a.train.early_stopping is not None
+
+
+@pytest.mark.parametrize("name", ["demo", "demo-w2s", "demo-smollm2", "gpu-gsm8k-w2s", "gpu-math-w2s"])
+def test_every_shipped_config_loads(name):
+    assert load_config(f"configs/{name}.yaml").weak
 
 
 def test_wrong_type_names_the_field_and_the_file(tmp_path):
