@@ -82,7 +82,10 @@ def ray_logs_dir() -> str | None:
     import ray
 
     node = getattr(ray._private.worker, "_global_node", None)  # no public API for the path
-    return node.get_logs_dir_path() if node is not None else None
+    try:
+        return node.get_logs_dir_path() if node is not None else None
+    except (AttributeError, OSError):  # a driver joined to a remote cluster may have none here
+        return None
 
 
 def shutdown_ray() -> None:
