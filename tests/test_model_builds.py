@@ -51,3 +51,22 @@ def test_the_student_is_pretrained_once_as_a_stage_and_then_found(tmp_path, monk
     again = RunContext(ctx.config, Manifest.load(ctx.run_dir), "cpu", ctx.splits, {})
     assert again.model_path(TINY) == path and len(calls) == 1
     assert json.loads(ctx.manifest.path.read_text())["stages"][f"models/{TINY}/build"]["inputs"]["recipe"]
+
+
+def test_a_changed_corpus_under_the_same_recipe_is_a_new_build(tmp_path, monkeypatch):
+    # Version 1 keyed the cache on the recipe alone: after the corpus code changed, runs went on
+    # using a student pretrained on the old corpus (measured: 23 % vs 50.5 % zero-shot).
+    from w2s_ray.data import pretrain_corpus
+
+    recipe = DEFAULT_STUDENTS[TINY]
+    first = strong_student.build_strong_student(recipe, tmp_path)
+    assert strong_student.build_strong_student(recipe, tmp_path) == first
+    monkeypatch.setattr(pretrain_corpus, "ANSWER_SENTENCE", "Hence the answer is {n}.")
+    strong_student.student_corpus.cache_clear()
+    try:
+        second = strong_student.build_strong_student(recipe, tmp_path)
+    finally:
+        strong_student.student_corpus.cache_clear()
+    assert second != first
+    keys = [json.loads((d / "recipe.json").read_text())["recipe"]["inputs"]["corpus_sha256"] for d in (first, second)]
+    assert keys[0] != keys[1]

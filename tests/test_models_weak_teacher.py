@@ -24,7 +24,8 @@ def test_a_teacher_is_trained_once_and_saved_as_a_loadable_directory(tmp_path, m
     monkeypatch.setattr(weak_teacher, "train_weak_teacher", lambda *a, **k: calls.append(1) or real_train(*a, **k))
     first = build_weak_teacher(TINY, cache_dir=tmp_path)
     assert build_weak_teacher(TINY, cache_dir=tmp_path) == first and len(calls) == 1
-    assert json.loads((first / RECIPE_FILE).read_text())["recipe"] == TINY.model_dump(mode="json")
+    recorded = json.loads((first / RECIPE_FILE).read_text())["recipe"]
+    assert recorded == {**TINY.model_dump(mode="json"), "inputs": weak_teacher.build_inputs(TINY)}
     assert json.loads((first / TRAINING_REPORT).read_text())["steps"] == 3
     tokenizer = AutoTokenizer.from_pretrained(first)
     model = AutoModelForCausalLM.from_pretrained(first)

@@ -36,6 +36,8 @@ def test_prose_solutions_are_right_and_state_their_answer():
         steps = PROSE_STEP.findall(solution)
         assert len(steps) == level, solution
         running = int(re.search(r"\d+", question).group(0))  # the start value
+        # The opening names the start: the anchor that keeps the student solving, not re-asking.
+        assert re.match(rf"[A-Z][a-z]+ started with {running}\. ", solution), solution
         for left, word, right, result in steps:
             assert int(left) == running
             a, b = int(left), int(right)

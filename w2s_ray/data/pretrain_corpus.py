@@ -6,7 +6,7 @@ from pretraining on a broader, related distribution, and weak labels only elicit
 never in the benchmark's own; this corpus plays that role for the CPU testbed:
 
   - solved problems of the same world (same chains, `world.sample_chain`) worded with other names,
-    items and sentence templates, and solved in one prose paragraph ("12 plus 7 is 19. 19 minus 3 is 16. So the answer is 16.",
+    items and sentence templates, and solved in one prose paragraph ("Ada started with 12. 12 plus 7 is 19. So the answer is 19.",
     half of them with the steps in symbols: "12 + 7 = 19. ..."),
     each in one of a few frames ("Problem:/Solution:", "Q:/A:", "Question:/Answer:");
   - the target questions of the train splits, without solutions (unlabelled text in the target's
@@ -55,15 +55,21 @@ UNLABELLED_PREFIX = "Question:"
 TARGET_STEP_LINE = re.compile(r"^\s*\d+ [-+*/] \d+ = \d+\s*$", re.MULTILINE)
 
 
-def prose_solution(start: int, steps: Sequence[Step], symbols: bool = False) -> str:
-    """One paragraph, "12 plus 7 is 19. 19 minus 3 is 16. So the answer is 16.", or with the steps
-    in symbols ("12 + 7 = 19. ..."), as web text mixes both. Never the target's own format: one
-    bare equation a line, then "#### N"."""
+def prose_solution(start: int, steps: Sequence[Step], symbols: bool = False, name: str | None = None) -> str:
+    """One paragraph, "Ada started with 12. 12 plus 7 is 19. 19 minus 3 is 16. So the answer is 16.",
+    or with the steps in symbols ("... 12 + 7 = 19. ..."), as web text mixes both. Never the target's
+    own format: one bare equation a line, then "#### N".
+
+    The opening sentence anchors the chain on the question's starting amount. Without it the same
+    pretraining budget gave a student that, asked a target question, often went on writing question
+    text instead of solving it: 23.0 % zero-shot on the demo test split, against 50.5 % with it
+    (bench/w2s_variants.py, 2026-11-26)."""
     def step(s: Step) -> str:
         return f"{s.left} {s.op} {s.right} = {s.result}." if symbols else \
             f"{s.left} {OP_WORDS[s.op]} {s.right} is {s.result}."
 
-    return " ".join([*(step(s) for s in steps), ANSWER_SENTENCE.format(n=steps[-1].result if steps else start)])
+    opening = [f"{name} started with {start}."] if name else []
+    return " ".join([*opening, *(step(s) for s in steps), ANSWER_SENTENCE.format(n=steps[-1].result if steps else start)])
 
 
 def alt_problem(rng: random.Random, level: int, target_wording: float = 0.0,
@@ -83,7 +89,7 @@ def alt_problem(rng: random.Random, level: int, target_wording: float = 0.0,
     sentences = [rng.choice(start_t).format(k=start, **fields)]
     sentences += [rng.choice(step_t[s.op]).format(k=s.right, **fields) for s in steps]
     sentences.append(rng.choice(question_t).format(**fields))
-    return " ".join(sentences), prose_solution(start, steps, symbols=rng.random() < symbols)
+    return " ".join(sentences), prose_solution(start, steps, symbols=rng.random() < symbols, name=name)
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,7 @@ def build_corpus(spec: CorpusSpec, unlabelled: Sequence[Problem]) -> list[Exampl
 def vocabulary_texts() -> list[str]:
     """Every word the corpus can emit, numbers aside (for the shared word-level tokenizer)."""
     texts = [ANSWER_SENTENCE.format(n=1), UNLABELLED_PREFIX, *(f"{a} {b}" for a, b in FRAMES), *OP_WORDS.values(),
-             "is."]
+             "started with is."]
     for name, pron in ALT_NAMES.items():
         for items in ALT_ITEMS:
             fields = {"name": name, "pron": pron, "items": items, "k": 1}

@@ -15,7 +15,7 @@ from pathlib import Path
 from w2s_ray.models.smollm2 import PACKAGE as SMOLLM2_PACKAGE
 from w2s_ray.models.smollm2 import SMOLLM2_NAME, smollm2_model_dir
 from w2s_ray.models.strong_student import DEFAULT_STUDENTS, build_strong_student, corpus_hash, student_corpus
-from w2s_ray.models.weak_teacher import DEFAULT_RECIPES, build_weak_teacher, training_examples, weak_teacher_splits
+from w2s_ray.models.weak_teacher import DEFAULT_RECIPES, build_weak_teacher, training_data_sha256
 
 
 def _sha16(value) -> str:
@@ -37,11 +37,7 @@ class BuiltInModel:
 def _weak(name: str) -> BuiltInModel:
     recipe = DEFAULT_RECIPES[name]
 
-    def data() -> str:
-        examples = training_examples(weak_teacher_splits(recipe)["weak_train"][: recipe.n_train_problems])
-        return hashlib.sha256(json.dumps(examples).encode()).hexdigest()
-
-    return BuiltInModel(name, "weak-teacher", recipe.model_dump(mode="json"), data,
+    return BuiltInModel(name, "weak-teacher", recipe.model_dump(mode="json"), lambda: training_data_sha256(recipe),
                         lambda cache: build_weak_teacher(name, cache))
 
 

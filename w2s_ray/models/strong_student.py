@@ -12,6 +12,7 @@ manifest stage (loop/model_builds.py) that records the corpus hash and the built
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -23,10 +24,12 @@ from w2s_ray.data.pretrain_corpus import CorpusSpec, build_corpus, leaks
 from w2s_ray.models.cache import cached_model
 from w2s_ray.models.pretrain import PretrainConfig, pretrain
 from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, count_parameters, save_model_dir
-from w2s_ray.models.word_tokenizer import build_world_tokenizer
+from w2s_ray.models.word_tokenizer import build_world_tokenizer, vocabulary_sha256
 
 STRONG_STUDENT_KIND = "strong-student"
-STRONG_STUDENT_VERSION = "1"
+# 2: the cache key holds the corpus and vocabulary hashes (version 1 reused a directory built from
+# an older corpus after the corpus code changed); solutions open with "NAME started with N.".
+STRONG_STUDENT_VERSION = "2"
 BUILD_REPORT = "training.json"
 
 
@@ -69,6 +72,7 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
 }
 
 
+@functools.lru_cache(maxsize=2)  # ~30 s to build; a run hashes it for the cache key and the manifest
 def student_corpus(recipe: StrongStudentRecipe) -> list[tuple[str, str]]:
     """The recipe's corpus, refused if it leaks the target format or a held-out solution."""
     from w2s_ray.data.splits import build_demo_splits
@@ -122,6 +126,9 @@ def build_strong_student(recipe: StrongStudentRecipe | str, cache_dir: str | Pat
     """The cached model directory of this student (a default recipe's name or a recipe)."""
     if isinstance(recipe, str):
         recipe = DEFAULT_STUDENTS[recipe]
-    return cached_model(STRONG_STUDENT_KIND, recipe.model_dump(mode="json"),
+    # What the build reads, beside the recipe: the key changes whenever the corpus or vocabulary does.
+    inputs = {"corpus_sha256": corpus_hash(student_corpus(recipe)),
+              "vocabulary_sha256": vocabulary_sha256(build_world_tokenizer())}
+    return cached_model(STRONG_STUDENT_KIND, {**recipe.model_dump(mode="json"), "inputs": inputs},
                         lambda out: train_strong_student(recipe, out, threads), cache_dir,
                         code_version=STRONG_STUDENT_VERSION)

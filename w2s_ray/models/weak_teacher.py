@@ -9,6 +9,7 @@ teacher saw. The default recipes share one split, so either teacher fits the sam
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -20,12 +21,13 @@ from w2s_ray.models.cache import cached_model
 from w2s_ray.models.pretrain import PretrainConfig, pretrain
 from w2s_ray.models.text_format import completion_text, zero_shot_prompt
 from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, count_parameters, save_model_dir
-from w2s_ray.models.word_tokenizer import build_world_tokenizer
+from w2s_ray.models.word_tokenizer import build_world_tokenizer, vocabulary_sha256
 
 WEAK_TEACHER_KIND = "weak-teacher"
 # Bump when what a recipe trains on changes. 2: demo splits at fixed shares (a new weak_train).
 # 3: the world's values in 1..40, and one tokenizer with the student's corpus.
-WEAK_TEACHER_VERSION = "3"
+# 4: the cache key holds the training data and vocabulary hashes (a vocabulary change reused stale builds).
+WEAK_TEACHER_VERSION = "4"
 TRAINING_REPORT = "training.json"
 
 
@@ -80,6 +82,16 @@ def training_examples(problems: list[Problem]) -> list[tuple[str, str]]:
     return [(zero_shot_prompt(p.question), completion_text(p.solution)) for p in problems]
 
 
+def training_data_sha256(recipe: WeakTeacherRecipe) -> str:
+    examples = training_examples(weak_teacher_splits(recipe)["weak_train"][: recipe.n_train_problems])
+    return hashlib.sha256(json.dumps(examples).encode()).hexdigest()
+
+
+def build_inputs(recipe: WeakTeacherRecipe) -> dict[str, str]:
+    """What a build reads beside the recipe; part of the cache key, so a change to either rebuilds."""
+    return {"data_sha256": training_data_sha256(recipe), "vocabulary_sha256": vocabulary_sha256(build_world_tokenizer())}
+
+
 def train_weak_teacher(recipe: WeakTeacherRecipe, out_dir: Path, threads: int | None = None) -> None:
     """Build, train and save the teacher into out_dir (uncached; see build_weak_teacher)."""
     tokenizer = build_world_tokenizer()
@@ -131,7 +143,7 @@ def build_weak_teacher(
         recipe = DEFAULT_RECIPES[recipe]
     return cached_model(
         WEAK_TEACHER_KIND,
-        recipe.model_dump(mode="json"),
+        {**recipe.model_dump(mode="json"), "inputs": build_inputs(recipe)},
         lambda out: train_weak_teacher(recipe, out, threads),
         cache_dir,
         code_version=WEAK_TEACHER_VERSION,

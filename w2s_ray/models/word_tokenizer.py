@@ -92,6 +92,15 @@ def build_world_tokenizer() -> PreTrainedTokenizerFast:
     return build_word_tokenizer([*world.vocabulary_texts(), *pretrain_corpus.vocabulary_texts()])
 
 
+def vocabulary_sha256(tokenizer) -> str:
+    """The tokenizer's vocabulary as a hash: part of a built model's cache key (a word added to the
+    world or the corpus shifts every id, and with it the seeded initialisation)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(tokenizer.get_vocab(), sort_keys=True).encode()).hexdigest()
+
+
 def number_token_values(tokenizer) -> dict[int, int]:
     """Token id -> value for every token that spells a number (with or without its leading space)."""
     values = {}
