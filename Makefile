@@ -37,7 +37,7 @@ demo-smollm2: $(STAMP)
 	$(VENV)/bin/w2s run configs/demo-smollm2.yaml
 
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
