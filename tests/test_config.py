@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from w2s_ray.config import ConfigError, load_config
+from w2s_ray.config import ConfigError, RunConfig, load_config
 
 
 def _write(tmp_path, text):
@@ -75,3 +75,15 @@ def test_stage2_thresholds_must_be_ordered(tmp_path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match="flip_confidence"):
         load_config(tmp_path / "c.yaml")
+
+
+def test_answer_markers_are_a_validated_run_setting_with_builtins(tmp_path):
+    from w2s_ray.score.answers import DEFAULT_MARKERS
+
+    base = {"weak": [{"name": "w", "model": "m"}], "strong": {"name": "s", "model": "m"}}
+    default = RunConfig.model_validate(base)
+    assert tuple(default.answer_markers) == DEFAULT_MARKERS and "^a:" in default.answer_markers
+    custom = RunConfig.model_validate({**base, "answer_markers": ["RESULT:"]})
+    assert custom.config_hash() != default.config_hash()
+    with pytest.raises(ValueError, match="marker"):
+        RunConfig.model_validate({**base, "answer_markers": []})

@@ -14,6 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from w2s_ray.score.answers import DEFAULT_MARKERS, check_markers
 from w2s_ray.score.stage import ScorerSpec
 from w2s_ray.train.config import TrainConfig
 
@@ -170,11 +171,19 @@ class RunConfig(_Strict):
     scorers: list[ScorerSpec] = Field(
         default_factory=lambda: [ScorerSpec(name="answer_check"), ScorerSpec(name="step_check")]
     )
+    # Literal phrases that introduce a final answer in a generation ("^" = at a line's start); the
+    # generate stage's `answer` column is read with them. See w2s_ray.score.answers.
+    answer_markers: list[str] = Field(default_factory=lambda: list(DEFAULT_MARKERS))
     eval: EvalConfig = Field(default_factory=EvalConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
     stage2: Stage2Config | None = None  # None: Stage I only
     serve: ServeConfig = Field(default_factory=ServeConfig)
+
+    @field_validator("answer_markers")
+    @classmethod
+    def _markers(cls, markers):
+        return list(check_markers(markers))
 
     @field_validator("weak")
     @classmethod
@@ -200,6 +209,8 @@ class RunConfig(_Strict):
         """What the run computes, not where: a run directory moved or resumed elsewhere keeps it."""
         content = self.model_dump(mode="json", exclude={"run_dir": True, "cache_dir": True, "ray": {"address"},
                                                        "serve": True})
+        if content["answer_markers"] == list(DEFAULT_MARKERS):  # runs from before the field keep their hash
+            del content["answer_markers"]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:

@@ -42,7 +42,8 @@ def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model:
                        inputs: dict | None = None) -> StageResult:
     def body() -> StageResult:
         _log(f"{key}: {teacher.name} on {len(problems)} problems")
-        ds, gen = generate(problems, teacher, ctx.model_path(model), ctx.device, demo_pool)
+        ds, gen = generate(problems, teacher, ctx.model_path(model), ctx.device, demo_pool,
+                           ctx.config.answer_markers)
         start = time.perf_counter()
         rows = score_dataset(ds, ctx.config.scorers).take_all()
         score_seconds = time.perf_counter() - start
