@@ -162,6 +162,15 @@ class Manifest:
     def failures(self) -> dict[str, dict]:
         return copy.deepcopy(self._data.get("failures", {}))
 
+    def note_data(self, stats: Mapping[str, Any]) -> None:
+        """What loading the data found (sizes, quarantined lines, duplicates, conflicting gold, content
+        hash): rewritten at every open, since it describes the files as they are now."""
+        if self._data.get("data") != stats:
+            self._save(dict(self._data, data=dict(stats)))
+
+    def data(self) -> dict[str, Any]:
+        return copy.deepcopy(self._data.get("data", {}))
+
     def _stored_output(self, key: str, name: str, output: Mapping[str, Any]) -> dict[str, Any]:
         """Checks an output record is verifiable later, and makes its path relative to the run."""
         if not isinstance(output, Mapping) or output.get("kind") not in OUTPUT_KINDS or "path" not in output:

@@ -142,6 +142,8 @@ def load_problems(
         return load_hf_dataset(name, split, config, format, quarantine)
     if Path(text).suffix != ".jsonl":
         raise ValueError(f"expected a .jsonl path or {HF_PREFIX}NAME, got {text!r}")
+    if not Path(text).is_file():
+        raise InputError(text, None, None, "no such file")
     return load_jsonl(text, format, quarantine)
 
 

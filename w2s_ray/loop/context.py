@@ -70,12 +70,14 @@ def link_ray_logs(run_dir: Path) -> None:
 
 
 def open_run(config: RunConfig) -> RunContext:
+    # Data first: a missing or bad file must fail before a manifest exists or Ray starts.
+    splits, stats = load_splits(config.data)
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest.create(run_dir, config.model_dump(mode="json"), config.config_hash())
+    manifest.note_data(stats)
     init_ray(config.ray.address, config.ray.num_cpus, log_to_driver=config.ray.worker_logs == "console")
     link_ray_logs(run_dir)
     if config.ray.worker_logs == "files":
         quiet_ray_data()
-    splits, stats = load_splits(config.data)
     return RunContext(config, manifest, resolve_device(config.ray.device), splits, stats)
