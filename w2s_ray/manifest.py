@@ -96,6 +96,10 @@ class Manifest:
         if not isinstance(data, dict) or data.get("version") != VERSION:
             version = data.get("version") if isinstance(data, dict) else None
             raise ManifestError(f"{path}: manifest version {version!r}, this code reads version {VERSION}")
+        missing = [k for k in ("config", "config_hash", "stages") if k not in data]
+        if missing or not isinstance(data["config"], dict) or not isinstance(data["stages"], dict):
+            raise ManifestError(f"{path}: missing or malformed keys {missing or ['config', 'stages']}; "
+                                f"it was edited or damaged outside w2s")
         return cls(run_dir, data)
 
     @property
