@@ -40,6 +40,12 @@ def _cmd_resume(args) -> int:
 
     manifest = Manifest.load(args.run_dir)
     config = validate_config(manifest.config, manifest.path)
+    if args.from_stage:
+        from w2s_ray.run_lock import lock_run_dir
+
+        lock_run_dir(args.run_dir)  # the manifest is edited here, before run() opens it
+        dropped = manifest.forget_from(args.from_stage)
+        print(f"w2s: redoing {len(dropped)} stages from {args.from_stage}: {dropped}", file=sys.stderr)
     if Path(config.run_dir).resolve() != Path(args.run_dir).resolve():
         config = config.model_copy(update={"run_dir": args.run_dir})
     run(config)
@@ -87,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("resume", help="continue a run at its first unfinished stage")
     p.add_argument("run_dir")
+    p.add_argument("--from", dest="from_stage", metavar="STAGE",
+                   help="redo this complete stage and every stage completed after it")
     p.set_defaults(func=_cmd_resume)
     p = sub.add_parser("report", help="write report.md, report.json and report.png for a run")
     p.add_argument("run_dir")

@@ -166,6 +166,17 @@ class Manifest:
     def failures(self) -> dict[str, dict]:
         return copy.deepcopy(self._data.get("failures", {}))
 
+    def forget_from(self, key: str) -> list[str]:
+        """Drop the record of `key` and of every stage completed after it (`w2s resume --from`), so
+        the next run does them again; returns the dropped keys. Their files are overwritten then."""
+        stages = self.stages()
+        if key not in stages:
+            raise ManifestError(f"stage {key!r} is not complete in {self.path}; complete stages: {stages}")
+        dropped = stages[stages.index(key):]
+        kept = {k: v for k, v in self._data["stages"].items() if k not in dropped}
+        self._save(dict(self._data, stages=kept))
+        return dropped
+
     def note_data(self, stats: Mapping[str, Any]) -> None:
         """What loading the data found (sizes, quarantined lines, duplicates, conflicting gold, content
         hash): rewritten at every open, since it describes the files as they are now."""
@@ -244,6 +255,16 @@ class StageResult:
                    dropped=record["dropped"], metrics=record["metrics"], seconds=record["seconds"], resumed=resumed)
 
 
+def _inside_run(manifest: Manifest, value: Any) -> Any:
+    """An input that is an absolute path inside the run directory (a checkpoint of an earlier stage),
+    relative to it: the run directory can move and its stages still match their records."""
+    if isinstance(value, str) and os.path.isabs(value):
+        path = Path(value).resolve()
+        if path.is_relative_to(manifest.run_dir):
+            return str(path.relative_to(manifest.run_dir))
+    return value
+
+
 def run_stage(manifest: Manifest, key: str, fn: Callable[[], StageResult],
               inputs: Mapping[str, str] | None = None) -> StageResult:
     """Run `fn` once per run: a stage already complete is verified and returned from its record.
@@ -253,7 +274,7 @@ def run_stage(manifest: Manifest, key: str, fn: Callable[[], StageResult],
     back stale data. A complete stage whose files fail verification raises CorruptStageError.
     If `fn` raises, nothing is recorded and the next resume runs the stage again.
     """
-    inputs = dict(inputs or {})
+    inputs = {name: _inside_run(manifest, value) for name, value in (inputs or {}).items()}
     if manifest.is_complete(key):
         record = manifest.record(key)
         if record["inputs"] != inputs:
