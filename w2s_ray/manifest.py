@@ -277,6 +277,8 @@ def run_stage(manifest: Manifest, key: str, fn: Callable[[], StageResult],
     inputs = {name: _inside_run(manifest, value) for name, value in (inputs or {}).items()}
     if manifest.is_complete(key):
         record = manifest.record(key)
+        # Records from before inputs were stored relative still hold absolute paths into this run.
+        record["inputs"] = {name: _inside_run(manifest, value) for name, value in record["inputs"].items()}
         if record["inputs"] != inputs:
             changed = sorted(n for n in set(record["inputs"]) | set(inputs) if record["inputs"].get(n) != inputs.get(n))
             raise StageInputsChangedError(
