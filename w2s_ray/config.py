@@ -156,6 +156,10 @@ class ServeConfig(_Strict):
     # token itself here: the config is copied into manifest.json.
     api_key_env: str = "W2S_SERVE_API_KEY"
     max_request_bytes: int = Field(default=1 << 20, ge=1024)  # larger bodies: 413
+    # Work one request may ask for; beyond: 400. One client must not take every core.
+    max_n: int = Field(default=8, ge=1)  # completions per prompt (`n`, `best_of`)
+    max_tokens: int = Field(default=1024, ge=1)  # `max_tokens` / `max_completion_tokens`
+    max_prompts: int = Field(default=16, ge=1)  # prompts in one completions request
     max_model_len: int | None = Field(default=None, ge=16)  # prompt + completion tokens; None: the model's own
     num_cpus: float = Field(default=0.5, gt=0)  # Ray CPUs per model replica (two live during a swap)
     poll_seconds: float = Field(default=2.0, gt=0)  # how often the server looks for a new promotion
