@@ -88,3 +88,23 @@ def test_forget_from_drops_a_stage_and_everything_after_it(tmp_path):
     with pytest.raises(ManifestError, match="not complete"):
         manifest.forget_from("round_9/train")
     assert build_parser().parse_args(["resume", "r", "--from", "round_1/train"]).from_stage == "round_1/train"
+
+
+def test_edited_data_under_the_same_path_is_not_served_stale_generations(tmp_path):
+    from w2s_ray.config import RunConfig
+    from w2s_ray.loop.context import RunContext
+    from w2s_ray.loop.steps import generate_and_score
+    from w2s_ray.manifest import StageInputsChangedError
+
+    config = RunConfig.model_validate({
+        "run_dir": str(tmp_path / "run"), "weak": [{"name": "w", "model": "m"}], "strong": {"name": "s", "model": "m"},
+        "data": {"source": "files", "train": "train.jsonl", "test": "test.jsonl"}})
+    manifest = Manifest.create(config.run_dir, config.model_dump(mode="json"), config.config_hash())
+    key = "weak/w/generate"
+    manifest.complete(key, inputs={"model": "m", "data": "hash-before-edit"},
+                      outputs={"rows": write_stage(manifest.run_dir / key, [{"x": 1}])})
+    same = RunContext(config, manifest, "cpu", {}, {"data_hash": "hash-before-edit"})
+    assert generate_and_score(same, key, config.weak[0], "m", []).resumed  # the data is an input...
+    edited = RunContext(config, manifest, "cpu", {}, {"data_hash": "hash-after-edit"})
+    with pytest.raises(StageInputsChangedError, match="data"):  # ...so an edit is seen
+        generate_and_score(edited, key, config.weak[0], "m", [])
