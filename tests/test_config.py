@@ -141,3 +141,8 @@ def test_missing_or_undecodable_config_is_a_config_error(tmp_path, content, matc
         path.write_bytes(content)
     with pytest.raises(ConfigError, match=match):
         load_config(path)
+
+
+def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
+    config = load_config(_write(tmp_path, BASE_YAML + "train: {lr: 1e-4}\nstage2: {lr: 5E-6}\n"))
+    assert config.train.lr == 1e-4 and config.stage2.lr == 5e-6
