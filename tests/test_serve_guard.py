@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from starlette.applications import Starlette
@@ -101,3 +102,35 @@ def test_serve_config_carries_the_caps():
     from w2s_ray.config import ServeConfig
 
     assert (ServeConfig().max_n, ServeConfig().max_tokens, ServeConfig().max_prompts) == (8, 1024, 16)
+
+
+def test_one_client_cannot_hold_more_than_its_share_of_requests():
+    import asyncio
+    import threading
+
+    release = asyncio.Event()
+
+    async def slow(request: Request):
+        await asyncio.wait_for(release.wait(), timeout=10)
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/v1/completions", slow, methods=["POST"])])
+    app.add_middleware(RequestGuard, max_concurrent=2)
+    statuses: list[int] = []
+    with TestClient(app) as c:
+        def post(headers=None):
+            statuses.append(c.post("/v1/completions", json={"prompt": "a"}, headers=headers or {}).status_code)
+
+        threads = [threading.Thread(target=post) for _ in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)  # both in flight
+        refused = c.post("/v1/completions", json={"prompt": "a"})
+        assert_openai_error(refused, 429, "too_many_concurrent_requests")
+        other = threading.Thread(target=post, args=({"Authorization": "Bearer other-client"},))
+        other.start()  # another client is not refused
+        time.sleep(0.3)
+        c.portal.call(release.set)
+        for t in threads + [other]:
+            t.join(timeout=10)
+    assert statuses == [200, 200, 200]

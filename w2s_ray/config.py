@@ -161,6 +161,7 @@ class ServeConfig(_Strict):
     max_n: int = Field(default=8, ge=1)  # completions per prompt (`n`, `best_of`)
     max_tokens: int = Field(default=1024, ge=1)  # `max_tokens` / `max_completion_tokens`
     max_prompts: int = Field(default=16, ge=1)  # prompts in one completions request
+    max_concurrent: int = Field(default=8, ge=1)  # requests in flight per client (address + token); beyond: 429
     max_model_len: int | None = Field(default=None, ge=16)  # prompt + completion tokens; None: the model's own
     num_cpus: float = Field(default=0.5, gt=0)  # Ray CPUs per model replica (two live during a swap)
     poll_seconds: float = Field(default=2.0, gt=0)  # how often the server looks for a new promotion

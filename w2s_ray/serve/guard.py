@@ -9,6 +9,8 @@ before anything else runs:
        `n` (or `best_of`) over max_n, `max_tokens` / `max_completion_tokens` over max_tokens, a
        batch of more than max_prompts prompts. A request with "n": 1000 over two
        prompts was answered (2,000 completions on 2 cores), starving every other client.
+  429  the client (its address and bearer token) already has max_concurrent requests in flight, so
+       one client cannot starve the others (a swap halves the replicas for a while).
 Every refusal is an OpenAI-shaped JSON error, {"error": {"message", "type", "param", "code"}}, never
 a stack trace. Everything else passes through untouched, the body replayed from the buffer.
 
@@ -37,11 +39,13 @@ class RequestGuard:
     """Pure ASGI (not BaseHTTPMiddleware): it must see the raw body stream to bound it."""
 
     def __init__(self, app, *, api_key_sha256: str | None = None, max_request_bytes: int = 1 << 20,
-                 max_n: int = 8, max_tokens: int = 1024, max_prompts: int = 16):
+                 max_n: int = 8, max_tokens: int = 1024, max_prompts: int = 16, max_concurrent: int = 8):
         self.app = app
         self.api_key_sha256 = api_key_sha256
         self.max_request_bytes = max_request_bytes
         self.caps = {"n": max_n, "max_tokens": max_tokens, "prompts": max_prompts}
+        self.max_concurrent = max_concurrent
+        self.in_flight: dict[tuple, int] = {}  # one event loop per ingress replica: no lock needed
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -74,7 +78,18 @@ class RequestGuard:
             over = _over_caps(json.loads(body), self.caps)
             if over:
                 return await _refuse(send, 400, over, "invalid_request_error", "request_over_limits")
-        return await self.app(scope, _replay(bytes(body), receive), send)
+        # A client is its address and its credentials (on loopback the address alone says little).
+        client = ((scope.get("client") or ("?",))[0], token_digest(headers.get(b"authorization", b"").decode("latin-1")))
+        if self.in_flight.get(client, 0) >= self.max_concurrent:
+            return await _refuse(send, 429, f"this client already has {self.max_concurrent} requests in flight; "
+                                 "retry when one finishes", "rate_limit_error", "too_many_concurrent_requests")
+        self.in_flight[client] = self.in_flight.get(client, 0) + 1
+        try:
+            return await self.app(scope, _replay(bytes(body), receive), send)
+        finally:
+            self.in_flight[client] -= 1
+            if not self.in_flight[client]:
+                del self.in_flight[client]
 
     def _authorized(self, header: bytes) -> bool:
         scheme, _, token = header.decode("latin-1").partition(" ")
