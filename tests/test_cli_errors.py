@@ -56,3 +56,16 @@ def test_damaged_manifest_and_config_that_no_longer_validates(tmp_path, capsys):
                                                    "config_hash": "x", "stages": {}}))
     code, err = _run(capsys, ["resume", str(run)])
     assert code == 2 and "manifest.json: invalid config" in err and err.count("\n") == 1
+
+
+def test_an_interrupt_is_a_message_and_exit_130(capsys, monkeypatch):
+    import w2s_ray.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    parser = cli.build_parser()
+    parser._subparsers._group_actions[0].choices["report"].set_defaults(func=interrupted)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    code, err = _run(capsys, ["report", "somewhere"])
+    assert code == 130 and "interrupted" in err and "Traceback" not in err

@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CorruptStageError, ManifestError, EmptyTrainingSet) as err:
         print(f"w2s: {type(err).__name__}: {_one_line(err)}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGINT while serving beside a loop
+        print("w2s: interrupted; finished stages are kept (`w2s resume RUN_DIR` continues)", file=sys.stderr)
+        return 130
 
 
 def _one_line(err: BaseException) -> str:
