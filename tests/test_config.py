@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from w2s_ray.config import ConfigError, load_config
+from w2s_ray.config import ConfigError, RunConfig, load_config
 
 
 def _write(tmp_path, text):
@@ -75,3 +75,74 @@ def test_stage2_thresholds_must_be_ordered(tmp_path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match="flip_confidence"):
         load_config(tmp_path / "c.yaml")
+
+
+def test_answer_markers_are_a_validated_run_setting_with_builtins(tmp_path):
+    from w2s_ray.score.answers import DEFAULT_MARKERS
+
+    base = {"weak": [{"name": "w", "model": "m"}], "strong": {"name": "s", "model": "m"}}
+    default = RunConfig.model_validate(base)
+    assert tuple(default.answer_markers) == DEFAULT_MARKERS and "^a:" in default.answer_markers
+    custom = RunConfig.model_validate({**base, "answer_markers": ["RESULT:"]})
+    assert custom.config_hash() != default.config_hash()
+    with pytest.raises(ValueError, match="marker"):
+        RunConfig.model_validate({**base, "answer_markers": []})
+
+
+BASE_YAML = "strong: {name: s, model: m}\nweak: [{name: a, model: m}]\n"
+
+
+@pytest.mark.parametrize("extra, field", [
+    ("loop: {rounds: '3'}\n", "loop.rounds"),          # a string is not a number
+    ("loop: {rounds: true}\n", "loop.rounds"),         # nor is a boolean
+    ("ray: {num_cpus: 0}\n", "ray.num_cpus"),
+    ("ray: {num_cpus: -2}\n", "ray.num_cpus"),
+    ("strong: {name: s, model: m, temperature: .inf}\n", "strong.temperature"),
+    ("train: {lr: .nan}\n", "train.lr"),
+    ("scorers: [{name: answer_check, concurrency: '2'}]\n", "scorers.0.concurrency"),
+    ("scorers: [{name: no_such_scorer}]\n", "scorers"),
+])
+def test_strict_values_are_refused_naming_the_field(tmp_path, extra, field):
+    text = BASE_YAML.replace("strong: {name: s, model: m}\n", "") if extra.startswith("strong") else BASE_YAML
+    with pytest.raises(ConfigError, match=f"field '{field}") as err:
+        load_config(_write(tmp_path, text + extra))
+    assert "\n" not in str(err.value) and str(tmp_path) in str(err.value)
+
+
+def test_unknown_scorer_names_the_known_ones(tmp_path):
+    with pytest.raises(ConfigError, match="unknown scorer 'no_such_scorer'.*answer_check"):
+        load_config(_write(tmp_path, BASE_YAML + "scorers: [{name: no_such_scorer}]\n"))
+
+
+def test_duplicate_yaml_keys_are_refused_with_their_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"run.yaml:5: .*duplicate key 'rounds' \(first on line 4\)"):
+        load_config(_write(tmp_path, BASE_YAML + "loop:\n  rounds: 1\n  rounds: 3\n"))
+
+
+def test_yaml_alias_bomb_is_refused_fast(tmp_path):
+    import time
+
+    # Nine levels of nine aliases: 9^9 values once expanded, inside a field that takes any mapping
+    # (a scorer's config), so validation alone would pass and hashing the config would expand it.
+    levels = ["    l0: &l0 [x, x, x, x, x, x, x, x, x]"] + [
+        f"    l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    bomb = "scorers:\n- name: answer_check\n  config:\n" + "\n".join(levels) + "\n"
+    assert len(bomb) < 1000
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match="alias"):
+        load_config(_write(tmp_path, BASE_YAML + bomb))  # before: loaded, and config_hash() never returned
+    assert time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize("content, match", [(None, "cannot read"), (b"name: \xff\xfe\n", "not UTF-8")])
+def test_missing_or_undecodable_config_is_a_config_error(tmp_path, content, match):
+    path = tmp_path / "run.yaml"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError, match=match):
+        load_config(path)
+
+
+def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
+    config = load_config(_write(tmp_path, BASE_YAML + "train: {lr: 1e-4}\nstage2: {lr: 5E-6}\n"))
+    assert config.train.lr == 1e-4 and config.stage2.lr == 5e-6

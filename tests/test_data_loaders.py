@@ -158,7 +158,7 @@ def test_quarantine_keeps_good_lines_and_records_bad_ones(tmp_path):
 
 def test_quarantine_rewritten_on_clean_rerun(tmp_path):
     quarantine = tmp_path / "quarantine.jsonl"
-    load_jsonl(_write(tmp_path / "a.jsonl", ["oops"]), quarantine=quarantine)
+    load_jsonl(_write(tmp_path / "a.jsonl", ["oops", GSM8K_OK]), quarantine=quarantine)
     result = load_jsonl(_write(tmp_path / "b.jsonl", [GSM8K_OK]), quarantine=quarantine)
     assert result.quarantined == 0
     assert quarantine.read_text() == ""
@@ -202,3 +202,62 @@ def test_hf_spec_names_config_and_split():
     assert parse_hf_spec("hf:EleutherAI/hendrycks_math:algebra", split="test") == ("EleutherAI/hendrycks_math", "algebra", "test")
     with pytest.raises(ValueError, match="hf:NAME"):
         parse_hf_spec("hf:@test")
+
+
+HOSTILE_LINES = {
+    "deep_nesting": "[" * 200_000,
+    "huge_int": '{"question": "q?", "gold": ' + "9" * 5000 + ', "level": 1}',
+    "lone_surrogate": '{"question": "\\ud800 what?", "gold": "1", "level": 1}',
+    "surrogate_in_key": '{"question": "q2", "gold": "1", "level": 1, "\\udfff": 1}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_LINES))
+def test_lines_python_cannot_hold_are_located_errors(tmp_path, name):
+    path = tmp_path / "h.jsonl"
+    path.write_text(json.dumps(W2S_OK) + "\n" + HOSTILE_LINES[name] + "\n")
+    with pytest.raises(InputError) as info:
+        load_jsonl(path)
+    assert info.value.line == 2 and info.value.path == str(path)
+
+
+def test_quarantine_load_survives_every_hostile_line(tmp_path):
+    path = tmp_path / "h.jsonl"
+    other = json.dumps({"question": "What is 3 + 3?", "gold": "6", "level": 1})
+    path.write_text("\n".join([json.dumps(W2S_OK), *HOSTILE_LINES.values(), other]) + "\n")
+    quarantine = tmp_path / "q.jsonl"
+    result = load_jsonl(path, quarantine=quarantine)
+    assert len(result.problems) == 2 and result.quarantined == len(HOSTILE_LINES)
+    lines = [json.loads(line)["line"] for line in quarantine.read_text().splitlines()]
+    assert lines == [2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("lines", [[], ["", "  "], ["oops", "[1]"]])
+def test_a_source_with_no_problems_is_an_error(tmp_path, lines):
+    path = tmp_path / "e.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="no problems loaded"):
+        load_jsonl(path, quarantine=tmp_path / "q.jsonl")
+    with pytest.raises(InputError):
+        load_jsonl(path)
+
+
+def test_duplicate_ids_are_located_at_load(tmp_path):
+    a = json.dumps({"id": "p1", "question": "one?", "gold": "1", "level": 1})
+    b = json.dumps({"id": "p1", "question": "two?", "gold": "2", "level": 1})
+    path = _write(tmp_path / "d.jsonl", [a, b])
+    with pytest.raises(InputError, match="duplicate id 'p1' \\(first on line 1\\)") as info:
+        load_jsonl(path)
+    assert (info.value.line, info.value.field) == (2, "id")
+    assert load_jsonl(path, quarantine=tmp_path / "q.jsonl").quarantined == 1
+
+
+def test_write_jsonl_replaces_whole_or_not_at_all(tmp_path):
+    from w2s_ray.data.jsonl import write_jsonl
+
+    path = tmp_path / "rows.jsonl"
+    write_jsonl(path, [{"a": 1}])
+    with pytest.raises(TypeError):
+        write_jsonl(path, [{"a": 2}, {"a": object()}])  # fails after one row was written
+    assert path.read_text() == '{"a": 1}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.jsonl"]  # no temporary left behind

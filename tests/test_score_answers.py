@@ -86,7 +86,7 @@ def _check(rows, **config):
     scorer = get_scorer("answer_check")(**config)
     batch = {k: np.array([r.get(k) for r in rows], dtype=object) for k in rows[0]}
     out = scorer(batch)
-    assert set(out) == {"correct", "has_gold"}
+    assert set(out) == {"correct", "has_gold", "answer_refused"}
     return out["correct"].tolist(), out["has_gold"].tolist()
 
 
@@ -140,3 +140,35 @@ def test_answer_check_math_survives_garbage():
 def test_answer_check_rejects_unknown_style():
     with pytest.raises(ValueError):
         get_scorer("answer_check")(style="words")
+
+
+@pytest.mark.parametrize("a, b, equal", [
+    ("(0,100)", "(0, 100)", True),       # a pair, however it is spaced
+    ("(1,234)", "1234", False),          # inside a tuple a comma separates: not a thousands comma
+    ("[1,000, 2]", "[1000, 2]", False),
+    ("1,234", "1234", True),             # a whole grouped number still loses its commas
+    ("-1,234.5", "-1234.5", True),
+])
+def test_thousands_commas_only_leave_a_whole_number(a, b, equal):
+    assert (normalize_answer(a) == normalize_answer(b)) is equal
+
+
+@pytest.mark.parametrize("text", ["Step one.\nA: 12", "So 5 + 7 = 12.\nThe answer is 12.", "Answer: 12",
+                                  "**A:** 12", "Final answer: 12"])
+@pytest.mark.parametrize("style", ["gsm8k", "auto", "math"])
+def test_builtin_final_answer_markers(text, style):
+    assert extract_answer(text, style) == "12"
+
+
+def test_final_answer_markers_are_configurable_literals():
+    text = "Reasoning...\nRESULT => 12"
+    assert extract_answer(text, "gsm8k") == ""
+    assert extract_answer(text, "gsm8k", markers=("result =>",)) == "12"
+    assert extract_answer("x (.*)+ 3", "gsm8k", markers=("(.*)+",)) == "3"  # a literal, not a regex
+    assert extract_answer("so A: 12", "gsm8k") == ""  # "^a:" must open a line
+    scorer = get_scorer("answer_check")(markers=["result =>"])
+    out = scorer({"text": np.array([text], dtype=object), "gold": np.array(["12"], dtype=object)})
+    assert out["correct"].tolist() == [True]
+    for bad in ([], [""], ["x" * 41], [3]):
+        with pytest.raises(ValueError, match="marker"):
+            get_scorer("answer_check")(markers=bad)

@@ -49,7 +49,7 @@ def test_split_steps_stops_at_the_answer_line_and_skips_blanks():
 def test_correct_demo_chain():
     stats = check_steps("14 + 6 = 20\n20 - 5 = 15\n3 x 5 = 15\n15 / 3 = 5\n#### 5")
     assert stats == {"n_steps": 4, "n_wrong_steps": 0, "step_error_rate": 0.0, "wrong_steps": [],
-                     "n_checkable_steps": 4}
+                     "n_checkable_steps": 4, "n_refused_steps": 0}
 
 
 def test_wrong_steps_are_located():
@@ -134,3 +134,54 @@ def test_step_check_reads_another_column_and_validates_config():
         scorer({"text": np.array(["1 + 1 = 2"], dtype=object)})
     with pytest.raises(ValueError):
         get_scorer("step_check")(step_sep="sentence")
+
+
+@pytest.mark.parametrize("step", [
+    "Day 4:2(50+100+120)=540",                       # implicit multiplication
+    "Number of hens: 9(8)-5=67",
+    "Third hour = 66(1/3) = 22 apples",
+    "8 people eat 1 1/2 rolls each, 8 x 1 1/2 = 12 rolls",   # mixed numbers
+    "The third present needs 2 + 1 1/2 = 3 1/2 square feet",
+    "He reads 4 / 3 = 1 and 1/3 hours",
+    "Arthur can buy 100 / 6= 16 and (2/3) books",
+    "There are 3/ 1/4 = 12 quarter miles in 3 miles",         # a tight fraction is one number
+    "The 20% profit is $80 000 x 20/100 = $16 000.",          # thousands with a space
+    "So in a month, he uses 600 x 30 = 18 000 watts.",
+    "She uses 60g x 4 = 240g of flour",                       # a unit glued to a number
+    "The loss is 20 – 25 = –5 dollars",                       # en-dash minus
+    "He ate ¾ of 12, so 12 * ¾ = 9",                          # vulgar fractions
+    "A recipe needs 1½ * 2 = 3 cups",
+    "$9 / $27 * 100% = 33.333%",                              # percent, rounded
+    "0.25 * 100 = 25%",                                       # percent on one side
+    "100/5 = 5A/5 or 20 = A.",                                # algebra is not arithmetic
+    "He works M + 4 + 2 = 8 hours a day.",
+    "Combining like terms, we get X*2 - $40 = $250.",
+    "So (X+10)*3/2 = 45.",
+    "(7 * V) + (4 * 5) = $69.",
+    "Combining like terms, we get 2p + 12 = 70",
+    "On Monday: 3*30 = 30 + M trees.",
+    "He has to leave at 0900-0130 = 0730 hours",              # clock times
+])
+def test_real_gold_steps_are_not_flagged(step):
+    assert check_steps(step)["n_wrong_steps"] == 0
+
+
+@pytest.mark.parametrize("step, wrong", [
+    ("Day 4:2(50+100+120)=541", 1), ("8 x 1 1/2 = 13", 1), ("$80 000 x 20/100 = $16 500", 1),
+    ("12 * ¾ = 8", 1), ("0.25 * 100 = 26%", 1), ("3/4^2 = 0.5625", 1), ("3/4^2 = 0.1875", 0),
+    ("25 / 1/3 = 75", 0), ("3 1/2 * 2 = 7", 0),
+])
+def test_those_readings_still_catch_wrong_arithmetic(step, wrong):
+    stats = check_steps(step)
+    assert stats["n_checkable_steps"] == 1 and stats["n_wrong_steps"] == wrong
+
+
+def test_step_check_is_linear_on_unparseable_and_long_text():
+    import time
+
+    # Under answers.MAX_TEXT_CHARS, so every line is looked at: ~4 KB lines of tokens that never
+    # parse (every start position used to be tried), and 10,000 one-equation lines.
+    for text in (("( 1 " * 990 + "= 2\n") * 15, "1+1=2\n" * 10_000, "( a ) + " * 8_000 + "= 3"):
+        start = time.perf_counter()
+        check_steps(text)
+        assert time.perf_counter() - start < 0.2

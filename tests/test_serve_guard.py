@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from starlette.applications import Starlette
@@ -63,3 +64,73 @@ def test_a_post_body_that_is_not_a_json_object_gets_400(body):
     response = client().post("/v1/completions", content=body, headers={"content-type": "application/json"})
     assert_openai_error(response, 400, "invalid_json")
     assert "bad" not in response.json()["error"]["message"]  # the body is not echoed back
+
+
+def capped_client() -> TestClient:
+    app = Starlette(routes=[Route("/v1/completions", echo, methods=["POST"]),
+                            Route("/v1/chat/completions", echo, methods=["POST"])])
+    app.add_middleware(RequestGuard, max_n=4, max_tokens=256, max_prompts=3)
+    return TestClient(app)
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/completions", {"prompt": ["a", "b"], "n": 1000}),
+    ("/v1/completions", {"prompt": "a", "best_of": 5}),
+    ("/v1/completions", {"prompt": "a", "max_tokens": 100_000}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "a"}], "max_completion_tokens": 257}),
+    ("/v1/completions", {"prompt": ["a", "b", "c", "d"]}),
+    ("/v1/completions", {"prompt": [[1, 2], [3], [4], [5]]}),
+])
+def test_requests_over_the_work_caps_get_400(path, body):
+    response = capped_client().post(path, json=body)
+    assert_openai_error(response, 400, "request_over_limits")
+    assert "at most" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("body", [
+    {"prompt": ["a", "b", "c"], "n": 4, "max_tokens": 256},
+    {"prompt": list(range(50))},                       # one prompt as token ids
+    {"prompt": "a", "n": "many"},                      # a wrong type is the app's own 400, not ours
+])
+def test_requests_within_the_caps_pass(body):
+    assert capped_client().post("/v1/completions", json=body).status_code == 200
+    chat = {"messages": [{"role": "user", "content": "a"}] * 20}  # one conversation, however long
+    assert capped_client().post("/v1/chat/completions", json=chat).status_code == 200
+
+
+def test_serve_config_carries_the_caps():
+    from w2s_ray.config import ServeConfig
+
+    assert (ServeConfig().max_n, ServeConfig().max_tokens, ServeConfig().max_prompts) == (8, 1024, 16)
+
+
+def test_one_client_cannot_hold_more_than_its_share_of_requests():
+    import asyncio
+    import threading
+
+    release = asyncio.Event()
+
+    async def slow(request: Request):
+        await asyncio.wait_for(release.wait(), timeout=10)
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/v1/completions", slow, methods=["POST"])])
+    app.add_middleware(RequestGuard, max_concurrent=2)
+    statuses: list[int] = []
+    with TestClient(app) as c:
+        def post(headers=None):
+            statuses.append(c.post("/v1/completions", json={"prompt": "a"}, headers=headers or {}).status_code)
+
+        threads = [threading.Thread(target=post) for _ in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)  # both in flight
+        refused = c.post("/v1/completions", json={"prompt": "a"})
+        assert_openai_error(refused, 429, "too_many_concurrent_requests")
+        other = threading.Thread(target=post, args=({"Authorization": "Bearer other-client"},))
+        other.start()  # another client is not refused
+        time.sleep(0.3)
+        c.portal.call(release.set)
+        for t in threads + [other]:
+            t.join(timeout=10)
+    assert statuses == [200, 200, 200]

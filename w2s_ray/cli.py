@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from w2s_ray.config import ConfigError, RunConfig, load_config
+from w2s_ray.config import ConfigError, load_config, validate_config
 
 
 def _finish(run_dir: str) -> int:
@@ -39,7 +39,13 @@ def _cmd_resume(args) -> int:
     from w2s_ray.manifest import Manifest
 
     manifest = Manifest.load(args.run_dir)
-    config = RunConfig.model_validate(manifest.config)
+    config = validate_config(manifest.config, manifest.path)
+    if args.from_stage:
+        from w2s_ray.run_lock import lock_run_dir
+
+        lock_run_dir(args.run_dir)  # the manifest is edited here, before run() opens it
+        dropped = manifest.forget_from(args.from_stage)
+        print(f"w2s: redoing {len(dropped)} stages from {args.from_stage}: {dropped}", file=sys.stderr)
     if Path(config.run_dir).resolve() != Path(args.run_dir).resolve():
         config = config.model_copy(update={"run_dir": args.run_dir})
     run(config)
@@ -87,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("resume", help="continue a run at its first unfinished stage")
     p.add_argument("run_dir")
+    p.add_argument("--from", dest="from_stage", metavar="STAGE",
+                   help="redo this complete stage and every stage completed after it")
     p.set_defaults(func=_cmd_resume)
     p = sub.add_parser("report", help="write report.md, report.json and report.png for a run")
     p.add_argument("run_dir")
@@ -120,14 +128,33 @@ def main(argv: list[str] | None = None) -> int:
     from w2s_ray.manifest import ManifestError
     from w2s_ray.stage_io import CorruptStageError
 
+    from w2s_ray.data.schema import InputError
+
+    # Bad input of any kind is one line naming the file (and line, field) and exit code 2: the user
+    # fixes a file, a traceback would only hide which one.
     try:
         return args.func(args)
-    except ConfigError as err:
-        print(f"w2s: {err}", file=sys.stderr)
+    except (ConfigError, InputError) as err:
+        print(f"w2s: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a missing, unreadable or directory path named on the command line
+        if err.filename is None:
+            raise
+        print(f"w2s: {err.filename}: {err.strerror}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as err:
+        print(f"w2s: not UTF-8 (byte {err.start + 1}): {_one_line(err)}", file=sys.stderr)
         return 2
     except (CorruptStageError, ManifestError, EmptyTrainingSet) as err:
-        print(f"w2s: {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"w2s: {type(err).__name__}: {_one_line(err)}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGINT while serving beside a loop
+        print("w2s: interrupted; finished stages are kept (`w2s resume RUN_DIR` continues)", file=sys.stderr)
+        return 130
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
 
 
 if __name__ == "__main__":

@@ -8,23 +8,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from w2s_ray.score.stage import ScorerSpec
+from w2s_ray.score.answers import DEFAULT_MARKERS, check_markers
+from w2s_ray.score.stage import ScorerSpec, as_specs
 from w2s_ray.train.config import TrainConfig
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: YAML's "3" is not the number 3, nor is `true` the number 1 (lax mode converted both).
+    # allow_inf_nan: `temperature: .inf` or `lr: .nan` is a typo, never a setting.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class RayConfig(_Strict):
     address: str | None = None  # None: RAY_ADDRESS, else an embedded Ray on 127.0.0.1
-    num_cpus: int | None = None  # embedded Ray only
+    num_cpus: int | None = Field(default=None, ge=1)  # embedded Ray only
     device: Literal["auto", "cpu", "gpu"] = "auto"  # auto: GPU when the cluster has one
     # files: workers' and engines' output stays in Ray's log files (linked as RUN_DIR/logs/ray), the
     # console gets one line per stage; console: everything, as Ray prints it.
@@ -153,6 +157,11 @@ class ServeConfig(_Strict):
     # token itself here: the config is copied into manifest.json.
     api_key_env: str = "W2S_SERVE_API_KEY"
     max_request_bytes: int = Field(default=1 << 20, ge=1024)  # larger bodies: 413
+    # Work one request may ask for; beyond: 400. One client must not take every core.
+    max_n: int = Field(default=8, ge=1)  # completions per prompt (`n`, `best_of`)
+    max_tokens: int = Field(default=1024, ge=1)  # `max_tokens` / `max_completion_tokens`
+    max_prompts: int = Field(default=16, ge=1)  # prompts in one completions request
+    max_concurrent: int = Field(default=8, ge=1)  # requests in flight per client (address + token); beyond: 429
     max_model_len: int | None = Field(default=None, ge=16)  # prompt + completion tokens; None: the model's own
     num_cpus: float = Field(default=0.5, gt=0)  # Ray CPUs per model replica (two live during a swap)
     poll_seconds: float = Field(default=2.0, gt=0)  # how often the server looks for a new promotion
@@ -170,11 +179,29 @@ class RunConfig(_Strict):
     scorers: list[ScorerSpec] = Field(
         default_factory=lambda: [ScorerSpec(name="answer_check"), ScorerSpec(name="step_check")]
     )
+    # Literal phrases that introduce a final answer in a generation ("^" = at a line's start); the
+    # generate stage's `answer` column is read with them. See w2s_ray.score.answers.
+    answer_markers: list[str] = Field(default_factory=lambda: list(DEFAULT_MARKERS))
     eval: EvalConfig = Field(default_factory=EvalConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
     stage2: Stage2Config | None = None  # None: Stage I only
     serve: ServeConfig = Field(default_factory=ServeConfig)
+
+    @field_validator("scorers")
+    @classmethod
+    def _known_scorers(cls, specs):
+        """Unknown names and clashing columns now, not after the first generation stage."""
+        try:
+            as_specs(specs)
+        except KeyError as err:  # UnknownScorerError: pydantic reports only ValueErrors as field errors
+            raise ValueError(str(err)) from None
+        return specs
+
+    @field_validator("answer_markers")
+    @classmethod
+    def _markers(cls, markers):
+        return list(check_markers(markers))
 
     @field_validator("weak")
     @classmethod
@@ -200,6 +227,8 @@ class RunConfig(_Strict):
         """What the run computes, not where: a run directory moved or resumed elsewhere keeps it."""
         content = self.model_dump(mode="json", exclude={"run_dir": True, "cache_dir": True, "ray": {"address"},
                                                        "serve": True})
+        if content["answer_markers"] == list(DEFAULT_MARKERS):  # runs from before the field keep their hash
+            del content["answer_markers"]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:
@@ -210,20 +239,89 @@ class ConfigError(ValueError):
     """A config file that does not parse or validate; the message names the file and field."""
 
 
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_NODES = 100_000  # a real config has a few hundred; an alias bomb has billions
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark)
+            if isinstance(key, (str, int, float, bool)):
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+# PyYAML follows YAML 1.1, where `1e-4` (no dot) is a string; lax validation used to turn it into a
+# float, strict validation would refuse it. Read YAML 1.2 floats as floats instead.
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def _count_nodes(value, limit: int) -> int:
+    """Nodes of the loaded value as a tree (aliases count every time they are used), up to limit + 1.
+    Aliases make a DAG that is small in memory but exponential as a tree, and validating, dumping or
+    hashing it walks the tree: this walk stops as soon as the limit is passed."""
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
 def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
+    """The validated config in `path`. Every problem is a ConfigError whose one line names the file
+    (and the line, or the field): a missing or unreadable file, bad YAML, a duplicate key, an alias
+    bomb, a wrong type or value."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        data = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config: {err.strerror or err}") from err
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {len(data)} bytes; a config is at most {MAX_CONFIG_BYTES}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 (byte {err.start + 1})") from err
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        what = " ".join(str(getattr(err, "problem", None) or err).split())
+        raise ConfigError(f"{where}: not valid YAML: {what}") from err
+    except RecursionError as err:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from err
+    if _count_nodes(raw, MAX_CONFIG_NODES) > MAX_CONFIG_NODES:
+        raise ConfigError(f"{path}: more than {MAX_CONFIG_NODES} values once aliases are expanded (an alias bomb?)")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
     raw.update(overrides or {})
+    return validate_config(raw, path)
+
+
+def validate_config(raw: dict, where: str | Path) -> RunConfig:
+    """RunConfig from a mapping (a config file's, or a manifest's); ConfigError naming `where` and
+    every bad field, on one line."""
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as err:
-        lines = [f"{path}: invalid config"]
+        fields = []
         for e in err.errors():
             field = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            lines.append(f"  field '{field}': {e['msg']}")
-        raise ConfigError("\n".join(lines)) from err
+            fields.append(f"field '{field}': {e['msg']}")
+        raise ConfigError(f"{where}: invalid config: " + "; ".join(fields)) from err

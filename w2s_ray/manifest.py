@@ -96,6 +96,10 @@ class Manifest:
         if not isinstance(data, dict) or data.get("version") != VERSION:
             version = data.get("version") if isinstance(data, dict) else None
             raise ManifestError(f"{path}: manifest version {version!r}, this code reads version {VERSION}")
+        missing = [k for k in ("config", "config_hash", "stages") if k not in data]
+        if missing or not isinstance(data["config"], dict) or not isinstance(data["stages"], dict):
+            raise ManifestError(f"{path}: missing or malformed keys {missing or ['config', 'stages']}; "
+                                f"it was edited or damaged outside w2s")
         return cls(run_dir, data)
 
     @property
@@ -161,6 +165,26 @@ class Manifest:
 
     def failures(self) -> dict[str, dict]:
         return copy.deepcopy(self._data.get("failures", {}))
+
+    def forget_from(self, key: str) -> list[str]:
+        """Drop the record of `key` and of every stage completed after it (`w2s resume --from`), so
+        the next run does them again; returns the dropped keys. Their files are overwritten then."""
+        stages = self.stages()
+        if key not in stages:
+            raise ManifestError(f"stage {key!r} is not complete in {self.path}; complete stages: {stages}")
+        dropped = stages[stages.index(key):]
+        kept = {k: v for k, v in self._data["stages"].items() if k not in dropped}
+        self._save(dict(self._data, stages=kept))
+        return dropped
+
+    def note_data(self, stats: Mapping[str, Any]) -> None:
+        """What loading the data found (sizes, quarantined lines, duplicates, conflicting gold, content
+        hash): rewritten at every open, since it describes the files as they are now."""
+        if self._data.get("data") != stats:
+            self._save(dict(self._data, data=dict(stats)))
+
+    def data(self) -> dict[str, Any]:
+        return copy.deepcopy(self._data.get("data", {}))
 
     def _stored_output(self, key: str, name: str, output: Mapping[str, Any]) -> dict[str, Any]:
         """Checks an output record is verifiable later, and makes its path relative to the run."""
@@ -231,6 +255,16 @@ class StageResult:
                    dropped=record["dropped"], metrics=record["metrics"], seconds=record["seconds"], resumed=resumed)
 
 
+def _inside_run(manifest: Manifest, value: Any) -> Any:
+    """An input that is an absolute path inside the run directory (a checkpoint of an earlier stage),
+    relative to it: the run directory can move and its stages still match their records."""
+    if isinstance(value, str) and os.path.isabs(value):
+        path = Path(value).resolve()
+        if path.is_relative_to(manifest.run_dir):
+            return str(path.relative_to(manifest.run_dir))
+    return value
+
+
 def run_stage(manifest: Manifest, key: str, fn: Callable[[], StageResult],
               inputs: Mapping[str, str] | None = None) -> StageResult:
     """Run `fn` once per run: a stage already complete is verified and returned from its record.
@@ -240,9 +274,11 @@ def run_stage(manifest: Manifest, key: str, fn: Callable[[], StageResult],
     back stale data. A complete stage whose files fail verification raises CorruptStageError.
     If `fn` raises, nothing is recorded and the next resume runs the stage again.
     """
-    inputs = dict(inputs or {})
+    inputs = {name: _inside_run(manifest, value) for name, value in (inputs or {}).items()}
     if manifest.is_complete(key):
         record = manifest.record(key)
+        # Records from before inputs were stored relative still hold absolute paths into this run.
+        record["inputs"] = {name: _inside_run(manifest, value) for name, value in record["inputs"].items()}
         if record["inputs"] != inputs:
             changed = sorted(n for n in set(record["inputs"]) | set(inputs) if record["inputs"].get(n) != inputs.get(n))
             raise StageInputsChangedError(

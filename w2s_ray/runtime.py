@@ -39,6 +39,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: 
             os.environ.setdefault(key, value)
         # Not a preference: a value inherited from the shell must not open Ray to the network.
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        # Nor let another local user submit work to it: token authentication (Ray keeps the token
+        # in ~/.ray/auth_token; a client without it is refused), whatever RAY_AUTH_MODE the shell has.
+        os.environ["RAY_AUTH_MODE"] = "token"
     import ray
 
     if ray.is_initialized():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,21 +34,51 @@ def iter_jsonl(path: str | Path) -> Iterator[JsonLine]:
             except UnicodeDecodeError as e:
                 yield JsonLine(number, raw, None, f"not valid UTF-8 (byte {e.start + 1})")
                 continue
-            try:
-                yield JsonLine(number, raw, json.loads(text), None)
-            except json.JSONDecodeError as e:
-                yield JsonLine(number, raw, None, f"malformed JSON: {e.msg} (column {e.colno})")
+            yield _decode(number, raw, text)
+
+
+def _decode(number: int, raw: str, text: str) -> JsonLine:
+    """One line's JSON value, or why it has none. Valid JSON that Python cannot hold is an error of
+    that line too, never a crash of the load: nesting past the recursion limit ("[" * 200000), an
+    integer over Python's digit limit, a lone surrogate (which no UTF-8 writer or hash accepts)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        return JsonLine(number, raw, None, f"malformed JSON: {e.msg} (column {e.colno})")
+    except RecursionError:
+        return JsonLine(number, raw, None, "JSON nested too deeply")
+    except ValueError as e:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        return JsonLine(number, raw, None, f"unreadable JSON value: {e}")
+    if "\\u" in text:  # only an escape can smuggle in a lone surrogate; raw UTF-8 cannot
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            return JsonLine(number, raw, None, f"a lone surrogate escape in a string (\\u{ord(e.object[e.start]):04x})")
+    return JsonLine(number, raw, value, None)
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     """Write rows as JSONL, replacing the file only once all rows are written; returns the count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    # A unique temporary name (two writers never share one), fsync before the rename and of the
+    # directory after it: a crash leaves the old file or the new one, never a torn one.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     count = 0
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
     return count

@@ -3,6 +3,7 @@
 Every input line ends up as a problem, a skipped blank line, or an error: by default the first bad
 line raises InputError(path, line, field, message); with quarantine=PATH each bad line is written
 there as {"path", "line", "field", "error", "raw"} and counted instead. Nothing is dropped silently.
+A repeated id is a bad line (naming the first); a source that yields no problem at all is an error.
 
 Duplicate questions are kept here: de-duplication is the job of w2s_ray.data.splits, which counts
 what it drops.
@@ -41,6 +42,7 @@ def _map_rows(
     chosen = None if format == "auto" else format
     problems: list[Problem] = []
     bad: list[dict[str, Any]] = []
+    first_line_of_id: dict[str, int] = {}
     for row in rows:
         try:
             if row.error is not None:
@@ -48,7 +50,13 @@ def _map_rows(
             if not isinstance(row.value, dict):
                 raise RecordError(None, f"expected a JSON object, got {type(row.value).__name__}")
             chosen = chosen or detect_format(row.value)
-            problems.append(MAPPERS[chosen](row.value, where))
+            problem = _map_one(MAPPERS[chosen], row.value, where)
+            # A repeated id the file gave (not one made from the question: a repeated question is a
+            # duplicate that splits.py counts) would make two problems one at select time.
+            if row.value.get("id") is not None and problem.id in first_line_of_id:
+                raise RecordError("id", f"duplicate id {problem.id!r} (first on line {first_line_of_id[problem.id]})")
+            first_line_of_id.setdefault(problem.id, row.line)
+            problems.append(problem)
         except RecordError as e:
             if quarantine is None:
                 raise InputError(where, row.line, e.field, e.message) from None
@@ -58,7 +66,20 @@ def _map_rows(
     if quarantine is not None:
         # Written even when empty, so a rerun never leaves a stale quarantine from an earlier load.
         write_jsonl(quarantine, bad)
+    if not problems:
+        why = f"all {len(bad)} lines were quarantined to {quarantine}" if bad else "it has no records"
+        raise InputError(where, None, None, f"no problems loaded: {why}")
     return LoadResult(problems, len(bad), None if quarantine is None else str(quarantine))
+
+
+def _map_one(mapper, record: dict, where: str) -> Problem:
+    """A mapper's problem; anything it trips over in a record is that record's error, not the load's."""
+    try:
+        return mapper(record, where)
+    except RecordError:
+        raise
+    except (ValueError, TypeError, RecursionError, UnicodeError) as e:
+        raise RecordError(None, f"unreadable record: {type(e).__name__}: {e}") from None
 
 
 def load_jsonl(
@@ -121,6 +142,8 @@ def load_problems(
         return load_hf_dataset(name, split, config, format, quarantine)
     if Path(text).suffix != ".jsonl":
         raise ValueError(f"expected a .jsonl path or {HF_PREFIX}NAME, got {text!r}")
+    if not Path(text).is_file():
+        raise InputError(text, None, None, "no such file")
     return load_jsonl(text, format, quarantine)
 
 

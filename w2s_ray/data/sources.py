@@ -2,15 +2,23 @@
 
 The strong model's half of the training questions never carries gold here: strong_train is
 stripped with `questions_only` before it leaves this module.
+
+Files are checked as a whole: repeated questions are dropped and counted (a repeat with another gold
+is reported), and a test question that is also a training question is refused.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import sys
 from pathlib import Path
 
 from w2s_ray.config import DataConfig
 from w2s_ray.data.loaders import load_problems
-from w2s_ray.data.schema import Problem
-from w2s_ray.data.splits import build_demo_splits, make_splits, questions_only
+from w2s_ray.data.schema import InputError, Problem, content_hash
+from w2s_ray.data.splits import build_demo_splits, deduplicate, duplicate_groups, make_splits, questions_only
+
+MAX_EXAMPLES = 20  # conflicting-gold groups kept in the stats (the count is always complete)
 
 
 def _load(spec: str, cfg: DataConfig, name: str) -> tuple[list[Problem], int]:
@@ -25,19 +33,55 @@ def _all_splits(cfg: DataConfig) -> tuple[dict[str, list[Problem]], dict]:
         return splits, {}
     train, q_train = _load(cfg.train, cfg, "train")
     test, q_test = _load(cfg.test, cfg, "test")
+    train_dupes, test_dupes = duplicate_groups(train), duplicate_groups(test)
+    test, _ = deduplicate(test)
     halves = make_splits(train, {"weak_train": 0.5, "strong_train": 0.5, "test": 0.0}).splits
+    _refuse_overlap(cfg.test, test, halves)
     splits = {"weak_train": halves["weak_train"], "strong_train": halves["strong_train"], "test": test}
-    return splits, {"train": q_train, "test": q_test}
+    conflicts = [g for g in train_dupes + test_dupes if g["conflicting_gold"]]
+    for group in conflicts[:5]:
+        print(f"[data] duplicate question with conflicting gold: ids {group['ids']} gold {group['golds']}; "
+              f"kept {group['kept']}", file=sys.stderr)
+    stats = {
+        "quarantined": {"train": q_train, "test": q_test},
+        "duplicates": {"train": sum(len(g["ids"]) - 1 for g in train_dupes),
+                       "test": sum(len(g["ids"]) - 1 for g in test_dupes)},
+        "conflicting_gold": len(conflicts),
+        "conflicting_gold_examples": conflicts[:MAX_EXAMPLES],
+    }
+    return splits, stats
+
+
+def _refuse_overlap(test_path: str, test: list[Problem], halves: dict[str, list[Problem]]) -> None:
+    """A test question that is also a training question would be graded on what was trained on."""
+    train_ids = {content_hash(p.question): (name, p.id) for name, ps in halves.items() for p in ps}
+    shared = [(p.id, *train_ids[content_hash(p.question)]) for p in test if content_hash(p.question) in train_ids]
+    if shared:
+        by_split = {name: sum(1 for _, n, _ in shared if n == name) for name in ("weak_train", "strong_train")}
+        test_id, split, train_id = shared[0]
+        raise InputError(test_path, None, "question",
+                         f"{len(shared)} test questions are also training questions ({by_split}); e.g. test id "
+                         f"{test_id!r} is {split} id {train_id!r}. Remove them from one of the files.")
+
+
+def data_hash(splits: dict[str, list[Problem]]) -> str:
+    """The content of the splits: stage inputs carry it, so edited data under the same path is seen."""
+    digest = hashlib.sha256()
+    for name in sorted(splits):
+        for problem in splits[name]:
+            digest.update(json.dumps([name, problem.to_row()], sort_keys=True).encode("utf-8"))
+    return digest.hexdigest()[:16]
 
 
 def load_splits(cfg: DataConfig) -> tuple[dict[str, list[Problem]], dict]:
-    """({weak_train, strong_train, test}, stats with counts and quarantined lines).
+    """({weak_train, strong_train, test}, stats: sizes, and for files quarantined lines, duplicates
+    dropped and conflicting gold, per file, and the content hash).
 
     strong_train comes back as questions only.
     """
-    splits, quarantined = _all_splits(cfg)
+    splits, stats = _all_splits(cfg)
+    stats = {"sizes": {k: len(v) for k, v in splits.items()}, **stats, "data_hash": data_hash(splits)}
     splits["strong_train"] = questions_only(splits["strong_train"])
-    stats = {"sizes": {k: len(v) for k, v in splits.items()}, "quarantined": quarantined}
     return splits, stats
 
 

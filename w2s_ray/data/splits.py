@@ -42,6 +42,22 @@ def deduplicate(problems: list[Problem]) -> tuple[list[Problem], int]:
     return list(by_hash.values()), len(problems) - len(by_hash)
 
 
+def duplicate_groups(problems: list[Problem]) -> list[dict]:
+    """Groups of problems with one question (by content hash): their ids, golds, the id that
+    `deduplicate` keeps, and whether their golds disagree."""
+    groups: dict[str, list[Problem]] = {}
+    for p in problems:
+        groups.setdefault(content_hash(p.question), []).append(p)
+    out = []
+    for members in groups.values():
+        if len(members) > 1:
+            members = sorted(members, key=lambda p: p.id)
+            golds = sorted({str(p.gold) for p in members})
+            out.append({"ids": [p.id for p in members], "golds": golds, "kept": members[0].id,
+                        "conflicting_gold": len(golds) > 1})
+    return out
+
+
 def make_splits(problems: list[Problem], fractions: dict[str, float] | None = None) -> SplitResult:
     """Assign each distinct question to weak_train, strong_train or test by its content hash.
 

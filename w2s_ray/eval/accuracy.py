@@ -11,16 +11,20 @@ from w2s_ray.data.schema import LEVELS
 
 
 def accuracy_by_model(rows: Iterable[dict]) -> dict[str, dict]:
-    """{model: {acc, n, acc_by_level: {level: acc}, n_by_level, step_error_rate}}."""
+    """{model: {acc, n, acc_by_level: {level: acc}, n_by_level, step_error_rate, n_answer_refused,
+    n_refused_steps}}."""
     right = defaultdict(lambda: defaultdict(int))
     total = defaultdict(lambda: defaultdict(int))
     steps = defaultdict(lambda: [0, 0])
+    refused = defaultdict(lambda: [0, 0])  # answers whose comparison was refused, steps left unchecked
     for r in rows:
         if not r.get("has_gold", r.get("gold") is not None):
             continue
         model, level = r["model"], r.get("level")
         total[model][level] += 1
         right[model][level] += bool(r["correct"])
+        refused[model][0] += bool(r.get("answer_refused", False))
+        refused[model][1] += int(r.get("n_refused_steps", 0) or 0)
         if "n_wrong_steps" in r:
             steps[model][0] += int(r["n_wrong_steps"])
             steps[model][1] += int(r["n_checkable_steps"])
@@ -34,6 +38,9 @@ def accuracy_by_model(rows: Iterable[dict]) -> dict[str, dict]:
             "acc_by_level": {lvl: right[model][lvl] / total[model][lvl] for lvl in levels},
             "n_by_level": {lvl: total[model][lvl] for lvl in levels},
             "step_error_rate": steps[model][0] / steps[model][1] if steps[model][1] else None,
+            # counted, never scored: a refused answer is not right, a refused step not checked
+            "n_answer_refused": refused[model][0],
+            "n_refused_steps": refused[model][1],
         }
     return table
 

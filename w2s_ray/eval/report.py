@@ -70,7 +70,7 @@ def build_report(run_dir: str | Path) -> dict:
     return {"run": manifest.config.get("name"), "config_hash": manifest.config_hash,
             "baselines": baselines, "teachers": _teachers(manifest, weak_names, rounds, weak_acc, ceiling_acc),
             "rounds": rounds, "stage2": stage2,
-            "failures": manifest.failures(), "stage_seconds": stage_seconds,
+            "failures": manifest.failures(), "data": manifest.data(), "stage_seconds": stage_seconds,
             "throughput": _throughput(manifest)}
 
 
@@ -143,6 +143,11 @@ def render_markdown(report: dict) -> str:
               "| stage | seconds | throughput |", "|---|---|---|"]
     for key, seconds in report["stage_seconds"].items():
         lines.append(f"| {key} | {seconds:.1f} | {_rate(report['throughput'].get(key))} |")
+    data = report.get("data") or {}
+    if "quarantined" in data:  # files only: what loading them set aside
+        lines += ["", "## Data", "", f"Sizes {data['sizes']}; quarantined lines {data['quarantined']}; "
+                  f"duplicate questions dropped {data['duplicates']}, {data['conflicting_gold']} of them "
+                  f"with conflicting gold; content hash {data['data_hash']}."]
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,9 @@ from w2s_ray.devices import Device
 from w2s_ray.generate.hf_engine import build_hf_generator
 from w2s_ray.generate.prompts import build_prompt
 from w2s_ray.generate.vllm_engine import build_vllm_generator, vllm_available
-from w2s_ray.score.answers import extract_answer
+from functools import partial
+
+from w2s_ray.score.answers import DEFAULT_MARKERS, extract_answer
 
 OUTPUT_COLUMNS = (
     "problem_id", "model", "role", "sample_index", "prompt", "text", "answer", "gold", "level",
@@ -69,15 +71,15 @@ def choose_engine(teacher: TeacherConfig) -> str:
     return "vllm" if vllm_available() else "hf"
 
 
-def _finish(row: dict) -> dict:
+def _finish(row: dict, markers: Sequence[str] = DEFAULT_MARKERS) -> dict:
     row = dict(row)
     row["model"] = row.pop("teacher")
-    row["answer"] = extract_answer(row["text"], style="auto")
+    row["answer"] = extract_answer(row["text"], style="auto", markers=tuple(markers))
     return {k: row[k] for k in OUTPUT_COLUMNS}
 
 
 def generate(problems: Sequence[dict], teacher: TeacherConfig, model_path: str, device: Device,
-             demo_pool: Sequence[dict] | None = None):
+             demo_pool: Sequence[dict] | None = None, markers: Sequence[str] = DEFAULT_MARKERS):
     """Run one teacher over the problems; returns (materialised Ray Dataset, GenerateStats)."""
     import ray
 
@@ -87,7 +89,8 @@ def generate(problems: Sequence[dict], teacher: TeacherConfig, model_path: str, 
     print(f"[generate] {teacher.name}: {len(requests)} requests on {engine}/{device} ({model_path})",
           file=sys.stderr, flush=True)
     start = time.perf_counter()
-    ds = build(teacher, model_path, device)(ray.data.from_items(requests)).map(_finish).materialize()
+    ds = build(teacher, model_path, device)(ray.data.from_items(requests)).map(
+        partial(_finish, markers=tuple(markers))).materialize()
     seconds = time.perf_counter() - start
     stats = GenerateStats(
         teacher=teacher.name, engine=engine, rows=ds.count(),

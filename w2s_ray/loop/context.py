@@ -1,6 +1,8 @@
 """What every stage of a run needs: the config, the manifest, the device, the splits."""
 from __future__ import annotations
 
+import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +13,9 @@ from w2s_ray.devices import Device, resolve_device
 from w2s_ray.manifest import Manifest
 from w2s_ray.models.built_in import built_in
 from w2s_ray.models.load import resolve_model
+from w2s_ray.run_lock import lock_run_dir
 from w2s_ray.runtime import init_ray, quiet_ray_data, ray_logs_dir
+from w2s_ray.train.train_job import STORAGE_DIRNAME
 
 
 @dataclass
@@ -69,13 +73,33 @@ def link_ray_logs(run_dir: Path) -> None:
     link.symlink_to(logs, target_is_directory=True)
 
 
+def clean_leftovers(manifest: Manifest) -> list[Path]:
+    """Remove what a killed attempt left: checkpoints being published (`*.tmp-*` beside a stage's
+    model) and Ray Train's state of stages not complete. Only this process writes the run (lock),
+    so nothing removed here is in use. Returns what was removed."""
+    run_dir = manifest.run_dir
+    complete = {run_dir / key for key in manifest.stages()}
+    removed = []
+    for path in sorted(run_dir.rglob("*.tmp-*")) + sorted(run_dir.rglob(STORAGE_DIRNAME)):
+        if path.exists() and not any(path.is_relative_to(done) for done in complete):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            removed.append(path)
+    if removed:
+        print(f"[run] removed {len(removed)} leftovers of an interrupted attempt: "
+              f"{[str(p.relative_to(run_dir)) for p in removed]}", file=sys.stderr)
+    return removed
+
+
 def open_run(config: RunConfig) -> RunContext:
+    # Data first: a missing or bad file must fail before a manifest exists or Ray starts.
+    splits, stats = load_splits(config.data)
     run_dir = Path(config.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    lock_run_dir(run_dir)  # before anything reads or writes the manifest
     manifest = Manifest.create(run_dir, config.model_dump(mode="json"), config.config_hash())
+    manifest.note_data(stats)
+    clean_leftovers(manifest)
     init_ray(config.ray.address, config.ray.num_cpus, log_to_driver=config.ray.worker_logs == "console")
     link_ray_logs(run_dir)
     if config.ray.worker_logs == "files":
         quiet_ray_data()
-    splits, stats = load_splits(config.data)
     return RunContext(config, manifest, resolve_device(config.ray.device), splits, stats)

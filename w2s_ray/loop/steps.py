@@ -42,7 +42,8 @@ def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model:
                        inputs: dict | None = None) -> StageResult:
     def body() -> StageResult:
         _log(f"{key}: {teacher.name} on {len(problems)} problems")
-        ds, gen = generate(problems, teacher, ctx.model_path(model), ctx.device, demo_pool)
+        ds, gen = generate(problems, teacher, ctx.model_path(model), ctx.device, demo_pool,
+                           ctx.config.answer_markers)
         start = time.perf_counter()
         rows = score_dataset(ds, ctx.config.scorers).take_all()
         score_seconds = time.perf_counter() - start
@@ -58,7 +59,9 @@ def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model:
         return StageResult(outputs={"rows": write_stage(ctx.stage_dir(key), rows)},
                            rows_in=len(problems) * teacher.n, rows_out=len(rows), metrics=metrics)
 
-    return run_stage(ctx.manifest, key, body, inputs={"model": model, **(inputs or {})})
+    # Files can be edited under the same path: their content is an input (the world is in the config).
+    data = {"data": ctx.data_stats["data_hash"]} if ctx.config.data.source == "files" else {}
+    return run_stage(ctx.manifest, key, body, inputs={"model": model, **data, **(inputs or {})})
 
 
 def select(ctx: RunContext, key: str, make_selection, inputs: dict) -> StageResult:

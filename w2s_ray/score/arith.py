@@ -12,9 +12,15 @@ Grammar (usual precedence, `^` right-associative and tighter than unary minus: -
     postfix := primary "%"*               # 20% = 0.2
     primary := NUMBER | "(" expr ")"
 Spellings: * x X × · ⋅ \\times \\cdot for multiply, / ÷ \\div for divide, ** for power, − for minus.
-Numbers: 12, 1,200 (thousands commas), 3.5, .5; a currency sign before a number is ignored.
+Numbers: 12, 1,200 and 350 000 (thousands), 3.5, .5; a currency sign before a number is ignored.
+As people write them in solutions (GSM8K gold does all of these, and flagging them was a false alarm):
+  a tight fraction "1/3" is one number, so "25 / 1/3" is 25 / (1/3);
+  mixed numbers "3 1/2", "1 and 1/3", "16 and (2/3)", "1½", "¾";
+  implicit multiplication by a glued parenthesis, "2(40+9)", "(2)(3)";
+  a unit glued to a number is dropped ("60g", "3kg"), but a number glued to a variable ("5A", "1.2Y",
+  "3S") is not a number we can compute, and neither is a clock time with a leading zero ("0130").
 An "x" counts as multiply only as a word of its own between two operands ("3 x 4", "3x4"), so "box"
-and the variable in "2x + 3" are words.
+and the variable in "2x + 3" are words. The en dash "–" is a minus sign.
 
 Errors: `ParseError` (not arithmetic), `Unevaluable` (arithmetic we refuse to compute: non-integer
 or huge powers), and `ZeroDivisionError`, which the step checker counts as a wrong step.
@@ -30,12 +36,24 @@ MAX_DEPTH = 40
 MAX_EXPONENT = 64
 MAX_NUMBER_DIGITS = 60
 
-_NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+")
+_NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d{1,3}(?: \d{3})+(?![\d/])(?:\.\d+)?"
+                        r"|\d+(?:\.\d+)?|\.\d+")
+# After an integer: " 1/2", " and 1/3", " and (2/3)" make a mixed number (only a proper fraction).
+_MIXED_TAIL_RE = re.compile(r"(?:\s+|\s+and\s+(?:\\?\$)?)(?:(\d+)/(\d+)|\((\d+)/(\d+)\))(?![\d/.])")
+# Right after a number: "1/3"; not "1/3.5", "1/2/3", "3/4^2" or "168/20%" (a power or a percent
+# binds tighter than "/").
+_TIGHT_FRACTION_RE = re.compile(r"/(\d+)(?![\d.,/%]|\s*(?:\^|\*\*))")
+_VULGAR = {ch: Fraction(*map(int, frac.split("/"))) for ch, frac in zip(
+    "¼½¾⅓⅔⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞", "1/4 1/2 3/4 1/3 2/3 1/5 2/5 3/5 4/5 1/6 5/6 1/8 3/8 5/8 7/8".split())}
+# A number glued to one letter is a term with a variable ("5A", "3S", "2p + 12 = 70"; GSM8K gold
+# writes its algebra so), except "g" (grams, "60g"); two or three letters are a unit ("3kg", "5th").
+_VARIABLE_GLUE_RE = re.compile(r"(?:[A-Z]|[a-fh-z])(?![A-Za-z])")
+_UNIT_GLUE_RE = re.compile(r"(?:g|[a-z]{2,3})(?![A-Za-z])")
 _WORD_RE = re.compile(r"[A-Za-z_]+")
 _OPERAND_START_RE = re.compile(r"\s*(?:[\d(.]|\\?\$)")
 _LATEX_OPS = {"\\times": "*", "\\cdot": "*", "\\div": "/"}
 _SYMBOL_OPS = {
-    "**": "^", "^": "^", "+": "+", "-": "-", "−": "-", "*": "*", "×": "*", "·": "*", "⋅": "*",
+    "**": "^", "^": "^", "+": "+", "-": "-", "−": "-", "–": "-", "*": "*", "×": "*", "·": "*", "⋅": "*",
     "/": "/", "÷": "/",
 }
 _CURRENCY = ("\\$", "$", "€", "£")
@@ -70,15 +88,16 @@ def tokenize(text: str) -> list[Token]:
         if currency:
             i += len(currency)
             continue
+        if ch in _VULGAR:
+            _add_vulgar(tokens, text, i)
+            i += 1
+            continue
         match = _NUMBER_RE.match(text, i)
         if match:
-            literal = match.group(0)
-            if len(literal) > MAX_NUMBER_DIGITS:  # not a calculation anyone checks; keeps work linear
-                tokens.append(Token("junk", literal, i))
-            else:
-                tokens.append(Token("num", literal, i, Fraction(literal.replace(",", ""))))
-            i = match.end()
+            i = _add_number(tokens, text, match)
             continue
+        if ch == "(" and tokens and tokens[-1].kind in ("num", "rp") and _end(tokens[-1]) == i:
+            tokens.append(Token("op", "*", i))  # "2(40+9)", "(2)(3)": implicit multiplication
         latex = next((cmd for cmd in _LATEX_OPS if text.startswith(cmd, i)), None)
         if latex and not text[i + len(latex): i + len(latex) + 1].isalpha():
             tokens.append(Token("op", _LATEX_OPS[latex], i))
@@ -101,6 +120,62 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token("junk", ch, i))
         i += len(symbol)
     return tokens
+
+
+def _end(token: Token) -> int:
+    return token.start + len(token.text)
+
+
+def _add_number(tokens: list[Token], text: str, match: re.Match) -> int:
+    """Append the number that `match` starts (with its fraction, mixed or glued parts); its end.
+
+    A tight fraction or a mixed number becomes a parenthesised group of real tokens, so "48/2=24" is
+    still a calculation (a binary operation) and "25 / 1/3" groups as 25 / (1/3).
+    """
+    literal, start, end = match.group(0), match.start(), match.end()
+    if len(literal) > MAX_NUMBER_DIGITS:  # not a calculation anyone checks; keeps work linear
+        tokens.append(Token("junk", literal, start))
+        return end
+    if len(literal) > 1 and literal[0] == "0" and literal[1].isdigit():  # "0130": a clock time
+        tokens.append(Token("junk", literal, start))
+        return end
+    group = [Token("num", literal, start, Fraction(literal.replace(",", "").replace(" ", "")))]
+    fraction = _TIGHT_FRACTION_RE.match(text, end)
+    after_power = bool(tokens) and tokens[-1].kind == "op" and tokens[-1].text == "^"
+    if fraction and not after_power and len(fraction.group(1)) <= MAX_NUMBER_DIGITS:
+        group += [Token("op", "/", end), Token("num", fraction.group(1), end + 1, Fraction(fraction.group(1)))]
+        end = fraction.end()
+    elif literal.isdigit():
+        mixed = _MIXED_TAIL_RE.match(text, end)
+        num_den = (mixed.group(1, 2) if mixed.group(1) else mixed.group(3, 4)) if mixed else None
+        if num_den and 0 < int(num_den[0]) < int(num_den[1]):
+            group += [Token("op", "+", end), Token("num", num_den[0], end, Fraction(num_den[0])),
+                      Token("op", "/", end), Token("num", num_den[1], end, Fraction(num_den[1]))]
+            end = mixed.end()
+        elif end < len(text) and text[end] in _VULGAR:  # "1½"
+            group += [Token("op", "+", end), Token("num", text[end], end, _VULGAR[text[end]])]
+            end += 1
+    if _VARIABLE_GLUE_RE.match(text, end) and not (text[end] in "xX" and _between_operands(
+            group, text, end + 1)):
+        tokens.append(Token("junk", text[start:end + 1], start))  # "5A": a term with a variable
+        return end + 1
+    if len(group) > 1:
+        group = [Token("lp", "", start), *group, Token("rp", ")", end - 1)]
+    tokens.extend(group)
+    unit = _UNIT_GLUE_RE.match(text, end)
+    if unit:
+        return unit.end()  # "60g": the unit says what was counted, not what was computed
+    return end
+
+
+def _add_vulgar(tokens: list[Token], text: str, i: int) -> None:
+    """"¾" alone, or added to an integer right before it ("1 ¾")."""
+    prev = tokens[-1] if tokens else None
+    vulgar = Token("num", text[i], i, _VULGAR[text[i]])
+    if prev is not None and prev.kind == "num" and prev.text.isdigit() and text[_end(prev):i].isspace():
+        tokens[-1:] = [Token("lp", "", prev.start), prev, Token("op", "+", i), vulgar, Token("rp", ")", i)]
+    else:
+        tokens.append(vulgar)
 
 
 def _between_operands(tokens: list[Token], text: str, after: int) -> bool:
@@ -240,6 +315,17 @@ def has_operator(node: Node) -> bool:
         return True
     if node[0] in ("neg", "pct"):
         return has_operator(node[1])
+    return False
+
+
+def has_percent(node: Node) -> bool:
+    """True if a percent sign applies anywhere in the expression."""
+    if node[0] == "pct":
+        return True
+    if node[0] == "neg":
+        return has_percent(node[1])
+    if node[0] == "bin":
+        return has_percent(node[2]) or has_percent(node[3])
     return False
 
 

@@ -25,7 +25,7 @@ from w2s_ray.score.base import Batch, Scorer, batch_length, get_scorer, object_c
 class ScorerSpec(BaseModel):
     """One scorer in a Score stage: which, its keyword config, and how to run it on Ray."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # "2" is not a pool size
 
     name: str
     config: dict[str, Any] = Field(default_factory=dict)

@@ -4,7 +4,8 @@ Steps are the non-blank lines before the first "####" line (or, with `step_sep="
 paragraphs, as in the MATH format of Sun et al. 2024). A step with no equation still counts as a step
 but is not checkable, so `step_error_rate = n_wrong_steps / n_steps` is a lower bound on the true step
 error: prose reasoning errors are invisible to arithmetic. `n_checkable_steps` says how much of a
-solution was actually checked; report it next to the rate.
+solution was actually checked; report it next to the rate. `n_refused_steps` counts the steps left
+unchecked because they were over the bounds (too many steps, a line too long): never silently passed.
 
 A step is wrong if any of its equations is wrong (see equations.py for what counts as an equation and
 as equal). Model text is never executed: arithmetic goes through arith.py's parser.
@@ -15,10 +16,12 @@ import re
 
 import numpy as np
 
+from w2s_ray.score.answers import MAX_TEXT_CHARS
 from w2s_ray.score.base import Batch, Scorer, object_column, register, require_column
-from w2s_ray.score.equations import check_equation, find_equations
+from w2s_ray.score.equations import MAX_SCAN_CHARS, check_equation, find_equations
 
 STEP_SEPS = ("line", "blank_line")
+MAX_STEPS = 200  # GSM8K gold has at most ~10 steps, MATH a few dozen; more is a flood, not reasoning
 # List markers would otherwise read as a unary minus: "- 14 + 6 = 20" is a bullet, not -14 + 6.
 _BULLET_RE = re.compile(r"^\s*(?:[-*•]\s+)")
 _BLANK_LINE_RE = re.compile(r"\n\s*\n")
@@ -37,13 +40,26 @@ def split_steps(text: str | None, step_sep: str = "line") -> list[str]:
 
 def check_steps(text: str | None, step_sep: str = "line", rel_tol: float = 1e-6,
                 round_decimals: int | None = 2) -> dict:
-    """Per-solution step statistics; never raises on any string."""
+    """Per-solution step statistics; never raises on any string, linear in its length.
+
+    Steps past MAX_STEPS, steps with a line over MAX_SCAN_CHARS, and every line of a text over
+    answers.MAX_TEXT_CHARS are not checked but counted in `n_refused_steps`: a flood of lines or one
+    huge line costs a bounded amount, and says so.
+    """
+    if text is not None and len(text) > MAX_TEXT_CHARS:  # a flood: count its lines, check none
+        n_lines = text.count("\n") + 1
+        return {"n_steps": n_lines, "n_wrong_steps": 0, "step_error_rate": 0.0, "wrong_steps": [],
+                "n_checkable_steps": 0, "n_refused_steps": n_lines}
     steps = split_steps(text, step_sep)
-    wrong, checkable = [], 0
-    for index, step in enumerate(steps):
+    wrong, checkable, refused = [], 0, max(0, len(steps) - MAX_STEPS)
+    for index, step in enumerate(steps[:MAX_STEPS]):
+        lines = step.split("\n")
+        if any(len(line) > MAX_SCAN_CHARS for line in lines):
+            refused += 1
+            continue
         verdicts = [
             check_equation(eq, rel_tol, round_decimals)
-            for line in step.split("\n")
+            for line in lines
             for eq in find_equations(_BULLET_RE.sub("", line))
         ]
         verdicts = [v for v in verdicts if v is not None]
@@ -57,12 +73,14 @@ def check_steps(text: str | None, step_sep: str = "line", rel_tol: float = 1e-6,
         "step_error_rate": len(wrong) / len(steps) if steps else 0.0,
         "wrong_steps": wrong,
         "n_checkable_steps": checkable,
+        "n_refused_steps": refused,
     }
 
 
 @register("step_check")
 class StepChecker(Scorer):
-    columns = ("n_steps", "n_wrong_steps", "step_error_rate", "wrong_steps", "n_checkable_steps")
+    columns = ("n_steps", "n_wrong_steps", "step_error_rate", "wrong_steps", "n_checkable_steps",
+               "n_refused_steps")
     group_by = None
     num_cpus = 0.5
     num_gpus = 0.0
@@ -87,4 +105,5 @@ class StepChecker(Scorer):
             "step_error_rate": np.array([s["step_error_rate"] for s in stats], dtype=np.float64),
             "wrong_steps": object_column(s["wrong_steps"] for s in stats),
             "n_checkable_steps": np.array([s["n_checkable_steps"] for s in stats], dtype=np.int64),
+            "n_refused_steps": np.array([s["n_refused_steps"] for s in stats], dtype=np.int64),
         }

@@ -120,6 +120,8 @@ def build_app(spec: AppSpec):
     # added last, so it runs first.
     fastapi_app = ray_ingress_app()
     fastapi_app.add_middleware(RequestGuard, max_request_bytes=spec.serve.max_request_bytes,
+                               max_n=spec.serve.max_n, max_tokens=spec.serve.max_tokens,
+                               max_prompts=spec.serve.max_prompts, max_concurrent=spec.serve.max_concurrent,
                                api_key_sha256=token_digest(spec.api_key) if spec.api_key else None)
     ingress_cls = make_fastapi_ingress(StudentIngress, app=fastapi_app)
     # num_cpus 0: on a 2-CPU Ray the engines take the CPUs, and the ingress must still start.

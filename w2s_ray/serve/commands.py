@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 from contextlib import contextmanager
@@ -29,6 +30,33 @@ def _announce(server: StudentServer) -> None:
           f"or {server.config.name!r} for whatever is latest); Ctrl-C to stop", flush=True)
 
 
+@contextmanager
+def stop_on_signals():
+    """SIGTERM and SIGINT stop the server cleanly: they raise KeyboardInterrupt in the main thread,
+    whose `finally` deletes the app and stops the embedded Ray, and the command exits 0.
+
+    Installed after Ray starts, since ray.init installs its own SIGTERM handler (a stack dump, then
+    an abort: exit -6), and for SIGINT even when the process inherited it ignored (a job started in
+    the background of a script, where `kill -INT` used to do nothing). A second signal while
+    stopping is ignored, so it cannot cut the clean-up short. Main thread only.
+    """
+    stopping = []
+
+    def handler(signum, frame):
+        if stopping:
+            return
+        stopping.append(signum)
+        print(f"w2s: {signal.Signals(signum).name} received; stopping", file=sys.stderr, flush=True)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def _wait_forever(stop: threading.Event) -> None:
     try:
         while not stop.wait(3600):
@@ -49,18 +77,22 @@ def serve_run_dir(run_dir: str, host: str | None = None, port: int | None = None
         return 2
     server, stop = StudentServer(run_dir, config), threading.Event()
     try:
-        server.start()
-        if server.current is None:
-            print(f"nothing promoted in {run_dir} yet; waiting for a round to finish its eval", flush=True)
-            server.wait_for_first(stop)
-        _announce(server)
-        watcher = threading.Thread(target=server.watch, args=(stop,), name="w2s-serve-watch", daemon=True)
-        watcher.start()
-        _wait_forever(stop)
+        with stop_on_signals():
+            server.start()
+        with stop_on_signals():  # again: server.start() started Ray, which replaced the handlers
+            if server.current is None:
+                print(f"nothing promoted in {run_dir} yet; waiting for a round to finish its eval", flush=True)
+                server.wait_for_first(stop)
+            _announce(server)
+            watcher = threading.Thread(target=server.watch, args=(stop,), name="w2s-serve-watch", daemon=True)
+            watcher.start()
+            _wait_forever(stop)
     except KeyboardInterrupt:
         stop.set()
     finally:
-        _shutdown(server)
+        with _ignoring_signals():
+            _shutdown(server)
+    print("w2s serve: stopped", file=sys.stderr, flush=True)
     return 0
 
 
@@ -83,23 +115,40 @@ def serving_alongside(config: RunConfig):
             print("the loop promoted nothing (no round evaluated); not serving", flush=True)
             return
         _announce(server)
-        _wait_forever(stop)
+        with stop_on_signals():
+            _wait_forever(stop)
+        print("w2s run: stopped serving", file=sys.stderr, flush=True)
 
     try:
         yield keep_serving
     finally:
         stop.set()
         watcher.join(timeout=5)
-        _shutdown(server)
+        with _ignoring_signals():
+            _shutdown(server)
+
+
+@contextmanager
+def _ignoring_signals():
+    """While shutting down: a further SIGTERM/SIGINT must not leave Ray half stopped."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _shutdown(server: StudentServer) -> None:
     from ray import serve
 
-    from w2s_ray.runtime import shutdown_ray
+    from w2s_ray.runtime import cluster_address, shutdown_ray
 
-    server.stop()
-    serve.shutdown()
+    server.stop()  # deletes this app only
+    # serve.shutdown() deletes every app: only on the embedded Ray this process owns, never on a
+    # shared cluster where other apps run.
+    if cluster_address(server.config.ray.address) is None:
+        serve.shutdown()
     shutdown_ray()
 
 

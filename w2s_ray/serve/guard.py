@@ -5,7 +5,12 @@ JSON object reaches FastAPI's validation. This middleware, outermost in the ingr
 before anything else runs:
   401  a bearer token is configured and the request does not carry it;
   413  the body is larger than max_request_bytes (by Content-Length, or counted while reading);
-  400  a POST body that is not a JSON object.
+  400  a POST body that is not a JSON object, or one that asks for more work than the caps allow:
+       `n` (or `best_of`) over max_n, `max_tokens` / `max_completion_tokens` over max_tokens, a
+       batch of more than max_prompts prompts. A request with "n": 1000 over two
+       prompts was answered (2,000 completions on 2 cores), starving every other client.
+  429  the client (its address and bearer token) already has max_concurrent requests in flight, so
+       one client cannot starve the others (a swap halves the replicas for a while).
 Every refusal is an OpenAI-shaped JSON error, {"error": {"message", "type", "param", "code"}}, never
 a stack trace. Everything else passes through untouched, the body replayed from the buffer.
 
@@ -33,10 +38,14 @@ def error_body(status: int, message: str, type_: str, code: str) -> bytes:
 class RequestGuard:
     """Pure ASGI (not BaseHTTPMiddleware): it must see the raw body stream to bound it."""
 
-    def __init__(self, app, *, api_key_sha256: str | None = None, max_request_bytes: int = 1 << 20):
+    def __init__(self, app, *, api_key_sha256: str | None = None, max_request_bytes: int = 1 << 20,
+                 max_n: int = 8, max_tokens: int = 1024, max_prompts: int = 16, max_concurrent: int = 8):
         self.app = app
         self.api_key_sha256 = api_key_sha256
         self.max_request_bytes = max_request_bytes
+        self.caps = {"n": max_n, "max_tokens": max_tokens, "prompts": max_prompts}
+        self.max_concurrent = max_concurrent
+        self.in_flight: dict[tuple, int] = {}  # one event loop per ingress replica: no lock needed
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -66,7 +75,21 @@ class RequestGuard:
             if problem:
                 return await _refuse(send, 400, f"the request body must be a JSON object: {problem}",
                                      "invalid_request_error", "invalid_json")
-        return await self.app(scope, _replay(bytes(body), receive), send)
+            over = _over_caps(json.loads(body), self.caps)
+            if over:
+                return await _refuse(send, 400, over, "invalid_request_error", "request_over_limits")
+        # A client is its address and its credentials (on loopback the address alone says little).
+        client = ((scope.get("client") or ("?",))[0], token_digest(headers.get(b"authorization", b"").decode("latin-1")))
+        if self.in_flight.get(client, 0) >= self.max_concurrent:
+            return await _refuse(send, 429, f"this client already has {self.max_concurrent} requests in flight; "
+                                 "retry when one finishes", "rate_limit_error", "too_many_concurrent_requests")
+        self.in_flight[client] = self.in_flight.get(client, 0) + 1
+        try:
+            return await self.app(scope, _replay(bytes(body), receive), send)
+        finally:
+            self.in_flight[client] -= 1
+            if not self.in_flight[client]:
+                del self.in_flight[client]
 
     def _authorized(self, header: bytes) -> bool:
         scheme, _, token = header.decode("latin-1").partition(" ")
@@ -82,6 +105,25 @@ def _not_a_json_object(body: bytes) -> str | None:
         return f"not valid JSON ({err})"  # names a position, never echoes the body
     if not isinstance(value, dict):
         return f"got a JSON {type(value).__name__}"
+    return None
+
+
+def _over_caps(request: dict, caps: dict[str, int]) -> str | None:
+    """Why the request asks for too much work, or None. Only well-typed values are judged here: a
+    wrong type is the OpenAI app's own 400."""
+    for field in ("n", "best_of"):
+        value = request.get(field)
+        if isinstance(value, int) and not isinstance(value, bool) and value > caps["n"]:
+            return f"'{field}' is {value}; this server allows at most {caps['n']} completions per prompt"
+    for field in ("max_tokens", "max_completion_tokens"):
+        value = request.get(field)
+        if isinstance(value, int) and not isinstance(value, bool) and value > caps["max_tokens"]:
+            return f"'{field}' is {value}; this server allows at most {caps['max_tokens']}"
+    prompt = request.get("prompt")
+    # A list of strings (or of token lists) is a batch of prompts; a list of ints is one prompt, and
+    # a chat's messages are one conversation.
+    if isinstance(prompt, list) and prompt and not isinstance(prompt[0], int) and len(prompt) > caps["prompts"]:
+        return f"'prompt' has {len(prompt)} prompts; this server allows at most {caps['prompts']} per request"
     return None
 
 

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: YAML's "3" is not the number 3, nor is `true` the number 1 (lax mode converted both).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class LoraSettings(_Strict):
