@@ -118,11 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from w2s_ray.loop.steps import EmptyTrainingSet
     from w2s_ray.manifest import ManifestError
+    from w2s_ray.models.hub import ModelNotFoundError
     from w2s_ray.stage_io import CorruptStageError
 
     try:
         return args.func(args)
-    except ConfigError as err:
+    except (ConfigError, ModelNotFoundError) as err:
         print(f"w2s: {err}", file=sys.stderr)
         return 2
     except (CorruptStageError, ManifestError, EmptyTrainingSet) as err:

@@ -69,7 +69,18 @@ def link_ray_logs(run_dir: Path) -> None:
     link.symlink_to(logs, target_is_directory=True)
 
 
+def resolve_models(config: RunConfig) -> dict[str, str]:
+    """Every teacher's model that is a path, .gguf file or hub id, as a local directory. Done before
+    Ray starts: a typo'd id fails in seconds with its name, not at the first stage that loads it, and
+    the embedded Ray's HF_HUB_OFFLINE (runtime.py) does not yet stop a hub download. Built-in models
+    are left to their own manifest stages (RunContext.model_path)."""
+    cache = config.resolved_cache_dir()
+    specs = dict.fromkeys(t.model for t in [*config.weak, config.strong])
+    return {spec: str(resolve_model(spec, cache)) for spec in specs if built_in(spec) is None}
+
+
 def open_run(config: RunConfig) -> RunContext:
+    models = resolve_models(config)
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest.create(run_dir, config.model_dump(mode="json"), config.config_hash())
@@ -78,4 +89,4 @@ def open_run(config: RunConfig) -> RunContext:
     if config.ray.worker_logs == "files":
         quiet_ray_data()
     splits, stats = load_splits(config.data)
-    return RunContext(config, manifest, resolve_device(config.ray.device), splits, stats)
+    return RunContext(config, manifest, resolve_device(config.ray.device), splits, stats, models)
