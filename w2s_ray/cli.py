@@ -19,9 +19,14 @@ def _finish(run_dir: str) -> int:
 def _cmd_run(args) -> int:
     from w2s_ray.loop.driver import run
 
+    from w2s_ray.runtime import job_safe_path
+
     config = load_config(args.config)
     if getattr(args, "run_dir", None):
         config = config.model_copy(update={"run_dir": args.run_dir})
+    config = config.model_copy(update={"run_dir": job_safe_path(config.run_dir, "run_dir")})
+    if config.data.quarantine_dir:
+        config.data.quarantine_dir = job_safe_path(config.data.quarantine_dir, "data.quarantine_dir")
     if getattr(args, "serve", False):
         from w2s_ray.serve.commands import serving_alongside
 
@@ -38,6 +43,9 @@ def _cmd_resume(args) -> int:
     from w2s_ray.loop.driver import run
     from w2s_ray.manifest import Manifest
 
+    from w2s_ray.runtime import job_safe_path
+
+    args.run_dir = job_safe_path(args.run_dir, "the run directory to resume")
     manifest = Manifest.load(args.run_dir)
     config = RunConfig.model_validate(manifest.config)
     if Path(config.run_dir).resolve() != Path(args.run_dir).resolve():
@@ -119,11 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     from w2s_ray.loop.steps import EmptyTrainingSet
     from w2s_ray.manifest import ManifestError
     from w2s_ray.models.hub import ModelNotFoundError
+    from w2s_ray.runtime import RelativeJobPathError
     from w2s_ray.stage_io import CorruptStageError
 
     try:
         return args.func(args)
-    except (ConfigError, ModelNotFoundError) as err:
+    except (ConfigError, ModelNotFoundError, RelativeJobPathError) as err:
         print(f"w2s: {err}", file=sys.stderr)
         return 2
     except (CorruptStageError, ManifestError, EmptyTrainingSet) as err:
