@@ -21,7 +21,7 @@ def _cmd_run(args) -> int:
 
     from w2s_ray.runtime import job_safe_path
 
-    config = load_config(args.config)
+    config = load_config(args.config, sets=getattr(args, "set", None) or [])
     if getattr(args, "run_dir", None):
         config = config.model_copy(update={"run_dir": args.run_dir})
     config = config.model_copy(update={"run_dir": job_safe_path(config.run_dir, "run_dir")})
@@ -80,12 +80,19 @@ def _cmd_eval(args) -> int:
                          out=args.out)
 
 
+def _add_set(parser) -> None:
+    parser.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
+                        help="change one config field, typed by the config (repeatable), e.g. "
+                             "--set train.num_workers=4 --set weak.0.tensor_parallel_size=2")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="w2s", description="weak-to-strong loops on Ray")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run a config: baselines, then the rounds")
     p.add_argument("config")
     p.add_argument("--run-dir", help="override the config's run_dir")
+    _add_set(p)
     p.add_argument("--serve", action="store_true",
                    help="serve each round's student as it is promoted (OpenAI API, config's serve:); "
                         "keeps serving after the run until Ctrl-C")

@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -79,9 +79,25 @@ class TeacherConfig(_Strict):
     # engine per stage; SmolLM2-135M generated no slower eager (bench/generate_throughput.py).
     enforce_eager: Literal["auto"] | bool = "auto"
     batch_size: int = Field(default=64, ge=1)
-    concurrency: int = Field(default=1, ge=1)  # engine replicas
+    concurrency: int = Field(default=1, ge=1)  # engine replicas (each a Ray Data actor)
+    # vLLM only. GPUs per replica: one placement-group bundle per tensor-parallel rank.
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    gpu_memory_utilization: float | None = Field(default=None, gt=0.0, le=1.0)  # None: vLLM's default
+    max_num_seqs: int | None = Field(default=None, ge=1)  # None: vLLM's default (CPU: min(batch_size, 64))
+    # Any other vLLM engine argument (EngineArgs), passed as is: e.g. {enable_prefix_caching: true}.
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict)
     # Weak teachers only: fine-tune `model` on the weak half's gold solutions first (METHODS.md 1).
     sft_on_weak_half: bool = False
+
+    @field_validator("engine_kwargs")
+    @classmethod
+    def _typed_fields_not_twice(cls, kwargs):
+        typed = {"tensor_parallel_size", "gpu_memory_utilization", "max_num_seqs", "max_model_len", "dtype",
+                 "seed", "enforce_eager"}
+        twice = sorted(typed & set(kwargs))
+        if twice:
+            raise ValueError(f"set {twice} as the teacher's own field(s), not in engine_kwargs")
+        return kwargs
 
     def eager(self, device: str) -> bool:
         return device == "cpu" if self.enforce_eager == "auto" else self.enforce_eager
@@ -200,17 +216,33 @@ class RunConfig(_Strict):
         """What the run computes, not where: a run directory moved or resumed elsewhere keeps it."""
         content = self.model_dump(mode="json", exclude={"run_dir": True, "cache_dir": True, "ray": {"address"},
                                                        "serve": True})
+        # Fields added after runs existed hash as if absent while at their default, so those runs
+        # still resume (Manifest.create refuses another hash).
+        for teacher in [*content["weak"], content["strong"]]:
+            for key, default in _ADDED_TEACHER_DEFAULTS.items():
+                if teacher.get(key) == default:
+                    teacher.pop(key)
+        for key, default in _ADDED_TRAIN_DEFAULTS.items():
+            if content["train"].get(key) == default:
+                content["train"].pop(key)
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:
         return Path(self.cache_dir or os.environ.get("W2S_CACHE") or Path.home() / ".cache/w2s_ray")
 
 
+_ADDED_TEACHER_DEFAULTS = {"tensor_parallel_size": 1, "gpu_memory_utilization": None, "max_num_seqs": None,
+                           "engine_kwargs": {}}
+_ADDED_TRAIN_DEFAULTS = {"gpus_per_worker": 1.0, "report_to": []}
+
+
 class ConfigError(ValueError):
     """A config file that does not parse or validate; the message names the file and field."""
 
 
-def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
+def load_config(path: str | Path, overrides: dict | None = None, sets: list[str] = ()) -> RunConfig:
+    """The run config in `path`; `overrides` replace top-level keys, `sets` are `--set key.path=value`
+    (config_overrides.py)."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
@@ -219,6 +251,13 @@ def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
     raw.update(overrides or {})
+    if sets:
+        from w2s_ray.config_overrides import OverrideError, apply_sets
+
+        try:
+            apply_sets(raw, sets)
+        except OverrideError as err:
+            raise ConfigError(f"{path}: {err}") from None
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as err:
