@@ -39,6 +39,17 @@ def _cmd_run(args) -> int:
     return _finish(config.run_dir)
 
 
+def _cmd_plan(args) -> int:
+    from w2s_ray.plan import plan
+
+    config = load_config(args.config, sets=args.set or [])
+    try:
+        return plan(config, declared=args.cluster, with_serve=args.serve)
+    except ValueError as err:  # a malformed --cluster
+        print(f"w2s: {err}", file=sys.stderr)
+        return 2
+
+
 def _cmd_resume(args) -> int:
     from w2s_ray.loop.driver import run
     from w2s_ray.manifest import Manifest
@@ -97,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve each round's student as it is promoted (OpenAI API, config's serve:); "
                         "keeps serving after the run until Ctrl-C")
     p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("plan", help="what each stage asks the cluster for, checked against it; loads no model")
+    p.add_argument("config")
+    p.add_argument("--cluster", metavar="gpus=N,cpus=N",
+                   help="check against these resources instead of the cluster at RAY_ADDRESS / ray.address")
+    p.add_argument("--serve", action="store_true", help="serve runs beside the loop (w2s run --serve)")
+    _add_set(p)
+    p.set_defaults(func=_cmd_plan)
     p = sub.add_parser("demo", help="the CPU demo (configs/demo.yaml)")
     p.add_argument("--config", default="configs/demo.yaml")
     p.set_defaults(func=_cmd_run)
