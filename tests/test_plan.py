@@ -73,6 +73,9 @@ def test_no_cluster_in_reach_prints_the_plan_and_exits_0(capsys, monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port()}")  # nothing listens there
     assert main(["plan", str(REPO / GPU_CONFIGS[0])]) == 0
     assert "does not answer" in capsys.readouterr().out
+    monkeypatch.setenv("RAY_ADDRESS", "http://127.0.0.1:8265")  # what `ray job submit` users often have set
+    assert main(["plan", str(REPO / GPU_CONFIGS[0])]) == 0
+    assert "is a dashboard (job server) address" in capsys.readouterr().out
 
 
 def test_plan_loads_no_model(tmp_path, capsys):

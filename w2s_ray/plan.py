@@ -109,15 +109,21 @@ def visible_cluster(config: RunConfig) -> tuple[dict[str, float] | None, str]:
     address = cluster_address(config.ray.address)
     if address is None:
         return None, "no cluster: RAY_ADDRESS and ray.address are unset (a run would start an embedded Ray)"
+    if address.startswith(("http://", "https://")):  # what `ray job submit` takes, not what ray.init takes
+        return None, (f"no cluster: {address} is a dashboard (job server) address; give the cluster's GCS "
+                      f"address (RAY_ADDRESS=HOST:6379) or --cluster")
     if address != "auto" and not _reachable(address):
         return None, f"no cluster: {address} does not answer"
     import ray
 
-    ray.init(address=address, log_to_driver=False)
-    try:
+    if ray.is_initialized():  # e.g. called inside a driver that already joined
         res = ray.cluster_resources()
-    finally:
-        ray.shutdown()
+    else:
+        ray.init(address=address, log_to_driver=False)
+        try:
+            res = ray.cluster_resources()
+        finally:
+            ray.shutdown()
     return {"GPU": float(res.get("GPU", 0)), "CPU": float(res.get("CPU", 0))}, f"the cluster at {address}"
 
 
