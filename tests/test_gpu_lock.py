@@ -22,9 +22,9 @@ PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)$")
 # Its requirements, from deepspeed 0.19.8's own metadata, are checked against the lock instead.
 SDIST_ONLY = {"deepspeed": ["einops", "hjson", "msgpack", "ninja", "numpy", "packaging>=20.0", "psutil",
                             "py-cpuinfo", "pydantic>=2.0.0", "torch>=2.0.0", "tqdm"]}
-# The GPU image's libc: llguidance (vLLM) ships x86_64 wheels for glibc >= 2.31 only. pip does not
-# expand a manylinux_2_X tag to older ones, so every compatible tag is listed.
-PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(35, 4, -1)] + [
+# The GPU image's libc (cluster/Dockerfile: Debian bookworm, glibc 2.36); vLLM's llguidance needs
+# >= 2.31. pip does not expand a manylinux_2_X tag to older ones, so every compatible tag is listed.
+PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)] + [
     "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]
 
 
