@@ -2,7 +2,8 @@
 
 The head has no CPUs, so every engine actor and Ray Data task lands on a worker node. The tiny config
 goes in with `ray job submit`; once its first stage is recorded, one worker node is killed (its raylet,
-by PID), started again, and the run is resumed by a second job. The finished run must have every stage
+by PID) and the job is stopped (Ray Data alone would finish it on the other node), the node is started
+again, and the run is resumed by a second job. The finished run must have every stage
 once, the row counts the config implies, and no problem twice in any stage's output.
 
 Ray joins a second node only with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER unset, and then binds its ports on
@@ -74,9 +75,10 @@ class LocalCluster:
         psutil.wait_procs(raylets, timeout=10)
         stop_processes_of(temp_dir)
 
-    def submit(self, *entrypoint: str, wait: bool = True) -> subprocess.CompletedProcess | subprocess.Popen:
+    def submit(self, *entrypoint: str, wait: bool = True, job_id: str | None = None):
         command = [RAY, "job", "submit", "--address", f"http://127.0.0.1:{self.dashboard}", "--working-dir",
-                   str(REPO), "--", sys.executable, "jobs/run_loop.py", *entrypoint]
+                   str(REPO), *(["--submission-id", job_id] if job_id else []),
+                   "--", sys.executable, "jobs/run_loop.py", *entrypoint]
         if not wait:
             return subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         return subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=400)
@@ -111,7 +113,7 @@ def scenario(config: str, run_dir: Path) -> int:
         cluster.start_worker("node_b")
         _wait_for_agent(cluster, time.time() + 90)
         _say("cluster up: head (0 CPUs), node A, node B")
-        first = cluster.submit(config, wait=False)
+        first = cluster.submit(config, wait=False, job_id="w2s-first")
         deadline = time.time() + 300
         while time.time() < deadline and first.poll() is None:
             if (run_dir / "manifest.json").exists() and Manifest.load(run_dir).stages():
@@ -119,8 +121,12 @@ def scenario(config: str, run_dir: Path) -> int:
             time.sleep(1)
         cluster.kill_node(worker_a)
         _say("killed node A after", Manifest.load(run_dir).stages())
+        # Ray Data reschedules the lost node's work on node B, so the job would finish on its own (seen);
+        # its driver dies here instead, as a driver on a lost head would, so the resume has work to do.
+        subprocess.run([RAY, "job", "stop", "--address", f"http://127.0.0.1:{cluster.dashboard}", "w2s-first"],
+                       env=cluster.env, capture_output=True, text=True, timeout=120)
         first_out, _ = first.communicate(timeout=400)
-        _say(f"first job ended ({first.returncode}):", first_out[-1500:])
+        _say("first job left", Manifest.load(run_dir).stages(), f"(exit {first.returncode}):", first_out[-800:])
         cluster.start_worker("node_a")
         _say("node A restarted")
         resumed = cluster.submit("--resume", str(run_dir))
@@ -145,6 +151,7 @@ def test_submit_kill_a_worker_node_restart_resume_same_lineage(tmp_path, tiny_mo
     print(result.stdout[-6000:])  # the timeline, for -s
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
     assert "killed node A after ['weak/weak/generate']" in result.stdout, result.stdout[-3000:]
+    assert "first job left ['weak/weak/generate']" in result.stdout, result.stdout[-3000:]  # resume had work
 
     manifest = Manifest.load(run_dir)
     stages = manifest.stages()
