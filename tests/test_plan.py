@@ -24,12 +24,13 @@ def rayjob_cluster() -> str:
     (job,) = [d for d in yaml.safe_load_all((REPO / "cluster" / "rayjob.yaml").read_text()) if d]
     spec = job["spec"]["rayClusterSpec"]
     head = spec["headGroupSpec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
-    gpus, cpus = 0.0, float(head["cpu"])
+    gpus, cpus, per_node = 0.0, float(head["cpu"]), 0.0
     for group in spec["workerGroupSpecs"]:
         limits = group["template"]["spec"]["containers"][0]["resources"]["limits"]
         gpus += group["replicas"] * float(limits.get("nvidia.com/gpu", 0))
         cpus += group["replicas"] * float(limits["cpu"])
-    return f"gpus={gpus:g},cpus={cpus:g}"
+        per_node = max(per_node, float(limits.get("nvidia.com/gpu", 0)))
+    return f"gpus={gpus:g},cpus={cpus:g},gpus_per_node={per_node:g}"
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +59,15 @@ def test_an_impossible_plan_exits_nonzero_naming_the_stage(setting, stage, capsy
     out = capsys.readouterr().out
     assert code == 1
     assert f"does not fit: stage '{stage}" in out
+
+
+def test_a_train_worker_must_fit_on_one_node(capsys):
+    """4 GPUs in all, 1 per node: 2 workers x 2 GPUs fit the total, but no node holds one worker."""
+    args = ["plan", str(REPO / GPU_CONFIGS[0]), "--set", "train.gpus_per_worker=2"]
+    assert main([*args, "--cluster", "gpus=4,cpus=40,gpus_per_node=1"]) == 1
+    out = capsys.readouterr().out
+    assert "stage 'train weak teacher (weak half's gold)' needs 2 GPUs in one actor, the largest node has 1" in out
+    assert main([*args, "--cluster", "gpus=4,cpus=40,gpus_per_node=2"]) == 0
 
 
 def test_serve_beside_the_loop_is_added_to_every_stage(capsys):
@@ -106,7 +116,7 @@ def test_plan_checks_a_real_ray_cluster_with_logical_gpus(tmp_path):
         plan = [sys.executable, "-m", "w2s_ray.cli", "plan"]
         fits = subprocess.run([*plan, GPU_CONFIGS[0]], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
         assert fits.returncode == 0, fits.stdout + fits.stderr
-        assert f"checked against the cluster at 127.0.0.1:{port}: 4 GPUs, 2 CPUs" in fits.stdout
+        assert f"checked against the cluster at 127.0.0.1:{port}: 4 GPUs (4 on the largest node), 2 CPUs" in fits.stdout
         refused = subprocess.run([*plan, GPU_CONFIGS[1], "--set", "strong.concurrency=3", "--set",
                                   "strong.tensor_parallel_size=2"], cwd=REPO, env=env, capture_output=True,
                                  text=True, timeout=120)

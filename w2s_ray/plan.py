@@ -23,6 +23,8 @@ class Ask:
     units: int  # replicas / workers, all needed at once
     gpus: float  # per unit
     cpus: float  # per unit
+    one_actor: bool = True  # a unit is one Ray actor, so it must fit on one node (a vLLM TP replica is
+    # one bundle per GPU and may span nodes)
 
     @property
     def total(self) -> dict[str, float]:
@@ -38,7 +40,7 @@ def _engine(teacher: TeacherConfig) -> str:
 def _generate(stage: str, teacher: TeacherConfig, device: str) -> Ask:
     engine, tp = _engine(teacher), teacher.tensor_parallel_size
     if engine == "vllm" and device == "gpu":  # devices.vllm_placement: a GPU+CPU bundle per TP rank
-        return Ask(stage, f"vLLM engine, TP {tp}", teacher.concurrency, float(tp), float(tp))
+        return Ask(stage, f"vLLM engine, TP {tp}", teacher.concurrency, float(tp), float(tp), one_actor=tp == 1)
     if engine == "vllm":
         return Ask(stage, "vLLM engine (CPU)", teacher.concurrency, 0.0, 1.0)
     return Ask(stage, "HF engine", teacher.concurrency, 1.0 if device == "gpu" else 0.0, 1.0)
@@ -82,15 +84,18 @@ def serve_ask(config: RunConfig, device: str) -> Ask:
 
 
 def parse_cluster(text: str) -> dict[str, float]:
-    """`gpus=4,cpus=16` -> {"GPU": 4, "CPU": 16}."""
+    """`gpus=4,cpus=16[,gpus_per_node=2]` -> {"GPU": 4, "CPU": 16, "node_GPU": 2} (node_GPU: the most
+    GPUs one node has; all of them when not given)."""
     out = {}
+    names = {"gpus": "GPU", "gpu": "GPU", "cpus": "CPU", "cpu": "CPU", "gpus_per_node": "node_GPU"}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, eq, value = part.partition("=")
-        name = {"gpus": "GPU", "gpu": "GPU", "cpus": "CPU", "cpu": "CPU"}.get(key.strip().lower())
+        name = names.get(key.strip().lower())
         if not eq or name is None:
-            raise ValueError(f"--cluster {text!r}: expected gpus=N,cpus=N")
+            raise ValueError(f"--cluster {text!r}: expected gpus=N,cpus=N[,gpus_per_node=N]")
         out[name] = float(value)
-    return {"GPU": out.get("GPU", 0.0), "CPU": out.get("CPU", 0.0)}
+    gpus = out.get("GPU", 0.0)
+    return {"GPU": gpus, "CPU": out.get("CPU", 0.0), "node_GPU": out.get("node_GPU", gpus)}
 
 
 def _reachable(address: str) -> bool:
@@ -116,15 +121,17 @@ def visible_cluster(config: RunConfig) -> tuple[dict[str, float] | None, str]:
         return None, f"no cluster: {address} does not answer"
     import ray
 
-    if ray.is_initialized():  # e.g. called inside a driver that already joined
-        res = ray.cluster_resources()
-    else:
+    joined = ray.is_initialized()  # e.g. called inside a driver that already joined
+    if not joined:
         ray.init(address=address, log_to_driver=False)
-        try:
-            res = ray.cluster_resources()
-        finally:
+    try:
+        res = ray.cluster_resources()
+        node_gpus = max((n["Resources"].get("GPU", 0) for n in ray.nodes() if n["Alive"]), default=0)
+    finally:
+        if not joined:
             ray.shutdown()
-    return {"GPU": float(res.get("GPU", 0)), "CPU": float(res.get("CPU", 0))}, f"the cluster at {address}"
+    cluster = {"GPU": float(res.get("GPU", 0)), "CPU": float(res.get("CPU", 0)), "node_GPU": float(node_gpus)}
+    return cluster, f"the cluster at {address}"
 
 
 def check(asks: list[Ask], cluster: dict[str, float], serve: Ask | None = None) -> list[str]:
@@ -133,6 +140,8 @@ def check(asks: list[Ask], cluster: dict[str, float], serve: Ask | None = None) 
     for ask in asks:
         need = {k: v + (serve.total[k] if serve else 0.0) for k, v in ask.total.items()}
         short = [f"{need[k]:g} {k}s, the cluster has {cluster[k]:g}" for k in ("GPU", "CPU") if need[k] > cluster[k] + 1e-9]
+        if ask.one_actor and ask.gpus > cluster.get("node_GPU", cluster["GPU"]) + 1e-9:
+            short.append(f"{ask.gpus:g} GPUs in one actor, the largest node has {cluster['node_GPU']:g}")
         if short:
             beside = " with serve beside it" if serve else ""
             problems.append(f"stage '{ask.stage}'{beside} needs {'; '.join(short)} "
@@ -165,7 +174,8 @@ def plan(config: RunConfig, declared: str | None = None, with_serve: bool = Fals
     if cluster is None:
         print(f"{source}; nothing checked (declare one with --cluster gpus=N,cpus=N)")
         return 0
-    print(f"checked against {source}: {cluster['GPU']:g} GPUs, {cluster['CPU']:g} CPUs")
+    print(f"checked against {source}: {cluster['GPU']:g} GPUs ({cluster['node_GPU']:g} on the largest node), "
+          f"{cluster['CPU']:g} CPUs")
     problems = check(asks, cluster, serve_ask(config, device) if with_serve else None)
     for line in problems:
         print(f"  does not fit: {line}")
