@@ -13,7 +13,7 @@ export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
 export HF_HUB_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: venv demo demo-w2s demo-smollm2 test test-fast bench clean
+.PHONY: venv demo demo-w2s demo-smollm2 test test-fast test-multinode bench clean
 
 venv: $(STAMP)
 
@@ -38,6 +38,10 @@ demo-smollm2: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15
+
+# A head and two worker nodes in a private network namespace, submit, kill a node, resume (5-7 min).
+test-multinode: $(STAMP)
+	W2S_MULTINODE=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_multinode.py
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"

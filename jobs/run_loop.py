@@ -1,9 +1,12 @@
 """Entry point for `ray job submit`: run (or resume) a weak-to-strong loop on the cluster.
 
-    ray job submit --working-dir . -- python jobs/run_loop.py configs/demo.yaml
-    ray job submit --working-dir . -- python jobs/run_loop.py --resume runs/demo
+    ray job submit --runtime-env cluster/runtime_env.yaml --working-dir . -- \
+        python jobs/run_loop.py configs/gpu-gsm8k-w2s.yaml [--run-dir /shared/runs/x] [--set key.path=value]
+    ray job submit --runtime-env cluster/runtime_env.yaml --working-dir . -- \
+        python jobs/run_loop.py --resume /shared/runs/x
 
-Inside a job Ray sets RAY_ADDRESS, so the run joins the cluster instead of starting its own Ray.
+Inside a job Ray sets RAY_ADDRESS, so the run joins the cluster instead of starting its own Ray. The
+job's working directory is deleted with it: a relative run_dir goes under W2S_SHARED_DIR or is refused.
 """
 from __future__ import annotations
 

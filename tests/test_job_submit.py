@@ -64,19 +64,32 @@ def stop_processes_of(temp_dir: str) -> None:
         proc.kill()
 
 
-def test_ray_job_submit_runs_the_loop(tmp_path, tiny_models, head_node):
-    address, env = head_node
-    run_dir = tmp_path / "job-run"
-    cfg = write_config(tmp_path / "job.yaml", run_dir, tiny_models, rounds=0, baselines=[])
-    submit = [RAY, "job", "submit", "--address", address, "--working-dir", str(REPO), "--",
-              sys.executable, "jobs/run_loop.py", str(cfg)]
+def submit_job(address: str, env: dict, *entrypoint: str, runtime_env: dict | None = None):
+    submit = [RAY, "job", "submit", "--address", address, "--working-dir", str(REPO)]
+    if runtime_env:
+        submit += ["--runtime-env-json", json.dumps(runtime_env)]
+    submit += ["--", sys.executable, "jobs/run_loop.py", *entrypoint]
     deadline = time.time() + 150
     while True:  # the head's job agent comes up some seconds after `ray start` returns
         result = subprocess.run(submit, env=env, capture_output=True, text=True, timeout=400)
         if "No available agent" not in result.stdout + result.stderr or time.time() > deadline:
             break
         time.sleep(3)
+    return result
+
+
+def test_ray_job_submit_runs_the_loop(tmp_path, tiny_models, head_node):
+    """One job (a head node costs ~25 s here), as cluster/ sets it up: its runtime_env sets
+    OMP_NUM_THREADS, which init_ray sets too (Ray refused that merge), and the config's run_dir is
+    relative (it landed in the job's temporary working dir and was lost): it goes under W2S_SHARED_DIR."""
+    address, env = head_node
+    shared = tmp_path / "shared"
+    cfg = write_config(tmp_path / "job.yaml", Path("runs/job-run"), tiny_models, rounds=0, baselines=[])
+    result = submit_job(address, env, str(cfg),
+                        runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "W2S_SHARED_DIR": str(shared)}})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "succeeded" in result.stdout
+    assert f"{shared}/runs/job-run (W2S_SHARED_DIR)" in result.stdout
+    run_dir = shared / "runs" / "job-run"
     report = json.loads((run_dir / "report.json").read_text())
     assert Manifest.load(run_dir).stages() == ["weak/weak/generate"] and report["rounds"] == []

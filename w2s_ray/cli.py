@@ -19,9 +19,14 @@ def _finish(run_dir: str) -> int:
 def _cmd_run(args) -> int:
     from w2s_ray.loop.driver import run
 
-    config = load_config(args.config)
+    from w2s_ray.runtime import job_safe_path
+
+    config = load_config(args.config, sets=getattr(args, "set", None) or [])
     if getattr(args, "run_dir", None):
         config = config.model_copy(update={"run_dir": args.run_dir})
+    config = config.model_copy(update={"run_dir": job_safe_path(config.run_dir, "run_dir")})
+    if config.data.quarantine_dir:
+        config.data.quarantine_dir = job_safe_path(config.data.quarantine_dir, "data.quarantine_dir")
     if getattr(args, "serve", False):
         from w2s_ray.serve.commands import serving_alongside
 
@@ -34,10 +39,24 @@ def _cmd_run(args) -> int:
     return _finish(config.run_dir)
 
 
+def _cmd_plan(args) -> int:
+    from w2s_ray.plan import plan
+
+    config = load_config(args.config, sets=args.set or [])
+    try:
+        return plan(config, declared=args.cluster, with_serve=args.serve)
+    except ValueError as err:  # a malformed --cluster
+        print(f"w2s: {err}", file=sys.stderr)
+        return 2
+
+
 def _cmd_resume(args) -> int:
     from w2s_ray.loop.driver import run
     from w2s_ray.manifest import Manifest
 
+    from w2s_ray.runtime import job_safe_path
+
+    args.run_dir = job_safe_path(args.run_dir, "the run directory to resume")
     manifest = Manifest.load(args.run_dir)
     config = validate_config(manifest.config, manifest.path)
     if args.from_stage:
@@ -78,16 +97,30 @@ def _cmd_eval(args) -> int:
                          out=args.out)
 
 
+def _add_set(parser) -> None:
+    parser.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
+                        help="change one config field, typed by the config (repeatable), e.g. "
+                             "--set train.num_workers=4 --set weak.0.tensor_parallel_size=2")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="w2s", description="weak-to-strong loops on Ray")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run a config: baselines, then the rounds")
     p.add_argument("config")
     p.add_argument("--run-dir", help="override the config's run_dir")
+    _add_set(p)
     p.add_argument("--serve", action="store_true",
                    help="serve each round's student as it is promoted (OpenAI API, config's serve:); "
                         "keeps serving after the run until Ctrl-C")
     p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("plan", help="what each stage asks the cluster for, checked against it; loads no model")
+    p.add_argument("config")
+    p.add_argument("--cluster", metavar="gpus=N,cpus=N",
+                   help="check against these resources instead of the cluster at RAY_ADDRESS / ray.address")
+    p.add_argument("--serve", action="store_true", help="serve runs beside the loop (w2s run --serve)")
+    _add_set(p)
+    p.set_defaults(func=_cmd_plan)
     p = sub.add_parser("demo", help="the CPU demo (configs/demo.yaml)")
     p.add_argument("--config", default="configs/demo.yaml")
     p.set_defaults(func=_cmd_run)
@@ -126,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from w2s_ray.loop.steps import EmptyTrainingSet
     from w2s_ray.manifest import ManifestError
+    from w2s_ray.models.hub import ModelNotFoundError
+    from w2s_ray.runtime import RelativeJobPathError
     from w2s_ray.stage_io import CorruptStageError
 
     from w2s_ray.data.schema import InputError
@@ -134,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     # fixes a file, a traceback would only hide which one.
     try:
         return args.func(args)
-    except (ConfigError, InputError) as err:
+    except (ConfigError, InputError, ModelNotFoundError, RelativeJobPathError) as err:
         print(f"w2s: {_one_line(err)}", file=sys.stderr)
         return 2
     except OSError as err:  # a missing, unreadable or directory path named on the command line

@@ -10,7 +10,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -83,9 +83,25 @@ class TeacherConfig(_Strict):
     # engine per stage; SmolLM2-135M generated no slower eager (bench/generate_throughput.py).
     enforce_eager: Literal["auto"] | bool = "auto"
     batch_size: int = Field(default=64, ge=1)
-    concurrency: int = Field(default=1, ge=1)  # engine replicas
+    concurrency: int = Field(default=1, ge=1)  # engine replicas (each a Ray Data actor)
+    # vLLM only. GPUs per replica: one placement-group bundle per tensor-parallel rank.
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    gpu_memory_utilization: float | None = Field(default=None, gt=0.0, le=1.0)  # None: vLLM's default
+    max_num_seqs: int | None = Field(default=None, ge=1)  # None: vLLM's default (CPU: min(batch_size, 64))
+    # Any other vLLM engine argument (EngineArgs), passed as is: e.g. {enable_prefix_caching: true}.
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict)
     # Weak teachers only: fine-tune `model` on the weak half's gold solutions first (METHODS.md 1).
     sft_on_weak_half: bool = False
+
+    @field_validator("engine_kwargs")
+    @classmethod
+    def _typed_fields_not_twice(cls, kwargs):
+        typed = {"tensor_parallel_size", "gpu_memory_utilization", "max_num_seqs", "max_model_len", "dtype",
+                 "seed", "enforce_eager"}
+        twice = sorted(typed & set(kwargs))
+        if twice:
+            raise ValueError(f"set {twice} as the teacher's own field(s), not in engine_kwargs")
+        return kwargs
 
     def eager(self, device: str) -> bool:
         return device == "cpu" if self.enforce_eager == "auto" else self.enforce_eager
@@ -229,10 +245,24 @@ class RunConfig(_Strict):
                                                        "serve": True})
         if content["answer_markers"] == list(DEFAULT_MARKERS):  # runs from before the field keep their hash
             del content["answer_markers"]
+        # Fields added after runs existed hash as if absent while at their default, so those runs
+        # still resume (Manifest.create refuses another hash).
+        for teacher in [*content["weak"], content["strong"]]:
+            for key, default in _ADDED_TEACHER_DEFAULTS.items():
+                if teacher.get(key) == default:
+                    teacher.pop(key)
+        for key, default in _ADDED_TRAIN_DEFAULTS.items():
+            if content["train"].get(key) == default:
+                content["train"].pop(key)
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:
         return Path(self.cache_dir or os.environ.get("W2S_CACHE") or Path.home() / ".cache/w2s_ray")
+
+
+_ADDED_TEACHER_DEFAULTS = {"tensor_parallel_size": 1, "gpu_memory_utilization": None, "max_num_seqs": None,
+                           "engine_kwargs": {}}
+_ADDED_TRAIN_DEFAULTS = {"gpus_per_worker": 1.0, "report_to": []}
 
 
 class ConfigError(ValueError):
@@ -282,10 +312,11 @@ def _count_nodes(value, limit: int) -> int:
     return count
 
 
-def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
-    """The validated config in `path`. Every problem is a ConfigError whose one line names the file
-    (and the line, or the field): a missing or unreadable file, bad YAML, a duplicate key, an alias
-    bomb, a wrong type or value."""
+def load_config(path: str | Path, overrides: dict | None = None, sets: list[str] = ()) -> RunConfig:
+    """The validated config in `path`; `overrides` replace top-level keys, `sets` are `--set
+    key.path=value` (config_overrides.py). Every problem is a ConfigError whose one line names the
+    file (and the line, or the field): a missing or unreadable file, bad YAML, a duplicate key, an
+    alias bomb, a wrong type or value, an unknown --set key."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -311,6 +342,13 @@ def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
     raw.update(overrides or {})
+    if sets:
+        from w2s_ray.config_overrides import OverrideError, apply_sets
+
+        try:
+            apply_sets(raw, sets)
+        except OverrideError as err:
+            raise ConfigError(f"{path}: {err}") from None
     return validate_config(raw, path)
 
 

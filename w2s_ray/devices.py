@@ -75,12 +75,13 @@ def vllm_cpu_prefill_kwargs(max_model_len: int) -> dict:
     return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_model_len, 2048)}
 
 
-def train_scaling(device: Device, num_workers: int, cpus_per_worker: float | None = None):
+def train_scaling(device: Device, num_workers: int, cpus_per_worker: float | None = None,
+                  gpus_per_worker: float = 1.0):
     """The Ray Train ScalingConfig for `num_workers` data-parallel workers. Ray must be initialised.
 
     By default a CPU worker asks for a fair share of the cluster's CPUs, at most one: on a 2-CPU
     Ray, 2 workers get 1 CPU each and 4 workers 0.5 each, instead of waiting forever for CPUs
-    that do not exist. A GPU worker gets one GPU and one CPU.
+    that do not exist. A GPU worker gets `gpus_per_worker` GPUs and one CPU.
     """
     import ray
     from ray.train import ScalingConfig
@@ -90,5 +91,5 @@ def train_scaling(device: Device, num_workers: int, cpus_per_worker: float | Non
         cpus_per_worker = 1.0 if device == "gpu" else min(1.0, total / num_workers)
     resources = {"CPU": cpus_per_worker}
     if device == "gpu":
-        resources["GPU"] = 1
+        resources["GPU"] = gpus_per_worker
     return ScalingConfig(num_workers=num_workers, use_gpu=device == "gpu", resources_per_worker=resources)

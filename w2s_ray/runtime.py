@@ -7,6 +7,7 @@ interfaces unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 is set before it starts (m
 """
 from __future__ import annotations
 
+import json
 import os
 
 LOOPBACK = "127.0.0.1"
@@ -24,6 +25,27 @@ _LOCAL_ENV = {
 def cluster_address(configured: str | None = None) -> str | None:
     """The cluster to join: the config's address wins, then RAY_ADDRESS; None means embedded."""
     return configured or os.environ.get("RAY_ADDRESS") or None
+
+
+def _job_env_vars() -> dict:
+    """env_vars of the `ray job submit` runtime_env this driver runs under (Ray passes the job's config
+    to the entrypoint in RAY_JOB_CONFIG_JSON_ENV_VAR); {} outside a job."""
+    raw = os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR")
+    if not raw:
+        return {}
+    return (json.loads(raw).get("runtime_env") or {}).get("env_vars") or {}
+
+
+def driver_env_vars(target: str | None) -> dict:
+    """The env_vars ray.init gives every worker. Inside a job, Ray refuses a key that the job's
+    runtime_env sets too ("Failed to merge the Job's runtime env"), so those are left to the job:
+    what the submitter wrote wins."""
+    env_vars = {k: v for k, v in _LOCAL_ENV.items() if target is None}
+    # Each worker gets one torch thread: on 2 cores, 2 threads per worker made a tiny model's
+    # forward ~35x slower (platform notes).
+    env_vars.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+    job = _job_env_vars()
+    return {k: v for k, v in env_vars.items() if k not in job}
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: str | None = None,
@@ -46,11 +68,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: 
 
     if ray.is_initialized():
         return ray
-    # Each worker gets one torch thread: on 2 cores, 2 threads per worker made a tiny model's
-    # forward ~35x slower (platform notes).
-    env_vars = {k: v for k, v in _LOCAL_ENV.items() if target is None}
-    env_vars.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
-    runtime_env = {"env_vars": env_vars}
+    runtime_env = {"env_vars": driver_env_vars(target)}
     if target is not None:
         ray.init(address=target, runtime_env=runtime_env, log_to_driver=log_to_driver)
         return ray
@@ -96,3 +114,31 @@ def shutdown_ray() -> None:
 
     if ray.is_initialized():
         ray.shutdown()
+
+
+class RelativeJobPathError(ValueError):
+    """A relative run path in a `ray job submit` driver, with no shared directory to put it under."""
+
+
+def in_ray_job() -> bool:
+    """True in the entrypoint of `ray job submit` (Ray's job supervisor sets this variable)."""
+    return bool(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR"))
+
+
+def job_safe_path(path: str, what: str) -> str:
+    """`path` as it should be used by this process. Under `ray job submit` the working directory is
+    a temporary copy of working_dir that is deleted with the job, so a relative run directory would
+    be lost and `--resume` from a later job could not find it: it goes under W2S_SHARED_DIR (storage
+    every node and every later job sees; cluster/ sets it), or is refused naming the way out."""
+    if os.path.isabs(path) or not in_ray_job():
+        return path
+    shared = os.environ.get("W2S_SHARED_DIR")
+    if shared:
+        resolved = os.path.join(shared, path)
+        print(f"[w2s] {what} {path!r} is relative; under a Ray job it goes to {resolved} (W2S_SHARED_DIR)",
+              flush=True)
+        return resolved
+    raise RelativeJobPathError(
+        f"{what} {path!r} is relative, and under `ray job submit` it would land in the job's temporary "
+        f"working directory and be lost with it. Give an absolute path on storage every node sees "
+        f"(e.g. --run-dir /shared/runs/NAME), or set W2S_SHARED_DIR in the job's runtime_env.")

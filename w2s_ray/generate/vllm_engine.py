@@ -23,12 +23,16 @@ def vllm_available() -> bool:
 
 def _engine_kwargs(teacher: TeacherConfig, device: Device) -> dict:
     kwargs = {"max_model_len": teacher.max_model_len, "dtype": teacher.dtype, "seed": teacher.seed,
-              "enforce_eager": teacher.eager(device)}
+              "enforce_eager": teacher.eager(device), "tensor_parallel_size": teacher.tensor_parallel_size}
+    if teacher.gpu_memory_utilization is not None:
+        kwargs["gpu_memory_utilization"] = teacher.gpu_memory_utilization
     if device == "cpu":
         # Each engine gets one CPU bundle; more concurrent sequences than that only queue.
         kwargs["max_num_seqs"] = min(teacher.batch_size, 64)
         kwargs.update(vllm_cpu_prefill_kwargs(teacher.max_model_len))  # samples are seeded
-    return kwargs
+    if teacher.max_num_seqs is not None:
+        kwargs["max_num_seqs"] = teacher.max_num_seqs
+    return {**kwargs, **teacher.engine_kwargs}
 
 
 def _postprocess(row: dict) -> dict:
@@ -39,16 +43,17 @@ def _postprocess(row: dict) -> dict:
     return out
 
 
-def build_vllm_generator(teacher: TeacherConfig, model_path: str, device: Device):
-    """A callable Dataset -> Dataset running one engine replica set for this teacher."""
-    from ray.data.llm import build_processor, vLLMEngineProcessorConfig
+def vllm_processor_config(teacher: TeacherConfig, model_path: str, device: Device):
+    """ray.data.llm's config for this teacher's engines: `concurrency` replicas, each with
+    `tensor_parallel_size` GPU bundles (the library validates the engine kwargs)."""
+    from ray.data.llm import vLLMEngineProcessorConfig
 
     env_vars = {}
     if device == "cpu":
         check_vllm_cpu_model(model_path)
         # vllm-cpu reserves this many GiB for the KV cache (its default is sized for big hosts).
         env_vars["VLLM_CPU_KVCACHE_SPACE"] = "1"
-    config = vLLMEngineProcessorConfig(
+    return vLLMEngineProcessorConfig(
         model_source=str(model_path),
         engine_kwargs=_engine_kwargs(teacher, device),
         batch_size=teacher.batch_size,
@@ -58,7 +63,13 @@ def build_vllm_generator(teacher: TeacherConfig, model_path: str, device: Device
         chat_template_stage=False,
         tokenize_stage=False,
         detokenize_stage=False,
-        placement_group_config=vllm_placement(device),
+        placement_group_config=vllm_placement(device, teacher.tensor_parallel_size),
         runtime_env={"env_vars": env_vars},
     )
-    return build_processor(config, postprocess=_postprocess)
+
+
+def build_vllm_generator(teacher: TeacherConfig, model_path: str, device: Device):
+    """A callable Dataset -> Dataset running one engine replica set for this teacher."""
+    from ray.data.llm import build_processor
+
+    return build_processor(vllm_processor_config(teacher, model_path, device), postprocess=_postprocess)

@@ -90,9 +90,20 @@ def clean_leftovers(manifest: Manifest) -> list[Path]:
     return removed
 
 
+def resolve_models(config: RunConfig) -> dict[str, str]:
+    """Every teacher's model that is a path, .gguf file or hub id, as a local directory. Done before
+    Ray starts: a typo'd id fails in seconds with its name, not at the first stage that loads it, and
+    the embedded Ray's HF_HUB_OFFLINE (runtime.py) does not yet stop a hub download. Built-in models
+    are left to their own manifest stages (RunContext.model_path)."""
+    cache = config.resolved_cache_dir()
+    specs = dict.fromkeys(t.model for t in [*config.weak, config.strong])
+    return {spec: str(resolve_model(spec, cache)) for spec in specs if built_in(spec) is None}
+
+
 def open_run(config: RunConfig) -> RunContext:
-    # Data first: a missing or bad file must fail before a manifest exists or Ray starts.
+    # Data and models first: a missing file or unknown model id must fail before a manifest exists or Ray starts.
     splits, stats = load_splits(config.data)
+    models = resolve_models(config)
     run_dir = Path(config.run_dir)
     lock_run_dir(run_dir)  # before anything reads or writes the manifest
     manifest = Manifest.create(run_dir, config.model_dump(mode="json"), config.config_hash())
@@ -102,4 +113,4 @@ def open_run(config: RunConfig) -> RunContext:
     link_ray_logs(run_dir)
     if config.ray.worker_logs == "files":
         quiet_ray_data()
-    return RunContext(config, manifest, resolve_device(config.ray.device), splits, stats)
+    return RunContext(config, manifest, resolve_device(config.ray.device), splits, stats, models)

@@ -5,8 +5,8 @@ A spec is one of:
   - a path to a `.gguf` file (converted once into a cached safetensors directory);
   - a built-in name (models/built_in.py: "world-student", "weak-a", "smollm2-135m-instruct", ...),
     built once into the cache, no hub needed;
-  - anything else, e.g. "Qwen/Qwen2.5-0.5B": a Hugging Face hub name, returned unchanged for
-    transformers / vLLM to download (this needs hub access, which the demo machine does not have).
+  - anything else, e.g. "Qwen/Qwen2.5-0.5B": a Hugging Face hub id, resolved to its snapshot in the
+    HF cache (models/hub.py; downloaded first when online), so every stage gets a directory.
 """
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from pathlib import Path
 
 from w2s_ray.models.built_in import BUILT_IN, built_in
 from w2s_ray.models.gguf_convert import converted_gguf_dir
+from w2s_ray.models.hub import ModelNotFoundError, hub_snapshot
 
 BUILT_IN_MODELS = tuple(BUILT_IN)
 
 
-def resolve_model(spec: str | Path, cache_dir: str | Path | None = None) -> Path | str:
-    """A local model directory for `spec`, or the hub name unchanged (see the module docstring)."""
+def resolve_model(spec: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """A local model directory for `spec` (see the module docstring); ModelNotFoundError names a
+    spec that is none of these."""
     path = Path(spec).expanduser()
     if path.is_dir():
         return path
@@ -30,6 +32,6 @@ def resolve_model(spec: str | Path, cache_dir: str | Path | None = None) -> Path
     model = built_in(str(spec))
     if model is not None:
         return model.build(cache_dir)
-    if str(spec).startswith(("/", "./", "../", "~")):
-        raise FileNotFoundError(f"model directory not found: {path}")
-    return str(spec)
+    if str(spec).startswith(("/", "./", "../", "~")) or path.exists():
+        raise ModelNotFoundError(f"model {str(spec)!r}: no model directory at {path}")
+    return hub_snapshot(str(spec))

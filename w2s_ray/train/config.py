@@ -51,6 +51,7 @@ class TrainConfig(_Strict):
     num_workers: int = Field(default=2, ge=1)
     # None: a fair share of the cluster's CPUs, at most 1 per worker (fits a 2-CPU Ray).
     cpus_per_worker: float | None = Field(default=None, gt=0)
+    gpus_per_worker: float = Field(default=1.0, gt=0)  # GPU runs only; a data-parallel rank per worker
     epochs: float = Field(default=1.0, gt=0)
     lr: float = Field(default=2e-5, gt=0)
     per_device_batch_size: int = Field(default=8, ge=1)
@@ -62,7 +63,10 @@ class TrainConfig(_Strict):
     lora: LoraSettings | None = None
     # None, a built-in ZeRO stage, or the path of a DeepSpeed JSON config.
     deepspeed: str | None = None
-    logging: Literal["tensorboard", "none"] = "tensorboard"
+    logging: Literal["tensorboard", "none"] = "tensorboard"  # TensorBoard under RUN_DIR/tensorboard/
+    # More trackers for TRL's report_to; each reads its own environment (MLFLOW_TRACKING_URI,
+    # WANDB_PROJECT, WANDB_API_KEY, ...) and needs its package installed on the workers.
+    report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(default_factory=list)
     logging_steps: int = Field(default=1, ge=1)
     completion_only_loss: bool = True  # SFT: loss on the answer only, not on the question
     # DPO: strength of the pull toward the reference model (higher: stays closer); TRL's default.
@@ -88,6 +92,11 @@ class TrainConfig(_Strict):
             raise ValueError("early_stopping keeps the best weights in memory, which ZeRO-3 partitions; "
                              "use zero2 or no DeepSpeed")
         return self
+
+    def trackers(self, tensorboard_dir) -> list[str]:
+        """TRL's report_to: TensorBoard where this job has a log directory, plus the configured ones."""
+        base = ["tensorboard"] if tensorboard_dir else []
+        return base + [t for t in self.report_to if t not in base and (t != "tensorboard" or tensorboard_dir)]
 
     def mixed_precision_bf16(self, device: str) -> bool:
         if self.dtype == "auto":

@@ -114,7 +114,7 @@ def run_train_job(
         # The driver's choice, so workers on this machine share one compiled-op cache.
         "torch_extensions_dir": default_torch_extensions_dir(),
         "tensorboard_dir": tb_dir,
-        "report_to": "tensorboard" if tb_dir else "none",
+        "report_to": config.trackers(tb_dir) or "none",
     }
     storage = out_dir.parent / STORAGE_DIRNAME
     run_name = f"{out_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -122,7 +122,7 @@ def run_train_job(
         loop,
         train_loop_config=loop_config,
         torch_config=LoopbackTorchConfig(),
-        scaling_config=train_scaling(device, config.num_workers, config.cpus_per_worker),
+        scaling_config=train_scaling(device, config.num_workers, config.cpus_per_worker, config.gpus_per_worker),
         run_config=RunConfig(
             name=run_name,
             storage_path=str(storage),

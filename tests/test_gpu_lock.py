@@ -1,0 +1,127 @@
+"""requirements/gpu.lock: every package pinned, consistent with pyproject, and resolvable by pip for
+Linux x86_64 / Python 3.11 (the GPU image). No GPU and no large download are needed: pip's resolver
+runs in dry-run mode on PyPI's metadata files (PEP 658), which is what `pip install` would resolve."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+REPO = Path(__file__).resolve().parent.parent
+LOCK = REPO / "requirements" / "gpu.lock"
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)$")
+# Published as an sdist only, so pip cannot resolve it for a foreign platform (--platform needs wheels).
+# Its requirements, from deepspeed 0.19.8's own metadata, are checked against the lock instead.
+SDIST_ONLY = {"deepspeed": ["einops", "hjson", "msgpack", "ninja", "numpy", "packaging>=20.0", "psutil",
+                            "py-cpuinfo", "pydantic>=2.0.0", "torch>=2.0.0", "tqdm"]}
+# The GPU image's libc (cluster/Dockerfile: Debian bookworm, glibc 2.36); vLLM's llguidance needs
+# >= 2.31. pip does not expand a manylinux_2_X tag to older ones, so every compatible tag is listed.
+PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)] + [
+    "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]
+
+
+def lock_pins() -> dict[str, str]:
+    pins = {}
+    for number, line in enumerate(LOCK.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        match = PIN.match(line.strip())
+        assert match, f"gpu.lock line {number} is not name==version: {line!r}"
+        name = canonicalize_name(match[1])
+        assert name not in pins, f"gpu.lock pins {name} twice"
+        pins[name] = match[2]
+    return pins
+
+
+def test_every_line_is_an_exact_pin():
+    pins = lock_pins()
+    assert {"torch", "vllm", "ray", "transformers", "trl", "deepspeed"} <= set(pins)
+
+
+def _satisfied(requirement: str, pins: dict[str, str], extras=("",)) -> str | None:
+    """None when the lock satisfies `requirement`, else why not."""
+    req = Requirement(requirement)
+    if req.marker and not any(req.marker.evaluate({"extra": e, "python_version": "3.11",
+                                                   "sys_platform": "linux", "platform_machine": "x86_64"})
+                              for e in extras):
+        return None
+    name = canonicalize_name(req.name)
+    if name not in pins:
+        return f"{requirement}: not in gpu.lock"
+    if not req.specifier.contains(pins[name], prereleases=True):
+        return f"{requirement}: gpu.lock has {name}=={pins[name]}"
+    return None
+
+
+def test_pyproject_base_and_gpu_extra_agree_with_the_lock():
+    """`pip install -e .[gpu]` must pick the lock's versions: e.g. vllm 0.33 needs torch 2.14 while the
+    base pins torch 2.13, and ray[llm] 2.60 needs vllm 0.29."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pins = lock_pins()
+    wanted = project["dependencies"] + project["optional-dependencies"]["gpu"]
+    problems = [p for p in (_satisfied(r, pins) for r in wanted) if p]
+    assert not problems, problems
+
+
+def test_sdist_only_packages_requirements_are_in_the_lock():
+    pins = lock_pins()
+    problems = [p for reqs in SDIST_ONLY.values() for p in (_satisfied(r, pins) for r in reqs) if p]
+    assert not problems, problems
+
+
+def _pypi_reachable() -> bool:
+    try:
+        urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.network
+@pytest.mark.slow  # ~90-110 s here: this machine's PyPI proxy serves no PEP 658 metadata, so pip
+# downloads the wheels (~1.5 GB) to read their requirements; with metadata files it reads only those.
+def test_pip_resolves_the_lock_for_linux_x86_64(tmp_path):
+    if not _pypi_reachable():
+        pytest.skip("PyPI (https://pypi.org) is unreachable: the resolver check of gpu.lock needs it")
+    pins = lock_pins()
+    wheels = {n: v for n, v in pins.items() if n not in SDIST_ONLY}
+    (tmp_path / "req.txt").write_text("".join(f"{n}=={v}\n" for n, v in wheels.items()))
+    report = tmp_path / "report.json"
+    # --isolated: this machine's pip config (local wheel dirs, a torch cap) must not colour the answer.
+    command = [sys.executable, "-m", "pip", "install", "--isolated", "--dry-run", "--ignore-installed",
+               "--quiet", "--timeout", "20", "--retries", "2", "--target", str(tmp_path / "target"),
+               "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
+               *[arg for p in PLATFORMS for arg in ("--platform", p)],
+               "--report", str(report), "-r", str(tmp_path / "req.txt")]
+    cert = Path("/etc/ssl/certs/ca-certificates.crt")  # --isolated also drops PIP_CERT
+    if cert.exists():
+        command[5:5] = ["--cert", str(cert)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    except subprocess.TimeoutExpired:
+        pytest.skip("PyPI answered too slowly for the resolver check (over 240 s)")
+    assert result.returncode == 0, result.stderr[-4000:]
+    installed = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"]
+                 for i in json.loads(report.read_text())["install"]}
+    # Closed: the resolver needed nothing the lock leaves out, and picked exactly the pinned versions.
+    assert installed == wheels, {"extra": sorted(set(installed) - set(wheels)),
+                                 "missing": sorted(set(wheels) - set(installed))}
+
+
+def test_the_gpu_dockerfile_installs_exactly_the_lock():
+    text = (REPO / "cluster" / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11", text, re.M), "the lock is for Python 3.11"
+    runs = " ".join(re.findall(r"^RUN (.*(?:\\\n.*)*)", text, re.M))
+    installs = [cmd.strip() for cmd in re.split(r"&&", runs) if "pip install" in cmd]
+    assert any("--no-deps -r" in c and "gpu.lock" in c or "wheels.lock" in c for c in installs), installs
+    for command in installs:  # nothing unpinned, nothing from outside the lock, no resolver
+        assert "--no-deps" in command, command
+        assert re.search(r"(-r \S+\.lock|gpu\.lock\)|-e \.)", command), command

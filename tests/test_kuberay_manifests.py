@@ -1,0 +1,80 @@
+"""cluster/rayjob.yaml and cluster/rayservice.yaml against KubeRay v1.7.0's own CRD schemas (vendored
+in tests/kuberay/, see its README), as the API server would check them: unknown fields refused, as
+kubectl's strict field validation does, except where the schema keeps unknown fields.
+
+Regenerate the schemas: for each CRD file, take spec.versions[name == v1].schema.openAPIV3Schema,
+drop every "description" key, json.dumps(..., separators=(",", ":"), sort_keys=True).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from w2s_ray.manifest import Manifest
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMAS = Path(__file__).parent / "kuberay"
+
+
+def strict(schema):
+    """additionalProperties: false on every object with declared properties, unless the CRD says
+    x-kubernetes-preserve-unknown-fields: what a field typo meets on `kubectl apply`."""
+    if isinstance(schema, dict):
+        schema = {k: strict(v) for k, v in schema.items()}
+        if "properties" in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+            schema.setdefault("additionalProperties", False)
+        return schema
+    if isinstance(schema, list):
+        return [strict(v) for v in schema]
+    return schema
+
+
+def validate(manifest: dict, crd: str) -> None:
+    schema = strict(json.loads((SCHEMAS / f"ray.io_{crd}.v1.schema.json").read_text()))
+    jsonschema.validate(manifest, schema)
+
+
+def manifest(name: str) -> dict:
+    (doc,) = [d for d in yaml.safe_load_all((REPO / "cluster" / name).read_text()) if d]
+    return doc
+
+
+def test_rayjob_is_valid_for_kuberay():
+    job = manifest("rayjob.yaml")
+    assert job["apiVersion"] == "ray.io/v1" and job["kind"] == "RayJob"
+    validate(job, "rayjobs")
+
+
+def test_rayservice_is_valid_for_kuberay():
+    service = manifest("rayservice.yaml")
+    assert service["apiVersion"] == "ray.io/v1" and service["kind"] == "RayService"
+    validate(service, "rayservices")
+
+
+def test_the_strict_schema_catches_a_typo():
+    job = manifest("rayjob.yaml")
+    job["spec"]["rayClusterSpec"]["headGroupSpec"]["rayStartParam"] = {}
+    with pytest.raises(jsonschema.ValidationError, match="rayStartParam"):
+        validate(job, "rayjobs")
+
+
+def test_rayservice_application_imports_and_refuses_what_it_cannot_serve(tmp_path, monkeypatch):
+    (application,) = yaml.safe_load(manifest("rayservice.yaml")["spec"]["serveConfigV2"])["applications"]
+    module, _, attr = application["import_path"].partition(":")
+    rayservice = importlib.import_module(module)
+    assert callable(getattr(rayservice, attr))
+    with pytest.raises(rayservice.RayServiceConfigError, match="run_dir"):
+        rayservice.app_spec({})
+    run = tmp_path / "run"
+    run.mkdir()
+    config = {"name": "r", "weak": [{"name": "w", "model": "weak-a"}], "strong": {"name": "s", "model": "world-student"}}
+    from w2s_ray.config import RunConfig
+
+    Manifest.create(run, RunConfig.model_validate(config).model_dump(mode="json"), "h")
+    with pytest.raises(rayservice.RayServiceConfigError, match="no promoted student"):
+        rayservice.app_spec({"run_dir": str(run)})
