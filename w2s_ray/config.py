@@ -229,6 +229,7 @@ class RunConfig(_Strict):
                                                        "serve": True})
         if content["answer_markers"] == list(DEFAULT_MARKERS):  # runs from before the field keep their hash
             del content["answer_markers"]
+        del content["train"]["max_failures"]  # how to survive a dead worker, not what is computed
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:
