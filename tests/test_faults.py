@@ -87,7 +87,7 @@ class _EngineKiller(threading.Thread):
 
     def __init__(self, delay_s: float):
         super().__init__(daemon=True)
-        self.delay_s, self.killed, self.done = delay_s, None, threading.Event()
+        self.delay_s, self.killed, self.killed_at, self.done = delay_s, None, None, threading.Event()
 
     def run(self):
         while not self.done.is_set():
@@ -96,6 +96,7 @@ class _EngineKiller(threading.Thread):
                 time.sleep(self.delay_s)  # ALIVE: its constructor (engine start) is done; batches flow
                 self.killed = alive[0]
                 os.kill(self.killed["Pid"], signal.SIGKILL)
+                self.killed_at = time.monotonic()
                 return
             time.sleep(0.2)
 
@@ -103,8 +104,8 @@ class _EngineKiller(threading.Thread):
 @pytest.mark.slow
 def test_a_vllm_engine_killed_mid_stage_is_restarted_and_the_stage_has_every_row_once(ray_local, tiny_models):
     model = tiny_models[0]
-    problems = [p.to_row() for p in generate_world(48, seed=5, levels=(1, 2))]
-    teacher = TeacherConfig(name="k", model=model, engine="vllm", n=4, temperature=1.0, max_tokens=24,
+    problems = [p.to_row() for p in generate_world(16, seed=5, levels=(1, 2))]
+    teacher = TeacherConfig(name="k", model=model, engine="vllm", n=3, temperature=1.0, max_tokens=24,
                             dtype="float32", max_model_len=256, batch_size=8, seed=3)
     killer = _EngineKiller(delay_s=0.5)
     killer.start()
@@ -112,11 +113,15 @@ def test_a_vllm_engine_killed_mid_stage_is_restarted_and_the_stage_has_every_row
         ds, stats = generate(problems, teacher, model, "cpu")
     finally:
         killer.done.set()
+    ended = time.monotonic()
     rows = ds.take_all()
 
     assert killer.killed is not None, "the engine was never killed"
     after = {a["ActorID"]: a for a in _engines()}[killer.killed["ActorID"]]
     assert after["NumRestarts"] >= 1 and after["Pid"] != killer.killed["Pid"]  # Ray Data restarted it
+    # Mid-stage: the stage waited for the new engine to start (seconds). Killed after its last batch,
+    # the stage would have ended at once, without waiting for a restart.
+    assert ended - killer.killed_at > 5, ended - killer.killed_at
     keys = _keys(rows, "problem_id", "sample_index")
     assert stats.rows == len(rows) == len(set(keys)) == len(problems) * teacher.n
     assert set(keys) == {(p["id"], i) for p in problems for i in range(teacher.n)}
