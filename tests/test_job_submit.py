@@ -1,6 +1,8 @@
-"""`ray job submit` against a head node started on 127.0.0.1 runs the same loop as `w2s run`."""
+"""`ray job submit` against a head node started on 127.0.0.1 runs the same loop as `w2s run`; that
+head's job API (the dashboard's, and its agent's) refuses a client without Ray's token."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -29,23 +31,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")  # one head for the module: each start costs ~10-20 s here
 def head_node():
     temp_dir = tempfile.mkdtemp(prefix="w2sray", dir="/tmp")  # short: Ray's unix sockets cap path length
     env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_USAGE_STATS_ENABLED="0",
                RAY_AUTH_MODE="token", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     env.pop("RAY_ADDRESS", None)
-    dashboard = free_port()
+    dashboard, agent = free_port(), free_port()
     subprocess.run([RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={free_port()}",
                     "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--num-cpus=2",
                     f"--temp-dir={temp_dir}", "--disable-usage-stats",
                     # Agents default to fixed ports (52365, ...) that another Ray on this machine (the
                     # test session's own) already holds; then no job agent ever registers.
-                    f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
+                    f"--dashboard-agent-listen-port={agent}", f"--dashboard-agent-grpc-port={free_port()}",
                     f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
                     f"--ray-client-server-port={free_port()}"], env=env, check=True, capture_output=True)
     try:
-        yield f"http://127.0.0.1:{dashboard}", env
+        yield f"http://127.0.0.1:{dashboard}", env, agent
     finally:
         stop_processes_of(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
@@ -82,7 +84,7 @@ def test_ray_job_submit_runs_the_loop(tmp_path, tiny_models, head_node):
     """One job (a head node costs ~25 s here), as cluster/ sets it up: its runtime_env sets
     OMP_NUM_THREADS, which init_ray sets too (Ray refused that merge), and the config's run_dir is
     relative (it landed in the job's temporary working dir and was lost): it goes under W2S_SHARED_DIR."""
-    address, env = head_node
+    address, env, _ = head_node
     shared = tmp_path / "shared"
     cfg = write_config(tmp_path / "job.yaml", Path("runs/job-run"), tiny_models, rounds=0, baselines=[])
     result = submit_job(address, env, str(cfg),
@@ -93,3 +95,38 @@ def test_ray_job_submit_runs_the_loop(tmp_path, tiny_models, head_node):
     run_dir = shared / "runs" / "job-run"
     report = json.loads((run_dir / "report.json").read_text())
     assert Manifest.load(run_dir).stages() == ["weak/weak/generate"] and report["rounds"] == []
+
+
+def _post_job(port: int, path: str, job: dict, token: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    deadline = time.time() + 60
+    while True:  # the agent binds its port some seconds after `ray start` returns
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("POST", path, body=json.dumps(job), headers=headers)
+            return conn.getresponse().status
+        except ConnectionRefusedError:
+            if time.time() > deadline:
+                raise
+            time.sleep(1)
+        finally:
+            conn.close()
+
+
+def test_the_job_api_refuses_a_client_without_the_token(head_node, tmp_path):
+    address, env, agent = head_node
+    dashboard = int(address.rsplit(":", 1)[1])
+    marker = tmp_path / "job-ran"
+    job = {"entrypoint": f"touch {marker}"}
+    for port, path in ((dashboard, "/api/jobs/"), (agent, "/api/job_agent/jobs/")):
+        assert _post_job(port, path, job, None) == 401, path  # no token
+        assert _post_job(port, path, job, "f" * 64) == 403, path  # a wrong one
+    # The owner's client (the token in ~/.ray/auth_token) is let in by the same API.
+    jobs = subprocess.run([sys.executable, "-c", "import sys; from ray.job_submission import JobSubmissionClient;"
+                           "print(len(JobSubmissionClient(sys.argv[1]).list_jobs()))", address],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert jobs.returncode == 0, jobs.stderr[-2000:]
+    time.sleep(2)
+    assert not marker.exists()

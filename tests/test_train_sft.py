@@ -185,7 +185,8 @@ def test_lora_adapter_is_merged_into_a_plain_model(ray_for_training, base_model,
 def test_a_failure_inside_the_workers_publishes_nothing(ray_for_training, base_model, rows, tmp_path):
     out = tmp_path / "student"
     # Valid as config; PEFT raises inside each worker when no module matches.
-    bad = TrainConfig(lora=LoraSettings(target_modules=["no_such_module"]), logging="none", **FAST)
+    # max_failures=0: the same error would only repeat on a restart.
+    bad = TrainConfig(lora=LoraSettings(target_modules=["no_such_module"]), logging="none", max_failures=0, **FAST)
     with pytest.raises(TrainingFailed, match="no_such_module"):
         train_sft(rows, base_model, out, bad, device="cpu")
 

@@ -254,6 +254,7 @@ class RunConfig(_Strict):
         for key, default in _ADDED_TRAIN_DEFAULTS.items():
             if content["train"].get(key) == default:
                 content["train"].pop(key)
+        content["train"].pop("max_failures", None)  # how to survive a dead worker, not what is computed
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:

@@ -103,7 +103,8 @@ def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: str,
 
     inputs = {"rows": rows_result.output("rows")["sha256"], "base_model": base_model}
     if config != ctx.config.train:  # a stage's own settings are part of what it depends on
-        inputs["train_config"] = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+        inputs["train_config"] = hashlib.sha256(
+            config.model_dump_json(exclude={"max_failures"}).encode()).hexdigest()[:16]
     return run_stage(ctx.manifest, key, body, inputs=inputs)
 
 

@@ -76,6 +76,11 @@ class TrainConfig(_Strict):
     early_stopping: EarlyStopping | None = None  # SFT only
     # auto: bfloat16 mixed precision on GPU, float32 on CPU (bf16 on CPU is slow or unsupported).
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    # Ray Train restarts the whole worker group this many times after a worker dies (a killed or
+    # OOM-killed process, a lost node): the restart trains again from the base model on the same rows,
+    # cheaper than failing the stage. It also retries an exception raised by the training code.
+    # How a model is made, not what: left out of the config hashes (w2s_ray.config, loop/steps.py).
+    max_failures: int = Field(default=1, ge=0)
 
     @field_validator("deepspeed")
     @classmethod

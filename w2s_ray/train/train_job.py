@@ -26,6 +26,7 @@ from w2s_ray.train.publish import place_checkpoint, publish_dir, refuse_existing
 from w2s_ray.train.worker_runtime import default_torch_extensions_dir
 
 STORAGE_DIRNAME = ".ray_train"  # Ray Train's run state, beside out_dir rather than in ~/ray_results
+ATTEMPTS_FILE = "w2s_attempts"
 
 
 class TrainResult(BaseModel):
@@ -41,6 +42,14 @@ class TrainResult(BaseModel):
 
 class TrainingFailed(RuntimeError):
     """A training run failed inside Ray Train; nothing was published."""
+
+
+def count_restarts(attempts_file: Path) -> int:
+    """Worker-group restarts of a finished run: attempts rank 0 started, less the one that finished."""
+    try:
+        return max(0, len(attempts_file.read_text().splitlines()) - 1)
+    except OSError:
+        return 0
 
 
 def tensorboard_dir(out_dir: Path, log_dir: str | Path | None, logging: str) -> str | None:
@@ -118,6 +127,8 @@ def run_train_job(
     }
     storage = out_dir.parent / STORAGE_DIRNAME
     run_name = f"{out_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    # Rank 0 adds a line per attempt: Ray Train's result does not say how often it restarted.
+    loop_config["attempts_file"] = str(storage / run_name / ATTEMPTS_FILE)
     trainer = TorchTrainer(
         loop,
         train_loop_config=loop_config,
@@ -126,9 +137,9 @@ def run_train_job(
         run_config=RunConfig(
             name=run_name,
             storage_path=str(storage),
-            # A failed worker fails the run: a restart would retrain from scratch on the same
-            # data, and the caller's resume logic decides about retries.
-            failure_config=FailureConfig(max_failures=0),
+            # A dead worker (killed, OOM) restarts the worker group, which trains again from the base
+            # model: the final model is the only checkpoint, so there is nothing to resume from.
+            failure_config=FailureConfig(max_failures=config.max_failures),
         ),
     )
     started = time.perf_counter()
@@ -139,7 +150,8 @@ def run_train_job(
         raise TrainingFailed(f"training for {out_dir} failed: {err}") from err
     if result.checkpoint is None:
         raise TrainingFailed(f"training for {out_dir} finished without reporting a model")
-    metrics = {**result.metrics, "wall_seconds": time.perf_counter() - started}
+    metrics = {**result.metrics, "wall_seconds": time.perf_counter() - started,
+               "restarts": count_restarts(Path(loop_config["attempts_file"]))}
 
     def fill(staging: Path) -> None:
         place_checkpoint(result.checkpoint, staging)

@@ -8,6 +8,7 @@ number of workers, and ranks that take different numbers of steps hang in the ne
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -95,6 +96,16 @@ def run_metrics(trainer, n_rows: int, epochs: float, train_seconds: float) -> di
     }
 
 
+def record_attempt(attempts_file: str | None) -> None:
+    """Rank 0 appends a line per attempt to the run's storage (shared by every worker, as Ray Train
+    requires), so the driver can report how often the worker group was restarted."""
+    if attempts_file is None or world_rank() != 0:
+        return
+    Path(attempts_file).parent.mkdir(parents=True, exist_ok=True)
+    with open(attempts_file, "a") as f:
+        f.write(f"{os.getpid()}\n")
+
+
 def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure) -> None:
     """One worker's whole job; `loop_config` is built by train_job.run_train_job's callers."""
     import ray
@@ -105,6 +116,7 @@ def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure)
     device = loop_config["device"]
     ds_config = loop_config["deepspeed"]
     prepare_worker_process(device, loop_config["torch_extensions_dir"], loop_config["tensorboard_dir"])
+    record_attempt(loop_config.get("attempts_file"))
     rows = ray.get(loop_config["rows"])
     if ds_config is not None:
         attach_deepspeed_comm()
