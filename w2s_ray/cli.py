@@ -17,7 +17,7 @@ def _finish(run_dir: str) -> int:
 
 
 def _cmd_run(args) -> int:
-    from w2s_ray.loop.driver import run
+    from w2s_ray.driver import run
 
     config = load_config(args.config)
     if getattr(args, "run_dir", None):
@@ -35,7 +35,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_resume(args) -> int:
-    from w2s_ray.loop.driver import run
+    from w2s_ray.driver import run
     from w2s_ray.manifest import Manifest
 
     manifest = Manifest.load(args.run_dir)
@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from w2s_ray.loop.steps import EmptyTrainingSet
+    from w2s_ray.stages.steps import EmptyTrainingSet
     from w2s_ray.manifest import ManifestError
     from w2s_ray.stage_io import CorruptStageError
 

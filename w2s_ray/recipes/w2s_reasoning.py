@@ -15,16 +15,18 @@ stage. Every stage goes through the manifest: a resumed run skips what finished 
 """
 from __future__ import annotations
 
-from w2s_ray.loop.baselines import run_baselines
-from w2s_ray.loop.context import RunContext
-from w2s_ray.loop.model_builds import build_models
-from w2s_ray.loop.steps import checkpoint_path, generate_and_score, select, stage_rows, train
-from w2s_ray.loop.weak_teachers import prepare_weak_teachers
+from w2s_ray.recipes import register
+from w2s_ray.recipes.w2s.baselines import run_baselines
+from w2s_ray.recipes.w2s.weak_teachers import prepare_weak_teachers
 from w2s_ray.select import consistency_filter, take_all
 from w2s_ray.serve.promotion import promote_latest
 from w2s_ray.stage_tags import Tag
+from w2s_ray.stages.context import RunContext
+from w2s_ray.stages.model_builds import build_models
+from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
 
 
+@register("w2s_reasoning")
 def run(ctx: RunContext) -> None:
     cfg = ctx.config
     strong_train = ctx.rows("strong_train")  # questions only

@@ -1,4 +1,4 @@
-"""Stage bodies for the loop. Each runs under `run_stage`, which skips it when the manifest says it
+"""Stage bodies recipes compose. Each runs under `run_stage`, which skips it when the manifest says it
 finished (after verifying its outputs) and records it when it does.
 
 A stage's rows live in RUN_DIR/<stage key>/data.parquet; a checkpoint in RUN_DIR/<stage key>/model.
@@ -16,7 +16,7 @@ from pathlib import Path
 from w2s_ray.config import TeacherConfig
 from w2s_ray.eval.accuracy import accuracy_by_model
 from w2s_ray.generate.stage import generate
-from w2s_ray.loop.context import RunContext
+from w2s_ray.stages.context import RunContext
 from w2s_ray.manifest import StageResult, run_stage
 from w2s_ray.score.stage import score_dataset
 from w2s_ray.select import Selection
