@@ -68,6 +68,11 @@ def test_packages_import_each_other_without_a_cycle():
     assert "recipes" in graph["driver"] and "stages" in graph["recipes"]
     assert not {"recipes", "driver"} & graph["stages"], "the stage library must not know the recipes"
     assert "driver" not in graph["recipes"]
+    # The shared vocabulary (prompts, answers) is the bottom layer: every stage may import it, and
+    # no stage imports another stage's package just for a prompt or an answer.
+    assert not graph.get("text"), f"text imports {graph.get('text')}"
+    assert "generate" not in graph["select"] | graph["models"] | graph["score"]
+    assert "score" not in graph["select"] | graph["generate"] | graph["models"]
 
 
 def test_a_recipe_is_found_by_the_name_it_registered():

@@ -15,8 +15,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from w2s_ray.score.answers import DEFAULT_MARKERS, check_markers
 from w2s_ray.score.stage import ScorerSpec, as_specs
+from w2s_ray.text.answers import DEFAULT_MARKERS, check_markers
 from w2s_ray.train.config import TrainConfig
 
 
@@ -180,7 +180,7 @@ class RunConfig(_Strict):
         default_factory=lambda: [ScorerSpec(name="answer_check"), ScorerSpec(name="step_check")]
     )
     # Literal phrases that introduce a final answer in a generation ("^" = at a line's start); the
-    # generate stage's `answer` column is read with them. See w2s_ray.score.answers.
+    # generate stage's `answer` column is read with them. See w2s_ray.text.answers.
     answer_markers: list[str] = Field(default_factory=lambda: list(DEFAULT_MARKERS))
     eval: EvalConfig = Field(default_factory=EvalConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)

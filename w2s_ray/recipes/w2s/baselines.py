@@ -11,11 +11,11 @@ own training stage, never a selection of the recipe.
 from __future__ import annotations
 
 from w2s_ray.data.sources import strong_train_with_gold
-from w2s_ray.generate.prompts import zero_shot
 from w2s_ray.select import Selection, take_all
 from w2s_ray.stage_tags import Tag
 from w2s_ray.stages.context import RunContext
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, train
+from w2s_ray.text.prompts import zero_shot
 
 
 def run_baselines(ctx: RunContext, weak_models: dict[str, str], weak_rows: list[dict], weak_inputs: dict) -> None:

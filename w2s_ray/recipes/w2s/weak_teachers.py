@@ -7,10 +7,10 @@ so the teacher never sees the strong half or the test split.
 """
 from __future__ import annotations
 
-from w2s_ray.generate.prompts import zero_shot
 from w2s_ray.select import Selection
 from w2s_ray.stages.context import RunContext
 from w2s_ray.stages.steps import checkpoint_path, select, train
+from w2s_ray.text.prompts import zero_shot
 
 
 def prepare_weak_teachers(ctx: RunContext) -> dict[str, str]:
