@@ -11,11 +11,10 @@ own training stage, never a selection of the recipe.
 from __future__ import annotations
 
 from w2s_ray.data.sources import strong_train_with_gold
-from w2s_ray.select import Selection, take_all
+from w2s_ray.select import Selection, gold_sft, take_all
 from w2s_ray.stage_tags import Tag
 from w2s_ray.stages.context import RunContext
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, train
-from w2s_ray.text.prompts import zero_shot
 
 
 def run_baselines(ctx: RunContext, weak_models: dict[str, str], weak_rows: list[dict], weak_inputs: dict) -> None:
@@ -52,9 +51,4 @@ def train_and_eval(ctx: RunContext, name: str, selection) -> None:
 
 def gold_selection(ctx: RunContext) -> Selection:
     """The ceiling's training set: gold solutions of the strong half (the only use of that gold)."""
-    problems = strong_train_with_gold(ctx.config.data)
-    rows = [{"problem_id": p.id, "prompt": zero_shot(p.question), "completion": " " + p.solution.strip(),
-             "source_model": "gold", "role": "gold", "sample_index": 0, "level": p.level, "answer": p.gold}
-            for p in problems if p.solution]
-    return Selection(rows=rows, n_in=len(problems), kept=len(rows),
-                     dropped={"no_gold_solution": len(problems) - len(rows)} if len(rows) < len(problems) else {})
+    return gold_sft(strong_train_with_gold(ctx.config.data))
