@@ -63,6 +63,15 @@ class DataConfig(_Strict):
         return self
 
 
+def checked_scorers(specs: list[ScorerSpec]) -> list[ScorerSpec]:
+    """Unknown names and clashing columns now, not after the first generation stage."""
+    try:
+        as_specs(specs)
+    except KeyError as err:  # UnknownScorerError: pydantic reports only ValueErrors as field errors
+        raise ValueError(str(err)) from None
+    return specs
+
+
 class TeacherConfig(_Strict):
     """One model that generates: a weak teacher or the strong model itself."""
 
@@ -86,6 +95,14 @@ class TeacherConfig(_Strict):
     concurrency: int = Field(default=1, ge=1)  # engine replicas
     # Weak teachers only: fine-tune `model` on the weak half's gold solutions first (METHODS.md 1).
     sft_on_weak_half: bool = False
+    # The scorers of the stages this model generates in (its eval stages use `eval.scorers`);
+    # None: the run's `scorers`. A step checker or a reward model need not run on every stage.
+    scorers: list[ScorerSpec] | None = None
+
+    @field_validator("scorers")
+    @classmethod
+    def _known_scorers(cls, specs):
+        return None if specs is None else checked_scorers(specs)
 
     def eager(self, device: str) -> bool:
         return device == "cpu" if self.enforce_eager == "auto" else self.enforce_eager
@@ -99,6 +116,20 @@ class EvalConfig(_Strict):
 
     strong_base_shots: int = Field(default=3, ge=0)
     max_tokens: int = Field(default=96, ge=1)
+    # The scorers of every evaluation stage; None: the run's `scorers`. Accuracy needs a `correct`
+    # column, so one of them must give it (answer_check does).
+    scorers: list[ScorerSpec] | None = None
+
+    @field_validator("scorers")
+    @classmethod
+    def _known_scorers(cls, specs):
+        if specs is None:
+            return None
+        specs = checked_scorers(specs)
+        if not any("correct" in spec.scorer_class().columns for spec in specs):
+            raise ValueError(f"eval.scorers {[s.name for s in specs]}: none gives the `correct` column accuracy "
+                             f"is computed from; add answer_check")
+        return specs
 
 
 class LoopConfig(_Strict):
@@ -191,12 +222,7 @@ class RunConfig(_Strict):
     @field_validator("scorers")
     @classmethod
     def _known_scorers(cls, specs):
-        """Unknown names and clashing columns now, not after the first generation stage."""
-        try:
-            as_specs(specs)
-        except KeyError as err:  # UnknownScorerError: pydantic reports only ValueErrors as field errors
-            raise ValueError(str(err)) from None
-        return specs
+        return checked_scorers(specs)
 
     @field_validator("answer_markers")
     @classmethod
@@ -229,6 +255,9 @@ class RunConfig(_Strict):
                                                        "serve": True})
         if content["answer_markers"] == list(DEFAULT_MARKERS):  # runs from before the field keep their hash
             del content["answer_markers"]
+        for section in [*content["weak"], content["strong"], content["eval"]]:
+            if section.get("scorers", ()) is None:  # per-stage scorers unset: the hash runs had before them
+                del section["scorers"]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:

@@ -52,10 +52,11 @@ class RunContext:
         return [p.to_row() for p in self.splits[split]]
 
     def eval_teacher(self, base: TeacherConfig, name: str, shots: int = 0) -> TeacherConfig:
-        """Greedy, one sample, on the test split: the same settings for every model evaluated."""
+        """Greedy, one sample, on the test split, scored by `eval.scorers`: the same settings for
+        every model evaluated."""
         return base.model_copy(update={
             "name": name, "shots": shots, "n": 1, "temperature": 0.0,
-            "max_tokens": self.config.eval.max_tokens,
+            "max_tokens": self.config.eval.max_tokens, "scorers": self.config.eval.scorers,
         })
 
 

@@ -48,7 +48,9 @@ def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model:
         ds, gen = generate(problems, teacher, ctx.model_path(model), ctx.device, demo_pool,
                            ctx.config.answer_markers)
         start = time.perf_counter()
-        rows = score_dataset(ds, ctx.config.scorers).take_all()
+        # The stage's own scorers (its teacher's, or eval.scorers for an eval), else the run's.
+        specs = ctx.config.scorers if teacher.scorers is None else teacher.scorers
+        rows = score_dataset(ds, specs).take_all()
         score_seconds = time.perf_counter() - start
         rows.sort(key=lambda r: (r["problem_id"], r["sample_index"]))
         metrics = {
