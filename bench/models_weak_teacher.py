@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from w2s_ray.models.text_format import zero_shot_prompt
+from w2s_ray.text.prompts import zero_shot
 from w2s_ray.models.weak_teacher import (
     DEFAULT_RECIPES,
     TRAINING_REPORT,
@@ -68,7 +68,7 @@ def main() -> None:
     by_level = {level: [p for p in test if p.level == level][: args.per_level] for level in range(1, 6)}
     problems = [p for level in sorted(by_level) for p in by_level[level]]
     start = time.monotonic()
-    completions = greedy_completions(model_dir, [zero_shot_prompt(p.question) for p in problems], 64, 64)
+    completions = greedy_completions(model_dir, [zero_shot(p.question) for p in problems], 64, 64)
     generate_seconds = time.monotonic() - start
     correct: dict[int, list[bool]] = {level: [] for level in by_level}
     for p, text in zip(problems, completions):

@@ -18,9 +18,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import w2s_ray.data.world as world
-from w2s_ray.generate.prompts import SHOT_SEPARATOR, few_shot
 from w2s_ray.models.load import resolve_model
-from w2s_ray.score.answers import extract_answer
+from w2s_ray.text.answers import extract_answer
+from w2s_ray.text.prompts import SHOT_SEPARATOR, few_shot
 
 SMALL_OPERANDS = {"START_RANGE": (2, 20), "ADD_SUB_RANGE": (1, 9), "FACTOR_RANGE": (2, 3)}
 

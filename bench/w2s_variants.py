@@ -20,11 +20,11 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from w2s_ray.data.splits import build_demo_splits
-from w2s_ray.generate.prompts import zero_shot
 from w2s_ray.models.pretrain import PretrainConfig, pretrain
 from w2s_ray.models.strong_student import build_strong_student
 from w2s_ray.models.weak_teacher import build_weak_teacher
-from w2s_ray.score.answers import extract_answer
+from w2s_ray.text.answers import extract_answer
+from w2s_ray.text.prompts import zero_shot
 
 
 def complete(model, tok, prompts: list[str], max_new_tokens: int = 96, batch: int = 64) -> list[str]:

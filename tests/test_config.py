@@ -78,7 +78,7 @@ def test_stage2_thresholds_must_be_ordered(tmp_path):
 
 
 def test_answer_markers_are_a_validated_run_setting_with_builtins(tmp_path):
-    from w2s_ray.score.answers import DEFAULT_MARKERS
+    from w2s_ray.text.answers import DEFAULT_MARKERS
 
     base = {"weak": [{"name": "w", "model": "m"}], "strong": {"name": "s", "model": "m"}}
     default = RunConfig.model_validate(base)

@@ -72,7 +72,7 @@ def test_a_missing_data_file_fails_before_a_manifest_or_ray(tmp_path):
     import ray
 
     from w2s_ray.config import RunConfig
-    from w2s_ray.loop.context import open_run
+    from w2s_ray.stages.context import open_run
 
     config = RunConfig.model_validate({
         "run_dir": str(tmp_path / "run"), "weak": [{"name": "w", "model": "m"}], "strong": {"name": "s", "model": "m"},

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from w2s_ray.config import TeacherConfig
-from w2s_ray.generate.prompts import build_prompt, pick_demos, zero_shot
 from w2s_ray.generate.stage import build_requests, sample_seed
+from w2s_ray.text.prompts import build_prompt, pick_demos, zero_shot
 
 POOL = [{"id": f"d{i}", "question": f"Q{i}?", "solution": f"{i} + 1 = {i + 1}\n#### {i + 1}"} for i in range(8)]
 PROBLEM = {"id": "d3", "question": "Mia has 2 cats. How many cats does Mia have now?", "gold": "2", "level": 1}

@@ -6,8 +6,8 @@ from tokenizers.decoders import DecodeStream
 from transformers import AutoTokenizer
 
 from w2s_ray.data.world import generate_world
-from w2s_ray.models.text_format import completion_text, zero_shot_prompt
 from w2s_ray.models.word_tokenizer import MAX_NUMBER, build_word_tokenizer, build_world_tokenizer
+from w2s_ray.text.prompts import completion_text, zero_shot
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def world_texts():
     problems = generate_world(300, seed=11)
-    return [zero_shot_prompt(p.question) + completion_text(p.solution) for p in problems]
+    return [zero_shot(p.question) + completion_text(p.solution) for p in problems]
 
 
 def test_world_texts_round_trip_exactly_without_unknown_tokens(tokenizer, world_texts):
@@ -73,7 +73,7 @@ def test_saved_tokenizer_reloads_offline_with_identical_behaviour(tokenizer, wor
 def test_incremental_detokenization_matches_full_decode(tokenizer):
     # vLLM decodes generated tokens with tokenizers' DecodeStream, primed with the prompt ids.
     for problem in generate_world(20, seed=5):
-        prompt = tokenizer(zero_shot_prompt(problem.question)).input_ids
+        prompt = tokenizer(zero_shot(problem.question)).input_ids
         completion = completion_text(problem.solution)
         ids = tokenizer(completion, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
         stream = DecodeStream(ids=prompt, skip_special_tokens=True)

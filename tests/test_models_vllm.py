@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from w2s_ray.data.world import generate_world
-from w2s_ray.models.text_format import zero_shot_prompt
 from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, save_model_dir
 from w2s_ray.models.word_tokenizer import build_world_tokenizer
+from w2s_ray.text.prompts import zero_shot
 
 
 @pytest.mark.slow
@@ -18,7 +18,7 @@ def test_vllm_serves_a_tiny_word_level_model_like_transformers(tmp_path, monkeyp
     tokenizer = build_world_tokenizer()
     model = build_tiny_llama(tokenizer, TinyLlamaShape(hidden=64, layers=2, heads=2), seed=0).eval()
     save_model_dir(model, tokenizer, tmp_path)
-    prompts = [zero_shot_prompt(p.question) for p in generate_world(4, seed=2)]
+    prompts = [zero_shot(p.question) for p in generate_world(4, seed=2)]
     enc = tokenizer(prompts, return_tensors="pt", padding=True)
     with torch.no_grad():
         hf = model.generate(**enc, max_new_tokens=8, do_sample=False)[:, enc.input_ids.shape[1] :]

@@ -9,8 +9,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from w2s_ray.models import weak_teacher
 from w2s_ray.models.cache import RECIPE_FILE
 from w2s_ray.models.load import resolve_model
-from w2s_ray.models.text_format import zero_shot_prompt
 from w2s_ray.models.weak_teacher import TRAINING_REPORT, WeakTeacherRecipe, build_weak_teacher
+from w2s_ray.text.prompts import zero_shot
 
 TINY = WeakTeacherRecipe(
     name="tiny", hidden=32, layers=1, heads=1, n_train_problems=40, max_steps=3, batch=4, seq_len=128,
@@ -29,7 +29,7 @@ def test_a_teacher_is_trained_once_and_saved_as_a_loadable_directory(tmp_path, m
     assert json.loads((first / TRAINING_REPORT).read_text())["steps"] == 3
     tokenizer = AutoTokenizer.from_pretrained(first)
     model = AutoModelForCausalLM.from_pretrained(first)
-    enc = tokenizer([zero_shot_prompt("Mia has 3 apples. How many apples does Mia have now?")], return_tensors="pt")
+    enc = tokenizer([zero_shot("Mia has 3 apples. How many apples does Mia have now?")], return_tensors="pt")
     out = model.generate(**enc, max_new_tokens=3, do_sample=False)
     assert out.shape[1] <= enc.input_ids.shape[1] + 3 and torch.equal(out[:, : enc.input_ids.shape[1]], enc.input_ids)
 

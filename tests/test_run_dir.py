@@ -63,7 +63,7 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
 
 
 def test_resume_cleans_leftovers_of_unfinished_stages_only(tmp_path):
-    from w2s_ray.loop.context import clean_leftovers
+    from w2s_ray.stages.context import clean_leftovers
 
     manifest = Manifest.create(tmp_path / "run", {"name": "r"}, "h")
     _stage(manifest, "round_1/train")
@@ -92,8 +92,8 @@ def test_forget_from_drops_a_stage_and_everything_after_it(tmp_path):
 
 def test_edited_data_under_the_same_path_is_not_served_stale_generations(tmp_path):
     from w2s_ray.config import RunConfig
-    from w2s_ray.loop.context import RunContext
-    from w2s_ray.loop.steps import generate_and_score
+    from w2s_ray.stages.context import RunContext
+    from w2s_ray.stages.steps import generate_and_score
     from w2s_ray.manifest import StageInputsChangedError
 
     config = RunConfig.model_validate({

@@ -17,7 +17,7 @@ def _finish(run_dir: str) -> int:
 
 
 def _cmd_run(args) -> int:
-    from w2s_ray.loop.driver import run
+    from w2s_ray.driver import run
 
     from w2s_ray.runtime import job_safe_path
 
@@ -51,7 +51,7 @@ def _cmd_plan(args) -> int:
 
 
 def _cmd_resume(args) -> int:
-    from w2s_ray.loop.driver import run
+    from w2s_ray.driver import run
     from w2s_ray.manifest import Manifest
 
     from w2s_ray.runtime import job_safe_path
@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from w2s_ray.loop.steps import EmptyTrainingSet
+    from w2s_ray.stages.steps import EmptyTrainingSet
     from w2s_ray.manifest import ManifestError
     from w2s_ray.models.hub import ModelNotFoundError
     from w2s_ray.runtime import RelativeJobPathError

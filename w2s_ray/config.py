@@ -15,8 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from w2s_ray.score.answers import DEFAULT_MARKERS, check_markers
 from w2s_ray.score.stage import ScorerSpec, as_specs
+from w2s_ray.text.answers import DEFAULT_MARKERS, check_markers
 from w2s_ray.train.config import TrainConfig
 
 
@@ -63,6 +63,15 @@ class DataConfig(_Strict):
         return self
 
 
+def checked_scorers(specs: list[ScorerSpec]) -> list[ScorerSpec]:
+    """Unknown names and clashing columns now, not after the first generation stage."""
+    try:
+        as_specs(specs)
+    except KeyError as err:  # UnknownScorerError: pydantic reports only ValueErrors as field errors
+        raise ValueError(str(err)) from None
+    return specs
+
+
 class TeacherConfig(_Strict):
     """One model that generates: a weak teacher or the strong model itself."""
 
@@ -92,6 +101,14 @@ class TeacherConfig(_Strict):
     engine_kwargs: dict[str, Any] = Field(default_factory=dict)
     # Weak teachers only: fine-tune `model` on the weak half's gold solutions first (METHODS.md 1).
     sft_on_weak_half: bool = False
+    # The scorers of the stages this model generates in (its eval stages use `eval.scorers`);
+    # None: the run's `scorers`. A step checker or a reward model need not run on every stage.
+    scorers: list[ScorerSpec] | None = None
+
+    @field_validator("scorers")
+    @classmethod
+    def _known_scorers(cls, specs):
+        return None if specs is None else checked_scorers(specs)
 
     @field_validator("engine_kwargs")
     @classmethod
@@ -115,6 +132,20 @@ class EvalConfig(_Strict):
 
     strong_base_shots: int = Field(default=3, ge=0)
     max_tokens: int = Field(default=96, ge=1)
+    # The scorers of every evaluation stage; None: the run's `scorers`. Accuracy needs a `correct`
+    # column, so one of them must give it (answer_check does).
+    scorers: list[ScorerSpec] | None = None
+
+    @field_validator("scorers")
+    @classmethod
+    def _known_scorers(cls, specs):
+        if specs is None:
+            return None
+        specs = checked_scorers(specs)
+        if not any("correct" in spec.scorer_class().columns for spec in specs):
+            raise ValueError(f"eval.scorers {[s.name for s in specs]}: none gives the `correct` column accuracy "
+                             f"is computed from; add answer_check")
+        return specs
 
 
 class LoopConfig(_Strict):
@@ -196,7 +227,7 @@ class RunConfig(_Strict):
         default_factory=lambda: [ScorerSpec(name="answer_check"), ScorerSpec(name="step_check")]
     )
     # Literal phrases that introduce a final answer in a generation ("^" = at a line's start); the
-    # generate stage's `answer` column is read with them. See w2s_ray.score.answers.
+    # generate stage's `answer` column is read with them. See w2s_ray.text.answers.
     answer_markers: list[str] = Field(default_factory=lambda: list(DEFAULT_MARKERS))
     eval: EvalConfig = Field(default_factory=EvalConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -207,12 +238,7 @@ class RunConfig(_Strict):
     @field_validator("scorers")
     @classmethod
     def _known_scorers(cls, specs):
-        """Unknown names and clashing columns now, not after the first generation stage."""
-        try:
-            as_specs(specs)
-        except KeyError as err:  # UnknownScorerError: pydantic reports only ValueErrors as field errors
-            raise ValueError(str(err)) from None
-        return specs
+        return checked_scorers(specs)
 
     @field_validator("answer_markers")
     @classmethod
@@ -255,6 +281,9 @@ class RunConfig(_Strict):
             if content["train"].get(key) == default:
                 content["train"].pop(key)
         content["train"].pop("max_failures", None)  # how to survive a dead worker, not what is computed
+        for section in [*content["weak"], content["strong"], content["eval"]]:
+            if section.get("scorers", ()) is None:  # per-stage scorers unset: the hash runs had before them
+                del section["scorers"]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:

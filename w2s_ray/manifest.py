@@ -4,13 +4,18 @@
      "stages": {"round_1/generate": {"status": "complete", "inputs": {name: hash},
                 "outputs": {name: <stage_io record>}, "rows_in": n, "rows_out": n,
                 "dropped": {reason: n}, "seconds": s, "metrics": {...},
-                "started": "<iso>", "finished": "<iso>"}, ...}}
+                "started": "<iso>", "finished": "<iso>", "tag": {"role": ..., "label": ...}}, ...}}
 
 Only complete stages are recorded, in the order they completed; a stage is never rewritten. A
 crashed run resumes by calling `run_stage` for every stage again: complete ones return their
 record (after verifying their files), the first incomplete one runs. Every change rewrites the
 whole file atomically (temporary file, fsync, os.replace, fsync of the directory), so a kill at any
 moment leaves the previous manifest or the new one. One process (the loop driver) writes it.
+
+`tag` says what the stage is for (stage_tags.py: a baseline, a student's eval, ...), as the recipe
+that ran it declared; readers find models by it, not by the stage key. An untagged record (written
+before tags existed, or a stage no reader looks for) has no "tag" field: stage_tags.legacy_tag maps
+the keys readers used to match, so older run directories still report and serve.
 
 Output paths inside the run directory are stored relative to it, so a run directory can be moved or
 copied (to another machine, a bucket) and still resume; `record()` hands them back absolute.
@@ -29,10 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from w2s_ray.stage_io import CorruptStageError, fsync_dir, verify_output
+from w2s_ray.stage_tags import Tag
 
 MANIFEST_FILE = "manifest.json"
 VERSION = 1
-RECORD_FIELDS = ("inputs", "outputs", "rows_in", "rows_out", "dropped", "seconds", "metrics", "started", "finished")
+RECORD_FIELDS = ("inputs", "outputs", "rows_in", "rows_out", "dropped", "seconds", "metrics", "started", "finished",
+                 "tag")
 OUTPUT_KINDS = ("parquet", "checkpoint")
 
 
@@ -137,6 +144,9 @@ class Manifest:
         if unknown:
             raise TypeError(f"unknown stage record fields {sorted(unknown)}; expected {list(RECORD_FIELDS)}")
         finished = record.get("finished") or now_iso()
+        tag = record.get("tag")
+        if tag is not None and not isinstance(tag, Tag):
+            raise TypeError(f"stage {key!r}: tag must be a stage_tags.Tag, got {tag!r}")
         entry = {
             "status": "complete",
             "inputs": dict(record.get("inputs") or {}),
@@ -149,6 +159,8 @@ class Manifest:
             "started": record.get("started") or finished,
             "finished": finished,
         }
+        if tag is not None:  # untagged records stay as before tags, read by stage_tags.legacy_tag
+            entry["tag"] = tag.to_json()
         failures = {k: v for k, v in self._data.get("failures", {}).items() if k != key}
         data = dict(self._data, stages={**self._data["stages"], key: entry}, failures=failures)
         self._save(data)
@@ -266,13 +278,15 @@ def _inside_run(manifest: Manifest, value: Any) -> Any:
 
 
 def run_stage(manifest: Manifest, key: str, fn: Callable[[], StageResult],
-              inputs: Mapping[str, str] | None = None) -> StageResult:
+              inputs: Mapping[str, str] | None = None, tag: Tag | None = None) -> StageResult:
     """Run `fn` once per run: a stage already complete is verified and returned from its record.
 
     `inputs` names the hashes this stage depends on (upstream output hashes, a checkpoint hash);
     a complete stage asked for with other inputs raises StageInputsChangedError instead of handing
     back stale data. A complete stage whose files fail verification raises CorruptStageError.
     If `fn` raises, nothing is recorded and the next resume runs the stage again.
+    `tag` (stage_tags.Tag) is recorded with the stage; a resumed stage keeps the tag it was recorded
+    with (a finished record is never rewritten).
     """
     inputs = {name: _inside_run(manifest, value) for name, value in (inputs or {}).items()}
     if manifest.is_complete(key):
@@ -300,5 +314,5 @@ def run_stage(manifest: Manifest, key: str, fn: Callable[[], StageResult],
     seconds = round(time.perf_counter() - t0, 3)
     record = manifest.complete(key, inputs=inputs, outputs=result.outputs, rows_in=result.rows_in,
                                rows_out=result.rows_out, dropped=result.dropped, metrics=result.metrics,
-                               seconds=seconds, started=started, finished=now_iso())
+                               seconds=seconds, started=started, finished=now_iso(), tag=tag)
     return StageResult.from_record(record, resumed=False)

@@ -3,7 +3,7 @@
 A problem row is a plain dict with these keys (Ray Data and parquet friendly):
   id        str            stable id: "<source>:<content hash>" unless the source gives one
   question  str
-  gold      str | None     final answer, normalised (see w2s_ray.score.answers.normalize_answer)
+  gold      str | None     final answer, normalised (see w2s_ray.text.answers.normalize_answer)
   solution  str | None     full gold solution text (GSM8K style: step lines, then "#### N")
   level     int | None     difficulty 1-5
   source    str            where it came from (world, gsm8k, math, a path or a dataset name)

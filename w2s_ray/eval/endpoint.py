@@ -2,7 +2,7 @@
 
 The same evaluation as the loop's eval stages, but the model answers over HTTP: the same requests
 (generate.stage.build_requests: prompt, greedy settings, stop strings, per-sample seed), the same
-answer extraction (score.answers.extract_answer, style "auto", as the generate stage does) and the
+answer extraction (text.answers.extract_answer, style "auto", as the generate stage does) and the
 same scorers (score.stage.score_rows, the run's scorer specs) and table (eval.accuracy). So at
 temperature 0 it reproduces the in-process evaluation of the same checkpoint (a test holds it to it).
 """
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from w2s_ray.config import EvalConfig, RunConfig, TeacherConfig
 from w2s_ray.eval.accuracy import accuracy_by_model
 from w2s_ray.generate.stage import OUTPUT_COLUMNS, build_requests
-from w2s_ray.score.answers import extract_answer
 from w2s_ray.score.stage import ScorerSpec, score_rows
+from w2s_ray.text.answers import extract_answer
 
 
 class EndpointError(RuntimeError):

@@ -7,19 +7,16 @@ reported only where acc_ceiling > acc_weak.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from w2s_ray.eval.pgr_interval import correct_by_problem, pgr_interval
 from w2s_ray.eval.selection_stats import selection_stats, strong_half_gold
 from w2s_ray.manifest import Manifest
+from w2s_ray.stage_tags import tagged
 
-BASELINE_STAGES = {
-    "strong_base": "baselines/strong_base/eval",
-    "strong_base_few_shot": "baselines/strong_base_few_shot/eval",
-    "ceiling": "baselines/ceiling/eval",
-    "full_weak_ft": "baselines/full_weak_ft/eval",
-}
+# Always in report.json (null when the run has no such stage); a recipe may tag more baselines.
+BASELINES = ("strong_base", "strong_base_few_shot", "ceiling", "full_weak_ft")
+STAGE2 = "stage2"  # the label of the student_eval reported as report["stage2"]
 
 
 def pgr(acc: float | None, weak: float | None, ceiling: float | None) -> float | None:
@@ -28,8 +25,8 @@ def pgr(acc: float | None, weak: float | None, ceiling: float | None) -> float |
     return (acc - weak) / (ceiling - weak)
 
 
-def _accuracy(manifest: Manifest, key: str) -> dict | None:
-    if not manifest.is_complete(key):
+def _accuracy(manifest: Manifest, key: str | None) -> dict | None:
+    if key is None or not manifest.is_complete(key):
         return None
     acc = manifest.record(key)["metrics"].get("accuracy")
     if acc is None:
@@ -39,53 +36,62 @@ def _accuracy(manifest: Manifest, key: str) -> dict | None:
 
 
 def build_report(run_dir: str | Path) -> dict:
+    """The report of a run, from the tags its recipe gave its stages (stage_tags.py)."""
     manifest = Manifest.load(run_dir)
     weak_names = [t["name"] for t in manifest.config["weak"]]
-    selects = [k for k in manifest.stages() if re.fullmatch(r"round_\d+/select|stage2/pairs|baselines/full_weak_ft/select", k)]
-    gold = strong_half_gold(manifest) if selects else {}
-    baselines = {"weak": _accuracy(manifest, f"baselines/weak/{weak_names[0]}/eval")}
-    baselines.update({name: _accuracy(manifest, key) for name, key in BASELINE_STAGES.items()})
+    weak_keys = {tag.teacher: key for key, tag in tagged(manifest, "baseline") if tag.label == "weak"}
+    baseline_keys = {tag.label: key for key, tag in tagged(manifest, "baseline") if tag.label != "weak"}
+    select_keys = {tag.label: key for key, tag in tagged(manifest, "select")}
+    gold = strong_half_gold(manifest) if select_keys else {}
+    baselines = {"weak": _accuracy(manifest, weak_keys.get(weak_names[0]))}
+    baselines.update({name: _accuracy(manifest, baseline_keys.get(name)) for name in BASELINES})
+    baselines.update({name: _accuracy(manifest, key) for name, key in baseline_keys.items() if name not in baselines})
     weak_acc = (baselines["weak"] or {}).get("acc")
     ceiling_acc = (baselines["ceiling"] or {}).get("acc")
-    if baselines["full_weak_ft"]:
-        baselines["full_weak_ft"]["pgr"] = pgr(baselines["full_weak_ft"]["acc"], weak_acc, ceiling_acc)
-        baselines["full_weak_ft"]["selection"] = selection_stats(manifest, "baselines/full_weak_ft/select", gold)
+    weakly_supervised = []  # (report row, its eval key): the models PGR is about
+    for name, row in baselines.items():
+        if row and name in select_keys:  # a baseline that learned from a selection of weak data
+            row["pgr"] = pgr(row["acc"], weak_acc, ceiling_acc)
+            row["selection"] = selection_stats(manifest, select_keys[name], gold)
+            weakly_supervised.append((row, baseline_keys[name]))
 
-    rounds = []
-    for key in manifest.stages():
-        match = re.fullmatch(r"round_(\d+)/eval", key)
-        if not match:
-            continue
-        k = int(match.group(1))
+    rounds, stage2 = [], None
+    for key, tag in tagged(manifest, "student_eval"):
         acc = _accuracy(manifest, key)
-        select_key = f"round_{k}/select"
-        selected = manifest.record(select_key)["rows_out"] if manifest.is_complete(select_key) else None
-        rounds.append({"round": k, "acc": acc["acc"], "acc_by_level": acc["acc_by_level"],
-                       "pgr": pgr(acc["acc"], weak_acc, ceiling_acc), "selected_rows": selected,
-                       "selection": selection_stats(manifest, select_key, gold)})
+        if acc is None:
+            continue
+        select_key = select_keys.get(tag.label)
+        selection = selection_stats(manifest, select_key, gold) if select_key else None
+        if tag.label == STAGE2:
+            stage2 = {**acc, "pgr": pgr(acc["acc"], weak_acc, ceiling_acc),
+                      "pairs": selection["rows"] if selection else None, "selection": selection}
+            weakly_supervised.append((stage2, key))
+        elif tag.round is not None:
+            rounds.append({"round": tag.round, "acc": acc["acc"], "acc_by_level": acc["acc_by_level"],
+                           "pgr": pgr(acc["acc"], weak_acc, ceiling_acc),
+                           "selected_rows": manifest.record(select_key)["rows_out"] if select_key else None,
+                           "selection": selection})
+            weakly_supervised.append((rounds[-1], key))
     rounds.sort(key=lambda r: r["round"])
-    stage2 = _stage2(manifest, gold, weak_acc, ceiling_acc)
-    _add_pgr_intervals(manifest, weak_names, baselines, rounds, stage2)
+    _add_pgr_intervals(manifest, weak_names, weak_keys, baseline_keys.get("ceiling"), weakly_supervised)
     stage_seconds = {key: manifest.record(key)["seconds"] for key in manifest.stages()}
     return {"run": manifest.config.get("name"), "config_hash": manifest.config_hash,
-            "baselines": baselines, "teachers": _teachers(manifest, weak_names, rounds, weak_acc, ceiling_acc),
+            "baselines": baselines, "teachers": _teachers(manifest, weak_names, weak_keys, rounds),
             "rounds": rounds, "stage2": stage2,
             "failures": manifest.failures(), "data": manifest.data(), "stage_seconds": stage_seconds,
             "throughput": _throughput(manifest)}
 
 
-def _add_pgr_intervals(manifest: Manifest, weak_names: list[str], baselines: dict, rounds: list[dict],
-                       stage2: dict | None) -> None:
+def _add_pgr_intervals(manifest: Manifest, weak_names: list[str], weak_keys: dict[str, str],
+                       ceiling_key: str | None, targets: list[tuple[dict, str]]) -> None:
     """Each weakly supervised model gets `pgr_ci` (bootstrap over test problems, against the first
     teacher, as `pgr`) and `pgr_by_teacher` (the same against every teacher)."""
-    ceiling = correct_by_problem(manifest, BASELINE_STAGES["ceiling"])
+    ceiling = correct_by_problem(manifest, ceiling_key) if ceiling_key else None
     if ceiling is None:
         return
-    weak = {n: correct_by_problem(manifest, f"baselines/weak/{n}/eval") for n in weak_names}
-    targets = [(baselines.get("full_weak_ft"), BASELINE_STAGES["full_weak_ft"]), (stage2, "stage2/eval")]
-    targets += [(r, f"round_{r['round']}/eval") for r in rounds]
+    weak = {n: correct_by_problem(manifest, weak_keys[n]) if n in weak_keys else None for n in weak_names}
     for row, key in targets:
-        model = correct_by_problem(manifest, key) if row else None
+        model = correct_by_problem(manifest, key)
         if model is None:
             continue
         by_teacher = {n: pgr_interval(model, w, ceiling) for n, w in weak.items() if w is not None}
@@ -93,23 +99,14 @@ def _add_pgr_intervals(manifest: Manifest, weak_names: list[str], baselines: dic
         row["pgr_ci"] = by_teacher.get(weak_names[0])
 
 
-def _teachers(manifest: Manifest, names: list[str], rounds: list[dict], weak_acc, ceiling_acc) -> dict:
+def _teachers(manifest: Manifest, names: list[str], weak_keys: dict[str, str], rounds: list[dict]) -> dict:
     """Per weak teacher: its own accuracy, and how it fared in the first round's selection."""
     first = (rounds[0].get("selection") or {}).get("by_teacher", {}) if rounds else {}
     out = {}
     for name in names:
-        acc = _accuracy(manifest, f"baselines/weak/{name}/eval")
+        acc = _accuracy(manifest, weak_keys.get(name))
         out[name] = None if acc is None else {**acc, "selection_round_1": first.get(name)}
     return out
-
-
-def _stage2(manifest: Manifest, gold: dict, weak_acc, ceiling_acc) -> dict | None:
-    acc = _accuracy(manifest, "stage2/eval")
-    if acc is None:
-        return None
-    pairs = selection_stats(manifest, "stage2/pairs", gold)
-    return {**acc, "pgr": pgr(acc["acc"], weak_acc, ceiling_acc), "pairs": pairs["rows"] if pairs else None,
-            "selection": pairs}
 
 
 def _throughput(manifest: Manifest) -> dict[str, dict]:

@@ -10,15 +10,14 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from w2s_ray.config import TeacherConfig
 from w2s_ray.devices import Device
 from w2s_ray.generate.hf_engine import build_hf_generator
-from w2s_ray.generate.prompts import build_prompt
 from w2s_ray.generate.vllm_engine import build_vllm_generator, vllm_available
-from functools import partial
-
-from w2s_ray.score.answers import DEFAULT_MARKERS, extract_answer
+from w2s_ray.text.answers import DEFAULT_MARKERS, extract_answer
+from w2s_ray.text.prompts import build_prompt
 
 OUTPUT_COLUMNS = (
     "problem_id", "model", "role", "sample_index", "prompt", "text", "answer", "gold", "level",

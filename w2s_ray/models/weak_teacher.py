@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from w2s_ray.data.schema import Problem
 from w2s_ray.models.cache import cached_model
 from w2s_ray.models.pretrain import PretrainConfig, pretrain
-from w2s_ray.models.text_format import completion_text, zero_shot_prompt
 from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, count_parameters, save_model_dir
 from w2s_ray.models.word_tokenizer import build_world_tokenizer, vocabulary_sha256
+from w2s_ray.text.prompts import completion_text, zero_shot
 
 WEAK_TEACHER_KIND = "weak-teacher"
 # Bump when what a recipe trains on changes. 2: demo splits at fixed shares (a new weak_train).
@@ -79,7 +79,7 @@ def weak_teacher_splits(recipe: WeakTeacherRecipe) -> dict[str, list[Problem]]:
 
 
 def training_examples(problems: list[Problem]) -> list[tuple[str, str]]:
-    return [(zero_shot_prompt(p.question), completion_text(p.solution)) for p in problems]
+    return [(zero_shot(p.question), completion_text(p.solution)) for p in problems]
 
 
 def training_data_sha256(recipe: WeakTeacherRecipe) -> str:

@@ -19,7 +19,7 @@ from tokenizers import Regex, Tokenizer, decoders, pre_tokenizers
 from tokenizers.models import WordLevel
 from transformers import PreTrainedTokenizerFast
 
-from w2s_ray.models.text_format import completion_text, zero_shot_prompt
+from w2s_ray.text.prompts import completion_text, zero_shot
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
@@ -45,7 +45,7 @@ def _base_texts() -> list[str]:
     """Texts every vocabulary needs: the prompt frame, all numbers, ASCII symbols and whitespace."""
     numbers = [f"{n} {n}" for n in range(MAX_NUMBER + 1)]
     symbols = [f"{c} {c}" for c in string.punctuation]
-    frame = zero_shot_prompt("x") + completion_text("x") + "\n\n"
+    frame = zero_shot("x") + completion_text("x") + "\n\n"
     return [frame, " \t\r", *numbers, *symbols]
 
 

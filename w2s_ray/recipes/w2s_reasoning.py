@@ -15,15 +15,18 @@ stage. Every stage goes through the manifest: a resumed run skips what finished 
 """
 from __future__ import annotations
 
-from w2s_ray.loop.baselines import run_baselines
-from w2s_ray.loop.context import RunContext
-from w2s_ray.loop.model_builds import build_models
-from w2s_ray.loop.steps import checkpoint_path, generate_and_score, select, stage_rows, train
-from w2s_ray.loop.weak_teachers import prepare_weak_teachers
+from w2s_ray.recipes import register
+from w2s_ray.recipes.w2s.baselines import run_baselines
+from w2s_ray.recipes.w2s.weak_teachers import prepare_weak_teachers
 from w2s_ray.select import consistency_filter, take_all
 from w2s_ray.serve.promotion import promote_latest
+from w2s_ray.stage_tags import Tag
+from w2s_ray.stages.context import RunContext
+from w2s_ray.stages.model_builds import build_models
+from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
 
 
+@register("w2s_reasoning")
 def run(ctx: RunContext) -> None:
     cfg = ctx.config
     strong_train = ctx.rows("strong_train")  # questions only
@@ -51,13 +54,15 @@ def run(ctx: RunContext) -> None:
         strong_rows = stage_rows(strong)
         selector = (lambda: take_all(weak_rows)) if cfg.loop.selection == "take_all" else \
             (lambda: consistency_filter(weak_rows, strong_rows))
+        label = f"round {k}"  # the tags that make this a round of the report and a student to serve
         selection = select(ctx, f"round_{k}/select", selector,
-                           inputs={**weak_inputs, "strong": strong.output("rows")["sha256"]})
+                           inputs={**weak_inputs, "strong": strong.output("rows")["sha256"]},
+                           tag=Tag("select", label, round=k))
         base = cfg.strong.model if cfg.loop.train_from == "base" else student
-        trained = train(ctx, f"round_{k}/train", selection, base)
+        trained = train(ctx, f"round_{k}/train", selection, base, tag=Tag("train", label, round=k))
         student, checkpoint = checkpoint_path(trained), {"checkpoint": trained.output("model")["sha256"]}
         generate_and_score(ctx, f"round_{k}/eval", ctx.eval_teacher(cfg.strong, f"student-round-{k}"),
-                           student, ctx.rows("test"), inputs=checkpoint)
+                           student, ctx.rows("test"), inputs=checkpoint, tag=Tag("student_eval", label, round=k))
         promote_latest(ctx.run_dir)  # RUN_DIR/serve/latest.json -> this round's student (w2s serve)
 
     # Stage II: the student's own confidence decides where it overrules the weak teachers.
@@ -75,9 +80,9 @@ def run(ctx: RunContext) -> None:
     pairs = select(ctx, "stage2/pairs",
                    lambda: build_preference_pairs(sample_rows, weak_rows, min_confidence=s2.min_confidence,
                                                   flip_confidence=s2.flip_confidence, seed=s2.seed),
-                   inputs={**weak_inputs, "samples": samples.output("rows")["sha256"]})
-    trained = train(ctx, "stage2/train", pairs, student, s2.train_config(cfg.train))
+                   inputs={**weak_inputs, "samples": samples.output("rows")["sha256"]}, tag=Tag("select", "stage2"))
+    trained = train(ctx, "stage2/train", pairs, student, s2.train_config(cfg.train), tag=Tag("train", "stage2"))
     generate_and_score(ctx, "stage2/eval", ctx.eval_teacher(cfg.strong, "student-stage2"),
                        checkpoint_path(trained), ctx.rows("test"),
-                       inputs={"checkpoint": trained.output("model")["sha256"]})
+                       inputs={"checkpoint": trained.output("model")["sha256"]}, tag=Tag("student_eval", "stage2"))
     promote_latest(ctx.run_dir)  # the final student: served as RUN-stage2

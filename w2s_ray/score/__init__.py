@@ -2,7 +2,7 @@
 
 Importing this package does not import Ray (w2s_ray.runtime must set Ray's environment first).
 """
-from w2s_ray.score.answers import extract_answer, normalize_answer, parse_number
+from w2s_ray.text.answers import extract_answer, normalize_answer, parse_number
 from w2s_ray.score.base import (
     Scorer,
     UnknownScorerError,

@@ -24,7 +24,7 @@ import threading
 
 import numpy as np
 
-from w2s_ray.score.answers import (
+from w2s_ray.text.answers import (
     DEFAULT_MARKERS,
     MAX_TEXT_CHARS,
     STYLES,

@@ -20,8 +20,8 @@ from collections import Counter
 
 import numpy as np
 
-from w2s_ray.score.answers import normalize_answer
 from w2s_ray.score.base import Batch, Scorer, batch_length, column_values, register
+from w2s_ray.text.answers import normalize_answer
 
 
 def vote(answers: list[str], order: list[int] | None = None) -> tuple[str, int]:

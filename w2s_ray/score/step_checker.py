@@ -16,9 +16,9 @@ import re
 
 import numpy as np
 
-from w2s_ray.score.answers import MAX_TEXT_CHARS
 from w2s_ray.score.base import Batch, Scorer, object_column, register, require_column
 from w2s_ray.score.equations import MAX_SCAN_CHARS, check_equation, find_equations
+from w2s_ray.text.answers import MAX_TEXT_CHARS
 
 STEP_SEPS = ("line", "blank_line")
 MAX_STEPS = 200  # GSM8K gold has at most ~10 steps, MATH a few dozen; more is a flood, not reasoning

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from w2s_ray.score.answers import normalize_answer
 from w2s_ray.select.selection import Selection, check_role, first_samples, group_weak_by_problem, sft_row
+from w2s_ray.text.answers import normalize_answer
 
 
 def consistency_filter(weak_rows: Sequence[dict], strong_rows: Sequence[dict]) -> Selection:

@@ -40,8 +40,8 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 
-from w2s_ray.score.answers import normalize_answer
 from w2s_ray.select.selection import Selection, _as_int, check_role, group_weak_by_problem, sft_row
+from w2s_ray.text.answers import normalize_answer
 
 PREFERENCE_COLUMNS = (
     "problem_id", "prompt", "chosen", "rejected", "source_model", "level", "confidence", "top_answer",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from w2s_ray.score.answers import normalize_answer
+from w2s_ray.text.answers import normalize_answer
 
 
 def selection_quality(selection_rows: Sequence[dict], gold_by_problem: Mapping[str, str | None]) -> dict:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from w2s_ray.generate.prompts import zero_shot
+from w2s_ray.text.prompts import zero_shot
 
 GENERATION_COLUMNS_READ = ("problem_id", "model", "role", "sample_index", "question", "text", "answer", "level")
 SFT_COLUMNS = ("problem_id", "prompt", "completion", "source_model", "role", "sample_index", "level", "answer")

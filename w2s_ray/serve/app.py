@@ -23,7 +23,7 @@ from w2s_ray.devices import Device, check_vllm_cpu_model, vllm_cpu_prefill_kwarg
 from w2s_ray.serve.guard import RequestGuard, token_digest
 
 MODEL_DEPLOYMENT = "student"
-# Chat turns in the loop's own prompt format (generate/prompts.py): a user turn is a question, an
+# Chat turns in the loop's own prompt format (text/prompts.py): a user turn is a question, an
 # assistant turn a worked solution; a one-question chat renders exactly the zero-shot prompt. Used
 # only for checkpoints without a chat template of their own (the word-level demo models). vLLM
 # renders chat prompts without adding special tokens, so the template adds BOS itself, as the

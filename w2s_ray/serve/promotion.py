@@ -4,9 +4,10 @@
                                       "sha256", "files", "bytes", "accuracy", "promoted"}
     RUN_DIR/serve/checkpoints/round-K-<sha8>/   an immutable snapshot of round K's student
 
-Promoting round K, after its evaluation is recorded in the manifest (Stage II's student, once its
-eval is recorded, is promoted after the last round, as `RUN-stage2`):
-  1. verify round_K/train's checkpoint against its manifest record (weights sha256, sizes);
+Promoting a student, after its evaluation is recorded in the manifest (the students are the stages
+its recipe tagged `student_eval`, stage_tags.py; the checkpoint is the `train` stage of the same
+label; round K's is served as `RUN-round-K`, Stage II's as `RUN-stage2`):
+  1. verify the train stage's checkpoint against its manifest record (weights sha256, sizes);
   2. publish a snapshot: hard links to its files in a staging dir, renamed into place (atomic);
   3. verify the snapshot, then replace latest.json (temp file, fsync, os.replace, fsync dir).
 A crash before step 3 leaves the old pointer; after it, the new one. The pointer only ever names a
@@ -14,16 +15,16 @@ snapshot that was complete and verified when it was written. Snapshots are hard 
 no disk, and a later re-train that republishes round_K/train/model (rename over it) leaves the
 served files untouched: the server never reads a directory the loop may be replacing.
 
-Promotion follows the manifest, not the caller's word: `promote_latest` picks the newest round whose
+Promotion follows the manifest, not the caller's word: `promote_latest` picks the newest student whose
 eval stage is complete, so calling it twice, or from a resumed run, is harmless, and the pointer
-never moves backwards.
+never moves backwards. Students are ordered by when their eval completed (1, 2, ...): the pointer's
+`round` is that order, which for w2s_reasoning is the round, and Stage II's one after the last round.
 """
 from __future__ import annotations
 
 import fcntl
 import json
 import os
-import re
 import shutil
 import tempfile
 import uuid
@@ -33,14 +34,13 @@ from pathlib import Path
 
 from w2s_ray.manifest import Manifest, now_iso
 from w2s_ray.stage_io import CorruptStageError, fsync_dir, verify_checkpoint
+from w2s_ray.stage_tags import find, tagged
 
 SERVE_DIR = "serve"
 POINTER = "latest.json"
 SNAPSHOTS = "checkpoints"
 VERSION = 1
 REQUIRED_FILES = ("config.json",)  # besides the weights: vLLM cannot load a model without it
-_EVAL_KEY = re.compile(r"round_(\d+)/eval")
-STAGE2 = "stage2"  # Stage II's student: promoted after the last round, as round rounds+1
 
 
 class PromotionError(RuntimeError):
@@ -71,9 +71,9 @@ class Promoted:
                 "files": list(self.files), "bytes": self.bytes}
 
 
-def model_id(run: str, round_k: int, stage: str | None = None) -> str:
-    """The id clients see: it names the run and the round (or "stage2", Stage II's student)."""
-    return f"{run}-{STAGE2}" if stage == STAGE2 else f"{run}-round-{round_k}"
+def model_id(run: str, round_k: int, label: str | None = None) -> str:
+    """The id clients see: it names the run and the student's label ("round-2", "stage2")."""
+    return f"{run}-{label_slug(label) if label else f'round-{round_k}'}"
 
 
 def pointer_path(run_dir: str | Path) -> Path:
@@ -126,26 +126,28 @@ def verified_latest(run_dir: str | Path) -> Promoted | None:
     return latest
 
 
-def newest_evaluated_round(manifest: Manifest) -> int | None:
-    """The highest K whose round_K/eval stage is complete (and whose train stage is recorded)."""
-    rounds = [int(m.group(1)) for key in manifest.stages() if (m := _EVAL_KEY.fullmatch(key))]
-    rounds = [k for k in rounds if manifest.is_complete(f"round_{k}/train")]
-    return max(rounds) if rounds else None
+def newest_evaluated_student(manifest: Manifest) -> tuple[int, str, str, str] | None:
+    """(order, label, eval key, train key) of the newest student whose eval is complete and whose
+    checkpoint (the train stage of the same label) is recorded; order counts students 1, 2, ... by
+    when their eval completed. None when no student is evaluated yet."""
+    evals = tagged(manifest, "student_eval")
+    for order in range(len(evals), 0, -1):
+        eval_key, tag = evals[order - 1]
+        train_key = find(manifest, "train", tag.label)
+        if train_key is not None:
+            return order, tag.label, eval_key, train_key
+    return None
 
 
-def newest_evaluated_student(manifest: Manifest) -> tuple[int, str] | None:
-    """(order, stage prefix) of the newest evaluated student: Stage II's once its eval is complete
-    (ordered after the last round), else round_K of newest_evaluated_round."""
-    k = newest_evaluated_round(manifest)
-    if manifest.is_complete(f"{STAGE2}/eval") and manifest.is_complete(f"{STAGE2}/train"):
-        return (k or 0) + 1, STAGE2
-    return (k, f"round_{k}") if k is not None else None
+def label_slug(label: str) -> str:
+    """A label as it appears in model ids and snapshot names: "round 2" -> "round-2"."""
+    return "-".join(label.split())
 
 
 def promote_latest(run_dir: str | Path) -> Promoted | None:
-    """Promote the newest evaluated round if it is newer than the pointer; returns what is latest now.
+    """Promote the newest evaluated student if it is newer than the pointer; returns what is latest now.
 
-    The loop calls this after each round's eval; `w2s serve` calls it too, so a run whose loop died
+    The loop calls this after each student's eval; `w2s serve` calls it too, so a run whose loop died
     between its eval and its promotion still gets served. Never moves the pointer backwards.
     """
     run_dir = Path(run_dir).resolve()
@@ -155,12 +157,11 @@ def promote_latest(run_dir: str | Path) -> Promoted | None:
         newest = newest_evaluated_student(manifest)
         if newest is None or (current is not None and current.round >= newest[0]):
             return current
-        k, stage = newest
+        order, label, eval_key, train_key = newest
         run = manifest.config.get("name", "run")
-        record = manifest.record(f"{stage}/train")["outputs"]["model"]
-        eval_metrics = manifest.record(f"{stage}/eval")["metrics"]
-        accuracy = (eval_metrics.get("accuracy") or {}).get("acc")
-        return promote(run_dir, run, k, record, accuracy, stage=STAGE2 if stage == STAGE2 else None)
+        record = manifest.record(train_key)["outputs"]["model"]
+        accuracy = (manifest.record(eval_key)["metrics"].get("accuracy") or {}).get("acc")
+        return promote(run_dir, run, order, record, accuracy, label=label)
 
 
 @contextmanager
@@ -178,18 +179,19 @@ def _promotion_lock(run_dir: Path):
 
 
 def promote(run_dir: str | Path, run: str, round_k: int, record: dict, accuracy: float | None = None,
-            stage: str | None = None) -> Promoted:
+            label: str | None = None) -> Promoted:
     """Snapshot a checkpoint (a stage_io record: path, sha256, files, bytes) and point latest.json at it.
 
-    round_k orders promotions (the pointer never moves to a lower one); stage="stage2" names Stage II.
+    round_k orders promotions (the pointer never moves to a lower one); label names the student in
+    its model id and snapshot ("round 2" -> RUN-round-2; default: round-K).
     """
     run_dir = Path(run_dir).resolve()
     source = check_servable(record["path"], record)
-    label = STAGE2 if stage == STAGE2 else f"round-{round_k}"
-    snapshot = _publish_snapshot(run_dir / SERVE_DIR / SNAPSHOTS, f"{label}-{record['sha256'][:8]}", source)
+    name = label_slug(label) if label else f"round-{round_k}"
+    snapshot = _publish_snapshot(run_dir / SERVE_DIR / SNAPSHOTS, f"{name}-{record['sha256'][:8]}", source)
     check_servable(snapshot, {**record, "path": str(snapshot)})
     promoted = Promoted(
-        run=run, round=round_k, model_id=model_id(run, round_k, stage), path=str(snapshot.relative_to(run_dir)),
+        run=run, round=round_k, model_id=model_id(run, round_k, label), path=str(snapshot.relative_to(run_dir)),
         source=_relative(Path(record["path"]).resolve(), run_dir), sha256=record["sha256"],
         files=list(record["files"]), bytes=int(record["bytes"]), accuracy=accuracy, promoted=now_iso())
     write_pointer(run_dir, promoted)

@@ -79,7 +79,7 @@ class TrainConfig(_Strict):
     # Ray Train restarts the whole worker group this many times after a worker dies (a killed or
     # OOM-killed process, a lost node): the restart trains again from the base model on the same rows,
     # cheaper than failing the stage. It also retries an exception raised by the training code.
-    # How a model is made, not what: left out of the config hashes (w2s_ray.config, loop/steps.py).
+    # How a model is made, not what: left out of the config hashes (w2s_ray.config, stages/steps.py).
     max_failures: int = Field(default=1, ge=0)
 
     @field_validator("deepspeed")

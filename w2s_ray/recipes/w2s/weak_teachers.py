@@ -7,10 +7,9 @@ so the teacher never sees the strong half or the test split.
 """
 from __future__ import annotations
 
-from w2s_ray.generate.prompts import zero_shot
-from w2s_ray.loop.context import RunContext
-from w2s_ray.loop.steps import checkpoint_path, select, train
-from w2s_ray.select import Selection
+from w2s_ray.select import Selection, gold_sft
+from w2s_ray.stages.context import RunContext
+from w2s_ray.stages.steps import checkpoint_path, select, train
 
 
 def prepare_weak_teachers(ctx: RunContext) -> dict[str, str]:
@@ -28,9 +27,4 @@ def prepare_weak_teachers(ctx: RunContext) -> dict[str, str]:
 
 def weak_half_gold(ctx: RunContext) -> Selection:
     """SFT rows from the gold solutions of weak_train: the weak teacher's own supervision."""
-    problems = ctx.splits["weak_train"]
-    rows = [{"problem_id": p.id, "prompt": zero_shot(p.question), "completion": " " + p.solution.strip(),
-             "source_model": "gold", "role": "gold", "sample_index": 0, "level": p.level, "answer": p.gold}
-            for p in problems if p.solution and p.solution.strip()]
-    return Selection(rows=rows, n_in=len(problems), kept=len(rows),
-                     dropped={"no_gold_solution": len(problems) - len(rows)})
+    return gold_sft(ctx.splits["weak_train"])

@@ -11,46 +11,44 @@ own training stage, never a selection of the recipe.
 from __future__ import annotations
 
 from w2s_ray.data.sources import strong_train_with_gold
-from w2s_ray.generate.prompts import zero_shot
-from w2s_ray.loop.context import RunContext
-from w2s_ray.loop.steps import checkpoint_path, generate_and_score, select, train
-from w2s_ray.select import Selection, take_all
+from w2s_ray.select import Selection, gold_sft, take_all
+from w2s_ray.stage_tags import Tag
+from w2s_ray.stages.context import RunContext
+from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, train
 
 
 def run_baselines(ctx: RunContext, weak_models: dict[str, str], weak_rows: list[dict], weak_inputs: dict) -> None:
     cfg, wanted, test = ctx.config, set(ctx.config.loop.baselines), ctx.rows("test")
     if "weak" in wanted:
         for t in cfg.weak:
-            generate_and_score(ctx, f"baselines/weak/{t.name}/eval", ctx.eval_teacher(t, t.name), weak_models[t.name], test)
+            generate_and_score(ctx, f"baselines/weak/{t.name}/eval", ctx.eval_teacher(t, t.name), weak_models[t.name], test,
+                               tag=Tag("baseline", "weak", teacher=t.name))
     if "strong_base" in wanted:
         generate_and_score(ctx, "baselines/strong_base/eval", ctx.eval_teacher(cfg.strong, "strong-base"),
-                           cfg.strong.model, test)
+                           cfg.strong.model, test, tag=Tag("baseline", "strong_base"))
         shots = cfg.eval.strong_base_shots
         if shots:
             pool = ctx.rows("weak_train")[: cfg.data.n_demos]
             name = f"strong-base-{shots}-shot"
             generate_and_score(ctx, "baselines/strong_base_few_shot/eval",
-                               ctx.eval_teacher(cfg.strong, name, shots), cfg.strong.model, test, pool)
-    if "ceiling" in wanted:
+                               ctx.eval_teacher(cfg.strong, name, shots), cfg.strong.model, test, pool,
+                               tag=Tag("baseline", "strong_base_few_shot"))
+    if "ceiling" in wanted:  # its gold selection is untagged: the report's selection statistics are of weak data
         gold = select(ctx, "baselines/ceiling/select", lambda: gold_selection(ctx), inputs={})
         train_and_eval(ctx, "ceiling", gold)
     if "full_weak_ft" in wanted:
-        rows = select(ctx, "baselines/full_weak_ft/select", lambda: take_all(weak_rows), inputs=weak_inputs)
+        rows = select(ctx, "baselines/full_weak_ft/select", lambda: take_all(weak_rows), inputs=weak_inputs,
+                      tag=Tag("select", "full_weak_ft"))
         train_and_eval(ctx, "full_weak_ft", rows)
 
 
 def train_and_eval(ctx: RunContext, name: str, selection) -> None:
-    trained = train(ctx, f"baselines/{name}/train", selection, ctx.config.strong.model)
+    trained = train(ctx, f"baselines/{name}/train", selection, ctx.config.strong.model, tag=Tag("train", name))
     generate_and_score(ctx, f"baselines/{name}/eval", ctx.eval_teacher(ctx.config.strong, name.replace("_", "-")),
                        checkpoint_path(trained), ctx.rows("test"),
-                       inputs={"checkpoint": trained.output("model")["sha256"]})
+                       inputs={"checkpoint": trained.output("model")["sha256"]}, tag=Tag("baseline", name))
 
 
 def gold_selection(ctx: RunContext) -> Selection:
     """The ceiling's training set: gold solutions of the strong half (the only use of that gold)."""
-    problems = strong_train_with_gold(ctx.config.data)
-    rows = [{"problem_id": p.id, "prompt": zero_shot(p.question), "completion": " " + p.solution.strip(),
-             "source_model": "gold", "role": "gold", "sample_index": 0, "level": p.level, "answer": p.gold}
-            for p in problems if p.solution]
-    return Selection(rows=rows, n_in=len(problems), kept=len(rows),
-                     dropped={"no_gold_solution": len(problems) - len(rows)} if len(rows) < len(problems) else {})
+    return gold_sft(strong_train_with_gold(ctx.config.data))

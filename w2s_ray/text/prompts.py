@@ -1,4 +1,5 @@
-"""Prompt formats: the one zero-shot template of METHODS.md and k-shot prompts built on it.
+"""Prompt formats: the one zero-shot template of METHODS.md, k-shot prompts built on it, and the
+completion a model is trained to write after it (" " + solution; EOS is added at tokenization).
 
 Demonstrations are drawn per problem from a pool with a generator seeded by (seed, problem id), so a
 problem's prompt is the same on every run and every worker, and never shows the problem itself.
@@ -15,6 +16,11 @@ SHOT_SEPARATOR = "\n\n"
 
 def zero_shot(question: str) -> str:
     return TEMPLATE.format(question=question)
+
+
+def completion_text(solution: str) -> str:
+    """What a model should write after the zero-shot prompt (EOS is added at tokenization)."""
+    return " " + solution
 
 
 def worked_example(question: str, solution: str) -> str:

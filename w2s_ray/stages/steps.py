@@ -1,7 +1,9 @@
-"""Stage bodies for the loop. Each runs under `run_stage`, which skips it when the manifest says it
+"""Stage bodies recipes compose. Each runs under `run_stage`, which skips it when the manifest says it
 finished (after verifying its outputs) and records it when it does.
 
 A stage's rows live in RUN_DIR/<stage key>/data.parquet; a checkpoint in RUN_DIR/<stage key>/model.
+A recipe passes `tag` (stage_tags.Tag) for the stages a reader of the run looks for (a baseline, a
+student's eval, its train and select stages); it is recorded with the stage in the manifest.
 """
 from __future__ import annotations
 
@@ -14,11 +16,12 @@ from pathlib import Path
 from w2s_ray.config import TeacherConfig
 from w2s_ray.eval.accuracy import accuracy_by_model
 from w2s_ray.generate.stage import generate
-from w2s_ray.loop.context import RunContext
+from w2s_ray.stages.context import RunContext
 from w2s_ray.manifest import StageResult, run_stage
 from w2s_ray.score.stage import score_dataset
 from w2s_ray.select import Selection
 from w2s_ray.stage_io import describe_checkpoint, read_stage, write_stage
+from w2s_ray.stage_tags import Tag
 from w2s_ray.train import train_sft
 from w2s_ray.train.config import TrainConfig
 
@@ -39,13 +42,15 @@ def stage_rows(result: StageResult, name: str = "rows") -> list[dict]:
 
 def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model: str,
                        problems: Sequence[dict], demo_pool: Sequence[dict] | None = None,
-                       inputs: dict | None = None) -> StageResult:
+                       inputs: dict | None = None, tag: Tag | None = None) -> StageResult:
     def body() -> StageResult:
         _log(f"{key}: {teacher.name} on {len(problems)} problems")
         ds, gen = generate(problems, teacher, ctx.model_path(model), ctx.device, demo_pool,
                            ctx.config.answer_markers)
         start = time.perf_counter()
-        rows = score_dataset(ds, ctx.config.scorers).take_all()
+        # The stage's own scorers (its teacher's, or eval.scorers for an eval), else the run's.
+        specs = ctx.config.scorers if teacher.scorers is None else teacher.scorers
+        rows = score_dataset(ds, specs).take_all()
         score_seconds = time.perf_counter() - start
         rows.sort(key=lambda r: (r["problem_id"], r["sample_index"]))
         metrics = {
@@ -61,10 +66,10 @@ def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model:
 
     # Files can be edited under the same path: their content is an input (the world is in the config).
     data = {"data": ctx.data_stats["data_hash"]} if ctx.config.data.source == "files" else {}
-    return run_stage(ctx.manifest, key, body, inputs={"model": model, **data, **(inputs or {})})
+    return run_stage(ctx.manifest, key, body, inputs={"model": model, **data, **(inputs or {})}, tag=tag)
 
 
-def select(ctx: RunContext, key: str, make_selection, inputs: dict) -> StageResult:
+def select(ctx: RunContext, key: str, make_selection, inputs: dict, tag: Tag | None = None) -> StageResult:
     def body() -> StageResult:
         selection: Selection = make_selection()
         if not selection.rows:
@@ -78,11 +83,11 @@ def select(ctx: RunContext, key: str, make_selection, inputs: dict) -> StageResu
                            rows_in=selection.n_in, rows_out=len(selection.rows),
                            dropped=dict(selection.dropped), metrics=selection.stats())
 
-    return run_stage(ctx.manifest, key, body, inputs=inputs)
+    return run_stage(ctx.manifest, key, body, inputs=inputs, tag=tag)
 
 
 def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: str,
-          config: TrainConfig | None = None) -> StageResult:
+          config: TrainConfig | None = None, tag: Tag | None = None) -> StageResult:
     """SFT on prompt-completion rows, or DPO / ORPO on preference rows, as config.objective says."""
     config = config or ctx.config.train
     if config.objective == "sft":
@@ -105,7 +110,7 @@ def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: str,
     if config != ctx.config.train:  # a stage's own settings are part of what it depends on
         inputs["train_config"] = hashlib.sha256(
             config.model_dump_json(exclude={"max_failures"}).encode()).hexdigest()[:16]
-    return run_stage(ctx.manifest, key, body, inputs=inputs)
+    return run_stage(ctx.manifest, key, body, inputs=inputs, tag=tag)
 
 
 def checkpoint_path(result: StageResult) -> str:

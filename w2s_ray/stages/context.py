@@ -36,10 +36,10 @@ class RunContext:
 
     def model_path(self, spec: str) -> str:
         """A local directory for a model spec. A built-in model is built by its own manifest stage
-        (loop/model_builds.py), never here unseen; anything else resolves as models/load.py says."""
+        (stages/model_builds.py), never here unseen; anything else resolves as models/load.py says."""
         if spec not in self._models:
             if built_in(spec) is not None:
-                from w2s_ray.loop.model_builds import build_model
+                from w2s_ray.stages.model_builds import build_model
 
                 return build_model(self, spec)
             self._models[spec] = str(resolve_model(spec, self.config.resolved_cache_dir()))
@@ -52,10 +52,11 @@ class RunContext:
         return [p.to_row() for p in self.splits[split]]
 
     def eval_teacher(self, base: TeacherConfig, name: str, shots: int = 0) -> TeacherConfig:
-        """Greedy, one sample, on the test split: the same settings for every model evaluated."""
+        """Greedy, one sample, on the test split, scored by `eval.scorers`: the same settings for
+        every model evaluated."""
         return base.model_copy(update={
             "name": name, "shots": shots, "n": 1, "temperature": 0.0,
-            "max_tokens": self.config.eval.max_tokens,
+            "max_tokens": self.config.eval.max_tokens, "scorers": self.config.eval.scorers,
         })
 
 

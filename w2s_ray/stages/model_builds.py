@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from w2s_ray.loop.context import RunContext
+from w2s_ray.stages.context import RunContext
 from w2s_ray.manifest import StageResult, run_stage
 from w2s_ray.models.built_in import built_in
 from w2s_ray.stage_io import describe_checkpoint

@@ -1,1 +1,0 @@
-"""The round driver: stages in order, recorded in the manifest, resumable."""
