@@ -8,6 +8,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# What init_ray sets before it starts the embedded Ray, set before any test imports ray: a test that
+# imports ray earlier (ray.data.llm configs, runtime-env merges) fixes the driver's auth mode at
+# 'disabled', and the session's token-auth GCS then refuses its own driver (seen in the full suite).
+os.environ["RAY_AUTH_MODE"] = "token"
 
 
 @pytest.fixture(scope="session")
