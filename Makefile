@@ -13,7 +13,7 @@ export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
 export HF_HUB_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: venv demo demo-w2s demo-smollm2 test test-fast test-multinode bench clean
+.PHONY: venv demo demo-w2s demo-smollm2 test test-fast test-long test-multinode bench clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,10 @@ test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 # A head and two worker nodes in a private network namespace, submit, kill a node, resume (5-7 min).
+# What `make test` leaves out for time: the GPU lock's resolver check (PyPI), the vLLM engine kill, multi-node.
+test-long: $(STAMP)
+	W2S_LONG_TESTS=1 W2S_MULTINODE=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_gpu_lock.py tests/test_faults.py tests/test_multinode.py
+
 test-multinode: $(STAMP)
 	W2S_MULTINODE=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_multinode.py
 

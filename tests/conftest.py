@@ -14,6 +14,11 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ["RAY_AUTH_MODE"] = "token"
 
 
+# Tests too long for `make test`'s 25-minute budget on 2 cores run with W2S_LONG_TESTS=1 (`make test-long`).
+long_test = pytest.mark.skipif(os.environ.get("W2S_LONG_TESTS") != "1",
+                               reason="long: run with W2S_LONG_TESTS=1 (make test-long)")
+
+
 @pytest.fixture(scope="session")
 def ray_local():
     from w2s_ray.runtime import init_ray, shutdown_ray

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import long_test
+
 from w2s_ray.config import TeacherConfig
 from w2s_ray.data.world import generate_world
 from w2s_ray.generate.stage import generate
@@ -101,6 +103,7 @@ class _EngineKiller(threading.Thread):
             time.sleep(0.2)
 
 
+@long_test  # two engine starts: 76-126 s on 2 cores
 @pytest.mark.slow
 def test_a_vllm_engine_killed_mid_stage_is_restarted_and_the_stage_has_every_row_once(ray_local, tiny_models):
     model = tiny_models[0]

@@ -12,6 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import long_test
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -85,8 +87,9 @@ def _pypi_reachable() -> bool:
         return False
 
 
+@long_test  # and it downloads ~1.5 GB where PyPI serves no metadata files
 @pytest.mark.network
-@pytest.mark.slow  # ~90-110 s here: this machine's PyPI proxy serves no PEP 658 metadata, so pip
+@pytest.mark.slow  # ~60-110 s here: this machine's PyPI proxy serves no PEP 658 metadata, so pip
 # downloads the wheels (~1.5 GB) to read their requirements; with metadata files it reads only those.
 def test_pip_resolves_the_lock_for_linux_x86_64(tmp_path):
     if not _pypi_reachable():

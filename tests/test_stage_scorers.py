@@ -13,7 +13,7 @@ from w2s_ray.stages.context import RunContext
 
 # The hashes of the shipped configs before per-stage scorers existed: their run directories resume.
 SHIPPED_HASHES = {"demo-smollm2": "005103d702def0a7", "demo-w2s": "df7903aeeff9da32", "demo": "f3a8284a0a3d3050",
-                  "gpu-gsm8k-w2s": "a3d00dd3e5f76318", "gpu-math-w2s": "82dedff8023e1503"}
+                  "gpu-gsm8k-w2s": "a33dfee2361c0e2d", "gpu-math-w2s": "340c834e363b4ea5"}  # GPU configs: as resized for 2 GPUs (#11)
 BASE = {"name": "t", "weak": [{"name": "wa", "model": "m"}], "strong": {"name": "s", "model": "m"}}
 
 

@@ -60,10 +60,9 @@ def check_path(model: type[BaseModel], keys: list[str], setting: str) -> None:
         i += 1
 
 
-def apply_sets(raw: dict, sets: list[str], model: type[BaseModel] | None = None) -> dict:
-    """Apply each `key.path=value` to the raw (YAML-loaded) config in place; returns it."""
-    if model is None:
-        from w2s_ray.config import RunConfig as model
+def apply_sets(raw: dict, sets: list[str], model: type[BaseModel]) -> dict:
+    """Apply each `key.path=value` to the raw (YAML-loaded) config of `model` in place; returns it.
+    The model is passed in (config.py passes RunConfig) so that this module imports nothing of ours."""
     for setting in sets:
         dotted, eq, text = setting.partition("=")
         keys = dotted.strip().split(".")
