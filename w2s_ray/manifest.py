@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,7 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from w2s_ray.stage_io import CorruptStageError, fsync_dir, verify_output
+from w2s_ray.atomic_file import atomic_replace
+from w2s_ray.stage_io import CorruptStageError, verify_output
 from w2s_ray.stage_tags import Tag
 
 MANIFEST_FILE = "manifest.json"
@@ -213,17 +213,8 @@ class Manifest:
     def _save(self, data: dict[str, Any]) -> None:
         # Serialise before touching the disk: a record that is not JSON fails without side effects.
         blob = json.dumps(data, indent=2, default=_json_default) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=self.run_dir, prefix=f".{MANIFEST_FILE}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(blob)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        fsync_dir(self.run_dir)
+        with atomic_replace(self.path) as f:
+            f.write(blob)
         self._data = json.loads(blob)  # memory holds exactly what the file holds (numpy -> plain)
 
 

@@ -12,13 +12,13 @@ message that names the file, rather than training silently on partial data.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from w2s_ray.atomic_file import atomic_replace
 
 DATA_FILE = "data.parquet"
 WEIGHT_SUFFIX = ".safetensors"
@@ -42,17 +42,8 @@ def write_stage(stage_dir: str | Path, rows: list[dict]) -> dict[str, Any]:
     for row in rows:
         columns.update(dict.fromkeys(row))
     table = pa.table({c: [row.get(c) for row in rows] for c in columns})
-    fd, tmp = tempfile.mkstemp(dir=stage_dir, prefix=f".{DATA_FILE}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pq.write_table(table, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(stage_dir)
+    with atomic_replace(target, "wb") as f:
+        pq.write_table(table, f)
     return {"kind": "parquet", "path": str(target), "rows": len(rows),
             "sha256": file_sha256(target), "bytes": target.stat().st_size}
 
@@ -119,15 +110,6 @@ def file_sha256(path: str | Path) -> str:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def fsync_dir(directory: str | Path) -> None:
-    """Make a rename in `directory` durable: without it a power cut can undo the rename."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _verify_file(path: Path, size: int, sha256: str) -> None:

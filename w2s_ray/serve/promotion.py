@@ -26,14 +26,14 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from w2s_ray.manifest import Manifest, now_iso
-from w2s_ray.stage_io import CorruptStageError, fsync_dir, verify_checkpoint
+from w2s_ray.atomic_file import atomic_replace, fsync_dir
+from w2s_ray.stage_io import CorruptStageError, verify_checkpoint
 from w2s_ray.stage_tags import find, tagged
 
 SERVE_DIR = "serve"
@@ -203,17 +203,8 @@ def write_pointer(run_dir: str | Path, promoted: Promoted) -> None:
     directory = pointer_path(run_dir).parent
     directory.mkdir(parents=True, exist_ok=True)
     blob = json.dumps({"version": VERSION, **asdict(promoted)}, indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{POINTER}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, directory / POINTER)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(directory)
+    with atomic_replace(directory / POINTER) as f:
+        f.write(blob)
 
 
 def _publish_snapshot(parent: Path, name: str, source: Path) -> Path:
