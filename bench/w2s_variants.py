@@ -26,26 +26,12 @@ from w2s_ray.models.weak_teacher import build_weak_teacher
 from w2s_ray.text.answers import extract_answer
 from w2s_ray.text.prompts import zero_shot
 
-
-def complete(model, tok, prompts: list[str], max_new_tokens: int = 96, batch: int = 64) -> list[str]:
-    out = []
-    for i in range(0, len(prompts), batch):
-        enc = tok(prompts[i:i + batch], return_tensors="pt", padding=True)
-        with torch.no_grad():
-            ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-        texts = tok.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-        out += [t.split("\n\n")[0] for t in texts]
-    return out
+# bench/ is the script's directory: the probe's own greedy generation and scoring by level.
+from testbed_probe import accuracy, complete as probe_complete
 
 
-def accuracy(texts: list[str], problems) -> dict:
-    by_level: dict[int, list[bool]] = {}
-    for text, p in zip(texts, problems):
-        by_level.setdefault(p.level, []).append(extract_answer(text) == p.gold)
-    flat = [c for cs in by_level.values() for c in cs]
-    return {"acc": round(100 * sum(flat) / len(flat), 1),
-            "by_level": {k: round(100 * sum(v) / len(v)) for k, v in sorted(by_level.items())}}
+def complete(model, tok, prompts: list[str]) -> list[str]:
+    return probe_complete(model, tok, prompts, max_new_tokens=96)  # the demo's strong.max_tokens
 
 
 def finetune(model_dir, rows, adapter: str, steps: int, lr: float):

@@ -9,6 +9,7 @@ teacher saw. The default recipes share one split, so either teacher fits the sam
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -82,6 +83,7 @@ def training_examples(problems: list[Problem]) -> list[tuple[str, str]]:
     return [(zero_shot(p.question), completion_text(p.solution)) for p in problems]
 
 
+@functools.lru_cache(maxsize=8)  # ~1.5 s; a run needs it for the manifest stage and the cache key
 def training_data_sha256(recipe: WeakTeacherRecipe) -> str:
     examples = training_examples(weak_teacher_splits(recipe)["weak_train"][: recipe.n_train_problems])
     return hashlib.sha256(json.dumps(examples).encode()).hexdigest()
