@@ -13,17 +13,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from w2s_ray.config_base import Strict as _Strict
+from w2s_ray.recipe_configs import RECIPE_SECTIONS
+from w2s_ray.recipe_configs.w2s_reasoning import Stage2Config
 
 from w2s_ray.score.stage import ScorerSpec, as_specs
 from w2s_ray.text.answers import DEFAULT_MARKERS, check_markers
 from w2s_ray.train.config import TrainConfig
 
 
-class _Strict(BaseModel):
-    # strict: YAML's "3" is not the number 3, nor is `true` the number 1 (lax mode converted both).
-    # allow_inf_nan: `temperature: .inf` or `lr: .nan` is a typo, never a setting.
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class RayConfig(_Strict):
@@ -159,39 +159,6 @@ class LoopConfig(_Strict):
         default_factory=lambda: list(BASELINES))
 
 
-class Stage2Config(_Strict):
-    """Stage II of weak-to-strong reasoning (METHODS.md 1.5-1.7): the Stage-I student samples each
-    question n times, a majority vote gives its confidence, pairs against the weak solution, then
-    preference training. The paper published no lr, epochs or beta; these defaults suit LoRA."""
-
-    n: int = Field(default=10, ge=2)
-    temperature: float = Field(default=1.0, gt=0.0)
-    max_tokens: int | None = Field(default=None, ge=1)  # None: the strong model's max_tokens
-    min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)  # below: no pair
-    flip_confidence: float = Field(default=0.8, ge=0.0, le=1.0)  # the student overrules the weak answer
-    # Demonstrations in the sampling prompt (weak outputs, as in Stage I). 0, the paper's setting,
-    # suits a student that Stage I taught the answer format; a student that barely trained only
-    # states an answer when shown the format. Pairs always carry the zero-shot prompt.
-    shots: int = Field(default=0, ge=0)
-    objective: Literal["dpo", "orpo"] = "dpo"
-    beta: float = Field(default=0.1, gt=0.0)
-    lr: float = Field(default=5e-5, gt=0.0)  # LoRA; full fine-tuning usually wants ~5e-7..5e-6
-    epochs: float = Field(default=1.0, gt=0.0)
-    seed: int = 0
-
-    @model_validator(mode="after")
-    def _thresholds_ordered(self):
-        if self.flip_confidence < self.min_confidence:
-            raise ValueError(f"flip_confidence ({self.flip_confidence}) must be >= min_confidence "
-                             f"({self.min_confidence})")
-        return self
-
-    def train_config(self, base: TrainConfig) -> TrainConfig:
-        """The run's training settings with this stage's objective, beta, lr and epochs."""
-        return base.model_copy(update={"objective": self.objective, "beta": self.beta, "lr": self.lr,
-                                       "epochs": self.epochs, "early_stopping": None})  # SFT's only
-
-
 class ServeConfig(_Strict):
     """`w2s serve` / `w2s run --serve`: the OpenAI-compatible app for the run's latest student.
 
@@ -216,7 +183,8 @@ class ServeConfig(_Strict):
 
 class RunConfig(_Strict):
     name: str = "run"
-    recipe: Literal["w2s_reasoning"] = "w2s_reasoning"  # w2s_ray/recipes/<recipe>.py
+    # w2s_ray/recipes/<recipe>.py; its own section(s) of this config: recipe_configs.RECIPE_SECTIONS
+    recipe: Literal["w2s_reasoning"] = "w2s_reasoning"
     run_dir: str = "runs/run"
     cache_dir: str | None = None  # built/converted models; None: $W2S_CACHE or ~/.cache/w2s_ray
     ray: RayConfig = Field(default_factory=RayConfig)
@@ -232,7 +200,8 @@ class RunConfig(_Strict):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
-    stage2: Stage2Config | None = None  # None: Stage I only
+    # Recipe sections (recipe_configs/): only the configured recipe's may be set.
+    stage2: Stage2Config | None = None  # w2s_reasoning; None: Stage I only
     serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @field_validator("scorers")
@@ -253,6 +222,16 @@ class RunConfig(_Strict):
         if dupes:
             raise ValueError(f"teacher names must be unique; repeated: {dupes}")
         return teachers
+
+    @model_validator(mode="after")
+    def _sections_of_this_recipe(self):
+        own = RECIPE_SECTIONS[self.recipe]
+        for recipe, sections in RECIPE_SECTIONS.items():
+            for section in sections:
+                if section not in own and getattr(self, section) is not None:
+                    raise ValueError(f"section {section!r} belongs to recipe {recipe!r}; this config's "
+                                     f"recipe is {self.recipe!r}")
+        return self
 
     @model_validator(mode="after")
     def _roles(self):
@@ -284,6 +263,10 @@ class RunConfig(_Strict):
         for section in [*content["weak"], content["strong"], content["eval"]]:
             if section.get("scorers", ()) is None:  # per-stage scorers unset: the hash runs had before them
                 del section["scorers"]
+        for sections in RECIPE_SECTIONS.values():  # sections added after runs existed: absent while unset
+            for section in sections:
+                if section != "stage2" and content.get(section, ()) is None:
+                    del content[section]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:

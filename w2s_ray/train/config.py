@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from w2s_ray.config_base import Strict as _Strict
 
 
-class _Strict(BaseModel):
-    # strict: YAML's "3" is not the number 3, nor is `true` the number 1 (lax mode converted both).
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class LoraSettings(_Strict):

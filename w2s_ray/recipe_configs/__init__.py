@@ -1,0 +1,13 @@
+"""Each recipe's own config sections, one module per recipe, below config.py.
+
+RunConfig holds the sections common to every recipe (data, teachers, scorers, train, eval, serve) and
+one optional field per recipe section; a section given for a recipe other than the configured one is
+an error (config.RunConfig._sections_of_this_recipe). A new recipe adds its module here, its entry
+below, its name to RunConfig.recipe and its section field to RunConfig.
+"""
+from __future__ import annotations
+
+# recipe name -> the RunConfig fields that belong to it
+RECIPE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "w2s_reasoning": ("stage2",),
+}

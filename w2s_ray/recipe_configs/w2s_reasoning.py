@@ -1,0 +1,42 @@
+"""Config sections of the w2s_reasoning recipe (recipes/w2s_reasoning.py)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from w2s_ray.config_base import Strict
+from w2s_ray.train.config import TrainConfig
+
+
+class Stage2Config(Strict):
+    """Stage II of weak-to-strong reasoning (METHODS.md 1.5-1.7): the Stage-I student samples each
+    question n times, a majority vote gives its confidence, pairs against the weak solution, then
+    preference training. The paper published no lr, epochs or beta; these defaults suit LoRA."""
+
+    n: int = Field(default=10, ge=2)
+    temperature: float = Field(default=1.0, gt=0.0)
+    max_tokens: int | None = Field(default=None, ge=1)  # None: the strong model's max_tokens
+    min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)  # below: no pair
+    flip_confidence: float = Field(default=0.8, ge=0.0, le=1.0)  # the student overrules the weak answer
+    # Demonstrations in the sampling prompt (weak outputs, as in Stage I). 0, the paper's setting,
+    # suits a student that Stage I taught the answer format; a student that barely trained only
+    # states an answer when shown the format. Pairs always carry the zero-shot prompt.
+    shots: int = Field(default=0, ge=0)
+    objective: Literal["dpo", "orpo"] = "dpo"
+    beta: float = Field(default=0.1, gt=0.0)
+    lr: float = Field(default=5e-5, gt=0.0)  # LoRA; full fine-tuning usually wants ~5e-7..5e-6
+    epochs: float = Field(default=1.0, gt=0.0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self):
+        if self.flip_confidence < self.min_confidence:
+            raise ValueError(f"flip_confidence ({self.flip_confidence}) must be >= min_confidence "
+                             f"({self.min_confidence})")
+        return self
+
+    def train_config(self, base: TrainConfig) -> TrainConfig:
+        """The run's training settings with this stage's objective, beta, lr and epochs."""
+        return base.model_copy(update={"objective": self.objective, "beta": self.beta, "lr": self.lr,
+                                       "epochs": self.epochs, "early_stopping": None})  # SFT's only
