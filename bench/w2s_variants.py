@@ -1,6 +1,6 @@
 """Which fine-tuning setups let the testbed's student rise above its weak teacher? Plain torch loop.
 
-On the demo's own splits (seed 0, 400 strong-half questions, 40 test problems per level), measures
+On the demo's own splits (seed 0, --n-strong strong-half questions, 40 test problems per level), measures
 greedy accuracy by level after fine-tuning `world-student` on:
   ceiling        gold solutions of the strong half
   weak_ft        the weak teacher's answers to the strong half (full weak fine-tuning)
@@ -55,11 +55,12 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lora-lr", type=float, default=3e-3)
     parser.add_argument("--threads", type=int, default=1)
+    X
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.monotonic()
     student_dir, weak_dir = build_strong_student(args.student, threads=2), build_weak_teacher(args.weak)
-    splits = build_demo_splits(0, 20000, 400, 40)
+    splits = build_demo_splits(0, 20000, args.n_strong, 40)
     test, strong = splits["test"], splits["strong_train"]
     test_prompts = [zero_shot(p.question) for p in test]
     strong_prompts = [zero_shot(p.question) for p in strong]

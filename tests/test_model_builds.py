@@ -70,3 +70,15 @@ def test_a_changed_corpus_under_the_same_recipe_is_a_new_build(tmp_path, monkeyp
     assert second != first
     keys = [json.loads((d / "recipe.json").read_text())["recipe"]["inputs"]["corpus_sha256"] for d in (first, second)]
     assert keys[0] != keys[1]
+
+
+def test_the_same_recipe_under_another_name_is_the_same_build(tmp_path, monkeypatch):
+    calls = []
+    real = strong_student.train_strong_student
+    monkeypatch.setattr(strong_student, "train_strong_student", lambda *a, **k: calls.append(1) or real(*a, **k))
+    recipe = DEFAULT_STUDENTS[TINY]
+    first = strong_student.build_strong_student(recipe, tmp_path)
+    renamed = recipe.model_copy(update={"name": "my-student"})
+    assert strong_student.build_strong_student(renamed, tmp_path) == first and len(calls) == 1
+    other = recipe.model_copy(update={"styles": ("words",)})  # what it is built from is the key
+    assert strong_student.build_strong_student(other, tmp_path) != first and len(calls) == 2

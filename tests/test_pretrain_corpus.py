@@ -89,3 +89,45 @@ def test_corpus_is_the_same_for_a_seed():
     assert build_corpus(spec, []) == build_corpus(spec, [])
     assert build_corpus(spec, []) != build_corpus(CorpusSpec(n_problems=50, seed=5), [])
     assert pretrain_corpus.vocabulary_texts()
+
+
+SYMBOL_STEP = re.compile(r"(\d+) ([-+*/]) (\d+) = (\d+)\.")
+
+
+@pytest.mark.parametrize("style", sorted(pretrain_corpus.SOLUTION_STYLES))
+def test_every_solution_style_is_right_and_never_the_target_format(style):
+    in_symbols, opened, separator = pretrain_corpus.SOLUTION_STYLES[style]
+    rng = random.Random(5)
+    for level in (1, 4, 6):
+        question, solution = alt_problem(rng, level, styles=(style,))
+        start = int(re.search(r"\d+", question).group(0))
+        steps = SYMBOL_STEP.findall(solution) if in_symbols else \
+            [(a, {w: o for o, w in OP_WORDS.items()}[w], b, c) for a, w, b, c in PROSE_STEP.findall(solution)]
+        assert len(steps) == level, solution
+        running = start
+        for left, op, right, result in steps:
+            assert int(left) == running
+            running = {"+": running + int(right), "-": running - int(right), "*": running * int(right),
+                       "/": running // int(right)}[op]
+            assert running == int(result)
+        assert solution.endswith(f"So the answer is {running}.")
+        assert solution.startswith(f"{solution.split(' ')[0]} started with {start}.") == opened
+        assert ("\n" in solution) == (separator == "\n")
+        assert not leaks([("Q: x\nA:", " " + solution)], [])
+
+
+def test_styles_mix_every_target_feature_but_never_all_of_them_together():
+    corpus = build_corpus(CorpusSpec(n_problems=400, styles=tuple(pretrain_corpus.SOLUTION_STYLES), seed=2), [])
+    solutions = [text for context, text in corpus if context]
+    assert any(" = " in s and "started with" not in s for s in solutions)  # symbols without an opening
+    assert any("\n" in s and "started with" not in s for s in solutions)  # a step a line, no opening
+    assert not any("\n" in s and " = " in s for s in solutions)  # symbols a line each: the target's
+    assert leaks(corpus, []) == []
+
+
+def test_a_corpus_without_styles_is_drawn_as_before_styles_existed():
+    # The built-in student's cache key holds its corpus hash: adding styles must not change it.
+    assert build_corpus(CorpusSpec(n_problems=50, seed=4), []) == build_corpus(
+        CorpusSpec(n_problems=50, seed=4, styles=()), [])
+    _, solution = alt_problem(random.Random(1), 3, symbols=1.0)
+    assert " started with " in solution and " = " in solution

@@ -6,8 +6,9 @@ from pretraining on a broader, related distribution, and weak labels only elicit
 never in the benchmark's own; this corpus plays that role for the CPU testbed:
 
   - solved problems of the same world (same chains, `world.sample_chain`) worded with other names,
-    items and sentence templates, and solved in one prose paragraph ("Ada started with 12. 12 plus 7 is 19. So the answer is 19.",
-    half of them with the steps in symbols: "12 + 7 = 19. ..."),
+    items and sentence templates, and solved in prose ("Ada started with 12. 12 plus 7 is 19. So the
+    answer is 19."), in styles (SOLUTION_STYLES) that each hold some of the target format's features
+    (steps in symbols, a step a line, no opening sentence) but never all of them together,
     each in one of a few frames ("Problem:/Solution:", "Q:/A:", "Question:/Answer:");
   - the target questions of the train splits, without solutions (unlabelled text in the target's
     own wording; never a test question).
@@ -55,29 +56,45 @@ UNLABELLED_PREFIX = "Question:"
 TARGET_STEP_LINE = re.compile(r"^\s*\d+ [-+*/] \d+ = \d+\s*$", re.MULTILINE)
 
 
-def prose_solution(start: int, steps: Sequence[Step], symbols: bool = False, name: str | None = None) -> str:
-    """One paragraph, "Ada started with 12. 12 plus 7 is 19. 19 minus 3 is 16. So the answer is 16.",
-    or with the steps in symbols ("... 12 + 7 = 19. ..."), as web text mixes both. Never the target's
-    own format: one bare equation a line, then "#### N".
+# How a corpus solution is written: (steps in symbols, opening sentence, separator between sentences).
+# Each style holds some of the target format's features (symbols; one step a line; no opening
+# sentence) but none holds all of them together, nor "#### N": the target format stays unseen, a
+# recombination of what the student has seen rather than a new skill (see CorpusSpec.styles).
+SOLUTION_STYLES = {
+    "words": (False, True, " "),  # "Ada started with 12. 12 plus 7 is 19. So the answer is 19."
+    "symbols": (True, True, " "),  # "Ada started with 12. 12 + 7 = 19. So the answer is 19."
+    "symbols_bare": (True, False, " "),  # "12 + 7 = 19. 19 - 3 = 16. So the answer is 16."
+    "word_lines": (False, False, "\n"),  # "12 plus 7 is 19.\n19 minus 3 is 16.\nSo the answer is 16."
+}
 
-    The opening sentence anchors the chain on the question's starting amount. Without it the same
-    pretraining budget gave a student that, asked a target question, often went on writing question
-    text instead of solving it: 23.0 % zero-shot on the demo test split, against 50.5 % with it
-    (bench/w2s_variants.py, 2026-11-26)."""
+
+def prose_solution(start: int, steps: Sequence[Step], symbols: bool = False, name: str | None = None,
+                   separator: str = " ") -> str:
+    """One paragraph, "Ada started with 12. 12 plus 7 is 19. 19 minus 3 is 16. So the answer is 16.",
+    or with the steps in symbols ("... 12 + 7 = 19. ..."), as web text mixes both; without `name`, no
+    opening sentence; `separator` "\n" puts each sentence on its own line. Never the target's own
+    format: one bare equation a line, then "#### N".
+
+    The opening sentence anchors the chain on the question's starting amount. Without it in every
+    solution, the same pretraining budget gave a student that, asked a target question, often went on
+    writing question text instead of solving it: 23.0 % zero-shot on the demo test split, against
+    50.5 % with it (bench/w2s_variants.py, 2026-11-26)."""
     def step(s: Step) -> str:
         return f"{s.left} {s.op} {s.right} = {s.result}." if symbols else \
             f"{s.left} {OP_WORDS[s.op]} {s.right} is {s.result}."
 
     opening = [f"{name} started with {start}."] if name else []
-    return " ".join([*opening, *(step(s) for s in steps), ANSWER_SENTENCE.format(n=steps[-1].result if steps else start)])
+    final = ANSWER_SENTENCE.format(n=steps[-1].result if steps else start)
+    return separator.join([*opening, *(step(s) for s in steps), final])
 
 
 def alt_problem(rng: random.Random, level: int, target_wording: float = 0.0,
-                symbols: float = 0.0) -> tuple[str, str]:
+                symbols: float = 0.0, styles: Sequence[str] | None = None) -> tuple[str, str]:
     """(question, prose solution) of one chain of `level` steps, worded the corpus's way; with
     probability `target_wording` in the target's sentence templates (with the corpus's own names
-    and items: web text shares a benchmark's phrasing, not its problems); with probability
-    `symbols` the solution writes its steps in symbols."""
+    and items: web text shares a benchmark's phrasing, not its problems). The solution is in one of
+    `styles` (SOLUTION_STYLES), or, without styles, an opened paragraph whose steps are in symbols
+    with probability `symbols`."""
     name = rng.choice(sorted(ALT_NAMES))
     items = rng.choice(ALT_ITEMS)
     start, steps = sample_chain(rng, level)
@@ -89,7 +106,12 @@ def alt_problem(rng: random.Random, level: int, target_wording: float = 0.0,
     sentences = [rng.choice(start_t).format(k=start, **fields)]
     sentences += [rng.choice(step_t[s.op]).format(k=s.right, **fields) for s in steps]
     sentences.append(rng.choice(question_t).format(**fields))
-    return " ".join(sentences), prose_solution(start, steps, symbols=rng.random() < symbols, name=name)
+    if styles:
+        in_symbols, opened, separator = SOLUTION_STYLES[rng.choice(styles)]
+        solution = prose_solution(start, steps, in_symbols, name if opened else None, separator)
+    else:  # the corpus of students built before styles existed, draw for draw
+        solution = prose_solution(start, steps, symbols=rng.random() < symbols, name=name)
+    return " ".join(sentences), solution
 
 
 @dataclass(frozen=True)
@@ -97,7 +119,8 @@ class CorpusSpec:
     n_problems: int = 40000
     levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
     target_wording: float = 0.5  # share of solved problems worded with the target's templates
-    symbols: float = 0.5  # share of solutions with their steps inline in symbols, not words
+    symbols: float = 0.5  # without styles: share of solutions with their steps inline in symbols
+    styles: tuple[str, ...] = ()  # SOLUTION_STYLES drawn uniformly; () = opened paragraphs, `symbols` share
     seed: int = 0
 
 
@@ -116,7 +139,8 @@ def build_corpus(spec: CorpusSpec, unlabelled: Sequence[Problem]) -> list[Exampl
     examples: list[Example] = []
     for _ in range(spec.n_problems):
         ask, answer = rng.choice(FRAMES)
-        question, solution = alt_problem(rng, rng.choice(spec.levels), spec.target_wording, spec.symbols)
+        question, solution = alt_problem(rng, rng.choice(spec.levels), spec.target_wording, spec.symbols,
+                                         spec.styles)
         examples.append((f"{ask} {question}\n{answer}", f" {solution}"))
     examples += [("", f"{UNLABELLED_PREFIX} {p.question}") for p in unlabelled]
     random.Random(spec.seed + 1).shuffle(examples)
