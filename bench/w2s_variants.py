@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lora-lr", type=float, default=3e-3)
     parser.add_argument("--threads", type=int, default=1)
-    X
+    parser.add_argument("--n-strong", type=int, default=2000, help="strong-half questions (the demo's: 2000)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.monotonic()
