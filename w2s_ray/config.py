@@ -263,6 +263,8 @@ class RunConfig(_Strict):
         for section in [*content["weak"], content["strong"], content["eval"]]:
             if section.get("scorers", ()) is None:  # per-stage scorers unset: the hash runs had before them
                 del section["scorers"]
+        if content.get("stage2") and content["stage2"].get("questions") is None:  # added later: absent while unset
+            del content["stage2"]["questions"]
         for sections in RECIPE_SECTIONS.values():  # sections added after runs existed: absent while unset
             for section in sections:
                 if section != "stage2" and content.get(section, ()) is None:

@@ -15,6 +15,9 @@ class Stage2Config(Strict):
     preference training. The paper published no lr, epochs or beta; these defaults suit LoRA."""
 
     n: int = Field(default=10, ge=2)
+    # Sample only the first `questions` of the strong half (its order is fixed by the split), None: all.
+    # n samples a question make this stage the run's costliest generation; a subset bounds it.
+    questions: int | None = Field(default=None, ge=1)
     temperature: float = Field(default=1.0, gt=0.0)
     max_tokens: int | None = Field(default=None, ge=1)  # None: the strong model's max_tokens
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)  # below: no pair

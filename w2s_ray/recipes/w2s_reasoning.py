@@ -74,7 +74,7 @@ def run(ctx: RunContext) -> None:
     sampler = cfg.strong.model_copy(update={
         "name": "stage2-sampler", "shots": s2.shots, "n": s2.n, "temperature": s2.temperature, "seed": s2.seed,
         "max_tokens": s2.max_tokens or cfg.strong.max_tokens})
-    samples = generate_and_score(ctx, "stage2/sample", sampler, student, strong_train,
+    samples = generate_and_score(ctx, "stage2/sample", sampler, student, strong_train[:s2.questions],
                                  demo_pool if s2.shots else None, inputs={**weak_inputs, **checkpoint})
     sample_rows = stage_rows(samples)
     pairs = select(ctx, "stage2/pairs",
