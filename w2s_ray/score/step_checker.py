@@ -13,6 +13,7 @@ as equal). Model text is never executed: arithmetic goes through arith.py's pars
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import numpy as np
 
@@ -85,7 +86,8 @@ class StepChecker(Scorer):
     num_cpus = 0.5
     num_gpus = 0.0
 
-    def __init__(self, *, text_column: str = "text", step_sep: str = "line", rel_tol: float = 1e-6,
+    def __init__(self, *, text_column: str = "text", step_sep: Literal["line", "blank_line"] = "line",
+                 rel_tol: float = 1e-6,
                  round_decimals: int | None = 2):
         if step_sep not in STEP_SEPS:
             raise ValueError(f"step_sep must be one of {STEP_SEPS}, got {step_sep!r}")
