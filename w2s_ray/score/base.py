@@ -36,16 +36,15 @@ Row-wise scorers get batches of any size (possibly empty). A grouped scorer gets
 group in one batch (Ray Data `groupby(...).map_groups`), so e.g. majority vote sees all samples of a
 (problem_id, model) at once. Rows may arrive in any order; a scorer that needs an order sorts.
 
-Two model-based scorers fit this contract unchanged (not implemented here):
+Model-based scorers fit this contract unchanged:
 
-* Process reward model. `__init__(*, model_path, device="cuda")` loads the PRM once per actor and
-  declares `num_gpus = 1`. `__call__` splits each `text` into steps with
-  `step_checker.split_steps` (so its indices line up with `wrong_steps`), runs one batched forward pass
-  over (question, steps so far) and reads the score at each step-end token. It returns
-  `{"step_scores": object_column([[0.9, 0.2, ...], ...]), "prm_min": np.array([...])}`: a list-valued
-  column (one list per row, lengths differ) plus scalar aggregates for best-of-N ranking.
+* Process reward model (score/reward_models.py, `process_reward_model`): loads the PRM once per
+  actor, splits each `text` with `step_checker.split_steps` (so its indices line up with
+  `wrong_steps`), runs batched forward passes and reads the score at each step-end token:
+  `step_scores` (a list per row) plus scalar aggregates for best-of-N ranking. `reward_model` is its
+  outcome counterpart (one `reward` per row).
 
-* Two-model contrast (expert-amateur, LightReasoner). `__init__(*, other_model_path)` loads the second
+* Two-model contrast (expert-amateur, LightReasoner; not implemented here). `__init__(*, other_model_path)` loads the second
   (amateur) LM. `__call__` teacher-forces the first model's `prompt + text` through it and returns
   `{"other_logprobs": object_column([[-0.1, -2.3, ...], ...])}`, the per-token log-probs of the second
   model (or top-k ids and log-probs as two more list columns). The KL step selection is a Select-stage
@@ -75,6 +74,7 @@ _BUILTIN_MODULES = (
     "w2s_ray.score.answer_checker",
     "w2s_ray.score.step_checker",
     "w2s_ray.score.majority_vote",
+    "w2s_ray.score.reward_models",
 )
 _REGISTRY: dict[str, type["Scorer"]] = {}
 
