@@ -23,7 +23,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from w2s_ray.score.majority_vote import vote
+from w2s_ray.text.vote import vote
 from w2s_ray.select.selection import Selection, _as_int, sft_row
 from w2s_ray.text.answers import normalize_answer
 
