@@ -75,20 +75,23 @@ def test_a_tiny_easy_to_hard_run_reports_and_resumes(tmp_path, tiny_models):
         "train": {"num_workers": 1, "epochs": 1, "per_device_batch_size": 8, "max_length": 128, "lr": 1e-3,
                   "logging": "none"},
         "easy_to_hard": {"n_policy_problems": 16, "n_prm_problems": 8, "prm_samples": 2, "n": 3,
-                         "prm_lr": 1e-3, "prm_epochs": 1},
+                         "prm_lr": 1e-3, "prm_epochs": 1, "mc_rollouts": 2, "mc_solutions": 2},
     }
     path = tmp_path / "e2h.yaml"
     path.write_text(yaml.safe_dump(config))
     w2s("run", str(path))
     manifest = Manifest.load(run_dir)
     stages = manifest.stages()
+    mc = [key for key in stages if key.startswith("prm_auroc/mc/rollouts_")]
     assert stages == ["policy/select", "policy/train", "policy/eval", "baselines/strong_base/eval",
                       "baselines/ceiling/select", "baselines/ceiling/train", "baselines/ceiling/eval",
-                      "prm/sample", "prm/labels", "prm/train", "rerank/sample", "rerank/report"]
+                      "prm/sample", "prm/labels", "prm/train", "rerank/sample", *mc, "prm_auroc/mc/labels",
+                      "rerank/report"]
     report = json.loads((run_dir / "report.json").read_text())
     for method in ("majority", "best_of_n", "weighted"):
         assert set(report["rerank"][method]["acc_by_level"]) == {"1", "2", "3", "4", "5"}
     assert "sgr" in report and report["baselines"]["ceiling"] is not None
+    assert set(report["prm_step_auroc"]) == {"auroc", "n_steps", "n_negative", "n_solutions"}
     samples = manifest.record("rerank/sample")
     assert samples["rows_out"] == 10 * 3  # 2 test problems x 5 levels, 3 samples each
     assert json.loads((run_dir / "prm" / "train" / "model" / "config.json").read_text())["architectures"] == [
@@ -97,3 +100,16 @@ def test_a_tiny_easy_to_hard_run_reports_and_resumes(tmp_path, tiny_models):
     w2s("resume", str(run_dir))  # every stage finished: each is verified and resumed, none redone
     again = Manifest.load(run_dir)
     assert again.stages() == stages and {key: again.record(key)["seconds"] for key in stages} == seconds
+
+
+def test_auroc_and_the_step_auroc_join():
+    from w2s_ray.eval.auroc import auroc
+    from w2s_ray.eval.rerank_report import step_auroc
+
+    assert auroc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == 0.75 and auroc([0.5, 0.5], [0, 1]) == 0.5
+    assert auroc([0.2, 0.3], [1, 1]) is None
+    samples = [{"problem_id": "p", "model": "m", "sample_index": 0, "step_scores": [0.9, 0.2, 0.1]},
+               {"problem_id": "p", "model": "m", "sample_index": 1, "step_scores": [0.8, 0.7]}]
+    labels = [{"problem_id": "p", "source_model": "m", "sample_index": 0, "labels": [1, 0]},  # stops at the error
+              {"problem_id": "p", "source_model": "m", "sample_index": 1, "labels": [1, 1]}]
+    assert step_auroc(samples, labels) == {"auroc": 1.0, "n_steps": 4, "n_negative": 1, "n_solutions": 2}

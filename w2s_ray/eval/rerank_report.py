@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from w2s_ray.eval.auroc import auroc
 from w2s_ray.select.rerank import METHODS, accuracy_by_level, rerank
 
 
@@ -59,3 +60,19 @@ def rerank_report(sample_rows: Sequence[dict], greedy: dict[str, dict], aggregat
                           "hard_acc": hard_accuracy(acc, hard_levels)} for name, acc in greedy.items()},
         "n_samples": len(sample_rows), "picks": picks, "n_picks": len(picks),
     }
+
+
+def step_auroc(sample_rows: Sequence[dict], label_rows: Sequence[dict]) -> dict:
+    """The PRM's step AUROC: its `step_scores` of the labelled solutions against their step labels
+    (steps past a first error carry no label and are left out)."""
+    scores = {(str(r["problem_id"]), str(r["model"]), int(r["sample_index"])): r.get("step_scores")
+              for r in sample_rows}
+    xs, ys = [], []
+    for row in label_rows:
+        step_scores = scores.get((str(row["problem_id"]), str(row["source_model"]), int(row["sample_index"])))
+        if step_scores is None:
+            continue
+        for score, label in zip(list(step_scores), list(row["labels"])):
+            xs.append(float(score))
+            ys.append(int(label))
+    return {"auroc": auroc(xs, ys), "n_steps": len(xs), "n_negative": ys.count(0), "n_solutions": len(label_rows)}

@@ -31,6 +31,10 @@ class EasyToHardConfig(Strict):
     temperature: float = Field(default=0.7, gt=0.0)
     aggregate: Literal["prm_min", "prm_prod", "prm_last"] = "prm_min"
     step_sep: Literal["line", "blank_line"] = "line"
+    # The PRM's step AUROC on hard levels against OmegaPRM Monte Carlo labels: k rollouts per probed
+    # prefix (0: not measured), on up to mc_solutions wrong and as many right hard solutions.
+    mc_rollouts: int = Field(default=0, ge=0)
+    mc_solutions: int = Field(default=16, ge=1)
     # SGR's other two points: the strong base, unsupervised, and the strong model SFT'd on all levels.
     sgr_bounds: bool = True
     seed: int = 0

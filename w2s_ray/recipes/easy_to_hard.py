@@ -8,11 +8,13 @@
   rerank      the policy samples N solutions of every test problem; the PRM scores each step;
               majority vote vs best-of-N (by the configured aggregate) vs PRM-weighted vote,
               accuracy by level, and SGR for each
+  PRM AUROC   where configured, OmegaPRM Monte Carlo labels of hard solutions' steps (rollouts by the
+              policy, stages/monte_carlo.py) and the PRM's step AUROC against them
 The report's `rerank` and `sgr` come from the last stage (tag role "report").
 """
 from __future__ import annotations
 
-from w2s_ray.eval.rerank_report import rerank_report
+from w2s_ray.eval.rerank_report import rerank_report, step_auroc
 from w2s_ray.manifest import StageResult, run_stage
 from w2s_ray.recipe_configs.easy_to_hard import EasyToHardConfig
 from w2s_ray.recipes import register
@@ -24,6 +26,7 @@ from w2s_ray.stage_io import write_stage
 from w2s_ray.stage_tags import Tag
 from w2s_ray.stages.context import RunContext
 from w2s_ray.stages.model_builds import build_models
+from w2s_ray.stages.monte_carlo import monte_carlo_labels
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
 
 
@@ -79,12 +82,33 @@ def run(ctx: RunContext) -> None:
                               inputs={**policy_hash, "prm": prm.output("model")["sha256"]})
     hard_rows = stage_rows(hard)
 
+    mc = None
+    if e2h.mc_rollouts:
+        mc = monte_carlo_labels(ctx, "prm_auroc/mc", cfg.strong, policy, mc_solutions(hard_rows, e2h),
+                                e2h.mc_rollouts, e2h.step_sep, seed=e2h.seed,
+                                inputs={**policy_hash, "samples": hard.output("rows")["sha256"]})
+    mc_rows = stage_rows(mc) if mc is not None else None
+
     def report() -> StageResult:
         accuracy = {name: result.metrics["accuracy"] for name, result in evals.items()}
         out = rerank_report(hard_rows, accuracy, e2h.aggregate, e2h.hard_levels)
+        if mc_rows is not None:
+            out["prm_step_auroc"] = step_auroc(hard_rows, mc_rows)
         return StageResult(outputs={"rows": write_stage(ctx.stage_dir("rerank/report"), out.pop("picks"))},
                            rows_in=len(hard_rows), rows_out=out["n_picks"], metrics={"report": out})
 
     run_stage(ctx.manifest, "rerank/report", report, tag=Tag("report", "easy_to_hard"),
               inputs={"samples": hard.output("rows")["sha256"],
-                      **{name: r.output("rows")["sha256"] for name, r in evals.items()}})
+                      **{name: r.output("rows")["sha256"] for name, r in evals.items()},
+                      **({"mc_labels": mc.output("rows")["sha256"]} if mc is not None else {})})
+
+
+def mc_solutions(rows: list[dict], e2h: EasyToHardConfig) -> list[dict]:
+    """Hard-level solutions of problems some sample solved (the search needs a solvable question):
+    the first mc_solutions wrong ones and as many right ones, in a fixed order."""
+    hard = sorted((r for r in rows if r["level"] in e2h.hard_levels),
+                  key=lambda r: (str(r["problem_id"]), int(r["sample_index"])))
+    solved = {r["problem_id"] for r in hard if r["correct"]}
+    wrong = [r for r in hard if r["problem_id"] in solved and not r["correct"]][:e2h.mc_solutions]
+    right = [r for r in hard if r["correct"]][:len(wrong)]
+    return wrong + right

@@ -83,22 +83,43 @@ def step_labels_from_checker(rows: Iterable[dict], step_sep: str = "line") -> Se
     return Selection(out, n_in=n, kept=len(out), dropped=dropped, unit="solution")
 
 
-def first_error(n_steps: int, value: Callable[[int], float]) -> int:
-    """The index of the first step after which no rollout succeeds, by binary search (OmegaPRM).
+class FirstErrorSearch:
+    """OmegaPRM's binary search as a state machine, so that one round of rollouts can serve many
+    solutions at once (stages/monte_carlo.py): `probe()` is the prefix length to value next (None:
+    done), `record(m, value)` its Monte Carlo value, `first_error` the answer.
 
-    `value(m)` is the Monte Carlo value of the prefix of the first m steps (the share of k rollouts
-    from it that reach the right answer). The solution is wrong, so the whole of it has value 0
-    (never evaluated); the question alone is taken to have value > 0 (the caller only searches
-    problems some sample solved). Values are taken as monotone along the solution, so ceil(log2
-    n_steps) evaluations find the first zero-valued prefix m, and step m - 1 is the first error.
+    The solution is wrong, so the whole of it has value 0 (never evaluated); the question alone is
+    taken to have value > 0 (the caller only searches problems some sample solved). Values are taken
+    as monotone along the solution, so ceil(log2 n_steps) values find the first zero-valued prefix m,
+    and step m - 1 is the first error.
     """
-    if n_steps < 1:
-        raise ValueError("a solution without steps has no first error")
-    good, bad = 0, n_steps  # prefix `good` has value > 0, prefix `bad` has value 0
-    while bad - good > 1:
-        mid = (good + bad) // 2
-        if value(mid) > 0:
-            good = mid
+
+    def __init__(self, n_steps: int):
+        if n_steps < 1:
+            raise ValueError("a solution without steps has no first error")
+        self.good, self.bad = 0, n_steps  # prefix `good` has value > 0, prefix `bad` has value 0
+        self.values: dict[int, float] = {}
+
+    def probe(self) -> int | None:
+        return None if self.bad - self.good <= 1 else (self.good + self.bad) // 2
+
+    def record(self, m: int, value: float) -> None:
+        self.values[m] = value
+        if value > 0:
+            self.good = m
         else:
-            bad = mid
-    return bad - 1
+            self.bad = m
+
+    @property
+    def first_error(self) -> int:
+        return self.bad - 1
+
+
+def first_error(n_steps: int, value: Callable[[int], float]) -> int:
+    """The index of the first step after which no rollout succeeds; `value(m)` is the Monte Carlo
+    value of the prefix of the first m steps (the share of k rollouts from it that reach the right
+    answer). See FirstErrorSearch."""
+    search = FirstErrorSearch(n_steps)
+    while (m := search.probe()) is not None:
+        search.record(m, value(m))
+    return search.first_error
