@@ -13,7 +13,7 @@ export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
 export HF_HUB_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: venv demo demo-w2s demo-smollm2 test test-fast test-long test-multinode bench clean
+.PHONY: venv demo demo-w2s demo-e2h demo-smollm2 test test-fast test-long test-multinode bench clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,9 @@ demo: $(STAMP)
 demo-w2s: $(STAMP)
 	$(VENV)/bin/w2s run configs/demo-w2s.yaml
 	$(VENV)/bin/w2s compare runs/demo-w2s --out runs/demo-w2s
+
+demo-e2h: $(STAMP)
+	$(VENV)/bin/w2s run configs/demo-e2h.yaml
 
 demo-smollm2: $(STAMP)
 	$(VENV)/bin/w2s run configs/demo-smollm2.yaml

@@ -81,4 +81,4 @@ def test_a_recipe_is_found_by_the_name_it_registered():
 
     assert recipe("w2s_reasoning") is run and RECIPES["w2s_reasoning"] is run
     with pytest.raises(KeyError, match="w2s_reasoning"):  # the message lists what is registered
-        recipe("easy_to_hard")
+        recipe("no_such_recipe")

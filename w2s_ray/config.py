@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from w2s_ray.config_base import Strict as _Strict
 from w2s_ray.recipe_configs import RECIPE_SECTIONS
+from w2s_ray.recipe_configs.easy_to_hard import EasyToHardConfig
 from w2s_ray.recipe_configs.w2s_reasoning import Stage2Config
 
 from w2s_ray.score.stage import ScorerSpec, as_specs
@@ -184,12 +185,13 @@ class ServeConfig(_Strict):
 class RunConfig(_Strict):
     name: str = "run"
     # w2s_ray/recipes/<recipe>.py; its own section(s) of this config: recipe_configs.RECIPE_SECTIONS
-    recipe: Literal["w2s_reasoning"] = "w2s_reasoning"
+    recipe: Literal["w2s_reasoning", "easy_to_hard"] = "w2s_reasoning"
     run_dir: str = "runs/run"
     cache_dir: str | None = None  # built/converted models; None: $W2S_CACHE or ~/.cache/w2s_ray
     ray: RayConfig = Field(default_factory=RayConfig)
     data: DataConfig = Field(default_factory=DataConfig)
-    weak: list[TeacherConfig] = Field(min_length=1)  # weak teachers, greedy zero-shot by default
+    # Weak teachers, greedy zero-shot by default; w2s_reasoning needs one, easy_to_hard none.
+    weak: list[TeacherConfig] = Field(default_factory=list)
     strong: TeacherConfig  # the strong base model and how it generates on strong_train (k-shot)
     scorers: list[ScorerSpec] = Field(
         default_factory=lambda: [ScorerSpec(name="answer_check"), ScorerSpec(name="step_check")]
@@ -202,6 +204,7 @@ class RunConfig(_Strict):
     loop: LoopConfig = Field(default_factory=LoopConfig)
     # Recipe sections (recipe_configs/): only the configured recipe's may be set.
     stage2: Stage2Config | None = None  # w2s_reasoning; None: Stage I only
+    easy_to_hard: EasyToHardConfig | None = None  # easy_to_hard; None: its defaults
     serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @field_validator("scorers")
@@ -222,6 +225,12 @@ class RunConfig(_Strict):
         if dupes:
             raise ValueError(f"teacher names must be unique; repeated: {dupes}")
         return teachers
+
+    @model_validator(mode="after")
+    def _weak_teachers_where_needed(self):
+        if self.recipe == "w2s_reasoning" and not self.weak:
+            raise ValueError("weak: the w2s_reasoning recipe needs at least one weak teacher")
+        return self
 
     @model_validator(mode="after")
     def _sections_of_this_recipe(self):

@@ -12,6 +12,8 @@ Roles:
                 `round` where it is a round of a refinement loop ("round 2"), none otherwise ("stage2")
   train         the training stage that made the model evaluated under the same label
   select        the selection that training stage learned from (the report's selection statistics)
+  report        a recipe's own report section: its metrics' `report` mapping is merged into
+                report.json (keys the report already has are kept), e.g. easy_to_hard's `rerank`, `sgr`
 
 Manifests written before tags existed carry none: `legacy_tag` maps their fixed stage keys to the
 tags the w2s_reasoning recipe writes today, so old run directories still report and serve.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-ROLES = ("baseline", "student_eval", "train", "select")
+ROLES = ("baseline", "student_eval", "train", "select", "report")
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def build_report(run_dir: str | Path) -> dict:
     baseline_keys = {tag.label: key for key, tag in tagged(manifest, "baseline") if tag.label != "weak"}
     select_keys = {tag.label: key for key, tag in tagged(manifest, "select")}
     gold = strong_half_gold(manifest) if select_keys else {}
-    baselines = {"weak": _accuracy(manifest, weak_keys.get(weak_names[0]))}
+    baselines = {"weak": _accuracy(manifest, weak_keys.get(weak_names[0])) if weak_names else None}
     baselines.update({name: _accuracy(manifest, baseline_keys.get(name)) for name in BASELINES})
     baselines.update({name: _accuracy(manifest, key) for name, key in baseline_keys.items() if name not in baselines})
     weak_acc = (baselines["weak"] or {}).get("acc")
@@ -75,11 +75,15 @@ def build_report(run_dir: str | Path) -> dict:
     rounds.sort(key=lambda r: r["round"])
     _add_pgr_intervals(manifest, weak_names, weak_keys, baseline_keys.get("ceiling"), weakly_supervised)
     stage_seconds = {key: manifest.record(key)["seconds"] for key in manifest.stages()}
-    return {"run": manifest.config.get("name"), "config_hash": manifest.config_hash,
-            "baselines": baselines, "teachers": _teachers(manifest, weak_names, weak_keys, rounds),
-            "rounds": rounds, "stage2": stage2,
-            "failures": manifest.failures(), "data": manifest.data(), "stage_seconds": stage_seconds,
-            "throughput": _throughput(manifest)}
+    report = {"run": manifest.config.get("name"), "config_hash": manifest.config_hash,
+              "baselines": baselines, "teachers": _teachers(manifest, weak_names, weak_keys, rounds),
+              "rounds": rounds, "stage2": stage2,
+              "failures": manifest.failures(), "data": manifest.data(), "stage_seconds": stage_seconds,
+              "throughput": _throughput(manifest)}
+    for key, _ in tagged(manifest, "report"):  # a recipe's own sections (stage_tags.py)
+        for name, value in (manifest.record(key)["metrics"].get("report") or {}).items():
+            report.setdefault(name, value)
+    return report
 
 
 def _add_pgr_intervals(manifest: Manifest, weak_names: list[str], weak_keys: dict[str, str],
@@ -96,7 +100,7 @@ def _add_pgr_intervals(manifest: Manifest, weak_names: list[str], weak_keys: dic
             continue
         by_teacher = {n: pgr_interval(model, w, ceiling) for n, w in weak.items() if w is not None}
         row["pgr_by_teacher"] = by_teacher
-        row["pgr_ci"] = by_teacher.get(weak_names[0])
+        row["pgr_ci"] = by_teacher.get(weak_names[0]) if weak_names else None
 
 
 def _teachers(manifest: Manifest, names: list[str], weak_keys: dict[str, str], rounds: list[dict]) -> dict:

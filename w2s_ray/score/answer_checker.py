@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from typing import Literal
 
 import numpy as np
 
@@ -83,7 +84,7 @@ class AnswerChecker(Scorer):
     num_cpus = 0.5
     num_gpus = 0.0
 
-    def __init__(self, *, style: str = "gsm8k", answer_column: str = "answer",
+    def __init__(self, *, style: Literal["gsm8k", "math", "auto"] = "gsm8k", answer_column: str = "answer",
                  text_column: str = "text", gold_column: str = "gold",
                  markers: list[str] | tuple[str, ...] = DEFAULT_MARKERS):
         if style not in STYLES:

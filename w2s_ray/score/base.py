@@ -16,6 +16,16 @@ A scorer is a class:
         def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             ...                              # ONLY the new columns, each as long as the batch
 
+A scorer's config is typed: `options_model(cls)` is a pydantic model of its keyword arguments, read
+from `__init__`'s signature (annotations and defaults, so defaults live in one place), or the class's
+own `Options` model where it declares one (for constraints an annotation cannot say). A config's
+`scorers: [{name: answer_check, config: {style: math}}]` is validated against it when the config
+loads, and the error names the scorer, its position and the option.
+
+A scorer is named by its registered name or by import path, `package.module:Class`, so a user's own
+scorer needs no registration: the module is imported when the config loads (it must be importable
+there and on the Ray workers), and the class must be a Scorer subclass declaring its columns.
+
 `name`, `columns`, `group_by` and the resources are class attributes, so the stage can plan the Ray
 job (actor resources, groupby keys) without constructing the scorer: constructing may load a model,
 and that must happen once per actor, inside the actor, not in the driver. They are therefore fixed
@@ -26,16 +36,15 @@ Row-wise scorers get batches of any size (possibly empty). A grouped scorer gets
 group in one batch (Ray Data `groupby(...).map_groups`), so e.g. majority vote sees all samples of a
 (problem_id, model) at once. Rows may arrive in any order; a scorer that needs an order sorts.
 
-Two model-based scorers fit this contract unchanged (not implemented here):
+Model-based scorers fit this contract unchanged:
 
-* Process reward model. `__init__(*, model_path, device="cuda")` loads the PRM once per actor and
-  declares `num_gpus = 1`. `__call__` splits each `text` into steps with
-  `step_checker.split_steps` (so its indices line up with `wrong_steps`), runs one batched forward pass
-  over (question, steps so far) and reads the score at each step-end token. It returns
-  `{"step_scores": object_column([[0.9, 0.2, ...], ...]), "prm_min": np.array([...])}`: a list-valued
-  column (one list per row, lengths differ) plus scalar aggregates for best-of-N ranking.
+* Process reward model (score/reward_models.py, `process_reward_model`): loads the PRM once per
+  actor, splits each `text` with `step_checker.split_steps` (so its indices line up with
+  `wrong_steps`), runs batched forward passes and reads the score at each step-end token:
+  `step_scores` (a list per row) plus scalar aggregates for best-of-N ranking. `reward_model` is its
+  outcome counterpart (one `reward` per row).
 
-* Two-model contrast (expert-amateur, LightReasoner). `__init__(*, other_model_path)` loads the second
+* Two-model contrast (expert-amateur, LightReasoner; not implemented here). `__init__(*, other_model_path)` loads the second
   (amateur) LM. `__call__` teacher-forces the first model's `prompt + text` through it and returns
   `{"other_logprobs": object_column([[-0.1, -2.3, ...], ...])}`, the per-token log-probs of the second
   model (or top-k ids and log-probs as two more list columns). The KL step selection is a Select-stage
@@ -49,9 +58,13 @@ stored as Arrow list columns, and a later scorer reads such a column back as an 
 from __future__ import annotations
 
 import importlib
+import inspect
+import typing
+from functools import lru_cache
 from typing import Any, Callable, ClassVar, Iterable, TypeVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, create_model
 
 Batch = dict[str, np.ndarray]
 
@@ -61,6 +74,7 @@ _BUILTIN_MODULES = (
     "w2s_ray.score.answer_checker",
     "w2s_ray.score.step_checker",
     "w2s_ray.score.majority_vote",
+    "w2s_ray.score.reward_models",
 )
 _REGISTRY: dict[str, type["Scorer"]] = {}
 
@@ -73,6 +87,8 @@ class Scorer:
     group_by: ClassVar[tuple[str, ...] | None] = None
     num_cpus: ClassVar[float] = 1.0
     num_gpus: ClassVar[float] = 0.0
+    # None: the options are __init__'s keyword arguments (options_model); else a pydantic model of them
+    Options: ClassVar[type[BaseModel] | None] = None
 
     def __call__(self, batch: Batch) -> Batch:  # pragma: no cover - the contract
         raise NotImplementedError
@@ -113,13 +129,63 @@ def _load_builtins() -> None:
 
 
 def get_scorer(name: str) -> type[Scorer]:
-    """The scorer class registered under `name`."""
+    """The scorer class registered under `name`, or at import path `package.module:Class`."""
+    if ":" in name:
+        return _import_scorer(name)
     _load_builtins()
     try:
         return _REGISTRY[name]
     except KeyError:
         known = ", ".join(available_scorers()) or "none"
         raise UnknownScorerError(f"unknown scorer {name!r}; known scorers: {known}") from None
+
+
+def _import_scorer(path: str) -> type[Scorer]:
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise UnknownScorerError(f"scorer {path!r}: an import path is 'package.module:Class'")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # noqa: BLE001 - any failure to import is the user's to see, by name
+        raise UnknownScorerError(f"scorer {path!r}: cannot import {module_name!r}: {type(err).__name__}: {err}") from None
+    cls = getattr(module, attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, Scorer)):
+        what = "no such attribute" if cls is None else f"{cls!r} is not a Scorer subclass"
+        raise UnknownScorerError(f"scorer {path!r}: {what} in {module_name}")
+    if not cls.columns:
+        raise UnknownScorerError(f"scorer {path!r} declares no columns")
+    return cls
+
+
+@lru_cache(maxsize=None)
+def options_model(cls: type[Scorer]) -> type[BaseModel]:
+    """The pydantic model of a scorer's keyword config: its own `Options`, else its __init__'s
+    keyword arguments (strict, unknown keys refused; an unannotated one takes any value)."""
+    if cls.Options is not None:
+        return cls.Options
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve: check names, not types
+        hints = {}
+    fields: dict[str, Any] = {}
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # past self
+    extra = "allow" if any(p.kind is p.VAR_KEYWORD for p in params) else "forbid"
+    for p in params:
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+            fields[p.name] = (hints.get(p.name, Any), ... if p.default is p.empty else p.default)
+    return create_model(f"{cls.__name__}Options", __config__=ConfigDict(extra=extra, strict=True), **fields)
+
+
+def check_options(cls: type[Scorer], config: dict) -> None:
+    """ValueError naming each bad option of `config` for scorer `cls`."""
+    from pydantic import ValidationError
+
+    try:
+        options_model(cls).model_validate(config)
+    except ValidationError as err:
+        problems = "; ".join(f"option '{'.'.join(str(p) for p in e['loc']) or '(config)'}': {e['msg']}"
+                             for e in err.errors())
+        raise ValueError(problems) from None
 
 
 def available_scorers() -> list[str]:

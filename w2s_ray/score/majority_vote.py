@@ -16,29 +16,12 @@ sampling it favours the first sample.
 """
 from __future__ import annotations
 
-from collections import Counter
 
 import numpy as np
 
 from w2s_ray.score.base import Batch, Scorer, batch_length, column_values, register
 from w2s_ray.text.answers import normalize_answer
-
-
-def vote(answers: list[str], order: list[int] | None = None) -> tuple[str, int]:
-    """(top answer, its votes) among non-empty answers; ("", 0) if there are none.
-
-    `order` gives each answer's position for tie-breaking (default: list position).
-    """
-    order = list(range(len(answers))) if order is None else order
-    counts = Counter(a for a in answers if a)
-    if not counts:
-        return "", 0
-    first_seen: dict[str, int] = {}
-    for answer, position in zip(answers, order):
-        if answer:
-            first_seen[answer] = min(position, first_seen.get(answer, position))
-    top = min(counts, key=lambda a: (-counts[a], first_seen[a], a))
-    return top, counts[top]
+from w2s_ray.text.vote import vote  # noqa: F401 - also read from here
 
 
 @register("majority_vote")

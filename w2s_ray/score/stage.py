@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from w2s_ray.score.base import Batch, Scorer, batch_length, get_scorer, object_column
+from w2s_ray.score.base import Batch, Scorer, batch_length, check_options, get_scorer, object_column
 
 
 class ScorerSpec(BaseModel):
@@ -48,11 +48,17 @@ class ScorerSpec(BaseModel):
 
 
 def as_specs(scorers: Iterable[ScorerSpec | dict | str]) -> list[ScorerSpec]:
-    """Validate specs up front: unknown names and clashing columns fail before any work starts."""
+    """Validate specs up front: unknown names, bad options and clashing columns fail before any work
+    starts. An option error names the spec's position and name: `scorer 0 ('answer_check'): option
+    'style': ...`."""
     specs = [s if isinstance(s, ScorerSpec) else
              ScorerSpec(name=s) if isinstance(s, str) else ScorerSpec(**s) for s in scorers]
     seen: dict[str, str] = {}
-    for spec in specs:
+    for i, spec in enumerate(specs):
+        try:
+            check_options(spec.scorer_class(), spec.config)
+        except ValueError as err:
+            raise ValueError(f"scorer {i} ({spec.name!r}): {err}") from None
         for column in spec.scorer_class().columns:
             if column in seen:
                 raise ValueError(f"column {column!r} is added by both {seen[column]!r} and {spec.name!r}")

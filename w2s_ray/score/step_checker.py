@@ -13,29 +13,19 @@ as equal). Model text is never executed: arithmetic goes through arith.py's pars
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import numpy as np
 
 from w2s_ray.score.base import Batch, Scorer, object_column, register, require_column
 from w2s_ray.score.equations import MAX_SCAN_CHARS, check_equation, find_equations
 from w2s_ray.text.answers import MAX_TEXT_CHARS
+from w2s_ray.text.steps import split_steps  # noqa: F401 - where the stages read it from too
 
 STEP_SEPS = ("line", "blank_line")
 MAX_STEPS = 200  # GSM8K gold has at most ~10 steps, MATH a few dozen; more is a flood, not reasoning
 # List markers would otherwise read as a unary minus: "- 14 + 6 = 20" is a bullet, not -14 + 6.
 _BULLET_RE = re.compile(r"^\s*(?:[-*•]\s+)")
-_BLANK_LINE_RE = re.compile(r"\n\s*\n")
-
-
-def split_steps(text: str | None, step_sep: str = "line") -> list[str]:
-    """The steps of a solution: what comes before the first "####" line, split into non-blank parts."""
-    if not text:
-        return []
-    body = text.split("####", 1)[0]
-    if "####" in text:  # the "####" line itself is the answer, not a step
-        body = body.rsplit("\n", 1)[0] if "\n" in body else ""
-    parts = _BLANK_LINE_RE.split(body) if step_sep == "blank_line" else body.split("\n")
-    return [part.strip() for part in parts if part.strip()]
 
 
 def check_steps(text: str | None, step_sep: str = "line", rel_tol: float = 1e-6,
@@ -85,7 +75,8 @@ class StepChecker(Scorer):
     num_cpus = 0.5
     num_gpus = 0.0
 
-    def __init__(self, *, text_column: str = "text", step_sep: str = "line", rel_tol: float = 1e-6,
+    def __init__(self, *, text_column: str = "text", step_sep: Literal["line", "blank_line"] = "line",
+                 rel_tol: float = 1e-6,
                  round_decimals: int | None = 2):
         if step_sep not in STEP_SEPS:
             raise ValueError(f"step_sep must be one of {STEP_SEPS}, got {step_sep!r}")

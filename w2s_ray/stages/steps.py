@@ -22,7 +22,7 @@ from w2s_ray.score.stage import score_dataset
 from w2s_ray.select import Selection
 from w2s_ray.stage_io import describe_checkpoint, read_stage, write_stage
 from w2s_ray.stage_tags import Tag
-from w2s_ray.train import train_sft
+from w2s_ray.train.objectives import train_objective
 from w2s_ray.train.config import TrainConfig
 
 
@@ -88,12 +88,9 @@ def select(ctx: RunContext, key: str, make_selection, inputs: dict, tag: Tag | N
 
 def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: str,
           config: TrainConfig | None = None, tag: Tag | None = None) -> StageResult:
-    """SFT on prompt-completion rows, or DPO / ORPO on preference rows, as config.objective says."""
+    """Train with the objective config.objective names (train/objectives/: SFT on prompt-completion
+    rows, DPO / ORPO on preference rows, reward models on labelled rows, ...)."""
     config = config or ctx.config.train
-    if config.objective == "sft":
-        trainer = train_sft
-    else:
-        from w2s_ray.train.preference import train_preference as trainer
 
     def body() -> StageResult:
         rows = stage_rows(rows_result)
@@ -101,7 +98,7 @@ def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: str,
         _log(f"{key}: {config.objective.upper()} on {len(rows)} rows from {base_model}")
         # An earlier attempt may have published `out` and died before the manifest recorded it:
         # unrecorded work is not a finished stage, so it is redone.
-        result = trainer(rows, ctx.model_path(base_model), out, config, ctx.device,
+        result = train_objective(rows, ctx.model_path(base_model), out, config, ctx.device,
                          log_dir=ctx.run_dir / "tensorboard" / key.replace("/", "_"), overwrite=True)
         return StageResult(outputs={"model": describe_checkpoint(out)}, rows_in=len(rows),
                            rows_out=len(rows), metrics=result.metrics)

@@ -38,15 +38,16 @@ DpoLossType = Literal["sigmoid", "hinge", "ipo", "sigmoid_norm", "nca_pair", "sp
 
 
 class TrainConfig(_Strict):
-    """One training job. `objective` picks the trainer: train_sft runs "sft", train_preference runs
-    "dpo" or "orpo" on {prompt, chosen, rejected} pairs.
+    """One training job. `objective` picks the trainer, by the name it is registered under
+    (train/objectives/): "sft" on {prompt, completion} rows, "dpo" or "orpo" on {prompt, chosen,
+    rejected} pairs, and whatever else a module there registers.
 
     `lr` is shared by every objective and its default suits SFT. Preference training usually wants a
     lower one, which the caller sets: DPO on a full model ~5e-7 to 5e-6 (TRL's default is 1e-6), with
     LoRA ~5e-5 (only the adapter moves); ORPO ~5e-6 to 8e-6 full, higher with LoRA.
     """
 
-    objective: Literal["sft", "dpo", "orpo"] = "sft"
+    objective: str = "sft"
     num_workers: int = Field(default=2, ge=1)
     # None: a fair share of the cluster's CPUs, at most 1 per worker (fits a 2-CPU Ray).
     cpus_per_worker: float | None = Field(default=None, gt=0)
@@ -80,6 +81,14 @@ class TrainConfig(_Strict):
     # cheaper than failing the stage. It also retries an exception raised by the training code.
     # How a model is made, not what: left out of the config hashes (w2s_ray.config, stages/steps.py).
     max_failures: int = Field(default=1, ge=0)
+
+    @field_validator("objective")
+    @classmethod
+    def _registered_objective(cls, value):
+        from w2s_ray.train.objectives import get_objective  # here: its modules import this one
+
+        get_objective(value)
+        return value
 
     @field_validator("deepspeed")
     @classmethod

@@ -61,7 +61,7 @@ def trainer_arguments(config: TrainConfig, device: str, ds_config: dict | None, 
     )
 
 
-def lora_peft_config(config: TrainConfig):
+def lora_peft_config(config: TrainConfig, task_type: str = "CAUSAL_LM"):
     if config.lora is None:
         return None
     from peft import LoraConfig
@@ -71,7 +71,7 @@ def lora_peft_config(config: TrainConfig):
         lora_alpha=config.lora.alpha,
         lora_dropout=config.lora.dropout,
         target_modules=config.lora.target_modules,
-        task_type="CAUSAL_LM",
+        task_type=task_type,  # SEQ_CLS / TOKEN_CLS: PEFT also trains and saves the new head
     )
 
 
@@ -106,8 +106,9 @@ def record_attempt(attempts_file: str | None) -> None:
         f.write(f"{os.getpid()}\n")
 
 
-def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure) -> None:
-    """One worker's whole job; `loop_config` is built by train_job.run_train_job's callers."""
+def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure, head: dict | None = None) -> None:
+    """One worker's whole job; `loop_config` is built by train_job.run_train_job's callers. `head`:
+    the model class a LoRA adapter is merged into (worker_runtime.save_final_model); None: causal LM."""
     import ray
     from datasets import Dataset
     from transformers import AutoTokenizer
@@ -147,7 +148,7 @@ def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure)
             keeper.restore(trainer.model)
             metrics["early_stopping"] = {**keeper.report(), "holdout_rows": len(holdout), "train_rows": len(rows)}
         model_dir = scratch / "model"
-        save_final_model(trainer, tokenizer, loop_config["base_model_dir"], config.lora is not None, model_dir)
+        save_final_model(trainer, tokenizer, loop_config["base_model_dir"], config.lora is not None, model_dir, head)
         report_final(metrics, model_dir if world_rank() == 0 else None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

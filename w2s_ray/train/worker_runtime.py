@@ -105,13 +105,15 @@ def drop_pickles(model_dir: Path) -> None:
             path.unlink()
 
 
-def save_final_model(trainer, tokenizer, base_model_dir: str, merge_lora: bool, dest: Path) -> None:
+def save_final_model(trainer, tokenizer, base_model_dir: str, merge_lora: bool, dest: Path,
+                     head: dict | None = None) -> None:
     """Write a plain HF model dir (safetensors + tokenizer) into `dest` on rank 0.
 
     Every rank must call this: under ZeRO-3 save_model gathers the sharded weights collectively.
     A LoRA run saves its adapter, then rank 0 merges it into a fresh copy of the base model. That
     one path serves plain DDP, ZeRO-2 and ZeRO-3 alike: merging in place would need the full
-    weights, which ZeRO-3 never holds in one process.
+    weights, which ZeRO-3 never holds in one process. `head`: how to load the base for the merge
+    ({"auto_class": "AutoModelForTokenClassification", "num_labels": 2}); None: a causal LM.
     """
     if not merge_lora:
         trainer.save_model(str(dest))
@@ -123,21 +125,27 @@ def save_final_model(trainer, tokenizer, base_model_dir: str, merge_lora: bool, 
     try:
         trainer.save_model(str(adapter_dir))
         if world_rank() == 0:
-            _merge_adapter(base_model_dir, adapter_dir, tokenizer, dest)
+            _merge_adapter(base_model_dir, adapter_dir, tokenizer, dest, head)
     finally:
         shutil.rmtree(adapter_dir, ignore_errors=True)
 
 
-def _merge_adapter(base_model_dir: str, adapter_dir: Path, tokenizer, dest: Path) -> None:
+def _merge_adapter(base_model_dir: str, adapter_dir: Path, tokenizer, dest: Path, head: dict | None = None) -> None:
     import torch
+    import transformers
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM
     from transformers.integrations.deepspeed import unset_hf_deepspeed_config
 
     # With a ZeRO-3 config still registered, from_pretrained would partition the fresh base model
     # (a collective) on rank 0 alone and hang.
     unset_hf_deepspeed_config()
-    base = AutoModelForCausalLM.from_pretrained(base_model_dir, dtype=torch.float32)
+    head = dict(head or {"auto_class": "AutoModelForCausalLM"})
+    auto_class = getattr(transformers, head.pop("auto_class"))
+    # A classification head is new (random) in the base; the adapter saved its trained copy
+    # (PEFT's modules_to_save for SEQ_CLS / TOKEN_CLS), which replaces it here.
+    base = auto_class.from_pretrained(base_model_dir, dtype=torch.float32, **head)
+    if base.config.pad_token_id is None:
+        base.config.pad_token_id = tokenizer.pad_token_id
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     merged.save_pretrained(str(dest))
     tokenizer.save_pretrained(str(dest))

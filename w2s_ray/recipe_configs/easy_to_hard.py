@@ -1,0 +1,51 @@
+"""Config section of the easy_to_hard recipe (recipes/easy_to_hard.py; Sun et al. 2024, METHODS.md 4)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from w2s_ray.config_base import Strict
+from w2s_ray.train.config import TrainConfig
+
+
+class EasyToHardConfig(Strict):
+    """Policy and PRM learn from easy levels only; the policy's samples on every level are reranked.
+    The paper published no sizes for a small testbed; these defaults suit the CPU world."""
+
+    easy_levels: list[int] = Field(default_factory=lambda: [1, 2, 3], min_length=1)
+    hard_levels: list[int] = Field(default_factory=lambda: [4, 5], min_length=1)  # SGR is measured on these
+    # Gold problems of the training split (weak_train: the split with gold) for the policy's SFT,
+    # drawn from the easy levels; the all-levels SFT bound (SGR's "hard-trained") gets as many.
+    n_policy_problems: int = Field(default=400, ge=1)
+    # Easy problems (after the policy's) the policy samples to label steps for the PRM.
+    n_prm_problems: int = Field(default=200, ge=1)
+    prm_samples: int = Field(default=4, ge=1)
+    prm_temperature: float = Field(default=1.0, gt=0.0)
+    label_source: Literal["gold", "step_check"] = "gold"
+    prm_from: Literal["policy", "base"] = "policy"  # the PRM's starting weights
+    prm_lr: float = Field(default=1e-4, gt=0.0)
+    prm_epochs: float = Field(default=3.0, gt=0.0)
+    # Samples per test problem and how they are drawn; the aggregate best-of-N ranks by.
+    n: int = Field(default=8, ge=2)
+    temperature: float = Field(default=0.7, gt=0.0)
+    aggregate: Literal["prm_min", "prm_prod", "prm_last"] = "prm_min"
+    step_sep: Literal["line", "blank_line"] = "line"
+    # The PRM's step AUROC on hard levels against OmegaPRM Monte Carlo labels: k rollouts per probed
+    # prefix (0: not measured), on up to mc_solutions wrong and as many right hard solutions.
+    mc_rollouts: int = Field(default=0, ge=0)
+    mc_solutions: int = Field(default=16, ge=1)
+    # SGR's other two points: the strong base, unsupervised, and the strong model SFT'd on all levels.
+    sgr_bounds: bool = True
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _levels_apart(self):
+        both = sorted(set(self.easy_levels) & set(self.hard_levels))
+        if both:
+            raise ValueError(f"levels {both} are both easy and hard")
+        return self
+
+    def prm_train_config(self, base: TrainConfig) -> TrainConfig:
+        return base.model_copy(update={"objective": "process_reward", "lr": self.prm_lr, "epochs": self.prm_epochs,
+                                       "early_stopping": None})  # SFT's only

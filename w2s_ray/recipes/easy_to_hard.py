@@ -1,0 +1,114 @@
+"""Easy-to-hard generalisation with a process reward model (Sun et al. 2024; METHODS.md 4), top to bottom.
+
+  policy      the strong model, SFT on the gold solutions of easy levels only -> greedy eval
+  SGR bounds  the strong base unsupervised, and SFT on gold of every level (the "hard-trained"
+              model): SGR = (easy - base) / (all levels - base) on the hard levels (Hase et al. 2024)
+  PRM         the policy samples easy training problems; their steps are labelled from gold (or by
+              the step checker) -> the PRM trains on easy levels only
+  rerank      the policy samples N solutions of every test problem; the PRM scores each step;
+              majority vote vs best-of-N (by the configured aggregate) vs PRM-weighted vote,
+              accuracy by level, and SGR for each
+  PRM AUROC   where configured, OmegaPRM Monte Carlo labels of hard solutions' steps (rollouts by the
+              policy, stages/monte_carlo.py) and the PRM's step AUROC against them
+The report's `rerank` and `sgr` come from the last stage (tag role "report").
+"""
+from __future__ import annotations
+
+from w2s_ray.eval.rerank_report import rerank_report, step_auroc
+from w2s_ray.manifest import StageResult, run_stage
+from w2s_ray.recipe_configs.easy_to_hard import EasyToHardConfig
+from w2s_ray.recipes import register
+from w2s_ray.score.stage import ScorerSpec
+from w2s_ray.select import gold_sft
+from w2s_ray.select.step_labels import step_labels_from_checker, step_labels_from_gold
+from w2s_ray.serve.promotion import promote_latest
+from w2s_ray.stage_io import write_stage
+from w2s_ray.stage_tags import Tag
+from w2s_ray.stages.context import RunContext
+from w2s_ray.stages.model_builds import build_models
+from w2s_ray.stages.monte_carlo import monte_carlo_labels
+from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
+
+
+@register("easy_to_hard")
+def run(ctx: RunContext) -> None:
+    cfg, e2h = ctx.config, ctx.config.easy_to_hard or EasyToHardConfig()
+    build_models(ctx)
+    train_split = ctx.splits["weak_train"]  # the split with gold
+    easy = [p for p in train_split if p.level in e2h.easy_levels]
+    test = ctx.rows("test")
+
+    # The policy: SFT on easy gold only.
+    policy_data = select(ctx, "policy/select", lambda: gold_sft(easy[:e2h.n_policy_problems]), inputs={})
+    trained = train(ctx, "policy/train", policy_data, cfg.strong.model, tag=Tag("train", "easy_sft"))
+    policy, policy_hash = checkpoint_path(trained), {"checkpoint": trained.output("model")["sha256"]}
+    evals = {"easy_sft": generate_and_score(ctx, "policy/eval", ctx.eval_teacher(cfg.strong, "easy-sft"), policy,
+                                            test, inputs=policy_hash, tag=Tag("student_eval", "easy_sft"))}
+    promote_latest(ctx.run_dir)
+
+    if e2h.sgr_bounds:  # SGR's other two points, on the same test problems
+        evals["strong_base"] = generate_and_score(ctx, "baselines/strong_base/eval",
+                                                  ctx.eval_teacher(cfg.strong, "strong-base"), cfg.strong.model, test,
+                                                  tag=Tag("baseline", "strong_base"))
+        every_level = select(ctx, "baselines/ceiling/select",
+                             lambda: gold_sft(train_split[:e2h.n_policy_problems]), inputs={})
+        ceiling = train(ctx, "baselines/ceiling/train", every_level, cfg.strong.model, tag=Tag("train", "ceiling"))
+        evals["ceiling"] = generate_and_score(ctx, "baselines/ceiling/eval", ctx.eval_teacher(cfg.strong, "ceiling"),
+                                              checkpoint_path(ceiling), test,
+                                              inputs={"checkpoint": ceiling.output("model")["sha256"]},
+                                              tag=Tag("baseline", "ceiling"))
+
+    # The PRM: the policy's own solutions of easy problems, steps labelled, easy levels only.
+    prm_problems = [p.to_row() for p in easy[e2h.n_policy_problems:e2h.n_policy_problems + e2h.n_prm_problems]]
+    sampler = cfg.strong.model_copy(update={
+        "name": "policy-prm-samples", "shots": 0, "n": e2h.prm_samples, "temperature": e2h.prm_temperature,
+        "seed": e2h.seed, "scorers": [ScorerSpec(name="answer_check"),
+                                      ScorerSpec(name="step_check", config={"step_sep": e2h.step_sep})]})
+    samples = generate_and_score(ctx, "prm/sample", sampler, policy, prm_problems, inputs=policy_hash)
+    label = step_labels_from_gold if e2h.label_source == "gold" else step_labels_from_checker
+    sample_rows = stage_rows(samples)
+    labels = select(ctx, "prm/labels", lambda: label(sample_rows, e2h.step_sep),
+                    inputs={"samples": samples.output("rows")["sha256"], "source": e2h.label_source})
+    prm = train(ctx, "prm/train", labels, policy if e2h.prm_from == "policy" else cfg.strong.model,
+                e2h.prm_train_config(cfg.train))
+
+    # Hard (and every other) level: N samples per test problem, each step scored by the PRM.
+    prm_spec = ScorerSpec(name="process_reward_model", config={"model_path": checkpoint_path(prm),
+                                                               "step_sep": e2h.step_sep})
+    sampler = cfg.strong.model_copy(update={
+        "name": "policy-samples", "shots": 0, "n": e2h.n, "temperature": e2h.temperature, "seed": e2h.seed,
+        "scorers": [ScorerSpec(name="answer_check"), prm_spec]})
+    hard = generate_and_score(ctx, "rerank/sample", sampler, policy, test,
+                              inputs={**policy_hash, "prm": prm.output("model")["sha256"]})
+    hard_rows = stage_rows(hard)
+
+    mc = None
+    if e2h.mc_rollouts:
+        mc = monte_carlo_labels(ctx, "prm_auroc/mc", cfg.strong, policy, mc_solutions(hard_rows, e2h),
+                                e2h.mc_rollouts, e2h.step_sep, seed=e2h.seed,
+                                inputs={**policy_hash, "samples": hard.output("rows")["sha256"]})
+    mc_rows = stage_rows(mc) if mc is not None else None
+
+    def report() -> StageResult:
+        accuracy = {name: result.metrics["accuracy"] for name, result in evals.items()}
+        out = rerank_report(hard_rows, accuracy, e2h.aggregate, e2h.hard_levels)
+        if mc_rows is not None:
+            out["prm_step_auroc"] = step_auroc(hard_rows, mc_rows)
+        return StageResult(outputs={"rows": write_stage(ctx.stage_dir("rerank/report"), out.pop("picks"))},
+                           rows_in=len(hard_rows), rows_out=out["n_picks"], metrics={"report": out})
+
+    run_stage(ctx.manifest, "rerank/report", report, tag=Tag("report", "easy_to_hard"),
+              inputs={"samples": hard.output("rows")["sha256"],
+                      **{name: r.output("rows")["sha256"] for name, r in evals.items()},
+                      **({"mc_labels": mc.output("rows")["sha256"]} if mc is not None else {})})
+
+
+def mc_solutions(rows: list[dict], e2h: EasyToHardConfig) -> list[dict]:
+    """Hard-level solutions of problems some sample solved (the search needs a solvable question):
+    the first mc_solutions wrong ones and as many right ones, in a fixed order."""
+    hard = sorted((r for r in rows if r["level"] in e2h.hard_levels),
+                  key=lambda r: (str(r["problem_id"]), int(r["sample_index"])))
+    solved = {r["problem_id"] for r in hard if r["correct"]}
+    wrong = [r for r in hard if r["problem_id"] in solved and not r["correct"]][:e2h.mc_solutions]
+    right = [r for r in hard if r["correct"]][:len(wrong)]
+    return wrong + right

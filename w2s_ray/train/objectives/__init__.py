@@ -1,0 +1,81 @@
+"""Training objectives by name, as scorers are registered by name: what TrainConfig.objective runs.
+
+The whole contract is one call, in a module of this package:
+
+    register_objective("sft", loop=sft_loop, rows=validate_sft_rows)
+
+  loop  the Ray Train worker entry point, `loop(loop_config: dict) -> None`, with loop_config as
+        train_job.run_train_job builds it; worker_loop.run_worker(loop_config, build_trainer, measure)
+        does everything objectives share (process setup, LoRA, ZeRO, merge, publish), so a loop is
+        usually one line around a function that builds its TRL trainer. A module-level function:
+        Ray pickles it by reference to its module.
+  rows  a stage's rows -> the training rows, validated (a ValueError naming the first bad row and
+        field) and reduced to the fields the trainer reads; it runs in the driver, before Ray Train.
+
+Every module of this package is imported before a name is looked up, so a new objective (say
+`soft_kl`) registers itself by being a file here: no list elsewhere names it, and TrainConfig accepts
+its name from then on.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+Loop = Callable[[dict], None]
+Rows = Callable[[Sequence[dict]], list[dict]]
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    loop: Loop
+    rows: Rows
+
+
+_OBJECTIVES: dict[str, Objective] = {}
+
+
+def register_objective(name: str, *, loop: Loop, rows: Rows) -> Objective:
+    """Make `name` a training objective: `loop` trains on Ray Train workers, `rows` validates its data."""
+    if not callable(loop) or not callable(rows):
+        raise TypeError(f"objective {name!r}: loop and rows must be functions")
+    objective = Objective(name, loop, rows)
+    existing = _OBJECTIVES.get(name)
+    # The same module imported twice (Ray workers, reloads) re-registers the same functions: harmless.
+    if existing is not None and (existing.loop.__qualname__, existing.loop.__module__) != (
+            loop.__qualname__, loop.__module__):
+        raise ValueError(f"objective {name!r} is already registered by {existing.loop.__module__}")
+    _OBJECTIVES[name] = objective
+    return objective
+
+
+def _load_modules() -> None:
+    for module in pkgutil.iter_modules(__path__, prefix=f"{__name__}."):
+        importlib.import_module(module.name)
+
+
+def available_objectives() -> list[str]:
+    _load_modules()
+    return sorted(_OBJECTIVES)
+
+
+def get_objective(name: str) -> Objective:
+    _load_modules()
+    if name not in _OBJECTIVES:
+        raise ValueError(f"unknown training objective {name!r}; known: {', '.join(sorted(_OBJECTIVES))}")
+    return _OBJECTIVES[name]
+
+
+def train_objective(rows: Sequence[dict], base_model_dir: str | Path, out_dir: str | Path, config,
+                    device: str = "cpu", log_dir: str | Path | None = None, overwrite: bool = False):
+    """Train with config.objective's loop on its validated rows; publish the model at out_dir
+    (train_job.run_train_job: complete or not at all). Ray must be initialised."""
+    from w2s_ray.train.train_job import run_train_job
+
+    objective = get_objective(config.objective)
+    clean = objective.rows(rows)
+    return run_train_job(objective.loop, clean, base_model_dir, config, device, out_dir, log_dir=log_dir,
+                         overwrite=overwrite)
