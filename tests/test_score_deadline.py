@@ -14,13 +14,13 @@ from w2s_ray.score.answer_checker import AnswerChecker, math_equal
 from w2s_ray.score.symbolic_guard import refusal
 from w2s_ray.score.symbolic_worker import TIMED_OUT, SymbolicPool
 
-DEADLINE_S = 1.0
-SLACK_S = 1.5  # kill, reap and scheduling on a busy 2-core machine
+DEADLINE_S = 1.0  # of the worker's CPU time
+WALL_S = 20.0  # the bound that always holds; a quiet machine cuts the slow check at ~1.1 s
 
 
 @pytest.fixture()
 def slow_pool():
-    pool = SymbolicPool(deadline_s=DEADLINE_S, check="tests.fake_checks:slow_on_slow")
+    pool = SymbolicPool(deadline_s=DEADLINE_S, check="tests.fake_checks:slow_on_slow", wall_s=WALL_S)
     pool.compare("warm", "up")  # the start-up is not a comparison's time
     yield pool
     pool.close()
@@ -47,7 +47,7 @@ def test_a_comparison_that_passes_the_rule_but_never_ends_is_cut_at_the_deadline
     checker.pool = slow_pool
     batch = {"answer": np.array(["slow", "x", "y"], dtype=object), "gold": np.array(["x", "x", "z"], dtype=object)}
     out, seconds = _on_a_thread(lambda: checker(batch))
-    assert DEADLINE_S <= seconds <= DEADLINE_S + SLACK_S, seconds
+    assert DEADLINE_S <= seconds < WALL_S, seconds
     assert out["answer_timed_out"].tolist() == [True, False, False]
     assert out["correct"].tolist() == [False, True, False]  # neither right nor silently wrong: counted
     assert out["answer_refused"].tolist() == [False, False, False]
@@ -61,8 +61,18 @@ def test_a_worker_that_dies_mid_comparison_is_counted_as_timed_out_and_replaced(
     assert slow_pool.compare("b", "b") is True and slow_pool.restarts == 1
 
 
+def test_a_worker_that_blocks_without_using_cpu_is_cut_at_the_wall_clock_cap():
+    pool = SymbolicPool(deadline_s=DEADLINE_S, check="tests.fake_checks:slow_on_slow", wall_s=2.0)
+    try:
+        pool.compare("warm", "up")
+        verdict, seconds = _on_a_thread(lambda: pool.compare("x", "asleep"))
+        assert verdict == TIMED_OUT and 2.0 <= seconds < 10, seconds
+    finally:
+        pool.close()
+
+
 def test_concurrent_threads_share_the_pool_and_only_the_slow_one_waits():
-    pool = SymbolicPool(size=2, deadline_s=DEADLINE_S, check="tests.fake_checks:slow_on_slow")
+    pool = SymbolicPool(size=2, deadline_s=DEADLINE_S, check="tests.fake_checks:slow_on_slow", wall_s=WALL_S)
     try:
         results: dict[str, object] = {}
         slow = threading.Thread(target=lambda: results.setdefault("slow", pool.compare("x", "slow")))
@@ -75,7 +85,7 @@ def test_concurrent_threads_share_the_pool_and_only_the_slow_one_waits():
         slow.join(timeout=60)
         assert results["slow"] == TIMED_OUT and all(results[f"fast{i}"] is True for i in range(5))
         # the fast calls went to the second worker: not held up behind the slow one
-        assert fast_s < DEADLINE_S + 5, fast_s  # includes the second worker's start-up
+        assert slow.is_alive() or fast_s < WALL_S, fast_s
     finally:
         pool.close()
 
@@ -151,7 +161,8 @@ class DeadlineProbe(Scorer):
 
     def __init__(self):
         self.checker = AnswerChecker(style="math")
-        self.checker.pool = SymbolicPool(deadline_s=DEADLINE_S, check="tests.fake_checks:slow_on_slow")
+        self.checker.pool = SymbolicPool(deadline_s=DEADLINE_S, check="tests.fake_checks:slow_on_slow",
+                                         wall_s=WALL_S)
         self.checker.pool.compare("warm", "up")
 
     def __call__(self, batch):
@@ -182,4 +193,4 @@ def test_the_deadline_holds_on_a_ray_actor_thread(ray_local):
     assert by_answer == {("x", True, False), ("slow", False, True), ("y", False, False)}
     assert not any(r["on_main_thread"] for r in out)
     slow = [r["seconds"] for r in out if r["answer"] == "slow"][0]
-    assert DEADLINE_S <= slow <= DEADLINE_S + SLACK_S, slow
+    assert DEADLINE_S <= slow < WALL_S, slow

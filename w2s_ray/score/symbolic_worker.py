@@ -8,10 +8,16 @@ that process can interrupt it. A separate process can be killed from outside wha
 
 So each scorer process keeps a small pool of worker processes (`SymbolicPool`, one by default;
 started on the first comparison that needs sympy, never for plain numbers). A comparison is sent to
-an idle worker, and the caller waits at most `deadline_s` for the verdict; past it the worker is
-killed (SIGKILL) and replaced, and the comparison reports TIMED_OUT, which answer_check counts in
-its `answer_timed_out` column: never scored as right or wrong. A worker that dies mid-comparison
-(a crash, memory) reports TIMED_OUT too: the check did not finish.
+an idle worker; once it has used `deadline_s` seconds of CPU without an answer, or `wall_s` seconds
+of wall clock have passed (default max(30 s, 10 x deadline_s): a worker starved of CPU or blocked),
+the worker is killed (SIGKILL) and replaced, and the comparison reports TIMED_OUT, which
+answer_check counts in its `answer_timed_out` column: never scored as right or wrong. A worker that
+dies mid-comparison (a crash, memory) reports TIMED_OUT too: the check did not finish.
+
+Why CPU time: on a shared machine (5 sessions on 2 cores here, load averages past 100 seen) a
+legitimate 50 ms comparison can wait seconds for a core; a wall-clock deadline alone would turn
+load into timeouts, and the counts would depend on the neighbours. CPU time is what a hostile input
+costs; the wall cap is the bound that always holds. Where /proc is missing the wall clock is used.
 
 The deadline covers the comparison only: a worker's start-up (python, sympy's import and first-use
 caches: ~1-3 s on a busy machine) has its own, longer limit (`start_timeout_s`).
@@ -95,6 +101,19 @@ _SPAWN_LOCK = threading.Lock()
 _SPAWNER: threading.Thread | None = None
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc), or None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (fields 14, 15)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
 class _Worker:
     """One worker process and its pipes."""
 
@@ -109,7 +128,7 @@ class _Worker:
             self.kill()
             raise RuntimeError(f"symbolic worker ({check}) did not start within {start_timeout_s:.0f} s")
 
-    def compare(self, gold: str, answer: str, deadline_s: float) -> bool | str:
+    def compare(self, gold: str, answer: str, deadline_s: float, wall_s: float) -> bool | str:
         """The verdict, or TIMED_OUT (the worker is then dead: the caller replaces it)."""
         try:
             self.process.stdin.write((json.dumps([gold, answer]) + "\n").encode())
@@ -117,26 +136,38 @@ class _Worker:
         except (BrokenPipeError, OSError):
             self.kill()
             return TIMED_OUT
-        line = self._read_line(deadline_s)
+        line = self._read_line(wall_s, cpu_s=deadline_s)
         if line in ("true", "false"):
             return line == "true"
         self.kill()
         return TIMED_OUT
 
-    def _read_line(self, timeout_s: float) -> str | None:
-        """One line from the worker within timeout_s, or None (timeout, EOF)."""
+    def _read_line(self, timeout_s: float, cpu_s: float | None = None) -> str | None:
+        """One line from the worker within timeout_s of wall clock and, if given, cpu_s seconds of
+        the worker's CPU time; None on either limit or EOF."""
         out, end = self.process.stdout, time.monotonic() + timeout_s
+        cpu_end = None if cpu_s is None else (_cpu_seconds(self.process.pid) or 0.0) + cpu_s
+        wall_cpu_end = None if cpu_s is None else time.monotonic() + cpu_s  # no /proc: wall clock
         buffer = b""
         while True:
-            left = end - time.monotonic()
-            if left <= 0 or not select.select([out], [], [], left)[0]:
+            now = time.monotonic()
+            if now >= end:
                 return None
+            wait = end - now
+            if cpu_end is not None:
+                wait = min(wait, max(0.02, cpu_s / 10))  # look at the CPU clock a few times a deadline
+            if not select.select([out], [], [], wait)[0]:
+                if cpu_end is not None:
+                    used = _cpu_seconds(self.process.pid)
+                    if used is None and time.monotonic() >= wall_cpu_end or used is not None and used >= cpu_end:
+                        return None
+                continue
             chunk = os.read(out.fileno(), 4096)  # the worker writes one line per request
             if not chunk:
                 return None
             buffer += chunk
             if buffer.endswith(b"\n"):
-                return buffer.decode().strip()
+                return buffer.decode(errors="replace").strip()
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -162,10 +193,11 @@ class SymbolicPool:
     """
 
     def __init__(self, size: int = 1, deadline_s: float = DEFAULT_DEADLINE_S, check: str = DEFAULT_CHECK,
-                 start_timeout_s: float = 120.0):
+                 start_timeout_s: float = 120.0, wall_s: float | None = None):
         if size < 1 or not deadline_s > 0:
             raise ValueError(f"need size >= 1 and deadline_s > 0, got {size}, {deadline_s}")
         self.size, self.deadline_s, self.check, self.start_timeout_s = size, deadline_s, check, start_timeout_s
+        self.wall_s = max(30.0, 10 * deadline_s) if wall_s is None else wall_s
         self._idle: list[_Worker] = []
         self._started = 0
         self._cond = threading.Condition()
@@ -175,9 +207,13 @@ class SymbolicPool:
     def compare(self, gold: str, answer: str) -> bool | str:
         """True/False, or TIMED_OUT when the comparison did not finish within the deadline."""
         worker = self._take()
-        verdict = worker.compare(gold, answer, self.deadline_s)
-        self._give_back(worker)
-        return verdict
+        try:
+            return worker.compare(gold, answer, self.deadline_s, self.wall_s)
+        except BaseException:
+            worker.kill()  # an interrupted exchange leaves the pipe out of step
+            raise
+        finally:
+            self._give_back(worker)
 
     def _take(self) -> _Worker:
         with self._cond:
