@@ -13,7 +13,7 @@ export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
 export HF_HUB_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: venv demo demo-w2s demo-e2h demo-smollm2 test test-fast test-long test-multinode bench clean
+.PHONY: venv demo demo-w2s demo-e2h demo-smollm2 test test-fast test-long test-multinode bench docs clean
 
 venv: $(STAMP)
 
@@ -52,6 +52,10 @@ test-multinode: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
+
+# docs/config.md from the pydantic config models (tests/test_config_docs.py checks it is current).
+docs: $(STAMP)
+	$(PY) -m w2s_ray.config_docs
 
 clean:
 	rm -rf $(VENV) .cache runs

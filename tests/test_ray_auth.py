@@ -1,6 +1,7 @@
 """The embedded Ray requires Ray's token: another local user (no ~/.ray/auth_token) is refused by
 its GCS, even when the shell that started w2s had RAY_AUTH_MODE=disabled; and it opens no dashboard
-or job API at all (include_dashboard=False), so no port takes a job. (A head started with `ray start`
+or job API at all (include_dashboard=False), so no port takes a job, and no port answers a GET without
+the token (the agent's Prometheus exporter is off: RAY_enable_metrics_collection=0). (A head started with `ray start`
 has a job API: tests/test_job_submit.py shows it refuses a client without the token.)"""
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def embedded():
     """(GCS address, driver process, environment without Ray auth settings) of an embedded Ray
     started by w2s in a shell that asked for no authentication."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
-    env = dict(base, PYTHONPATH=str(ROOT), RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
+    env = dict(base, PYTHONPATH=str(ROOT), RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0",
+               RAY_enable_metrics_collection="1", AUTOSCALER_METRIC_PORT="44217")
     server = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True, env=env)
     try:
@@ -112,3 +114,21 @@ def test_no_port_of_the_embedded_ray_serves_a_dashboard_or_takes_a_job(embedded,
     time.sleep(2)
     assert not marker.exists()
     assert any(status is not None for status in answers.values()), answers  # some ports speak HTTP
+
+
+def test_no_port_of_the_embedded_ray_answers_a_get_without_the_token(embedded):
+    _, driver, _ = embedded
+    deadline = time.time() + 30
+    while "ray::DashboardAgent" not in (ports := _listening_ports(driver)).values() and time.time() < deadline:
+        time.sleep(1)
+    time.sleep(3)  # the agent's modules (the metrics exporter among them) start after its first port
+    ports = _listening_ports(driver)
+    answered = {}
+    for port, name in sorted(ports.items()):
+        for path in ("/", "/metrics", "/api/version"):
+            answer = _http(port, "GET", path)
+            answered[(port, name, path)] = answer
+            # before: the DashboardAgent's Prometheus exporter answered 200 "# HELP python_gc_..."
+            assert answer is None or answer[0] in (401, 403), (port, name, path, answer)
+            assert answer is None or b"# HELP" not in answer[1], (port, name, path, answer)
+    assert any(a is not None for a in answered.values()), answered  # the runtime-env agent: 401

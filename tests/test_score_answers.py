@@ -86,7 +86,7 @@ def _check(rows, **config):
     scorer = get_scorer("answer_check")(**config)
     batch = {k: np.array([r.get(k) for r in rows], dtype=object) for k in rows[0]}
     out = scorer(batch)
-    assert set(out) == {"correct", "has_gold", "answer_refused"}
+    assert set(out) == {"correct", "has_gold", "answer_refused", "answer_timed_out"}
     return out["correct"].tolist(), out["has_gold"].tolist()
 
 

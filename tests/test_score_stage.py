@@ -67,7 +67,7 @@ SPECS = [
     ScorerSpec(name="majority_vote", num_partitions=4),
     ScorerSpec(name="test_step_lengths", config={"scale": 2}, batch_size=7),
 ]
-ADDED = ("correct", "has_gold", "answer_refused", "n_steps", "n_wrong_steps", "step_error_rate", "wrong_steps",
+ADDED = ("correct", "has_gold", "answer_refused", "answer_timed_out", "n_steps", "n_wrong_steps", "step_error_rate", "wrong_steps",
          "n_checkable_steps", "n_refused_steps", "vote_answer", "vote_confidence", "vote_size", "in_majority",
          "step_lengths")
 

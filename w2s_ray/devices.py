@@ -35,6 +35,16 @@ def vllm_placement(device: Device, tensor_parallel: int = 1) -> dict | None:
     return {"bundles": [{"GPU": 1, "CPU": 1}] * tensor_parallel, "strategy": "PACK"}
 
 
+def engine_actor_resources(engine: str, device: str, tensor_parallel: int = 1) -> dict[str, float]:
+    """What one engine replica holds while it lives: vLLM on GPU a GPU+CPU bundle per TP rank
+    (vllm_placement), vLLM on CPU one CPU bundle, the HF engine one CPU (and a GPU on GPU)."""
+    if engine == "vllm" and device == "gpu":
+        return {"GPU": float(tensor_parallel), "CPU": float(tensor_parallel)}
+    if engine == "vllm":
+        return {"GPU": 0.0, "CPU": 1.0}
+    return {"GPU": 1.0 if device == "gpu" else 0.0, "CPU": 1.0}
+
+
 def actor_resources(device: Device, cpus: float = 1.0) -> dict:
     """Ray resources for a model-holding actor (HF engine, reward model, contrast model)."""
     return {"num_cpus": cpus, "num_gpus": 1 if device == "gpu" else 0}

@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass
 
 from w2s_ray.config import RunConfig, TeacherConfig
+from w2s_ray.devices import engine_actor_resources
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,11 @@ def _engine(teacher: TeacherConfig) -> str:
 
 def _generate(stage: str, teacher: TeacherConfig, device: str) -> Ask:
     engine, tp = _engine(teacher), teacher.tensor_parallel_size
-    if engine == "vllm" and device == "gpu":  # devices.vllm_placement: a GPU+CPU bundle per TP rank
-        return Ask(stage, f"vLLM engine, TP {tp}", teacher.concurrency, float(tp), float(tp), one_actor=tp == 1)
-    if engine == "vllm":
-        return Ask(stage, "vLLM engine (CPU)", teacher.concurrency, 0.0, 1.0)
-    return Ask(stage, "HF engine", teacher.concurrency, 1.0 if device == "gpu" else 0.0, 1.0)
+    res = engine_actor_resources(engine, device, tp)  # what the generate stage sizes its pool by
+    if engine == "vllm" and device == "gpu":
+        return Ask(stage, f"vLLM engine, TP {tp}", teacher.concurrency, res["GPU"], res["CPU"], one_actor=tp == 1)
+    what = "vLLM engine (CPU)" if engine == "vllm" else "HF engine"
+    return Ask(stage, what, teacher.concurrency, res["GPU"], res["CPU"])
 
 
 def _train(stage: str, config: RunConfig, objective: str, device: str, cluster_cpus: float | None) -> Ask:

@@ -12,11 +12,12 @@ from w2s_ray.data.schema import LEVELS
 
 def accuracy_by_model(rows: Iterable[dict]) -> dict[str, dict]:
     """{model: {acc, n, acc_by_level: {level: acc}, n_by_level, step_error_rate, n_answer_refused,
-    n_refused_steps}}."""
+    n_answer_timed_out, n_refused_steps}}."""
     right = defaultdict(lambda: defaultdict(int))
     total = defaultdict(lambda: defaultdict(int))
     steps = defaultdict(lambda: [0, 0])
-    refused = defaultdict(lambda: [0, 0])  # answers whose comparison was refused, steps left unchecked
+    # answers whose comparison was refused, steps left unchecked, comparisons cut at their deadline
+    refused = defaultdict(lambda: [0, 0, 0])
     for r in rows:
         if not r.get("has_gold", r.get("gold") is not None):
             continue
@@ -25,6 +26,7 @@ def accuracy_by_model(rows: Iterable[dict]) -> dict[str, dict]:
         right[model][level] += bool(r["correct"])
         refused[model][0] += bool(r.get("answer_refused", False))
         refused[model][1] += int(r.get("n_refused_steps", 0) or 0)
+        refused[model][2] += bool(r.get("answer_timed_out", False))
         if "n_wrong_steps" in r:
             steps[model][0] += int(r["n_wrong_steps"])
             steps[model][1] += int(r["n_checkable_steps"])
@@ -40,6 +42,7 @@ def accuracy_by_model(rows: Iterable[dict]) -> dict[str, dict]:
             "step_error_rate": steps[model][0] / steps[model][1] if steps[model][1] else None,
             # counted, never scored: a refused answer is not right, a refused step not checked
             "n_answer_refused": refused[model][0],
+            "n_answer_timed_out": refused[model][2],
             "n_refused_steps": refused[model][1],
         }
     return table

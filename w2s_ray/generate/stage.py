@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from functools import partial
 
 from w2s_ray.config import TeacherConfig
-from w2s_ray.devices import Device
+from w2s_ray.devices import Device, engine_actor_resources
+from w2s_ray.free_resources import fit_pool, free_resources, total_resources
 from w2s_ray.generate.hf_engine import build_hf_generator
 from w2s_ray.generate.vllm_engine import build_vllm_generator, vllm_available
 from w2s_ray.text.answers import DEFAULT_MARKERS, extract_answer
@@ -85,6 +86,13 @@ def generate(problems: Sequence[dict], teacher: TeacherConfig, model_path: str, 
 
     requests = build_requests(problems, teacher, demo_pool)
     engine = choose_engine(teacher)
+    # As many replicas as fit in what is free now (a Serve replica may hold CPUs): a replica that
+    # cannot start would leave the stage waiting forever.
+    per_replica = engine_actor_resources(engine, device, teacher.tensor_parallel_size)
+    free = free_resources(want={k: v * teacher.concurrency for k, v in per_replica.items()})
+    replicas = fit_pool(f"generate {teacher.name}", teacher.concurrency, per_replica, free, total_resources())
+    if replicas != teacher.concurrency:
+        teacher = teacher.model_copy(update={"concurrency": replicas})
     build = build_vllm_generator if engine == "vllm" else build_hf_generator
     print(f"[generate] {teacher.name}: {len(requests)} requests on {engine}/{device} ({model_path})",
           file=sys.stderr, flush=True)

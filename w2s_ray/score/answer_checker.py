@@ -9,18 +9,19 @@ How answers compare, by `style`:
          strings must be equal.
   math   math_verify (symbolic: \\frac{1}{2} == 0.5, 2\\sqrt{3} == \\sqrt{12}).
   auto   numbers as in gsm8k when both sides are plain numbers, math_verify otherwise.
-Model output never reaches sympy unchecked: symbolic_guard.refusal turns away what could be costly
-(towers, factorials, sums, deep nesting, long or unprintable text) on every thread. A refused pair
-counts as right only if the two strings are equal, and is counted in `answer_refused`; so is a text
-or answer over answers.MAX_TEXT_CHARS (a flood, not a solution: it is not searched for an answer).
+Model output never reaches sympy unchecked, on any thread. First, symbolic_guard.refusal turns away
+what could be costly (towers, factorials, sums, deep nesting, long or unprintable text): a refused
+pair counts as right only if the two strings are equal, and is counted in `answer_refused`; so is a
+text or answer over answers.MAX_TEXT_CHARS (a flood, not a solution: it is not searched for an
+answer). Then what passes runs in a worker process under a hard deadline (symbolic_worker,
+`deadline_s`, default 2 s): past it the process is killed and replaced, and the row is counted in
+`answer_timed_out`, neither right nor wrong (`correct` False, as for every row not shown right).
 The answer is read from the `answer` column if the batch has one, else extracted from `text` with the
 scorer's `markers` (answers.DEFAULT_MARKERS unless configured).
 """
 from __future__ import annotations
 
-import logging
 import math
-import threading
 from typing import Literal
 
 import numpy as np
@@ -36,59 +37,52 @@ from w2s_ray.text.answers import (
 )
 from w2s_ray.score.base import Batch, Scorer, column_values, register, require_column
 from w2s_ray.score.symbolic_guard import refusal
+from w2s_ray.score.symbolic_worker import DEFAULT_DEADLINE_S, TIMED_OUT, SymbolicPool, shared_pool
 
 def numbers_equal(a: float, b: float, tol: float = 1e-6) -> bool:
     return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
 
 
-def math_equal(gold: str, answer: str) -> bool | None:
-    """Symbolic equality via math_verify; None when the guard refuses to let sympy compare them.
+def math_equal(gold: str, answer: str, pool: SymbolicPool | None = None) -> bool | str | None:
+    """Symbolic equality via math_verify; None when the guard refuses to let sympy compare them;
+    TIMED_OUT when the comparison passed the guard but did not finish within the pool's deadline.
     Any failure inside math_verify counts as not equal."""
     if gold == answer:
         return True
     if refusal(gold) or refusal(answer):
         return None
-    from math_verify import LatexExtractionConfig, parse, verify  # imported here: sympy costs ~1 s
-
-    # math_verify times out with SIGALRM, which only the main thread may set; elsewhere the guard
-    # above is the bound. Its plain-expression extractor goes through sympy's parse_expr (eval):
-    # LaTeX extraction only, so no model text is ever handed to eval.
-    timeout = 5 if threading.current_thread() is threading.main_thread() else None
-    if timeout is None:
-        for name in ("math_verify.parser", "math_verify.grader"):  # one warning per call otherwise
-            logging.getLogger(name).setLevel(logging.ERROR)
-    config = [LatexExtractionConfig()]
-    try:
-        gold_parsed = parse(f"${gold}$", extraction_config=config, parsing_timeout=timeout)
-        answer_parsed = parse(f"${answer}$", extraction_config=config, parsing_timeout=timeout)
-        return bool(gold_parsed and answer_parsed and verify(gold_parsed, answer_parsed,
-                                                             timeout_seconds=timeout))
-    except Exception:  # noqa: BLE001 - a checker must not crash a whole batch on one odd answer
-        return False
+    return (pool or shared_pool()).compare(gold, answer)
 
 
-def answers_match(gold: str, answer: str, style: str = "gsm8k") -> bool | None:
-    """Compare two already-normalised, non-empty answers; None: refused as too costly to compare."""
+def answers_match(gold: str, answer: str, style: str = "gsm8k",
+                  pool: SymbolicPool | None = None) -> bool | str | None:
+    """Compare two already-normalised, non-empty answers; None: refused as too costly to compare;
+    TIMED_OUT: the symbolic comparison was cut at its deadline."""
     gold_value, answer_value = parse_number(gold), parse_number(answer)
     if gold_value is not None and answer_value is not None and style != "math":
         return numbers_equal(gold_value, answer_value)
     if style == "gsm8k":
         return gold == answer
-    return math_equal(gold, answer)
+    return math_equal(gold, answer, pool)
 
 
 @register("answer_check")
 class AnswerChecker(Scorer):
-    columns = ("correct", "has_gold", "answer_refused")
+    columns = ("correct", "has_gold", "answer_refused", "answer_timed_out")
     group_by = None
     num_cpus = 0.5
     num_gpus = 0.0
 
     def __init__(self, *, style: Literal["gsm8k", "math", "auto"] = "gsm8k", answer_column: str = "answer",
                  text_column: str = "text", gold_column: str = "gold",
-                 markers: list[str] | tuple[str, ...] = DEFAULT_MARKERS):
+                 markers: list[str] | tuple[str, ...] = DEFAULT_MARKERS,
+                 deadline_s: float = DEFAULT_DEADLINE_S):
         if style not in STYLES:
             raise ValueError(f"style must be one of {STYLES}, got {style!r}")
+        if isinstance(deadline_s, bool) or not isinstance(deadline_s, (int, float)) or not 0 < deadline_s < math.inf:
+            raise ValueError(f"deadline_s must be a positive number of seconds, got {deadline_s!r}")
+        # Shared by every answer_check in this process; started on the first symbolic comparison.
+        self.pool = shared_pool(float(deadline_s))
         self.style, self.markers = style, check_markers(markers)
         self.answer_column, self.text_column, self.gold_column = answer_column, text_column, gold_column
 
@@ -96,12 +90,13 @@ class AnswerChecker(Scorer):
         golds = [normalize_answer(g) if g is not None else "" for g in
                  column_values(batch, self.gold_column)]
         answers, too_long = self._answers(batch)
-        verdicts = [None if long else answers_match(g, a, self.style) if g and a else False
+        verdicts = [None if long else answers_match(g, a, self.style, self.pool) if g and a else False
                     for g, a, long in zip(golds, answers, too_long)]
         return {
             "correct": np.array([v is True for v in verdicts], dtype=bool),
             "has_gold": np.array([bool(g) for g in golds], dtype=bool),
             "answer_refused": np.array([v is None for v in verdicts], dtype=bool),
+            "answer_timed_out": np.array([v == TIMED_OUT for v in verdicts], dtype=bool),
         }
 
     def _answers(self, batch: Batch) -> tuple[list[str], list[bool]]:

@@ -134,16 +134,30 @@ def score_dataset(ds, scorers: Sequence[ScorerSpec | dict | str]):
     specs = as_specs(scorers)  # fail on a bad spec before anything touches Ray
     from ray.data import ActorPoolStrategy
 
-    for pool in _pools(specs):
+    from w2s_ray.free_resources import fit_pool, free_resources, total_resources
+
+    # Each pool gets as many actors as fit in what is free now (a Serve replica may hold CPUs), at
+    # least one, or the stage fails here instead of waiting for an actor that can never start.
+    # Pools are sized one by one, not as a sum: a pool with no actor running yet gets the CPUs of
+    # the pools before it when they finish, as Ray Data has always run them on a small cluster.
+    pools = _pools(specs)
+    asks = [{"CPU": p[0].concurrency * p[0].resources()["num_cpus"],
+             "GPU": p[0].concurrency * p[0].resources()["num_gpus"]} for p in pools]
+    free = free_resources(want={k: max(a[k] for a in asks) for k in ("CPU", "GPU")} if asks else None)
+    total = total_resources()
+    for pool in pools:
         head = pool[0]
         cls = head.scorer_class()
+        res = head.resources()
+        size = fit_pool("score " + "+".join(s.name for s in pool), head.concurrency,
+                        {"CPU": res["num_cpus"], "GPU": res["num_gpus"]}, dict(free), total)
         # The classes travel to the actors, not their names: the workers build exactly the scorers the
         # driver resolved, without relying on registration side effects in the worker. Cloudpickle
         # sends them by reference to their module (by value from __main__), so a scorer defined in a
         # file the workers cannot import needs a runtime_env `py_modules` (tests pickle theirs by value).
         ray_args = dict(
             fn_constructor_kwargs={"scorers": [(s.scorer_class(), dict(s.config)) for s in pool]},
-            compute=ActorPoolStrategy(size=head.concurrency),
+            compute=ActorPoolStrategy(size=size),
             batch_format="pyarrow",
             **head.resources(),
         )

@@ -3,8 +3,9 @@
 Model output is untrusted, and sympy evaluates eagerly: a 20-character `10^{10^{10}}` froze a
 scorer for minutes. math_verify's own timeout uses SIGALRM, which only the main thread may set, and
 Ray Data runs scorer batches on other threads, where nothing could interrupt sympy (it holds the GIL).
-So the bound is structural and holds on any thread: before sympy sees an answer, `refusal` rejects
-whatever could be costly to evaluate, in time linear in the answer's length:
+So there are two bounds. This module is the cheap first line and holds on any thread: before sympy
+sees an answer, `refusal` rejects whatever is known to be costly to evaluate, in time linear in the
+answer's length:
 
   longer than MAX_SYMBOLIC_CHARS; a character that is not printable (NUL, lone surrogates, bidi
   controls); brackets nested deeper than MAX_NESTING; a digit run longer than MAX_DIGITS or an
@@ -14,7 +15,8 @@ whatever could be costly to evaluate, in time linear in the answer's length:
   takes a limit over a range (\\sum, \\prod, \\int, \\lim, \\binom, \\Gamma, ...).
 
 A refused comparison is not scored as a match (unless the two strings are equal) and is counted:
-answer_check writes it to its `answer_refused` column.
+answer_check writes it to its `answer_refused` column. What passes the rule is compared in a worker
+process under a hard deadline (symbolic_worker), the second line, for what the rule did not foresee.
 """
 from __future__ import annotations
 

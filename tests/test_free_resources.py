@@ -1,0 +1,100 @@
+"""Ray Data actor pools are sized from what the cluster has free (a Serve replica may hold CPUs), not
+from its totals: a pool is cut to what fits, and a stage where not even one actor fits fails at
+once, naming the stage, instead of waiting forever for CPUs it can never get."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from w2s_ray import free_resources
+from w2s_ray.free_resources import NoRoomError, fit_pool
+
+
+def test_a_pool_is_cut_to_what_is_free_and_takes_it():
+    free = {"CPU": 1.2, "GPU": 0.0}
+    assert fit_pool("score step_check", 3, {"CPU": 0.5, "GPU": 0.0}, free) == 2
+    assert free["CPU"] == pytest.approx(0.2)
+    assert fit_pool("generate weak", 2, {"CPU": 1.0, "GPU": 1.0}, {"CPU": 8.0, "GPU": 2.0}) == 2
+    assert fit_pool("generate weak", 4, {"CPU": 2.0, "GPU": 2.0}, {"CPU": 8.0, "GPU": 5.0}) == 2  # TP 2
+
+
+def test_not_even_one_actor_is_a_located_error():
+    with pytest.raises(NoRoomError) as err:
+        fit_pool("generate weak-b", 1, {"CPU": 1.0, "GPU": 0.0}, {"CPU": 0.5, "GPU": 0.0}, {"CPU": 2.0, "GPU": 0.0})
+    message = str(err.value)
+    assert "'generate weak-b'" in message and "needs 1 CPU" in message and "only 0.5 CPU free of 2 CPU" in message
+    assert "serve" in message.lower()
+
+
+@pytest.fixture()
+def hold_cpus(ray_local, monkeypatch):
+    """Hold CPUs the way a Serve replica of `w2s run --serve` does: an actor that keeps them."""
+    monkeypatch.setattr(free_resources, "SETTLE_S", 2.0)
+    holders = []
+
+    def hold(leave_free: float) -> None:
+        deadline = time.time() + 60  # actors of earlier tests are released asynchronously
+        while ray_local.available_resources().get("CPU", 0) < 2.0 and time.time() < deadline:
+            time.sleep(0.5)
+        cpus = ray_local.available_resources()["CPU"] - leave_free
+
+        @ray_local.remote(num_cpus=cpus)
+        class Holder:
+            def ping(self):
+                return True
+
+        holder = Holder.remote()
+        ray_local.get(holder.ping.remote(), timeout=120)
+        holders.append(holder)
+
+    yield hold
+    for holder in holders:
+        ray_local.kill(holder)
+
+
+def _within(seconds: float, fn):
+    out: dict = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except Exception as error:  # noqa: BLE001 - handed to the test
+            out["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still waiting after {seconds} s (before: forever, for CPUs held elsewhere)"
+    return out
+
+
+@pytest.mark.slow
+def test_a_stage_whose_one_actor_cannot_fit_fails_at_once_instead_of_waiting_forever(hold_cpus, ray_local):
+    from w2s_ray.config import TeacherConfig
+    from w2s_ray.data.world import generate_world
+    from w2s_ray.generate.stage import generate
+    from w2s_ray.score import score_dataset
+
+    hold_cpus(leave_free=0.5)
+    problems = [p.to_row() for p in generate_world(4, seed=3, levels=(1,))]
+    teacher = TeacherConfig(name="weak", model="unused", engine="hf", max_tokens=8)
+    out = _within(60, lambda: generate(problems, teacher, "unused", "cpu"))
+    assert isinstance(out.get("error"), NoRoomError) and "'generate weak'" in str(out["error"]), out
+
+    ds = ray_local.data.from_items([{"text": "#### 1", "gold": "1"}])
+    out = _within(60, lambda: score_dataset(ds, [{"name": "answer_check", "num_cpus": 1.0}]).take_all())
+    assert isinstance(out.get("error"), NoRoomError) and "'score answer_check'" in str(out["error"]), out
+
+
+@pytest.mark.slow
+def test_a_pool_larger_than_what_is_free_is_cut_and_the_stage_finishes(hold_cpus, ray_local, capfd):
+    from w2s_ray.score import score_dataset
+
+    hold_cpus(leave_free=1.0)
+    rows = [{"text": f"1+1=2\n#### {i}", "gold": "2"} for i in range(12)]
+    ds = ray_local.data.from_items(rows, override_num_blocks=3)
+    out = _within(240, lambda: score_dataset(ds, [{"name": "step_check", "concurrency": 4, "batch_size": 4}]).take_all())
+    assert len(out["value"]) == 12, out
+    assert "score step_check: 2 of 4 actors fit" in capfd.readouterr().err
