@@ -12,7 +12,7 @@ from w2s_ray.stages import steps
 from w2s_ray.stages.context import RunContext
 
 # The hashes of the shipped configs before per-stage scorers existed: their run directories resume.
-SHIPPED_HASHES = {"demo-smollm2": "005103d702def0a7", "demo-w2s": "24eab10a72245968", "demo": "143eeaa52a2d2c11",
+SHIPPED_HASHES = {"demo-smollm2": "005103d702def0a7", "demo-w2s": "cdeca3652173d0a4", "demo": "143eeaa52a2d2c11",
                   "gpu-gsm8k-w2s": "a33dfee2361c0e2d", "gpu-math-w2s": "340c834e363b4ea5"}  # GPU configs: as resized for 2 GPUs (#11)
 BASE = {"name": "t", "weak": [{"name": "wa", "model": "m"}], "strong": {"name": "s", "model": "m"}}
 
