@@ -69,3 +69,18 @@ def test_an_interrupt_is_a_message_and_exit_130(capsys, monkeypatch):
     monkeypatch.setattr(cli, "build_parser", lambda: parser)
     code, err = _run(capsys, ["report", "somewhere"])
     assert code == 130 and "interrupted" in err and "Traceback" not in err
+
+
+def test_a_stage_without_room_for_one_actor_is_one_line_and_exit_1(capsys, monkeypatch):
+    import w2s_ray.cli as cli
+    from w2s_ray.free_resources import NoRoomError, fit_pool
+
+    def no_room(args):
+        fit_pool("generate weak", 1, {"CPU": 1.0}, {"CPU": 0.5}, {"CPU": 2.0})
+
+    parser = cli.build_parser()
+    parser._subparsers._group_actions[0].choices["report"].set_defaults(func=no_room)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    code, err = _run(capsys, ["report", "somewhere"])
+    assert code == 1 and "stage 'generate weak'" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert issubclass(NoRoomError, RuntimeError)

@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     from w2s_ray.stage_io import CorruptStageError
 
     from w2s_ray.data.schema import InputError
+    from w2s_ray.free_resources import NoRoomError
 
     # Bad input of any kind is one line naming the file (and line, field) and exit code 2: the user
     # fixes a file, a traceback would only hide which one.
@@ -183,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CorruptStageError, ManifestError, EmptyTrainingSet) as err:
         print(f"w2s: {type(err).__name__}: {_one_line(err)}", file=sys.stderr)
         return 3
+    except NoRoomError as err:  # the cluster has not the room for one actor of a stage: as `w2s plan`
+        print(f"w2s: {_one_line(err)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGINT while serving beside a loop
         print("w2s: interrupted; finished stages are kept (`w2s resume RUN_DIR` continues)", file=sys.stderr)
         return 130

@@ -179,6 +179,9 @@ class ServeConfig(_Strict):
     max_concurrent: int = Field(default=8, ge=1)  # requests in flight per client (address + token); beyond: 429
     max_model_len: int | None = Field(default=None, ge=16)  # prompt + completion tokens; None: the model's own
     num_cpus: float = Field(default=0.5, gt=0)  # Ray CPUs per model replica (two live during a swap)
+    # Model replicas (vLLM engines) behind the one ingress; Serve spreads requests over them. A swap
+    # starts the new round's replicas before the old ones stop, so it briefly holds twice as many.
+    replicas: int = Field(default=1, ge=1)
     poll_seconds: float = Field(default=2.0, gt=0)  # how often the server looks for a new promotion
 
 

@@ -30,7 +30,7 @@ class NoRoomError(RuntimeError):
 
 # Actors of the previous stage are released asynchronously (Ray Data kills a finished pool's
 # actors after the stage has returned its rows): what is not free yet may be in a second or two.
-SETTLE_S = 20.0
+SETTLE_S = 60.0
 
 
 def free_resources(want: Mapping[str, float] | None = None, settle_s: float | None = None) -> dict[str, float]:

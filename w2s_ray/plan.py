@@ -77,11 +77,13 @@ def stage_asks(config: RunConfig, device: str, cluster_cpus: float | None = None
 
 
 def serve_ask(config: RunConfig, device: str) -> Ask:
-    # serve/app.py: one replica, the GPU bundle of devices.vllm_placement or serve.num_cpus on CPU;
-    # max_surge 100% starts the next round's replica before the old one stops.
+    # serve/app.py: serve.replicas replicas, each the GPU bundle of devices.vllm_placement or
+    # serve.num_cpus on CPU; max_surge 100% starts the next round's replicas before the old ones stop.
+    n = config.serve.replicas
+    during = f"{n} x vLLM replica" if n > 1 else "vLLM replica"
     if device == "gpu":
-        return Ask("serve", "vLLM replica (2 during a swap)", 2, 1.0, 1.0)
-    return Ask("serve", "vLLM replica, CPU (2 during a swap)", 2, 0.0, config.serve.num_cpus)
+        return Ask("serve", f"{during} ({2 * n} during a swap)", 2 * n, 1.0, 1.0)
+    return Ask("serve", f"{during}, CPU ({2 * n} during a swap)", 2 * n, 0.0, config.serve.num_cpus)
 
 
 def parse_cluster(text: str) -> dict[str, float]:

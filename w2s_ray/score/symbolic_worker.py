@@ -27,7 +27,7 @@ Protocol (line-based JSON over the worker's stdin/stdout, nothing pickled): the 
 own stdout is moved to stderr, so nothing sympy or a library prints can be read as a verdict. It
 dies with its parent (PR_SET_PDEATHSIG on Linux; EOF on stdin elsewhere).
 
-    python -m w2s_ray.score.symbolic_worker [--check module:function]
+    python w2s_ray/score/symbolic_worker.py [--check module:function]
 """
 from __future__ import annotations
 
@@ -123,7 +123,8 @@ class _Worker:
         # the parent found them: a Ray worker's path is not the shell's PYTHONPATH.
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if isinstance(p, str) and p)
         env.setdefault("OMP_NUM_THREADS", "1")
-        self.process = _spawn([sys.executable, "-m", "w2s_ray.score.symbolic_worker", "--check", check], env)
+        # Run as a file, not `-m`: the package's __init__ (numpy, pydantic) is no part of a check.
+        self.process = _spawn([sys.executable, os.path.abspath(__file__), "--check", check], env)
         if self._read_line(start_timeout_s) != "ready":
             self.kill()
             raise RuntimeError(f"symbolic worker ({check}) did not start within {start_timeout_s:.0f} s")
@@ -272,6 +273,8 @@ def _die_with_parent() -> None:
 
 
 def _resolve(path: str) -> Callable[[str, str], bool]:
+    if path == DEFAULT_CHECK:  # this file runs as __main__: no second import of it through the package
+        return math_verify_equal
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 

@@ -94,7 +94,7 @@ def llm_config(spec: AppSpec):
         runtime_env={"env_vars": env},
         deployment_config={
             "name": MODEL_DEPLOYMENT,
-            "num_replicas": 1,
+            "num_replicas": spec.serve.replicas,
             "max_surge_percent": 100,
             # The replica actor itself needs no CPU of its own: the placement bundle holds the engine's.
             "ray_actor_options": {"num_cpus": 0},

@@ -44,13 +44,20 @@ def check_exposure(config: RunConfig) -> None:
                          "is unset: refusing to serve without a bearer token beyond this machine")
 
 
+def serving_ray_cpus(config: RunConfig) -> int | None:
+    """The CPUs of an embedded Ray for a server beside the loop: the loop's, plus logical CPUs for
+    the model replicas (twice `serve.replicas` during a swap), so that the loop's stages are not left
+    waiting on CPUs the server holds. None on a cluster (its size is its own)."""
+    if cluster_address(config.ray.address) is not None:
+        return config.ray.num_cpus
+    extra = math.ceil(2 * config.serve.replicas * config.serve.num_cpus)
+    return (config.ray.num_cpus or os.cpu_count() or 1) + extra
+
+
 def init_ray_for_serving(config: RunConfig):
-    """Ray for a server beside the loop: an embedded Ray gets extra logical CPUs for the model replicas
-    (two during a swap), so that the loop's stages, which size themselves on the cluster's CPUs,
-    are not left waiting on CPUs the server holds."""
-    extra = math.ceil(2 * config.serve.num_cpus)
+    """Ray for a server beside the loop, sized by serving_ray_cpus."""
     if cluster_address(config.ray.address) is None:
-        return init_ray(None, (config.ray.num_cpus or os.cpu_count() or 1) + extra)
+        return init_ray(None, serving_ray_cpus(config))
     return init_ray(config.ray.address, config.ray.num_cpus)
 
 

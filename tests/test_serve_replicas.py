@@ -1,0 +1,46 @@
+"""serve.replicas: how many model replicas serve the student, in the Serve app, the plan and the
+embedded Ray's extra CPUs (a swap briefly holds twice as many)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from w2s_ray.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+GPU_CONFIG = REPO / "configs/gpu-gsm8k-w2s.yaml"
+
+
+def test_the_plan_counts_every_replica_twice_during_a_swap(capsys, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    # one replica (2 GPUs during a swap) fits beside the loop on 4 GPUs; three (6 during a swap) do not
+    assert main(["plan", str(GPU_CONFIG), "--cluster", "gpus=4,cpus=40", "--serve"]) == 0
+    capsys.readouterr()
+    assert main(["plan", str(GPU_CONFIG), "--cluster", "gpus=4,cpus=40", "--serve",
+                 "--set", "serve.replicas=3"]) == 1
+    out = capsys.readouterr().out
+    assert "3 x vLLM replica (6 during a swap)" in out and "with serve beside it needs" in out
+
+
+def test_the_serve_app_deploys_the_configured_replicas(tiny_models):
+    from w2s_ray.config import ServeConfig, TeacherConfig
+    from w2s_ray.serve.app import AppSpec, llm_config
+
+    model = tiny_models[1]
+    spec = AppSpec(model_id="tiny-round-1", model_dir=model, run_name="tiny",
+                   teacher=TeacherConfig(name="strong", model=model, dtype="float32"),
+                   serve=ServeConfig(replicas=3, num_cpus=0.25))
+    config = llm_config(spec)
+    assert config.deployment_config["num_replicas"] == 3
+    assert config.placement_group_config == {"bundles": [{"CPU": 0.25}]}  # per replica
+
+
+def test_an_embedded_ray_beside_the_loop_gets_cpus_for_every_replica_of_a_swap(monkeypatch):
+    from w2s_ray.config import RunConfig
+    from w2s_ray.serve.server import serving_ray_cpus
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    config = RunConfig(weak=[{"name": "w", "model": "m"}], strong={"name": "s", "model": "m"},
+                       ray={"num_cpus": 2}, serve={"replicas": 3, "num_cpus": 0.5})
+    assert serving_ray_cpus(config) == 2 + 3  # 2 x 3 replicas x 0.5 CPU
+    one = config.model_copy(update={"serve": config.serve.model_copy(update={"replicas": 1})})
+    assert serving_ray_cpus(one) == 2 + 1
