@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from w2s_ray.eval.mix_report import mix_rows, render_mixes
 from w2s_ray.eval.pgr_interval import correct_by_problem, pgr_interval
 from w2s_ray.eval.selection_stats import selection_stats, strong_half_gold
 from w2s_ray.manifest import Manifest
@@ -75,11 +76,14 @@ def build_report(run_dir: str | Path) -> dict:
     rounds.sort(key=lambda r: r["round"])
     _add_pgr_intervals(manifest, weak_names, weak_keys, baseline_keys.get("ceiling"), weakly_supervised)
     stage_seconds = {key: manifest.record(key)["seconds"] for key in manifest.stages()}
-    return {"run": manifest.config.get("name"), "config_hash": manifest.config_hash,
-            "baselines": baselines, "teachers": _teachers(manifest, weak_names, weak_keys, rounds),
-            "rounds": rounds, "stage2": stage2,
-            "failures": manifest.failures(), "data": manifest.data(), "stage_seconds": stage_seconds,
-            "throughput": _throughput(manifest)}
+    report = {"run": manifest.config.get("name"), "config_hash": manifest.config_hash,
+              "baselines": baselines, "teachers": _teachers(manifest, weak_names, weak_keys, rounds),
+              "rounds": rounds, "stage2": stage2,
+              "failures": manifest.failures(), "data": manifest.data(), "stage_seconds": stage_seconds,
+              "throughput": _throughput(manifest)}
+    if manifest.config.get("recipe") == "supervision_mix":
+        report["mixes"] = mix_rows(manifest, _accuracy)
+    return report
 
 
 def _add_pgr_intervals(manifest: Manifest, weak_names: list[str], weak_keys: dict[str, str],
@@ -135,6 +139,8 @@ def render_markdown(report: dict) -> str:
         cells = [f"{100 * row['acc_by_level'].get(l, float('nan')):.0f}" for l in levels]
         lines.append(f"| {name} | {100 * row['acc']:.1f} | " + " | ".join(cells)
                      + f" | {_pgr_cell(row)} | {row.get('selected_rows') or '-'} |")
+    if "mixes" in report:
+        lines += ["", "## Supervision mixes", "", *render_mixes(report["mixes"])]
     lines += ["", "## Stages", "",
               "Wall seconds per stage; generation rates include the engine's start-up.", "",
               "| stage | seconds | throughput |", "|---|---|---|"]
@@ -190,6 +196,9 @@ def plot(report: dict, path: Path) -> None:
     for r in report["rounds"]:
         levels = sorted(r["acc_by_level"])
         ax.plot(levels, [r["acc_by_level"][l] for l in levels], "o-", label=f"round {r['round']}")
+    for m in report.get("mixes", []):
+        levels = sorted(m["acc_by_level"])
+        ax.plot(levels, [m["acc_by_level"][l] for l in levels], "x-", label=m["name"])
     if report.get("stage2"):
         levels = sorted(report["stage2"]["acc_by_level"])
         ax.plot(levels, [report["stage2"]["acc_by_level"][l] for l in levels], "s-", label="stage II")
