@@ -1,7 +1,8 @@
 """The report's `mixes` (recipe supervision_mix): per mix, the measured errors of the set it was
 trained on (recorded by its select stage, before training) beside its accuracy by level.
 
-    {name, outcome_error, step_error, step_error_from, checker_step_error, n_rows, parts, acc, acc_by_level}
+    {name, outcome_error, step_error, step_error_from, checker_step_error, n_rows, n_steps, n_wrong_steps,
+     parts, acc, n, acc_by_level}
 
 A mix is a student_eval whose select stage (same label) recorded a `supervision` measurement.
 """
@@ -27,7 +28,7 @@ def mix_rows(manifest: Manifest, accuracy) -> list[dict]:
             continue
         rows.append({"name": tag.label, "outcome_error": m["outcome_error"], "step_error": m["step_error"],
                      "step_error_from": m["step_error_from"], "checker_step_error": m["checker_step_error"],
-                     "n_rows": m["n"], "parts": m["parts"], "acc": acc["acc"], "n": acc["n"],
+                     "n_rows": m["n"], "n_steps": m["n_steps"], "n_wrong_steps": m["n_wrong_steps"], "parts": m["parts"], "acc": acc["acc"], "n": acc["n"],
                      "acc_by_level": acc["acc_by_level"]})
     return rows
 
