@@ -7,8 +7,8 @@ import pytest
 from w2s_ray.data.schema import Problem
 from w2s_ray.data.world import Step, generate_world
 from w2s_ray.data.world_chain import read_chain, solution_text
-from w2s_ray.select.error_control import ErrorTargetUnreachable, build_mix, inject_errors, measure
-from w2s_ray.select.subtasks import hard_set, rephrased_set, subtask_set, text_subtask, world_subtask
+from w2s_ray.supervision.error_control import ErrorTargetUnreachable, build_mix, inject_errors, measure
+from w2s_ray.supervision.subtasks import hard_set, rephrased_set, subtask_set, text_subtask, world_subtask
 
 # A hand-made world problem: 12 -> +7 -> 19 -> -4 -> 15 -> *2 -> 30 -> /3 -> 10
 WORLD_Q = ("Ava has 12 stones. She finds 7 more stones. She gives away 4 stones. "

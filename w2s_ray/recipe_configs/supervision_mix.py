@@ -6,7 +6,6 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from w2s_ray.config_base import Strict
-from w2s_ray.data.schema import LEVELS
 
 
 class MixPart(Strict):
@@ -36,19 +35,12 @@ class SupervisionMixConfig(Strict):
     subtasks cut from them (`subtask_steps` steps from the middle) and their rewordings; each mix is
     SFT'd from the strong base and evaluated on the test split."""
 
-    hard_levels: list[int] = Field(default_factory=lambda: [4, 5], min_length=1)
+    hard_levels: list[Literal[1, 2, 3, 4, 5]] = Field(default_factory=lambda: [4, 5], min_length=1)  # data.schema.LEVELS
     n_hard: int = Field(default=200, ge=1)
     subtask_steps: int = Field(default=2, ge=1)
     seed: int = 0
     evaluate_base: bool = True  # the strong base on the test split, for reference
     mixes: list[MixConfig] = Field(min_length=1)
-
-    @field_validator("hard_levels")
-    @classmethod
-    def _levels(cls, levels):
-        if any(level not in LEVELS for level in levels):
-            raise ValueError(f"hard_levels must be among {LEVELS}, got {levels}")
-        return levels
 
     @field_validator("mixes")
     @classmethod

@@ -19,8 +19,8 @@ import hashlib
 import json
 
 from w2s_ray.recipes import register
-from w2s_ray.select.error_control import build_mix
-from w2s_ray.select.subtasks import hard_set, rephrased_set, subtask_set
+from w2s_ray.supervision.error_control import build_mix
+from w2s_ray.supervision.subtasks import hard_set, rephrased_set, subtask_set
 from w2s_ray.stage_tags import Tag
 from w2s_ray.stages.context import RunContext
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train

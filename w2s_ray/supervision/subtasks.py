@@ -1,4 +1,4 @@
-"""Supervision sets cut from hard problems (He et al. 2024; METHODS.md section 3), as selections:
+"""Supervision sets cut from hard problems (He et al. 2024; METHODS.md section 3), as Selections:
 
   hard_set       gold solutions of the hard problems (the levels named), the first n
   subtask_set    a middle span of each hard solution's steps, posed as a problem of its own
