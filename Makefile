@@ -13,7 +13,7 @@ export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
 export HF_HUB_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: venv demo demo-w2s demo-smollm2 test test-fast test-long test-multinode bench clean
+.PHONY: venv demo demo-w2s demo-smollm2 demo-mix test test-fast test-long test-multinode bench clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,9 @@ demo-w2s: $(STAMP)
 
 demo-smollm2: $(STAMP)
 	$(VENV)/bin/w2s run configs/demo-smollm2.yaml
+
+demo-mix: $(STAMP)
+	$(VENV)/bin/w2s run configs/demo-mix.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15

@@ -57,6 +57,13 @@ def test_text_subtask_gives_the_known_steps_and_takes_the_answer_from_the_span_l
     assert sub["solution"].endswith(f"#### {sub['gold']}") and all(s in sub["question"] for s in steps[:i])
 
 
+def test_a_problem_without_a_level_is_as_hard_as_its_number_of_steps():
+    gsm = [Problem(f"gsm:{k}", "Q?", "9", "\n".join(["1 + 1 = 2"] * k) + "\n#### 9", None, "gsm8k") for k in (2, 4, 7)]
+    assert [r["level"] for r in hard_set(gsm, [4, 5], 2).rows] == [4, 5]
+    with pytest.raises(ValueError, match="n_hard is 3, but the weak half has only 2"):
+        hard_set(gsm, [4, 5], 3)
+
+
 def test_text_spans_that_cannot_be_posed_are_counted_by_reason():
     rows = [_item("t:short", "Q?", "2 + 2 = 4\n#### 4", "4"),
             _item("t:prose", "Q?", "First.\nThen some prose.\nMore prose.\nFinal step.\n#### 5", "5"),

@@ -37,20 +37,31 @@ def _item(problem_id: str, kind: str, question: str, level: int | None, solution
             "question": question, "level": level, "solution": solution, "gold": gold, "gold_solution": solution}
 
 
+def level_of(problem: Problem) -> int | None:
+    """Its level; for a problem without one (GSM8K), its number of solution steps up to 5, as a world
+    problem's level is its number of steps."""
+    if problem.level is not None or not problem.solution:
+        return problem.level
+    n_steps = len(split_steps(problem.solution))
+    return min(n_steps, 5) if n_steps else None
+
+
 def hard_set(problems: Sequence[Problem], levels: Sequence[int], n: int) -> Selection:
     """The first n problems of the given levels that have a gold solution."""
     rows, dropped = [], Counter()
     for p in problems:
-        if p.level not in levels:
+        level = level_of(p)
+        if level not in levels:
             dropped["other_level"] += 1
         elif not (p.solution and p.solution.strip()) or p.gold is None:
             dropped["no_gold_solution"] += 1
         elif len(rows) >= n:
             dropped["beyond_n"] += 1
         else:
-            rows.append(_item(p.id, "hard", p.question, p.level, p.solution.strip(), normalize_answer(p.gold)))
+            rows.append(_item(p.id, "hard", p.question, level, p.solution.strip(), normalize_answer(p.gold)))
     if len(rows) < n:
-        raise ValueError(f"only {len(rows)} problems of levels {list(levels)} with a gold solution; {n} asked")
+        raise ValueError(f"supervision_mix.n_hard is {n}, but the weak half has only {len(rows)} problems of levels "
+                         f"{list(levels)} with a gold solution")
     return Selection(rows=rows, n_in=len(problems), kept=len(rows), dropped=dict(dropped))
 
 
