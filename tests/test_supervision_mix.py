@@ -39,6 +39,9 @@ def test_mix_settings_are_checked_where_they_are(tmp_path):
         RunConfig.model_validate(files)
     with pytest.raises(ValueError, match="repeated"):
         RunConfig.model_validate({**raw, "supervision_mix": {"mixes": [MIX["mixes"][0]] * 2}})
+    with pytest.raises(ValueError, match=r"findings.0: \['nope'\] not among the mixes \['hard'\]"):
+        RunConfig.model_validate({**raw, "supervision_mix": {**MIX, "findings": [
+            {"claim": "c", "better": "hard", "worse": "nope"}]}})
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED_HASHES))
@@ -52,6 +55,8 @@ def test_demo_mix_config_pairs_the_findings():
     parts = {m.name: [(p.kind, p.outcome_error, p.error_step) for p in m.parts] for m in config.supervision_mix.mixes}
     assert parts["hard-50-final"][0][:2] == parts["hard-50-early"][0][:2]  # equal outcome error, other steps
     assert parts["hard-50+subtask"][0] == parts["hard-50+rephrased"][0]
+    assert [(f.better, f.worse) for f in config.supervision_mix.findings] == [
+        ("hard-90-final", "subtask-clean"), ("hard-50-final", "hard-50-early"), ("hard-50+subtask", "hard-50+rephrased")]
 
 
 class Fault(RuntimeError):
@@ -74,7 +79,8 @@ def test_tiny_run_every_stage_resumes_and_report_has_the_mix(tmp_path, tiny_mode
     raw["supervision_mix"] = {"hard_levels": [4, 5], "n_hard": 6, "subtask_steps": 2, "evaluate_base": False,
                               "mixes": [{"name": "all", "parts": [
                                   {"kind": "hard", "outcome_error": 0.5, "error_step": "early"},
-                                  {"kind": "subtask"}, {"kind": "rephrased"}]}]}
+                                  {"kind": "subtask"}, {"kind": "rephrased"}]}],
+                              "findings": [{"claim": "a mix against itself", "better": "all", "worse": "all"}]}
     path.write_text(yaml.safe_dump(raw))
     config = load_config(path)
 
@@ -113,4 +119,8 @@ def test_tiny_run_every_stage_resumes_and_report_has_the_mix(tmp_path, tiny_mode
     hard = mix["parts"]["hard"]
     assert hard["n_wrong_steps"] > 3 and mix["step_error"] == hard["n_wrong_steps"] / mix["n_steps"]
     assert 0 <= mix["acc"] <= 1 and set(mix["acc_by_level"]) == {"1", "2", "3", "4", "5"}
-    assert "## Supervision mixes" in (tmp_path / "run" / "report.md").read_text()
+    [finding] = report["findings"]
+    assert finding["verdict"] == "not distinguishable" and finding["interval"]["diff"] == 0
+    assert finding["sets"]["all"]["outcome_error"] == mix["outcome_error"]
+    markdown = (tmp_path / "run" / "report.md").read_text()
+    assert "## Supervision mixes" in markdown and "| a mix against itself | all | all |" in markdown

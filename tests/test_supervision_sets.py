@@ -141,3 +141,16 @@ def test_a_mix_is_measured_per_part_and_as_a_whole():
     assert m["n"] == 40 and m["outcome_error"] == 0.25 and m["parts"]["hard"]["outcome_error"] == 0.5
     assert m["parts"]["subtask"]["outcome_error"] == 0.0 and len(mix.rows) == 40
     assert all(r["prompt"].startswith("Question: ") and r["completion"].startswith(" ") for r in mix.rows)
+
+
+def test_a_finding_is_judged_by_a_paired_interval_over_test_problems():
+    from w2s_ray.eval.mix_report import diff_interval
+
+    better = {f"p{i}": float(i % 10 < 8) for i in range(200)}  # 80% right
+    same = dict(better)
+    worse = {f"p{i}": float(i % 10 < 5) for i in range(200)}  # 50%, wrong on a subset of better's misses
+    clear = diff_interval(better, worse)
+    assert clear["diff"] == pytest.approx(0.3) and clear["low"] > 0.2 and clear["problems"] == 200
+    tie = diff_interval(better, same)
+    assert tie["diff"] == tie["low"] == tie["high"] == 0  # paired: the same answers never differ
+    assert diff_interval(better, {"other": 1.0}) is None

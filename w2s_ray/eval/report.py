@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from w2s_ray.eval.mix_report import mix_rows, render_mixes
+from w2s_ray.eval.mix_report import findings, mix_rows, render_findings, render_mixes
 from w2s_ray.eval.pgr_interval import correct_by_problem, pgr_interval
 from w2s_ray.eval.selection_stats import selection_stats, strong_half_gold
 from w2s_ray.manifest import Manifest
@@ -83,6 +83,7 @@ def build_report(run_dir: str | Path) -> dict:
               "throughput": _throughput(manifest)}
     if manifest.config.get("recipe") == "supervision_mix":
         report["mixes"] = mix_rows(manifest, _accuracy)
+        report["findings"] = findings(manifest, report["mixes"])
     return report
 
 
@@ -141,6 +142,8 @@ def render_markdown(report: dict) -> str:
                      + f" | {_pgr_cell(row)} | {row.get('selected_rows') or '-'} |")
     if "mixes" in report:
         lines += ["", "## Supervision mixes", "", *render_mixes(report["mixes"])]
+        if report["findings"]:
+            lines += ["", "## Findings (He et al. 2024) against this run", "", *render_findings(report["findings"])]
     lines += ["", "## Stages", "",
               "Wall seconds per stage; generation rates include the engine's start-up.", "",
               "| stage | seconds | throughput |", "|---|---|---|"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from w2s_ray.config_base import Strict
 
@@ -30,6 +30,15 @@ class MixConfig(Strict):
         return parts
 
 
+class FindingConfig(Strict):
+    """A claim of the paper as a pair of mixes: `better` should beat `worse` on the test split. The
+    report says whether it did (a paired bootstrap interval over test problems) beside both sets' errors."""
+
+    claim: str = Field(min_length=1, max_length=200)
+    better: str
+    worse: str
+
+
 class SupervisionMixConfig(Strict):
     """Hard problems (these levels, the first n_hard of the weak half, with gold solutions), the
     subtasks cut from them (`subtask_steps` steps from the middle) and their rewordings; each mix is
@@ -41,6 +50,7 @@ class SupervisionMixConfig(Strict):
     seed: int = 0
     evaluate_base: bool = True  # the strong base on the test split, for reference
     mixes: list[MixConfig] = Field(min_length=1)
+    findings: list[FindingConfig] = Field(default_factory=list)
 
     @field_validator("mixes")
     @classmethod
@@ -50,3 +60,12 @@ class SupervisionMixConfig(Strict):
         if dupes:
             raise ValueError(f"mix names must be unique; repeated: {dupes}")
         return mixes
+
+    @model_validator(mode="after")
+    def _findings_name_mixes(self):
+        names = {m.name for m in self.mixes}
+        for i, finding in enumerate(self.findings):
+            unknown = [n for n in (finding.better, finding.worse) if n not in names]
+            if unknown:
+                raise ValueError(f"findings.{i}: {unknown} not among the mixes {sorted(names)}")
+        return self
