@@ -64,6 +64,17 @@ def test_a_problem_without_a_level_is_as_hard_as_its_number_of_steps():
         hard_set(gsm, [4, 5], 3)
 
 
+def test_math_text_is_split_into_paragraph_steps_as_the_step_checker_splits_it():
+    solution = ("We have $2 + 3 = 5$.\nSo far so good.\n\nThen $5 \\cdot 4 = 20$ in all.\n\n"
+                "Halve it: 20 / 2 = 10\n\nFinally 10 + 1 = 11.\n#### 11")
+    first = text_subtask(_item("math:1", "Q?", solution, "11"), span=1, seed=0, step_sep="blank_line")
+    second = text_subtask(_item("math:1", "Q?", solution, "11"), span=1, seed=1, step_sep="blank_line")
+    assert (first["problem_id"], first["gold"]) == ("math:1/steps1-2", "20")  # from "$5 \\cdot 4 = 20$"
+    assert (second["problem_id"], second["gold"]) == ("math:1/steps2-3", "10")
+    # the known steps are whole paragraphs, still apart
+    assert "We have $2 + 3 = 5$.\nSo far so good.\n\nThen $5" in second["question"]
+
+
 def test_text_spans_that_cannot_be_posed_are_counted_by_reason():
     rows = [_item("t:short", "Q?", "2 + 2 = 4\n#### 4", "4"),
             _item("t:prose", "Q?", "First.\nThen some prose.\nMore prose.\nFinal step.\n#### 5", "5"),

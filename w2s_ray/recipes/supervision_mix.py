@@ -34,6 +34,8 @@ def _sha(value) -> str:
 def run(ctx: RunContext) -> None:
     cfg, mc = ctx.config, ctx.config.supervision_mix
     world = cfg.data.source == "world"
+    # Text is split into steps as the run's step checker splits it (MATH: by blank line).
+    step_sep = next((s.config.get("step_sep", "line") for s in cfg.scorers if s.name == "step_check"), "line")
     student = cfg.strong.model
     ctx.model_path(student)  # a built-in student is built (or found) as its own stage first
     test = ctx.rows("test")
@@ -51,7 +53,7 @@ def run(ctx: RunContext) -> None:
     sets = {"hard": hard}
     if "subtask" in kinds:
         sets["subtask"] = select(ctx, "supervision/subtask",
-                                 lambda: subtask_set(hard_rows, mc.subtask_steps, mc.seed, world),
+                                 lambda: subtask_set(hard_rows, mc.subtask_steps, mc.seed, world, step_sep),
                                  inputs={"hard": hard.output("rows")["sha256"],
                                          "settings": _sha([mc.subtask_steps, mc.seed])})
     if "rephrased" in kinds:
@@ -62,7 +64,7 @@ def run(ctx: RunContext) -> None:
     for mix in mc.mixes:
         used = {part.kind: sets[part.kind].output("rows")["sha256"] for part in mix.parts}
         selection = select(ctx, f"mix/{mix.name}/errors",
-                           lambda mix=mix: build_mix(part_rows, mix.parts, mc.seed, world),
+                           lambda mix=mix: build_mix(part_rows, mix.parts, mc.seed, world, step_sep),
                            inputs={**used, "mix": _sha([mix.model_dump(mode="json"), mc.seed])},
                            tag=Tag("select", mix.name))
         trained = train(ctx, f"mix/{mix.name}/train", selection, student, tag=Tag("train", mix.name))

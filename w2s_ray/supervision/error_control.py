@@ -84,13 +84,13 @@ def final_answer(solution: str) -> str:
     return normalize_answer(extract_answer(solution))
 
 
-def measure(rows: Sequence[dict], world: bool) -> dict:
+def measure(rows: Sequence[dict], world: bool, step_sep: str = "line") -> dict:
     """Outcome and step-wise error of a supervision set (see the module doc); step_error is from gold
     steps in the world, from the step checker elsewhere; checker_step_error is always the checker's."""
     n_wrong_outcome = steps = wrong_steps = checker_steps = checker_wrong = 0
     for row in rows:
         n_wrong_outcome += final_answer(row["solution"]) != normalize_answer(row["gold"])
-        checked = check_steps(row["solution"])
+        checked = check_steps(row["solution"], step_sep)
         checker_steps += checked["n_steps"]
         checker_wrong += checked["n_wrong_steps"]
         if world:
@@ -116,7 +116,8 @@ class MixSelection(Selection):
         return {**super().stats(), "supervision": self.measurement}
 
 
-def build_mix(part_rows: dict[str, list[dict]], parts: Sequence, seed: int, world: bool) -> MixSelection:
+def build_mix(part_rows: dict[str, list[dict]], parts: Sequence, seed: int, world: bool,
+              step_sep: str = "line") -> MixSelection:
     """One supervision set: each part's items (`parts`: kind, outcome_error, error_step) with its
     errors planted, measured per part and as a whole, as SFT rows (zero-shot prompt, the solution)."""
     items, by_part = [], {}
@@ -127,10 +128,10 @@ def build_mix(part_rows: dict[str, list[dict]], parts: Sequence, seed: int, worl
             if not world:
                 raise ValueError("error injection needs the world's step structure (data.source: world)")
             rows, injected = inject_errors(rows, part.outcome_error, part.error_step, seed)
-        by_part[part.kind] = {**measure(rows, world), "injected": injected}
+        by_part[part.kind] = {**measure(rows, world, step_sep), "injected": injected}
         items += rows
     sft = [sft_row({"problem_id": r["problem_id"], "question": r["question"], "text": r["solution"],
                     "model": r["kind"], "sample_index": 0, "level": r["level"],
                     "answer": final_answer(r["solution"])}, "supervision") for r in items]
     return MixSelection(rows=sft, n_in=len(items), kept=len(items), dropped={}, unit="solution",
-                        measurement={**measure(items, world), "parts": by_part})
+                        measurement={**measure(items, world, step_sep), "parts": by_part})
