@@ -66,7 +66,8 @@ class Fault(RuntimeError):
 @pytest.mark.slow
 def test_tiny_run_every_stage_resumes_and_report_has_the_mix(tmp_path, tiny_models, ray_local, monkeypatch):
     from w2s_ray.driver import run
-    from w2s_ray.eval.report import write_report
+    from w2s_ray.eval.compare import compare_rows
+    from w2s_ray.eval.report import build_report, write_report
     from w2s_ray.manifest import Manifest
     from w2s_ray.stages import steps
 
@@ -95,6 +96,8 @@ def test_tiny_run_every_stage_resumes_and_report_has_the_mix(tmp_path, tiny_mode
     done = first.stages()
     assert done == ["supervision/hard", "supervision/subtask", "supervision/rephrased", "mix/all/errors"]
     before = {key: first.record(key)["finished"] for key in done}
+    [measured] = build_report(config.run_dir)["mixes"]  # measured before training, reported before it too
+    assert measured["outcome_error"] == 3 / 18 and measured["acc"] is None
 
     monkeypatch.setattr(steps, "train_sft", real_train)
     run(config)  # resume: what finished is kept as it was, the rest runs
@@ -123,4 +126,7 @@ def test_tiny_run_every_stage_resumes_and_report_has_the_mix(tmp_path, tiny_mode
     assert finding["verdict"] == "not distinguishable" and finding["interval"]["diff"] == 0
     assert finding["sets"]["all"]["outcome_error"] == mix["outcome_error"]
     markdown = (tmp_path / "run" / "report.md").read_text()
+    [row] = compare_rows(config.run_dir)  # `w2s compare`: the mix, named with its set's errors
+    assert row["model"] == f"mix all (outcome err 17%, step err {100 * mix['step_error']:.0f}%)"
+    assert row["acc"] == mix["acc"]
     assert "## Supervision mixes" in markdown and "| a mix against itself | all | all |" in markdown

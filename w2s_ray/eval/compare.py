@@ -34,7 +34,7 @@ def compare_rows(run_dir: str | Path) -> list[dict]:
     rows.append(_row(run, "stage II", stage2, (stage2 or {}).get("selection")))
     rows.append(_row(run, "ceiling (gold SFT)", base.get("ceiling")))
     rows += [_row(run, f"mix {m['name']} (outcome err {100 * m['outcome_error']:.0f}%, "
-                  f"step err {100 * m['step_error']:.0f}%)", m) for m in report.get("mixes", [])]
+                  f"step err {100 * m['step_error']:.0f}%)", m) for m in report.get("mixes", []) if m["acc"] is not None]
     return [r for r in rows if r]
 
 

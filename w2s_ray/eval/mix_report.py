@@ -23,21 +23,20 @@ LEVELS = (1, 2, 3, 4, 5)
 
 
 def mix_rows(manifest: Manifest, accuracy) -> list[dict]:
-    """`accuracy(manifest, key)` is the report's reader of an eval stage ({acc, n, acc_by_level})."""
-    measured = {}
-    for key, tag in tagged(manifest, "select"):
-        supervision = manifest.record(key)["metrics"].get("supervision")
-        if supervision is not None:
-            measured[tag.label] = supervision
+    """One row per measured set, in the order the run measured them; `acc` and `acc_by_level` are None
+    until its student is evaluated. `accuracy(manifest, key)` is the report's reader of an eval stage."""
+    evals = {tag.label: key for key, tag in tagged(manifest, "student_eval")}
     rows = []
-    for key, tag in tagged(manifest, "student_eval"):
-        m, acc = measured.get(tag.label), accuracy(manifest, key)
-        if m is None or acc is None:
+    for key, tag in tagged(manifest, "select"):
+        m = manifest.record(key)["metrics"].get("supervision")
+        if m is None:
             continue
+        acc = accuracy(manifest, evals.get(tag.label)) or {}
         rows.append({"name": tag.label, "outcome_error": m["outcome_error"], "step_error": m["step_error"],
                      "step_error_from": m["step_error_from"], "checker_step_error": m["checker_step_error"],
-                     "n_rows": m["n"], "n_steps": m["n_steps"], "n_wrong_steps": m["n_wrong_steps"], "parts": m["parts"], "acc": acc["acc"], "n": acc["n"],
-                     "acc_by_level": acc["acc_by_level"], "eval_stage": key})
+                     "n_rows": m["n"], "n_steps": m["n_steps"], "n_wrong_steps": m["n_wrong_steps"],
+                     "parts": m["parts"], "acc": acc.get("acc"), "n": acc.get("n"),
+                     "acc_by_level": acc.get("acc_by_level"), "eval_stage": evals.get(tag.label) if acc else None})
     return rows
 
 
@@ -62,11 +61,11 @@ def findings(manifest: Manifest, mixes: list[dict]) -> list[dict]:
     for claim in (manifest.config.get("supervision_mix") or {}).get("findings", []):
         better, worse = by_name.get(claim["better"]), by_name.get(claim["worse"])
         row = {**claim, "verdict": "not run", "interval": None}
-        if better and worse:
+        if better and worse and better["eval_stage"] and worse["eval_stage"]:
             interval = diff_interval(correct_by_problem(manifest, better["eval_stage"]),
                                      correct_by_problem(manifest, worse["eval_stage"]))
-            verdict = ("reproduced" if interval["low"] > 0 else "reversed" if interval["high"] < 0
-                       else "not distinguishable")
+            verdict = ("no shared test problems" if interval is None else "reproduced" if interval["low"] > 0
+                       else "reversed" if interval["high"] < 0 else "not distinguishable")
             row.update(verdict=verdict, interval=interval, sets={
                 m["name"]: {k: m[k] for k in ("acc", "outcome_error", "step_error", "n_rows", "acc_by_level")}
                 for m in (better, worse)})
@@ -88,8 +87,10 @@ def render_mixes(mixes: list[dict]) -> list[str]:
     head = ["mix", "rows", "outcome err %", "step err %", "acc"] + [f"L{lvl}" for lvl in LEVELS]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in mixes:
-        cells = [m["name"], str(m["n_rows"]), _pct(m["outcome_error"]), _pct(m["step_error"]), f"{100 * m['acc']:.1f}"]
-        cells += [_pct(m["acc_by_level"].get(lvl)) for lvl in LEVELS]
+        trained = m["acc"] is not None
+        cells = [m["name"], str(m["n_rows"]), _pct(m["outcome_error"]), _pct(m["step_error"]),
+                 f"{100 * m['acc']:.1f}" if trained else "not yet"]
+        cells += [_pct(m["acc_by_level"].get(lvl)) if trained else "-" for lvl in LEVELS]
         lines.append("| " + " | ".join(cells) + " |")
     source = mixes[0]["step_error_from"] if mixes else "gold steps"
     lines += ["", f"Errors are of the training set, measured before training; step error from {source} "

@@ -199,7 +199,7 @@ def plot(report: dict, path: Path) -> None:
     for r in report["rounds"]:
         levels = sorted(r["acc_by_level"])
         ax.plot(levels, [r["acc_by_level"][l] for l in levels], "o-", label=f"round {r['round']}")
-    for m in report.get("mixes", []):
+    for m in (m for m in report.get("mixes", []) if m["acc"] is not None):
         levels = sorted(m["acc_by_level"])
         ax.plot(levels, [m["acc_by_level"][l] for l in levels], "x-", label=m["name"])
     if report.get("stage2"):
