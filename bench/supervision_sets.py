@@ -1,5 +1,6 @@
 """The supervision sets of configs/demo-mix.yaml as the recipe builds them, measured without training:
-the numbers its mix/NAME/errors stages record. `python bench/supervision_sets.py` (about a second idle)."""
+the numbers its mix/NAME/errors stages record. `python bench/supervision_sets.py` (builds the
+demo splits first, as a run does)."""
 from w2s_ray.config import load_config
 from w2s_ray.data.sources import load_splits
 from w2s_ray.supervision.error_control import build_mix
