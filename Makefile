@@ -13,7 +13,7 @@ export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
 export HF_HUB_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: venv demo demo-w2s demo-e2h demo-smollm2 test test-fast test-long test-multinode bench docs clean
+.PHONY: venv demo demo-w2s demo-e2h demo-mix demo-smollm2 test test-fast test-long test-multinode bench docs clean
 
 venv: $(STAMP)
 
@@ -38,6 +38,9 @@ demo-e2h: $(STAMP)
 
 demo-smollm2: $(STAMP)
 	$(VENV)/bin/w2s run configs/demo-smollm2.yaml
+
+demo-mix: $(STAMP)
+	$(VENV)/bin/w2s run configs/demo-mix.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from w2s_ray.config_base import Strict as _Strict
 from w2s_ray.recipe_configs import RECIPE_SECTIONS
 from w2s_ray.recipe_configs.easy_to_hard import EasyToHardConfig
+from w2s_ray.recipe_configs.supervision_mix import SupervisionMixConfig
 from w2s_ray.recipe_configs.w2s_reasoning import Stage2Config
 
 from w2s_ray.score.stage import ScorerSpec, as_specs
@@ -188,7 +189,7 @@ class ServeConfig(_Strict):
 class RunConfig(_Strict):
     name: str = "run"
     # w2s_ray/recipes/<recipe>.py; its own section(s) of this config: recipe_configs.RECIPE_SECTIONS
-    recipe: Literal["w2s_reasoning", "easy_to_hard"] = "w2s_reasoning"
+    recipe: Literal["w2s_reasoning", "easy_to_hard", "supervision_mix"] = "w2s_reasoning"
     run_dir: str = "runs/run"
     cache_dir: str | None = None  # built/converted models; None: $W2S_CACHE or ~/.cache/w2s_ray
     ray: RayConfig = Field(default_factory=RayConfig)
@@ -208,6 +209,7 @@ class RunConfig(_Strict):
     # Recipe sections (recipe_configs/): only the configured recipe's may be set.
     stage2: Stage2Config | None = None  # w2s_reasoning; None: Stage I only
     easy_to_hard: EasyToHardConfig | None = None  # easy_to_hard; None: its defaults
+    supervision_mix: SupervisionMixConfig | None = None  # supervision_mix (required there)
     serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @field_validator("scorers")
@@ -243,6 +245,20 @@ class RunConfig(_Strict):
                 if section not in own and getattr(self, section) is not None:
                     raise ValueError(f"section {section!r} belongs to recipe {recipe!r}; this config's "
                                      f"recipe is {self.recipe!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _supervision_mix_section(self):
+        if self.recipe != "supervision_mix":
+            return self
+        if self.supervision_mix is None:
+            raise ValueError("recipe 'supervision_mix' needs its section 'supervision_mix' (the mixes)")
+        if self.data.source != "world":  # text has no step structure to plant an error in or reword
+            for i, mix in enumerate(self.supervision_mix.mixes):
+                for j, part in enumerate(mix.parts):
+                    if part.outcome_error or part.kind == "rephrased":
+                        raise ValueError(f"supervision_mix.mixes.{i}.parts.{j}: error injection and rephrasing "
+                                         f"need data.source 'world'; on files only error-free hard and subtask parts")
         return self
 
     @model_validator(mode="after")

@@ -1,6 +1,7 @@
 """`w2s compare RUN_DIR...`: one table over runs, one row per model of each run.
 
-Rows: each weak teacher; full weak FT; each Stage-I round; Stage II; the gold ceiling.
+Rows: each weak teacher; full weak FT; each Stage-I round; Stage II; the gold ceiling; each supervision
+mix (recipe supervision_mix), named with its training set's outcome and step-wise error.
 Columns: accuracy overall and by level, PGR, and selection statistics: the share the selection kept
 and the share of kept answers that are right against gold (gold used for reporting only).
 """
@@ -32,6 +33,8 @@ def compare_rows(run_dir: str | Path) -> list[dict]:
     stage2 = report.get("stage2")
     rows.append(_row(run, "stage II", stage2, (stage2 or {}).get("selection")))
     rows.append(_row(run, "ceiling (gold SFT)", base.get("ceiling")))
+    rows += [_row(run, f"mix {m['name']} (outcome err {100 * m['outcome_error']:.0f}%, "
+                  f"step err {100 * m['step_error']:.0f}%)", m) for m in report.get("mixes", []) if m["acc"] is not None]
     return [r for r in rows if r]
 
 

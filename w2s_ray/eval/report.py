@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from w2s_ray.eval.mix_report import findings, mix_rows, render_findings, render_mixes
 from w2s_ray.eval.pgr_interval import correct_by_problem, pgr_interval
 from w2s_ray.eval.selection_stats import selection_stats, strong_half_gold
 from w2s_ray.manifest import Manifest
@@ -83,6 +84,9 @@ def build_report(run_dir: str | Path) -> dict:
     for key, _ in tagged(manifest, "report"):  # a recipe's own sections (stage_tags.py)
         for name, value in (manifest.record(key)["metrics"].get("report") or {}).items():
             report.setdefault(name, value)
+    if manifest.config.get("recipe") == "supervision_mix":
+        report["mixes"] = mix_rows(manifest, _accuracy)
+        report["findings"] = findings(manifest, report["mixes"])
     return report
 
 
@@ -139,6 +143,10 @@ def render_markdown(report: dict) -> str:
         cells = [f"{100 * row['acc_by_level'].get(l, float('nan')):.0f}" for l in levels]
         lines.append(f"| {name} | {100 * row['acc']:.1f} | " + " | ".join(cells)
                      + f" | {_pgr_cell(row)} | {row.get('selected_rows') or '-'} |")
+    if "mixes" in report:
+        lines += ["", "## Supervision mixes", "", *render_mixes(report["mixes"])]
+        if report["findings"]:
+            lines += ["", "## Findings (He et al. 2024) against this run", "", *render_findings(report["findings"])]
     lines += ["", "## Stages", "",
               "Wall seconds per stage; generation rates include the engine's start-up.", "",
               "| stage | seconds | throughput |", "|---|---|---|"]
@@ -194,6 +202,9 @@ def plot(report: dict, path: Path) -> None:
     for r in report["rounds"]:
         levels = sorted(r["acc_by_level"])
         ax.plot(levels, [r["acc_by_level"][l] for l in levels], "o-", label=f"round {r['round']}")
+    for m in (m for m in report.get("mixes", []) if m["acc"] is not None):
+        levels = sorted(m["acc_by_level"])
+        ax.plot(levels, [m["acc_by_level"][l] for l in levels], "x-", label=m["name"])
     if report.get("stage2"):
         levels = sorted(report["stage2"]["acc_by_level"])
         ax.plot(levels, [report["stage2"]["acc_by_level"][l] for l in levels], "s-", label="stage II")

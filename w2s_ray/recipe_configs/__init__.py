@@ -11,4 +11,5 @@ from __future__ import annotations
 RECIPE_SECTIONS: dict[str, tuple[str, ...]] = {
     "w2s_reasoning": ("stage2",),
     "easy_to_hard": ("easy_to_hard",),
+    "supervision_mix": ("supervision_mix",),
 }

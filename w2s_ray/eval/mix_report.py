@@ -1,0 +1,102 @@
+"""The report's `mixes` (recipe supervision_mix): per mix, the measured errors of the set it was
+trained on (recorded by its select stage, before training) beside its accuracy by level.
+
+    {name, outcome_error, step_error, step_error_from, checker_step_error, n_rows, n_steps, n_wrong_steps,
+     parts, acc, n, acc_by_level}
+
+A mix is a student_eval whose select stage (same label) recorded a `supervision` measurement.
+
+`findings` checks each configured claim (supervision_mix.findings: mix `better` beats mix `worse`)
+with a paired bootstrap over test problems: reproduced where the 95% interval of the accuracy
+difference lies above 0, reversed where below, not distinguishable otherwise; both sets' measured
+errors stand beside it, since they are what would explain a finding that does not hold.
+"""
+from __future__ import annotations
+
+import random
+
+from w2s_ray.eval.pgr_interval import N_DRAWS, SEED, correct_by_problem
+from w2s_ray.manifest import Manifest
+from w2s_ray.stage_tags import tagged
+
+LEVELS = (1, 2, 3, 4, 5)
+
+
+def mix_rows(manifest: Manifest, accuracy) -> list[dict]:
+    """One row per measured set, in the order the run measured them; `acc` and `acc_by_level` are None
+    until its student is evaluated. `accuracy(manifest, key)` is the report's reader of an eval stage."""
+    evals = {tag.label: key for key, tag in tagged(manifest, "student_eval")}
+    rows = []
+    for key, tag in tagged(manifest, "select"):
+        m = manifest.record(key)["metrics"].get("supervision")
+        if m is None:
+            continue
+        acc = accuracy(manifest, evals.get(tag.label)) or {}
+        rows.append({"name": tag.label, "outcome_error": m["outcome_error"], "step_error": m["step_error"],
+                     "step_error_from": m["step_error_from"], "checker_step_error": m["checker_step_error"],
+                     "n_rows": m["n"], "n_steps": m["n_steps"], "n_wrong_steps": m["n_wrong_steps"],
+                     "parts": m["parts"], "acc": acc.get("acc"), "n": acc.get("n"),
+                     "acc_by_level": acc.get("acc_by_level"), "eval_stage": evals.get(tag.label) if acc else None})
+    return rows
+
+
+def diff_interval(better: dict[str, float], worse: dict[str, float], n_draws: int = N_DRAWS, seed: int = SEED,
+                  level: float = 0.95) -> dict | None:
+    """acc(better) - acc(worse) on the test problems both answered, and its percentile interval over
+    bootstrap draws of those problems (the same draw for both: the difference is paired)."""
+    ids = sorted(set(better) & set(worse))
+    if not ids:
+        return None
+    diffs = [better[i] - worse[i] for i in ids]
+    rng = random.Random(seed)
+    draws = sorted(sum(rng.choice(diffs) for _ in ids) / len(ids) for _ in range(n_draws))
+    tail = (1 - level) / 2
+    return {"diff": sum(diffs) / len(ids), "low": draws[int(tail * n_draws)],
+            "high": draws[min(n_draws - 1, int((1 - tail) * n_draws))], "level": level, "problems": len(ids)}
+
+
+def findings(manifest: Manifest, mixes: list[dict]) -> list[dict]:
+    by_name = {m["name"]: m for m in mixes}
+    out = []
+    for claim in (manifest.config.get("supervision_mix") or {}).get("findings", []):
+        better, worse = by_name.get(claim["better"]), by_name.get(claim["worse"])
+        row = {**claim, "verdict": "not run", "interval": None}
+        if better and worse and better["eval_stage"] and worse["eval_stage"]:
+            interval = diff_interval(correct_by_problem(manifest, better["eval_stage"]),
+                                     correct_by_problem(manifest, worse["eval_stage"]))
+            verdict = ("no shared test problems" if interval is None else "reproduced" if interval["low"] > 0
+                       else "reversed" if interval["high"] < 0 else "not distinguishable")
+            row.update(verdict=verdict, interval=interval, sets={
+                m["name"]: {k: m[k] for k in ("acc", "outcome_error", "step_error", "n_rows", "acc_by_level")}
+                for m in (better, worse)})
+        out.append(row)
+    return out
+
+
+def render_findings(rows: list[dict]) -> list[str]:
+    lines = ["| claim | better | worse | acc diff (95% CI) | verdict |", "|---|---|---|---|---|"]
+    for f in rows:
+        ci = f["interval"]
+        cell = "-" if ci is None else f"{100 * ci['diff']:+.1f} [{100 * ci['low']:+.1f}, {100 * ci['high']:+.1f}]"
+        lines.append(f"| {f['claim']} | {f['better']} | {f['worse']} | {cell} | {f['verdict']} |")
+    return lines
+
+
+def render_mixes(mixes: list[dict]) -> list[str]:
+    """Markdown lines: one row per mix, its set's errors and its accuracy (%) overall and by level."""
+    head = ["mix", "rows", "outcome err %", "step err %", "acc"] + [f"L{lvl}" for lvl in LEVELS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in mixes:
+        trained = m["acc"] is not None
+        cells = [m["name"], str(m["n_rows"]), _pct(m["outcome_error"]), _pct(m["step_error"]),
+                 f"{100 * m['acc']:.1f}" if trained else "not yet"]
+        cells += [_pct(m["acc_by_level"].get(lvl)) if trained else "-" for lvl in LEVELS]
+        lines.append("| " + " | ".join(cells) + " |")
+    source = mixes[0]["step_error_from"] if mixes else "gold steps"
+    lines += ["", f"Errors are of the training set, measured before training; step error from {source} "
+              "(wrong steps / all steps)."]
+    return lines
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.0f}"

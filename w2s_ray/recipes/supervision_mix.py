@@ -1,0 +1,73 @@
+"""Hard-task vs easy-subtask supervision (He et al. 2024; METHODS.md section 3), top to bottom.
+
+  supervision/hard        gold solutions of hard problems (supervision_mix.hard_levels) of the weak half
+  supervision/subtask     a middle span of each, posed as a problem of its own (exact in the world)
+  supervision/rephrased   each hard problem in other words, same solution (world only)
+  per mix (hard only, subtask only, hard + subtask, hard + rephrased hard, at configured outcome errors):
+    mix/NAME/errors  plant wrong steps to the exact outcome error of each part (final or early and
+                     propagating), measure outcome and step-wise error -> SFT rows
+    mix/NAME/train   SFT from the strong base
+    mix/NAME/eval    accuracy by level on the test split
+The report's `mixes` (eval/mix_report.py) puts each mix's measured errors beside its accuracy.
+
+The supervision is gold with planted errors, taken from the weak half (which carries gold in every
+recipe); the strong half's gold is never read. Every stage goes through the manifest and resumes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from w2s_ray.recipes import register
+from w2s_ray.supervision.error_control import build_mix
+from w2s_ray.supervision.subtasks import hard_set, rephrased_set, subtask_set
+from w2s_ray.stage_tags import Tag
+from w2s_ray.stages.context import RunContext
+from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
+
+
+def _sha(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@register("supervision_mix")
+def run(ctx: RunContext) -> None:
+    cfg, mc = ctx.config, ctx.config.supervision_mix
+    world = cfg.data.source == "world"
+    # Text is split into steps as the run's step checker splits it (MATH: by blank line).
+    step_sep = next((s.config.get("step_sep", "line") for s in cfg.scorers if s.name == "step_check"), "line")
+    student = cfg.strong.model
+    ctx.model_path(student)  # a built-in student is built (or found) as its own stage first
+    test = ctx.rows("test")
+    if mc.evaluate_base:
+        generate_and_score(ctx, "baselines/strong_base/eval", ctx.eval_teacher(cfg.strong, "strong-base"),
+                           student, test, tag=Tag("baseline", "strong_base"))
+
+    # The sets every mix draws from, each a selection stage with what it could not pose counted.
+    data = {"data": ctx.data_stats["data_hash"]}
+    hard = select(ctx, "supervision/hard",
+                  lambda: hard_set(ctx.splits["weak_train"], mc.hard_levels, mc.n_hard),
+                  inputs={**data, "settings": _sha([mc.hard_levels, mc.n_hard])})
+    hard_rows = stage_rows(hard)
+    kinds = {part.kind for mix in mc.mixes for part in mix.parts}
+    sets = {"hard": hard}
+    if "subtask" in kinds:
+        sets["subtask"] = select(ctx, "supervision/subtask",
+                                 lambda: subtask_set(hard_rows, mc.subtask_steps, mc.seed, world, step_sep),
+                                 inputs={"hard": hard.output("rows")["sha256"],
+                                         "settings": _sha([mc.subtask_steps, mc.seed])})
+    if "rephrased" in kinds:
+        sets["rephrased"] = select(ctx, "supervision/rephrased", lambda: rephrased_set(hard_rows, mc.seed),
+                                   inputs={"hard": hard.output("rows")["sha256"], "settings": _sha(mc.seed)})
+    part_rows = {kind: stage_rows(result) for kind, result in sets.items()}
+
+    for mix in mc.mixes:
+        used = {part.kind: sets[part.kind].output("rows")["sha256"] for part in mix.parts}
+        selection = select(ctx, f"mix/{mix.name}/errors",
+                           lambda mix=mix: build_mix(part_rows, mix.parts, mc.seed, world, step_sep),
+                           inputs={**used, "mix": _sha([mix.model_dump(mode="json"), mc.seed])},
+                           tag=Tag("select", mix.name))
+        trained = train(ctx, f"mix/{mix.name}/train", selection, student, tag=Tag("train", mix.name))
+        generate_and_score(ctx, f"mix/{mix.name}/eval", ctx.eval_teacher(cfg.strong, f"mix-{mix.name}"),
+                           checkpoint_path(trained), test, inputs={"checkpoint": trained.output("model")["sha256"]},
+                           tag=Tag("student_eval", mix.name))
