@@ -13,7 +13,7 @@ from w2s_ray.config import ConfigError, RunConfig, load_config
 
 BASE = {"name": "t", "weak": [{"name": "wa", "model": "m"}], "strong": {"name": "s", "model": "m"}}
 MIX = {"mixes": [{"name": "hard", "parts": [{"kind": "hard"}]}]}
-SHIPPED_HASHES = {"demo": "f3a8284a0a3d3050", "demo-w2s": "df7903aeeff9da32"}  # as tests/test_stage_scorers.py
+SHIPPED_HASHES = {"demo": "143eeaa52a2d2c11", "demo-w2s": "cdeca3652173d0a4"}  # as tests/test_stage_scorers.py
 
 
 def test_the_section_belongs_to_its_recipe_and_the_recipe_needs_it():
