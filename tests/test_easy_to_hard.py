@@ -58,7 +58,7 @@ def test_sgr_on_hard_levels_and_the_rerank_section():
 
 def w2s(*args) -> str:
     proc = subprocess.run([sys.executable, "-m", "w2s_ray.cli", *args], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONUNBUFFERED="1"), timeout=900)
+                          env=dict(os.environ, PYTHONUNBUFFERED="1"), timeout=1800)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     return proc.stdout + proc.stderr
 

@@ -139,12 +139,12 @@ def _merge_adapter(base_model_dir: str, adapter_dir: Path, tokenizer, dest: Path
     # With a ZeRO-3 config still registered, from_pretrained would partition the fresh base model
     # (a collective) on rank 0 alone and hang.
     unset_hf_deepspeed_config()
-    head = dict(head or {"auto_class": "AutoModelForCausalLM"})
-    auto_class = getattr(transformers, head.pop("auto_class"))
+    kwargs = dict(head or {"auto_class": "AutoModelForCausalLM"})
+    auto_class = getattr(transformers, kwargs.pop("auto_class"))
     # A classification head is new (random) in the base; the adapter saved its trained copy
     # (PEFT's modules_to_save for SEQ_CLS / TOKEN_CLS), which replaces it here.
-    base = auto_class.from_pretrained(base_model_dir, dtype=torch.float32, **head)
-    if base.config.pad_token_id is None:
+    base = auto_class.from_pretrained(base_model_dir, dtype=torch.float32, **kwargs)
+    if head is not None and base.config.pad_token_id is None:  # a classifier reads it to find the end
         base.config.pad_token_id = tokenizer.pad_token_id
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     merged.save_pretrained(str(dest))
