@@ -21,7 +21,7 @@ def test_every_field_of_every_section_is_listed_with_its_default_and_comment():
     assert "`best_of`) |" in text
     # a comment block above a field is its description too
     assert "The bearer token is read from this environment variable" in text
-    assert '| `weak` | list[TeacherConfig] (min length 1) | **required** |' in text
+    assert '| `strong` | TeacherConfig | **required** |' in text and '| `weak` | list[TeacherConfig] | `[]` |' in text
 
 
 class NewSection(Strict):
