@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from w2s_ray.config_base import Strict as _Strict
 from w2s_ray.recipe_configs import RECIPE_SECTIONS
+from w2s_ray.recipe_configs.light_reasoner import LightReasonerConfig
 from w2s_ray.recipe_configs.w2s_reasoning import Stage2Config
 
 from w2s_ray.score.stage import ScorerSpec, as_specs
@@ -184,7 +185,7 @@ class ServeConfig(_Strict):
 class RunConfig(_Strict):
     name: str = "run"
     # w2s_ray/recipes/<recipe>.py; its own section(s) of this config: recipe_configs.RECIPE_SECTIONS
-    recipe: Literal["w2s_reasoning"] = "w2s_reasoning"
+    recipe: Literal["w2s_reasoning", "light_reasoner"] = "w2s_reasoning"
     run_dir: str = "runs/run"
     cache_dir: str | None = None  # built/converted models; None: $W2S_CACHE or ~/.cache/w2s_ray
     ray: RayConfig = Field(default_factory=RayConfig)
@@ -202,6 +203,7 @@ class RunConfig(_Strict):
     loop: LoopConfig = Field(default_factory=LoopConfig)
     # Recipe sections (recipe_configs/): only the configured recipe's may be set.
     stage2: Stage2Config | None = None  # w2s_reasoning; None: Stage I only
+    light_reasoner: LightReasonerConfig | None = None  # light_reasoner; None: its defaults
     serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @field_validator("scorers")

@@ -75,11 +75,16 @@ def build_report(run_dir: str | Path) -> dict:
     rounds.sort(key=lambda r: r["round"])
     _add_pgr_intervals(manifest, weak_names, weak_keys, baseline_keys.get("ceiling"), weakly_supervised)
     stage_seconds = {key: manifest.record(key)["seconds"] for key in manifest.stages()}
-    return {"run": manifest.config.get("name"), "config_hash": manifest.config_hash,
-            "baselines": baselines, "teachers": _teachers(manifest, weak_names, weak_keys, rounds),
-            "rounds": rounds, "stage2": stage2,
-            "failures": manifest.failures(), "data": manifest.data(), "stage_seconds": stage_seconds,
-            "throughput": _throughput(manifest)}
+    report = {"run": manifest.config.get("name"), "config_hash": manifest.config_hash,
+              "baselines": baselines, "teachers": _teachers(manifest, weak_names, weak_keys, rounds),
+              "rounds": rounds, "stage2": stage2,
+              "failures": manifest.failures(), "data": manifest.data(), "stage_seconds": stage_seconds,
+              "throughput": _throughput(manifest)}
+    if manifest.config.get("recipe") == "light_reasoner":  # its methods side by side, with their costs
+        from w2s_ray.eval.light_reasoner_report import light_reasoner_report
+
+        report.update(light_reasoner_report(manifest))
+    return report
 
 
 def _add_pgr_intervals(manifest: Manifest, weak_names: list[str], weak_keys: dict[str, str],
@@ -140,6 +145,10 @@ def render_markdown(report: dict) -> str:
               "| stage | seconds | throughput |", "|---|---|---|"]
     for key, seconds in report["stage_seconds"].items():
         lines.append(f"| {key} | {seconds:.1f} | {_rate(report['throughput'].get(key))} |")
+    if report.get("light_reasoner") is not None or report.get("rs_sft") is not None:
+        from w2s_ray.eval.light_reasoner_report import render_markdown as light_reasoner_markdown
+
+        lines += light_reasoner_markdown(report).splitlines()
     data = report.get("data") or {}
     if "quarantined" in data:  # files only: what loading them set aside
         lines += ["", "## Data", "", f"Sizes {data['sizes']}; quarantined lines {data['quarantined']}; "

@@ -10,4 +10,5 @@ from __future__ import annotations
 # recipe name -> the RunConfig fields that belong to it
 RECIPE_SECTIONS: dict[str, tuple[str, ...]] = {
     "w2s_reasoning": ("stage2",),
+    "light_reasoner": ("light_reasoner",),
 }

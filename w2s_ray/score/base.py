@@ -26,7 +26,7 @@ Row-wise scorers get batches of any size (possibly empty). A grouped scorer gets
 group in one batch (Ray Data `groupby(...).map_groups`), so e.g. majority vote sees all samples of a
 (problem_id, model) at once. Rows may arrive in any order; a scorer that needs an order sorts.
 
-Two model-based scorers fit this contract unchanged (not implemented here):
+Two model-based scorers fit this contract unchanged (the second is score/contrast.py):
 
 * Process reward model. `__init__(*, model_path, device="cuda")` loads the PRM once per actor and
   declares `num_gpus = 1`. `__call__` splits each `text` into steps with
@@ -35,11 +35,10 @@ Two model-based scorers fit this contract unchanged (not implemented here):
   `{"step_scores": object_column([[0.9, 0.2, ...], ...]), "prm_min": np.array([...])}`: a list-valued
   column (one list per row, lengths differ) plus scalar aggregates for best-of-N ranking.
 
-* Two-model contrast (expert-amateur, LightReasoner). `__init__(*, other_model_path)` loads the second
-  (amateur) LM. `__call__` teacher-forces the first model's `prompt + text` through it and returns
-  `{"other_logprobs": object_column([[-0.1, -2.3, ...], ...])}`, the per-token log-probs of the second
-  model (or top-k ids and log-probs as two more list columns). The KL step selection is a Select-stage
-  function over those columns.
+* Two-model contrast (expert-amateur, LightReasoner). `__init__(*, expert, amateur, ...)` loads both
+  LMs. `__call__` teacher-forces the expert's `prompt + text` through each and returns, per row, the
+  per-step KL(pi_E || pi_A) and the expert's top tokens V_t with both log-probs over them (list
+  columns). The KL step selection is a Select-stage function over those columns.
 
 List-valued columns are built with `object_column` (a 1-D numpy object array holding one list per row),
 because `np.array(list_of_equal_length_lists)` would silently make a 2-D array. On Ray they are
@@ -61,6 +60,7 @@ _BUILTIN_MODULES = (
     "w2s_ray.score.answer_checker",
     "w2s_ray.score.step_checker",
     "w2s_ray.score.majority_vote",
+    "w2s_ray.score.contrast",
 )
 _REGISTRY: dict[str, type["Scorer"]] = {}
 

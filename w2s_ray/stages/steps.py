@@ -92,6 +92,8 @@ def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: str,
     config = config or ctx.config.train
     if config.objective == "sft":
         trainer = train_sft
+    elif config.objective == "soft_kl":  # LightReasoner's KL to sparse soft targets
+        from w2s_ray.train.soft_label import train_soft_label as trainer
     else:
         from w2s_ray.train.preference import train_preference as trainer
 

@@ -39,14 +39,15 @@ DpoLossType = Literal["sigmoid", "hinge", "ipo", "sigmoid_norm", "nca_pair", "sp
 
 class TrainConfig(_Strict):
     """One training job. `objective` picks the trainer: train_sft runs "sft", train_preference runs
-    "dpo" or "orpo" on {prompt, chosen, rejected} pairs.
+    "dpo" or "orpo" on {prompt, chosen, rejected} pairs, train_soft_label runs "soft_kl" on
+    {input_ids, target_ids, target_probs} rows (LightReasoner's KL to a sparse soft target).
 
     `lr` is shared by every objective and its default suits SFT. Preference training usually wants a
     lower one, which the caller sets: DPO on a full model ~5e-7 to 5e-6 (TRL's default is 1e-6), with
     LoRA ~5e-5 (only the adapter moves); ORPO ~5e-6 to 8e-6 full, higher with LoRA.
     """
 
-    objective: Literal["sft", "dpo", "orpo"] = "sft"
+    objective: Literal["sft", "dpo", "orpo", "soft_kl"] = "sft"
     num_workers: int = Field(default=2, ge=1)
     # None: a fair share of the cluster's CPUs, at most 1 per worker (fits a 2-CPU Ray).
     cpus_per_worker: float | None = Field(default=None, gt=0)
