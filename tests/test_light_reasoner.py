@@ -155,3 +155,75 @@ def test_kl_loss_reads_the_last_non_pad_position_of_a_right_padded_batch(pair):
     with torch.no_grad():
         logq = torch.log_softmax(model(input_ids=torch.tensor([rows[1]["input_ids"]])).logits[0, -1], -1)
     assert alone[1] == pytest.approx(-logq[7].item(), rel=1e-5)
+
+
+def _kl_to_targets(model_dir: str, rows: list[dict]) -> float:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from w2s_ray.train.soft_label_worker import collate, soft_label_kl
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    batch = collate(pad_id=0)(rows)
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    return soft_label_kl(logits, batch["attention_mask"], batch["target_ids"], batch["target_probs"],
+                         batch["target_mask"]).item()
+
+
+@pytest.mark.slow
+def test_soft_label_training_on_ray_train_moves_the_student_toward_the_targets(pair, tmp_path, ray_local):
+    from safetensors.torch import load_file
+
+    from w2s_ray.train import LoraSettings, TrainConfig
+    from w2s_ray.train.soft_label import train_soft_label
+
+    base = pair[0]
+    rows = [{"input_ids": [1, 40 + i, 41, 42][: 2 + i % 3], "target_ids": [50 + i, 60],
+             "target_probs": [0.75, 0.25], "kl": 0.9} for i in range(8)]
+    config = TrainConfig(objective="soft_kl", num_workers=1, epochs=6, lr=2e-2, per_device_batch_size=4,
+                         logging="none", lora=LoraSettings(r=8, alpha=16, target_modules=["q_proj", "v_proj"]))
+    result = train_soft_label(rows, base, tmp_path / "model", config)
+    assert result.metrics["supervised_tokens"] == 8 * 6
+    assert result.metrics["tokens"] == 6 * sum(len(r["input_ids"]) for r in rows)  # non-pad tokens only
+    assert _kl_to_targets(str(tmp_path / "model"), rows) < 0.5 * _kl_to_targets(base, rows)
+    # LoRA on q/v, merged: those weights moved, nothing else did
+    before, after = load_file(f"{base}/model.safetensors"), load_file(str(tmp_path / "model" / "model.safetensors"))
+    moved = {k for k in before if not (before[k] == after[k]).all()}
+    assert moved and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in moved)
+    with pytest.raises(ValueError, match="row 1 field 'target_probs' is not a distribution"):
+        train_soft_label([rows[0], {**rows[1], "target_probs": [0.5, 0.1]}], base, tmp_path / "bad", config)
+
+
+BASE_YAML = "strong: {name: s, model: m}\nweak:\n  - name: a\n    model: m\n"
+
+
+def test_a_light_reasoner_section_belongs_to_its_recipe_and_leaves_other_hashes_alone(tmp_path):
+    from w2s_ray.config import ConfigError, load_config
+
+    path = tmp_path / "run.yaml"
+    path.write_text(BASE_YAML + "light_reasoner: {beta: 0.5}\n")
+    with pytest.raises(ConfigError, match="section 'light_reasoner' belongs to recipe 'light_reasoner'"):
+        load_config(path)  # recipe: w2s_reasoning (the default)
+    path.write_text(BASE_YAML + "recipe: light_reasoner\nlight_reasoner: {beta: 0.5, max_tokens: 129}\n")
+    with pytest.raises(ConfigError, match="light_reasoner.max_tokens"):
+        load_config(path)  # the paper's cap: <= 128 new tokens
+    path.write_text(BASE_YAML + "recipe: light_reasoner\nlight_reasoner: {beta: 0.5}\n")
+    lr = load_config(path).light_reasoner
+    kl = lr.kl_train_config(load_config(path).train)
+    assert (kl.objective, kl.lr, kl.lora.r, kl.lora.alpha, kl.lora.target_modules) == \
+        ("soft_kl", 5e-5, 8, 16, ["q_proj", "v_proj"])
+    # a config without the section hashes as before the section existed
+    path.write_text(BASE_YAML)
+    assert "light_reasoner" not in load_config(path).model_dump(exclude_none=True)
+    shipped = {"demo": "f3a8284a0a3d3050", "demo-w2s": "df7903aeeff9da32", "demo-smollm2": "005103d702def0a7"}
+    for name, expected in shipped.items():
+        assert load_config(f"configs/{name}.yaml").config_hash() == expected
+
+
+def test_the_testbed_config_pairs_the_pretrained_student_with_a_weak_teacher():
+    from w2s_ray.config import load_config
+
+    config = load_config("configs/demo-lightreasoner.yaml")
+    assert config.recipe == "light_reasoner" and config.strong.model == "world-student"
+    assert config.weak[0].model in ("weak-a", "weak-b", "weak-c") and config.light_reasoner.max_tokens <= 128
