@@ -1,6 +1,9 @@
 """The light_reasoner recipe end to end on tiny models (one shared tokenizer, two differently trained
 models): killed in its last training stage, resumed, then resumed again with nothing left to do; the
-report sets LightReasoner and rejection-sampling SFT side by side."""
+report sets LightReasoner and rejection-sampling SFT side by side.
+
+Nine stages (four generations, two Ray Train runs) take ~1.5-4 min on 2 cores, past what `make test`
+has left, so it runs in `make test-long`; tests/test_light_reasoner.py covers the parts in `make test`."""
 from __future__ import annotations
 
 import json
@@ -8,11 +11,12 @@ import json
 import pytest
 import yaml
 
+from tests.conftest import long_test
 from tests.tiny_run import write_config
 from w2s_ray.config import load_config
 from w2s_ray.manifest import Manifest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, long_test]
 
 STAGES = ["light_reasoner/sample", "baselines/strong_base/eval", "light_reasoner/contrast", "light_reasoner/select",
           "light_reasoner/train", "light_reasoner/eval", "rs_sft/select", "rs_sft/train", "rs_sft/eval"]
