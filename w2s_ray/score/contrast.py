@@ -97,9 +97,11 @@ class ContrastScorer(Scorer):
         ids = (prompt_ids + text_ids)[: self.max_len]
         return ids, len(prompt_ids)
 
-    def log_probs(self, sequences: Sequence[list[int]]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per sequence, (log pi_E, log pi_A) at every position, [len, n_vocab] each: one right-padded
-        forward pass per model; row i's real positions are its first len(sequences[i])."""
+    def log_probs(self, sequences: Sequence[list[int]], starts: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per sequence, (log pi_E, log pi_A) at its positions starts[i] .. len - 2 (those that predict a
+        solution token), [steps, n_vocab] each: one right-padded forward pass per model, and the
+        softmax only over the rows' own steps (a full [batch, length, vocabulary] of log-probs would
+        be gigabytes for a hub model's vocabulary)."""
         import torch
 
         width = max(len(s) for s in sequences)
@@ -110,11 +112,15 @@ class ContrastScorer(Scorer):
             ids[i, : len(seq)] = torch.tensor(seq)
             mask[i, : len(seq)] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
+        out = [[], []]
         with torch.no_grad():
-            logps = [torch.log_softmax(m(input_ids=ids, attention_mask=mask).logits[..., : self.n_vocab].float(), -1)
-                     for m in self.models]
-        return [(logps[0][i, : len(s)].cpu().numpy(), logps[1][i, : len(s)].cpu().numpy())
-                for i, s in enumerate(sequences)]
+            for which, model in enumerate(self.models):
+                logits = model(input_ids=ids, attention_mask=mask).logits
+                for i, seq in enumerate(sequences):
+                    steps = logits[i, starts[i]: len(seq) - 1, : self.n_vocab].float()
+                    out[which].append(torch.log_softmax(steps, -1).cpu().numpy())
+                del logits
+        return list(zip(*out))
 
     def __call__(self, batch: Batch) -> Batch:
         prompts = require_column(batch, "prompt", self.name)
@@ -123,24 +129,24 @@ class ContrastScorer(Scorer):
         encoded = [self.token_ids(str(p or ""), str(t or "")) for p, t in zip(prompts, texts)]
         for start in range(0, len(encoded), self.micro_batch):
             chunk = encoded[start: start + self.micro_batch]
-            for (ids, n_prompt), (le, la) in zip(chunk, self.log_probs([ids for ids, _ in chunk])):
+            starts = [max(n_prompt, 1) - 1 for _, n_prompt in chunk]  # predicts the solution's first token
+            for (ids, n_prompt), (le, la) in zip(chunk, self.log_probs([ids for ids, _ in chunk], starts)):
                 self._add_row(out, ids, n_prompt, le, la)
         return {c: object_column(v) if c != "contrast_prompt_len" and c != "contrast_mask_cut"
                 else np.array(v, dtype=np.int64) for c, v in out.items()}
 
     def _add_row(self, out: dict, ids: list[int], n_prompt: int, le: np.ndarray, la: np.ndarray) -> None:
-        # Position p predicts token p + 1: the solution's tokens are predicted at n_prompt-1 .. len-2.
-        steps = range(max(n_prompt, 1) - 1, len(ids) - 1)
-        kl = [float(np.sum(np.exp(le[p]) * (le[p] - la[p]))) for p in steps]
+        """le / la: [steps, vocab], step t being the position that predicts the solution's t-th token."""
+        kl = np.sum(np.exp(le) * (le - la), axis=1).astype(float).tolist()
         masks, cut = [], 0
-        for p in steps:
-            ids_t, was_cut = expert_mask(le[p], self.alpha, self.max_mask)
+        for t in range(len(le)):
+            ids_t, was_cut = expert_mask(le[t], self.alpha, self.max_mask)
             masks.append(ids_t)
             cut += was_cut
         out["contrast_ids"].append([int(i) for i in ids])
         out["contrast_prompt_len"].append(n_prompt)
         out["contrast_kl"].append(kl)
         out["contrast_mask_ids"].append([m.tolist() for m in masks])
-        out["contrast_logp_expert"].append([le[p][m].astype(float).tolist() for p, m in zip(steps, masks)])
-        out["contrast_logp_amateur"].append([la[p][m].astype(float).tolist() for p, m in zip(steps, masks)])
+        out["contrast_logp_expert"].append([le[t][m].astype(float).tolist() for t, m in enumerate(masks)])
+        out["contrast_logp_amateur"].append([la[t][m].astype(float).tolist() for t, m in enumerate(masks)])
         out["contrast_mask_cut"].append(cut)
