@@ -227,3 +227,11 @@ def test_the_testbed_config_pairs_the_pretrained_student_with_a_weak_teacher():
     config = load_config("configs/demo-lightreasoner.yaml")
     assert config.recipe == "light_reasoner" and config.strong.model == "world-student"
     assert config.weak[0].model in ("weak-a", "weak-b", "weak-c") and config.light_reasoner.max_tokens <= 128
+
+
+def test_plan_lists_the_contrast_pool_and_the_lora_kl_training():
+    from w2s_ray.config import load_config
+    from w2s_ray.plan import stage_asks
+
+    asks = {a.stage: a for a in stage_asks(load_config("configs/demo-lightreasoner.yaml"), "cpu", 2)}
+    assert asks["score contrast"].units == 1 and "LoRA r=8" in asks["light_reasoner train"].what
