@@ -46,9 +46,11 @@ test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 # A head and two worker nodes in a private network namespace, submit, kill a node, resume (5-7 min).
-# What `make test` leaves out for time: the GPU lock's resolver check (PyPI), the vLLM engine kill, multi-node.
+# What `make test` leaves out for time: the GPU lock's resolver check (PyPI), the vLLM engine kill, multi-node,
+# the light_reasoner recipe end to end.
 test-long: $(STAMP)
-	W2S_LONG_TESTS=1 W2S_MULTINODE=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_gpu_lock.py tests/test_faults.py tests/test_multinode.py
+	W2S_LONG_TESTS=1 W2S_MULTINODE=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_gpu_lock.py tests/test_faults.py tests/test_multinode.py \
+		tests/test_light_reasoner_recipe.py
 
 test-multinode: $(STAMP)
 	W2S_MULTINODE=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_multinode.py

@@ -19,6 +19,7 @@ from w2s_ray.config_base import Strict as _Strict
 from w2s_ray.recipe_configs import RECIPE_SECTIONS
 from w2s_ray.recipe_configs.easy_to_hard import EasyToHardConfig
 from w2s_ray.recipe_configs.supervision_mix import SupervisionMixConfig
+from w2s_ray.recipe_configs.light_reasoner import LightReasonerConfig
 from w2s_ray.recipe_configs.w2s_reasoning import Stage2Config
 
 from w2s_ray.score.stage import ScorerSpec, as_specs
@@ -189,7 +190,7 @@ class ServeConfig(_Strict):
 class RunConfig(_Strict):
     name: str = "run"
     # w2s_ray/recipes/<recipe>.py; its own section(s) of this config: recipe_configs.RECIPE_SECTIONS
-    recipe: Literal["w2s_reasoning", "easy_to_hard", "supervision_mix"] = "w2s_reasoning"
+    recipe: Literal["w2s_reasoning", "easy_to_hard", "supervision_mix", "light_reasoner"] = "w2s_reasoning"
     run_dir: str = "runs/run"
     cache_dir: str | None = None  # built/converted models; None: $W2S_CACHE or ~/.cache/w2s_ray
     ray: RayConfig = Field(default_factory=RayConfig)
@@ -210,6 +211,7 @@ class RunConfig(_Strict):
     stage2: Stage2Config | None = None  # w2s_reasoning; None: Stage I only
     easy_to_hard: EasyToHardConfig | None = None  # easy_to_hard; None: its defaults
     supervision_mix: SupervisionMixConfig | None = None  # supervision_mix (required there)
+    light_reasoner: LightReasonerConfig | None = None  # light_reasoner; None: its defaults
     serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @field_validator("scorers")

@@ -73,6 +73,13 @@ def stage_asks(config: RunConfig, device: str, cluster_cpus: float | None = None
     asks.append(_train("train (SFT rounds, baselines)", config, "sft", device, cluster_cpus))
     if config.stage2 is not None:
         asks.append(_train("stage2 train", config, config.stage2.objective, device, cluster_cpus))
+    if config.recipe == "light_reasoner":  # recipes/lr/stages.py: one contrast actor holds both models
+        asks.append(Ask("score contrast", "expert + amateur forward passes", 1, 1.0 if device == "gpu" else 0.0, 1.0))
+        from w2s_ray.recipe_configs.light_reasoner import LightReasonerConfig
+
+        kl = (config.light_reasoner or LightReasonerConfig()).kl_train_config(config.train)
+        asks.append(_train("light_reasoner train", config.model_copy(update={"train": kl}), "soft_kl", device,
+                           cluster_cpus))
     return asks
 
 

@@ -87,6 +87,10 @@ def build_report(run_dir: str | Path) -> dict:
     if manifest.config.get("recipe") == "supervision_mix":
         report["mixes"] = mix_rows(manifest, _accuracy)
         report["findings"] = findings(manifest, report["mixes"])
+    if manifest.config.get("recipe") == "light_reasoner":  # its methods side by side, with their costs
+        from w2s_ray.eval.light_reasoner_report import light_reasoner_report
+
+        report.update(light_reasoner_report(manifest))
     return report
 
 
@@ -152,6 +156,10 @@ def render_markdown(report: dict) -> str:
               "| stage | seconds | throughput |", "|---|---|---|"]
     for key, seconds in report["stage_seconds"].items():
         lines.append(f"| {key} | {seconds:.1f} | {_rate(report['throughput'].get(key))} |")
+    if report.get("light_reasoner") is not None or report.get("rs_sft") is not None:
+        from w2s_ray.eval.light_reasoner_report import render_markdown as light_reasoner_markdown
+
+        lines += light_reasoner_markdown(report).splitlines()
     data = report.get("data") or {}
     if "quarantined" in data:  # files only: what loading them set aside
         lines += ["", "## Data", "", f"Sizes {data['sizes']}; quarantined lines {data['quarantined']}; "

@@ -12,4 +12,5 @@ RECIPE_SECTIONS: dict[str, tuple[str, ...]] = {
     "w2s_reasoning": ("stage2",),
     "easy_to_hard": ("easy_to_hard",),
     "supervision_mix": ("supervision_mix",),
+    "light_reasoner": ("light_reasoner",),
 }

@@ -44,11 +44,10 @@ Model-based scorers fit this contract unchanged:
   `step_scores` (a list per row) plus scalar aggregates for best-of-N ranking. `reward_model` is its
   outcome counterpart (one `reward` per row).
 
-* Two-model contrast (expert-amateur, LightReasoner; not implemented here). `__init__(*, other_model_path)` loads the second
-  (amateur) LM. `__call__` teacher-forces the first model's `prompt + text` through it and returns
-  `{"other_logprobs": object_column([[-0.1, -2.3, ...], ...])}`, the per-token log-probs of the second
-  model (or top-k ids and log-probs as two more list columns). The KL step selection is a Select-stage
-  function over those columns.
+* Two-model contrast (expert-amateur, LightReasoner). `__init__(*, expert, amateur, ...)` loads both
+  LMs. `__call__` teacher-forces the expert's `prompt + text` through each and returns, per row, the
+  per-step KL(pi_E || pi_A) and the expert's top tokens V_t with both log-probs over them (list
+  columns). The KL step selection is a Select-stage function over those columns.
 
 List-valued columns are built with `object_column` (a 1-D numpy object array holding one list per row),
 because `np.array(list_of_equal_length_lists)` would silently make a 2-D array. On Ray they are
@@ -75,6 +74,7 @@ _BUILTIN_MODULES = (
     "w2s_ray.score.step_checker",
     "w2s_ray.score.majority_vote",
     "w2s_ray.score.reward_models",
+    "w2s_ray.score.contrast",
 )
 _REGISTRY: dict[str, type["Scorer"]] = {}
 

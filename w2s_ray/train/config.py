@@ -40,7 +40,8 @@ DpoLossType = Literal["sigmoid", "hinge", "ipo", "sigmoid_norm", "nca_pair", "sp
 class TrainConfig(_Strict):
     """One training job. `objective` picks the trainer, by the name it is registered under
     (train/objectives/): "sft" on {prompt, completion} rows, "dpo" or "orpo" on {prompt, chosen,
-    rejected} pairs, and whatever else a module there registers.
+    rejected} pairs, "soft_kl" on {input_ids, target_ids, target_probs}
+    rows (LightReasoner's KL to a sparse soft target), and whatever else a module there registers.
 
     `lr` is shared by every objective and its default suits SFT. Preference training usually wants a
     lower one, which the caller sets: DPO on a full model ~5e-7 to 5e-6 (TRL's default is 1e-6), with

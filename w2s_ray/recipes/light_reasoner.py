@@ -1,0 +1,66 @@
+"""LightReasoner (2025; METHODS.md section 2), top to bottom, with its rejection-sampling SFT baseline.
+
+  the expert (the run's `strong` model) answers N questions of strong_train (<= 128 new tokens)
+  contrast: teacher-forced forward passes of the expert and of the amateur (the first `weak`
+           teacher; the same tokenizer) over each solution -> KL(pi_E || pi_A) per step, V_t
+  select:  steps with KL >= beta -> soft targets softmax_{V_t}(log pi_E - log pi_A)
+  train:   the expert, LoRA on q/v, KL(v || student) at each kept step's prefix
+  eval:    the base expert and the trained one, greedy on the test split
+  baseline, on the same samples: rejection-sampling SFT (the expert's right answers, by gold) -> eval
+
+The report's `light_reasoner` section (eval/light_reasoner_report.py) sets the two methods side by
+side: problems sampled, tokens generated, tokens trained, wall time per stage, accuracy gain per
+trained token. Every stage goes through the manifest: a resumed run skips what finished.
+"""
+from __future__ import annotations
+
+from w2s_ray.recipe_configs.light_reasoner import LightReasonerConfig
+from w2s_ray.recipes import register
+from w2s_ray.recipes.lr.stages import contrast, sampled_questions
+from w2s_ray.score.contrast import check_same_tokenizer
+from w2s_ray.select.light_reasoner import rejection_sampling_sft, select_steps
+from w2s_ray.serve.promotion import promote_latest
+from w2s_ray.stage_tags import Tag
+from w2s_ray.stages.context import RunContext
+from w2s_ray.stages.model_builds import build_models
+from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
+
+
+@register("light_reasoner")
+def run(ctx: RunContext) -> None:
+    cfg = ctx.config
+    lr = cfg.light_reasoner or LightReasonerConfig()
+    expert, amateur = cfg.strong, cfg.weak[0]
+    test = ctx.rows("test")
+    build_models(ctx)  # built-in expert and amateur (the testbed's), as stages
+    # Refused before any sampling: a pair with two tokenizers has no contrast to compute.
+    check_same_tokenizer(ctx.model_path(expert.model), ctx.model_path(amateur.model), expert.name, amateur.name)
+
+    # The expert samples; zero-shot, so the prefixes it is later trained on are the bare question.
+    sampler = expert.model_copy(update={"name": "expert", "shots": 0, "n": lr.samples,
+                                        "temperature": lr.temperature, "max_tokens": lr.max_tokens})
+    samples = generate_and_score(ctx, "light_reasoner/sample", sampler, expert.model,
+                                 sampled_questions(ctx, lr.n_questions))
+    samples_hash = {"samples": samples.output("rows")["sha256"]}
+
+    generate_and_score(ctx, "baselines/strong_base/eval", ctx.eval_teacher(expert, "strong-base"), expert.model,
+                       test, tag=Tag("baseline", "strong_base"))
+
+    # LightReasoner: contrast, keep the steps where the two disagree most, train toward the contrast.
+    scored = contrast(ctx, "light_reasoner/contrast", samples, expert.model, amateur.model,
+                      (expert.name, amateur.name), lr)
+    steps = select(ctx, "light_reasoner/select", lambda: select_steps(stage_rows(scored), lr.beta),
+                   inputs={"contrast": scored.output("rows")["sha256"]}, tag=Tag("select", "light_reasoner"))
+    trained = train(ctx, "light_reasoner/train", steps, expert.model, lr.kl_train_config(cfg.train),
+                    tag=Tag("train", "light_reasoner"))
+    generate_and_score(ctx, "light_reasoner/eval", ctx.eval_teacher(expert, "light-reasoner"),
+                       checkpoint_path(trained), test, inputs={"checkpoint": trained.output("model")["sha256"]},
+                       tag=Tag("student_eval", "light_reasoner"))
+    promote_latest(ctx.run_dir)  # RUN_DIR/serve/latest.json -> the LightReasoner student (w2s serve)
+
+    # Baseline: rejection-sampling SFT on the same samples (gold decides which are right).
+    right = select(ctx, "rs_sft/select", lambda: rejection_sampling_sft(stage_rows(samples)), inputs=samples_hash,
+                   tag=Tag("select", "rs_sft"))
+    sft = train(ctx, "rs_sft/train", right, expert.model, lr.rs_sft_train_config(cfg.train), tag=Tag("train", "rs_sft"))
+    generate_and_score(ctx, "rs_sft/eval", ctx.eval_teacher(expert, "rs-sft"), checkpoint_path(sft), test,
+                       inputs={"checkpoint": sft.output("model")["sha256"]}, tag=Tag("baseline", "rs_sft"))

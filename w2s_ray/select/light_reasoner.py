@@ -1,0 +1,62 @@
+"""LightReasoner's step selection (METHODS.md 2.3-2.5): from contrast-scored expert solutions
+(score/contrast.py) to soft-label training rows.
+
+  keep step t when KL(pi_E || pi_A) >= beta
+  target v(a) = softmax over V_t of (log pi_E(a) - log pi_A(a)); zero outside V_t
+
+One training row per kept step: the forced token ids up to and including position t (the student
+reads the same prefix the expert did and is trained at its last position), and the target over V_t
+as two parallel lists (`target_ids`, `target_probs`), never a full-vocabulary row.
+
+Only the contrast columns and the row's identity are read: no answer, gold or correctness.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from w2s_ray.select.selection import Selection
+
+SOFT_LABEL_COLUMNS = ("problem_id", "source_model", "sample_index", "step", "kl", "input_ids", "target_ids",
+                      "target_probs")
+
+
+def contrast_target(logp_expert: Sequence[float], logp_amateur: Sequence[float]) -> np.ndarray:
+    """v over V_t: softmax of (log pi_E - log pi_A), the two given over the same ids of V_t."""
+    score = np.asarray(logp_expert, dtype=np.float64) - np.asarray(logp_amateur, dtype=np.float64)
+    score = np.exp(score - score.max())  # shifted: the softmax is unchanged and exp cannot overflow
+    return score / score.sum()
+
+
+def select_steps(rows: Iterable[dict], beta: float) -> Selection:
+    """Selection of every step with KL >= beta, as soft-label rows; unit "step"."""
+    out, n_steps, low_kl = [], 0, 0
+    for row in sorted(rows, key=lambda r: (str(r["problem_id"]), str(r["model"]), int(r["sample_index"] or 0))):
+        ids, n_prompt = [int(i) for i in row["contrast_ids"]], int(row["contrast_prompt_len"])
+        first = max(n_prompt, 1) - 1  # the position that predicts the solution's first token
+        kls = list(row["contrast_kl"])
+        n_steps += len(kls)
+        for t, kl in enumerate(kls):
+            if not kl >= beta:  # NaN is never kept
+                low_kl += 1
+                continue
+            mask = [int(a) for a in row["contrast_mask_ids"][t]]
+            target = contrast_target(row["contrast_logp_expert"][t], row["contrast_logp_amateur"][t])
+            out.append({
+                "problem_id": str(row["problem_id"]), "source_model": str(row["model"]),
+                "sample_index": int(row["sample_index"] or 0), "step": t, "kl": float(kl),
+                "input_ids": ids[: first + t + 1], "target_ids": mask, "target_probs": target.tolist(),
+            })
+    return Selection(rows=out, n_in=n_steps, kept=len(out), dropped={"kl_below_beta": low_kl}, unit="step")
+
+
+def rejection_sampling_sft(rows: Iterable[dict]) -> Selection:
+    """The baseline's training set: the expert's own samples whose answers are right (gold-checked),
+    as SFT rows; unit "solution"."""
+    from w2s_ray.select.selection import sft_row
+
+    rows = list(rows)
+    right = [sft_row(r, "strong") for r in rows if bool(r.get("correct") or False) and (r.get("text") or "").strip()]
+    return Selection(rows=right, n_in=len(rows), kept=len(right), dropped={"wrong_or_empty": len(rows) - len(right)},
+                     unit="solution")
