@@ -13,7 +13,7 @@ export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
 export HF_HUB_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: venv demo demo-w2s demo-e2h demo-mix demo-smollm2 test test-fast test-long test-multinode bench docs clean
+.PHONY: venv demo demo-w2s demo-e2h demo-mix demo-lightreasoner demo-smollm2 test test-fast test-long test-multinode bench docs clean
 
 venv: $(STAMP)
 
@@ -42,15 +42,18 @@ demo-smollm2: $(STAMP)
 demo-mix: $(STAMP)
 	$(VENV)/bin/w2s run configs/demo-mix.yaml
 
+demo-lightreasoner: $(STAMP)
+	$(VENV)/bin/w2s run configs/demo-lightreasoner.yaml
+
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 # A head and two worker nodes in a private network namespace, submit, kill a node, resume (5-7 min).
 # What `make test` leaves out for time: the GPU lock's resolver check (PyPI), the vLLM engine kill, multi-node,
-# the light_reasoner recipe end to end.
+# the light_reasoner and easy_to_hard recipes end to end, an outcome RM with LoRA.
 test-long: $(STAMP)
 	W2S_LONG_TESTS=1 W2S_MULTINODE=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_gpu_lock.py tests/test_faults.py tests/test_multinode.py \
-		tests/test_light_reasoner_recipe.py
+		tests/test_light_reasoner_recipe.py tests/test_easy_to_hard.py tests/test_reward_models.py
 
 test-multinode: $(STAMP)
 	W2S_MULTINODE=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_multinode.py
