@@ -126,18 +126,14 @@ class HostileTimer(Scorer):
 
 
 @pytest.mark.slow
-def test_hostile_outputs_are_scored_fast_on_a_ray_actor_thread():
-    from w2s_ray.runtime import init_ray, shutdown_ray
+def test_hostile_outputs_are_scored_fast_on_a_ray_actor_thread(ray_local):
     from w2s_ray.score import score_dataset
 
-    ray = init_ray(num_cpus=2)
+    ray = ray_local  # the session's Ray: shutting it down here left later tests without one
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    try:
-        rows = [{"name": name, "text": text, "gold": GOLD} for name, text in CASES]
-        out = score_dataset(ray.data.from_items(rows, override_num_blocks=4),
-                            [{"name": "test_hostile_timer", "batch_size": 8}]).take_all()
-    finally:
-        shutdown_ray()
+    rows = [{"name": name, "text": text, "gold": GOLD} for name, text in CASES]
+    out = score_dataset(ray.data.from_items(rows, override_num_blocks=4),
+                        [{"name": "test_hostile_timer", "batch_size": 8}]).take_all()
     assert sorted(r["name"] for r in out) == sorted(name for name, _ in CASES)
     assert not any(r["on_main_thread"] for r in out)  # where math_verify's own timeout is off
     slow = {r["name"]: round(r["row_ms"]) for r in out if r["row_ms"] > LIMIT_S * 1000}

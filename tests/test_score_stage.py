@@ -147,15 +147,12 @@ def test_contract_violations_are_reported():
 
 
 @pytest.fixture(scope="module")
-def ray_session():
-    from w2s_ray.runtime import init_ray, shutdown_ray
-
-    ray = init_ray(num_cpus=2)
+def ray_session(ray_local):
+    ray = ray_local  # the session's Ray (shutting one down here left later tests without one)
     # Ray workers cannot import a pytest test module by name; ship this one's classes by value.
     # (Scorers in an installed package or in a driver's __main__ need nothing of the kind.)
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    yield ray
-    shutdown_ray()
+    return ray
 
 
 def _plain(value):

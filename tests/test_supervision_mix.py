@@ -8,6 +8,7 @@ import json
 import pytest
 import yaml
 
+from tests.conftest import long_test
 from tests.tiny_run import write_config
 from w2s_ray.config import ConfigError, RunConfig, load_config
 
@@ -63,7 +64,7 @@ class Fault(RuntimeError):
     pass
 
 
-@pytest.mark.slow
+@long_test  # 139-244 s on 2 cores: over make test's share
 def test_tiny_run_every_stage_resumes_and_report_has_the_mix(tmp_path, tiny_models, ray_local, monkeypatch):
     from w2s_ray.driver import run
     from w2s_ray.eval.compare import compare_rows
@@ -88,8 +89,8 @@ def test_tiny_run_every_stage_resumes_and_report_has_the_mix(tmp_path, tiny_mode
     def killed(*_args, **_kwargs):
         raise Fault("killed in training")
 
-    real_train = steps.train_sft
-    monkeypatch.setattr(steps, "train_sft", killed)
+    real_train = steps.train_objective
+    monkeypatch.setattr(steps, "train_objective", killed)
     with pytest.raises(Fault):
         run(config)
     first = Manifest.load(config.run_dir)
@@ -99,7 +100,7 @@ def test_tiny_run_every_stage_resumes_and_report_has_the_mix(tmp_path, tiny_mode
     [measured] = build_report(config.run_dir)["mixes"]  # measured before training, reported before it too
     assert measured["outcome_error"] == 3 / 18 and measured["acc"] is None
 
-    monkeypatch.setattr(steps, "train_sft", real_train)
+    monkeypatch.setattr(steps, "train_objective", real_train)
     run(config)  # resume: what finished is kept as it was, the rest runs
     second = Manifest.load(config.run_dir)
     assert {key: second.record(key)["finished"] for key in done} == before
@@ -108,7 +109,7 @@ def test_tiny_run_every_stage_resumes_and_report_has_the_mix(tmp_path, tiny_mode
     def nothing_may_run(*_args, **_kwargs):
         raise AssertionError("a finished stage ran again")
 
-    monkeypatch.setattr(steps, "train_sft", nothing_may_run)
+    monkeypatch.setattr(steps, "train_objective", nothing_may_run)
     monkeypatch.setattr(steps, "generate", nothing_may_run)
     run(config)  # every stage finished: each resumes from its record
     assert Manifest.load(config.run_dir).stages() == second.stages()

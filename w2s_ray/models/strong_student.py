@@ -72,6 +72,10 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
     # before it climbed (the "valley"); with the styles, gold SFT is at 61.5 % after 60 steps and
     # 90.5 % after 120 (bench/w2s_variants.py, plain loop, 400 rows; ISSUE 10).
     "world-student": StrongStudentRecipe(name="world-student", styles=STYLES),
+    # LightReasoner's amateur: the same model and corpus, a quarter of the pretraining. It writes the
+    # expert's prose with less skill, so the two differ on the reasoning, not on the format (an
+    # amateur trained on another format disagrees on almost every token: #13).
+    "world-student-amateur": StrongStudentRecipe(name="world-student-amateur", styles=STYLES, max_steps=300),
     # For tests: the same path at a size that builds in seconds.
     "world-student-tiny": StrongStudentRecipe(name="world-student-tiny", styles=STYLES, hidden=64, layers=2,
                                               n_problems=400, n_unlabelled=200, max_steps=30, batch=8, seq_len=128,
