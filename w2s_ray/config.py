@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from w2s_ray.config_base import Strict as _Strict
+from w2s_ray.config_base import Strict as _Strict, repeated
 from w2s_ray.recipe_configs import RECIPE_SECTIONS
 from w2s_ray.recipe_configs.easy_to_hard import EasyToHardConfig
 from w2s_ray.recipe_configs.supervision_mix import SupervisionMixConfig
@@ -227,8 +227,7 @@ class RunConfig(_Strict):
     @field_validator("weak")
     @classmethod
     def _unique_names(cls, teachers):
-        names = [t.name for t in teachers]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated([t.name for t in teachers])
         if dupes:
             raise ValueError(f"teacher names must be unique; repeated: {dupes}")
         return teachers

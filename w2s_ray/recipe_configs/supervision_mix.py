@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from w2s_ray.config_base import Strict
+from w2s_ray.config_base import Strict, repeated
 
 
 class MixPart(Strict):
@@ -55,8 +55,7 @@ class SupervisionMixConfig(Strict):
     @field_validator("mixes")
     @classmethod
     def _unique_names(cls, mixes):
-        names = [m.name for m in mixes]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated([m.name for m in mixes])
         if dupes:
             raise ValueError(f"mix names must be unique; repeated: {dupes}")
         return mixes
