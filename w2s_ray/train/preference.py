@@ -15,8 +15,7 @@ from pathlib import Path
 
 from w2s_ray.devices import Device
 from w2s_ray.train.config import TrainConfig
-from w2s_ray.train.preference_worker import preference_loop
-from w2s_ray.train.train_job import TrainResult, run_train_job
+from w2s_ray.train.train_job import TrainResult
 
 PREFERENCE_OBJECTIVES = ("dpo", "orpo")
 PAIR_FIELDS = ("prompt", "chosen", "rejected")
@@ -62,6 +61,6 @@ def train_preference(
     """
     if config.objective not in PREFERENCE_OBJECTIVES:
         raise ValueError(f"train_preference runs objective 'dpo' or 'orpo', the config says {config.objective!r}")
-    clean = validate_preference_rows(rows)
-    return run_train_job(preference_loop, clean, base_model_dir, config, device, out_dir, log_dir=log_dir,
-                         overwrite=overwrite)
+    from w2s_ray.train.objectives import train_objective  # the one path every objective trains through
+
+    return train_objective(rows, base_model_dir, out_dir, config, device, log_dir=log_dir, overwrite=overwrite)

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from w2s_ray.devices import Device
 from w2s_ray.train.config import TrainConfig
-from w2s_ray.train.sft_worker import sft_loop
-from w2s_ray.train.train_job import TrainResult, run_train_job
+from w2s_ray.train.train_job import TrainResult
 
 
 def validate_sft_rows(rows: Sequence[dict]) -> list[dict]:
@@ -47,5 +46,6 @@ def train_sft(
     """
     if config.objective != "sft":
         raise ValueError(f"train_sft runs objective 'sft', the config says {config.objective!r}")
-    clean = validate_sft_rows(rows)
-    return run_train_job(sft_loop, clean, base_model_dir, config, device, out_dir, log_dir=log_dir, overwrite=overwrite)
+    from w2s_ray.train.objectives import train_objective  # the one path every objective trains through
+
+    return train_objective(rows, base_model_dir, out_dir, config, device, log_dir=log_dir, overwrite=overwrite)
