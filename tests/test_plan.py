@@ -52,7 +52,7 @@ def test_each_gpu_config_fits_the_rayjob_cluster_and_names_every_ask(config, cap
     ("strong.tensor_parallel_size=4", "generate strong"),
     ("weak.0.concurrency=3", "generate weak/qwen2.5-0.5b"),
     ("train.num_workers=4", "train weak teacher"),
-    ("train.gpus_per_worker=2", "train (SFT rounds, baselines)"),
+    ("train.gpus_per_worker=2", "train (SFT)"),
 ])
 def test_an_impossible_plan_exits_nonzero_naming_the_stage(setting, stage, capsys):
     code = main(["plan", str(REPO / GPU_CONFIGS[0]), "--cluster", "gpus=2,cpus=40", "--set", setting])
@@ -125,3 +125,24 @@ def test_plan_checks_a_real_ray_cluster_with_logical_gpus(tmp_path):
     finally:
         stop_processes_of(temp_dir)  # by PID: `ray stop` would stop every Ray on this machine
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_each_recipe_adds_its_own_stages_to_the_plan():
+    """plan.py names no recipe: Stage II, the PRM and the contrast pool come from the recipes' config
+    modules (recipe_configs/*.plan_asks); on a GPU run the PRM scorer asks for a GPU."""
+    from w2s_ray.config import load_config
+    from w2s_ray.plan import stage_asks
+    from w2s_ray.recipe_configs import RECIPE_SECTIONS
+
+    def stages(path, device="cpu"):
+        return {a.stage: a for a in stage_asks(load_config(REPO / path), device, 2)}
+
+    assert "stage2 train" in stages("configs/demo-w2s.yaml")
+    assert "stage2 train" not in stages("configs/demo.yaml")  # no stage2 section, no Stage II
+    e2h = stages("configs/demo-e2h.yaml", "gpu")
+    assert e2h["score process_reward_model"].gpus == 1.0 and "PROCESS_REWARD" in e2h["prm train"].what
+    assert stages("configs/demo-e2h.yaml")["score process_reward_model"].gpus == 0.0
+    assert "score contrast" in stages("configs/demo-lightreasoner.yaml")
+    assert set(stages("configs/demo-mix.yaml")) >= {"train (SFT)"}  # a recipe with no plan_asks
+    source = (REPO / "w2s_ray" / "plan.py").read_text()
+    assert not [name for name in RECIPE_SECTIONS if f'"{name}"' in source]

@@ -9,12 +9,15 @@ every stage, and a checkpoint swap briefly holds two replicas.
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import socket
 from dataclasses import dataclass
 
 from w2s_ray.config import RunConfig, TeacherConfig
 from w2s_ray.devices import engine_actor_resources
+from w2s_ray.score.stage import ScorerSpec
+from w2s_ray.train.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -38,49 +41,56 @@ def _engine(teacher: TeacherConfig) -> str:
     return "vllm" if importlib.util.find_spec("vllm") is not None else "hf"  # found, not imported
 
 
-def _generate(stage: str, teacher: TeacherConfig, device: str) -> Ask:
-    engine, tp = _engine(teacher), teacher.tensor_parallel_size
-    res = engine_actor_resources(engine, device, tp)  # what the generate stage sizes its pool by
-    if engine == "vllm" and device == "gpu":
-        return Ask(stage, f"vLLM engine, TP {tp}", teacher.concurrency, res["GPU"], res["CPU"], one_actor=tp == 1)
-    what = "vLLM engine (CPU)" if engine == "vllm" else "HF engine"
-    return Ask(stage, what, teacher.concurrency, res["GPU"], res["CPU"])
+@dataclass(frozen=True)
+class StageAsks:
+    """What a recipe's stages ask for, by the stages' own rules; a recipe's config module lists its
+    stages with these (recipe_configs/__init__.py, `plan_asks`)."""
+    config: RunConfig
+    device: str
+    cluster_cpus: float | None = None
 
+    def generate(self, stage: str, teacher: TeacherConfig) -> Ask:
+        engine, tp = _engine(teacher), teacher.tensor_parallel_size
+        res = engine_actor_resources(engine, self.device, tp)  # what the generate stage sizes its pool by
+        if engine == "vllm" and self.device == "gpu":
+            return Ask(stage, f"vLLM engine, TP {tp}", teacher.concurrency, res["GPU"], res["CPU"], one_actor=tp == 1)
+        what = "vLLM engine (CPU)" if engine == "vllm" else "HF engine"
+        return Ask(stage, what, teacher.concurrency, res["GPU"], res["CPU"])
 
-def _train(stage: str, config: RunConfig, objective: str, device: str, cluster_cpus: float | None) -> Ask:
-    t = config.train
-    cpus = t.cpus_per_worker
-    if cpus is None:  # devices.train_scaling's rule
-        cpus = 1.0 if device == "gpu" else min(1.0, (cluster_cpus or t.num_workers) / t.num_workers)
-    zero = {"zero2": "ZeRO-2", "zero3": "ZeRO-3"}.get(t.deepspeed or "", f"DeepSpeed {t.deepspeed}")
-    extras = [zero if t.deepspeed else "no DeepSpeed",
-              f"LoRA r={t.lora.r}" if t.lora else "full fine-tuning"]
-    return Ask(stage, f"Ray Train + TRL {objective.upper()}, {', '.join(extras)}", t.num_workers,
-               t.gpus_per_worker if device == "gpu" else 0.0, cpus)
+    def train(self, stage: str, train: TrainConfig | None = None) -> Ask:
+        t = train or self.config.train
+        cpus = t.cpus_per_worker
+        if cpus is None:  # devices.train_scaling's rule
+            cpus = 1.0 if self.device == "gpu" else min(1.0, (self.cluster_cpus or t.num_workers) / t.num_workers)
+        zero = {"zero2": "ZeRO-2", "zero3": "ZeRO-3"}.get(t.deepspeed or "", f"DeepSpeed {t.deepspeed}")
+        extras = [zero if t.deepspeed else "no DeepSpeed",
+                  f"LoRA r={t.lora.r}" if t.lora else "full fine-tuning"]
+        return Ask(stage, f"Ray Train + TRL {t.objective.upper()}, {', '.join(extras)}", t.num_workers,
+                   t.gpus_per_worker if self.device == "gpu" else 0.0, cpus)
+
+    def actors(self, stage: str, what: str, units: int, gpus: float, cpus: float) -> Ask:
+        return Ask(stage, what, units, gpus, cpus)
+
+    def scorer(self, spec: ScorerSpec) -> Ask:
+        import w2s_ray.score  # noqa: F401  (registers the built-in scorers, whose classes declare resources)
+
+        res = spec.resources()
+        return Ask(f"score {spec.name}", "scorer actors", spec.concurrency, res["num_gpus"], res["num_cpus"])
 
 
 def stage_asks(config: RunConfig, device: str, cluster_cpus: float | None = None) -> list[Ask]:
-    """One Ask per kind of stage the recipe runs (recipes/w2s_reasoning.py), in run order."""
-    asks = [_generate(f"generate weak/{t.name}", t, device) for t in config.weak]
+    """One Ask per kind of stage the run has: the stages every recipe shares (weak teachers, the
+    strong model's generation, the configured scorers, SFT), then the recipe's own from the
+    `plan_asks(config, asks)` of its config module, when it has one."""
+    asks = StageAsks(config, device, cluster_cpus)
+    out = [asks.generate(f"generate weak/{t.name}", t) for t in config.weak]
     if any(t.sft_on_weak_half for t in config.weak):
-        asks.append(_train("train weak teacher (weak half's gold)", config, "sft", device, cluster_cpus))
-    asks.append(_generate(f"generate {config.strong.name} (k-shot, eval, students)", config.strong, device))
-    import w2s_ray.score  # noqa: F401  (registers the built-in scorers, whose classes declare resources)
-
-    for spec in config.scorers:
-        res = spec.resources()
-        asks.append(Ask(f"score {spec.name}", "scorer actors", spec.concurrency, res["num_gpus"], res["num_cpus"]))
-    asks.append(_train("train (SFT rounds, baselines)", config, "sft", device, cluster_cpus))
-    if config.stage2 is not None:
-        asks.append(_train("stage2 train", config, config.stage2.objective, device, cluster_cpus))
-    if config.recipe == "light_reasoner":  # recipes/lr/stages.py: one contrast actor holds both models
-        asks.append(Ask("score contrast", "expert + amateur forward passes", 1, 1.0 if device == "gpu" else 0.0, 1.0))
-        from w2s_ray.recipe_configs.light_reasoner import LightReasonerConfig
-
-        kl = (config.light_reasoner or LightReasonerConfig()).kl_train_config(config.train)
-        asks.append(_train("light_reasoner train", config.model_copy(update={"train": kl}), "soft_kl", device,
-                           cluster_cpus))
-    return asks
+        out.append(asks.train("train weak teacher (weak half's gold)", config.train.model_copy(update={"objective": "sft"})))
+    out.append(asks.generate(f"generate {config.strong.name} (k-shot, eval, students)", config.strong))
+    out += [asks.scorer(spec) for spec in config.scorers]
+    out.append(asks.train("train (SFT)", config.train.model_copy(update={"objective": "sft"})))
+    recipe_asks = getattr(importlib.import_module(f"w2s_ray.recipe_configs.{config.recipe}"), "plan_asks", None)
+    return out + (recipe_asks(config, asks) if recipe_asks else [])
 
 
 def serve_ask(config: RunConfig, device: str) -> Ask:

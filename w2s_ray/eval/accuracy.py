@@ -59,3 +59,15 @@ def format_table(table: dict[str, dict], levels: Iterable[int] = LEVELS) -> str:
         err = "-" if m["step_error_rate"] is None else f"{100 * m['step_error_rate']:.0f}%"
         lines.append(f"| {model} | {m['n']} | {100 * m['acc']:.1f} | " + " | ".join(cells) + f" | {err} |")
     return "\n".join(lines)
+
+
+def stage_accuracy(manifest, key: str | None) -> dict | None:
+    """{acc, n, acc_by_level} of a finished eval stage of a run (its manifest record), None when the
+    stage is missing, unfinished or measured no accuracy."""
+    if key is None or not manifest.is_complete(key):
+        return None
+    acc = manifest.record(key)["metrics"].get("accuracy")
+    if acc is None:
+        return None
+    return {"acc": acc["acc"], "n": acc["n"],
+            "acc_by_level": {int(k): v for k, v in acc["acc_by_level"].items() if k not in (None, "None")}}

@@ -15,23 +15,25 @@ from __future__ import annotations
 
 import random
 
+from w2s_ray.eval.accuracy import stage_accuracy
 from w2s_ray.eval.pgr_interval import N_DRAWS, SEED, correct_by_problem
+from w2s_ray.eval.report_sections import register_report_section
 from w2s_ray.manifest import Manifest
 from w2s_ray.stage_tags import tagged
 
 LEVELS = (1, 2, 3, 4, 5)
 
 
-def mix_rows(manifest: Manifest, accuracy) -> list[dict]:
+def mix_rows(manifest: Manifest) -> list[dict]:
     """One row per measured set, in the order the run measured them; `acc` and `acc_by_level` are None
-    until its student is evaluated. `accuracy(manifest, key)` is the report's reader of an eval stage."""
+    until its student is evaluated."""
     evals = {tag.label: key for key, tag in tagged(manifest, "student_eval")}
     rows = []
     for key, tag in tagged(manifest, "select"):
         m = manifest.record(key)["metrics"].get("supervision")
         if m is None:
             continue
-        acc = accuracy(manifest, evals.get(tag.label)) or {}
+        acc = stage_accuracy(manifest, evals.get(tag.label)) or {}
         rows.append({"name": tag.label, "outcome_error": m["outcome_error"], "step_error": m["step_error"],
                      "step_error_from": m["step_error_from"], "checker_step_error": m["checker_step_error"],
                      "n_rows": m["n"], "n_steps": m["n_steps"], "n_wrong_steps": m["n_wrong_steps"],
@@ -100,3 +102,22 @@ def render_mixes(mixes: list[dict]) -> list[str]:
 
 def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.0f}"
+
+
+def mix_section(manifest: Manifest) -> dict:
+    mixes = mix_rows(manifest)
+    return {"mixes": mixes, "findings": findings(manifest, mixes)}
+
+
+def mix_markdown(report: dict) -> list[str]:
+    lines = ["", "## Supervision mixes", "", *render_mixes(report["mixes"])]
+    if report["findings"]:
+        lines += ["", "## Findings (He et al. 2024) against this run", "", *render_findings(report["findings"])]
+    return lines
+
+
+def mix_curves(report: dict) -> list[tuple[str, dict]]:
+    return [(m["name"], m["acc_by_level"]) for m in report["mixes"] if m["acc"] is not None]
+
+
+register_report_section("supervision_mix", build=mix_section, markdown=mix_markdown, curves=mix_curves)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from w2s_ray.eval.mix_report import findings, mix_rows, render_findings, render_mixes
+from w2s_ray.eval.accuracy import stage_accuracy
 from w2s_ray.eval.pgr_interval import correct_by_problem, pgr_interval
+from w2s_ray.eval.report_sections import report_section
 from w2s_ray.eval.selection_stats import selection_stats, strong_half_gold
 from w2s_ray.manifest import Manifest
 from w2s_ray.stage_tags import tagged
@@ -26,16 +27,6 @@ def pgr(acc: float | None, weak: float | None, ceiling: float | None) -> float |
     return (acc - weak) / (ceiling - weak)
 
 
-def _accuracy(manifest: Manifest, key: str | None) -> dict | None:
-    if key is None or not manifest.is_complete(key):
-        return None
-    acc = manifest.record(key)["metrics"].get("accuracy")
-    if acc is None:
-        return None
-    return {"acc": acc["acc"], "n": acc["n"],
-            "acc_by_level": {int(k): v for k, v in acc["acc_by_level"].items() if k not in (None, "None")}}
-
-
 def build_report(run_dir: str | Path) -> dict:
     """The report of a run, from the tags its recipe gave its stages (stage_tags.py)."""
     manifest = Manifest.load(run_dir)
@@ -44,9 +35,9 @@ def build_report(run_dir: str | Path) -> dict:
     baseline_keys = {tag.label: key for key, tag in tagged(manifest, "baseline") if tag.label != "weak"}
     select_keys = {tag.label: key for key, tag in tagged(manifest, "select")}
     gold = strong_half_gold(manifest) if select_keys else {}
-    baselines = {"weak": _accuracy(manifest, weak_keys.get(weak_names[0])) if weak_names else None}
-    baselines.update({name: _accuracy(manifest, baseline_keys.get(name)) for name in BASELINES})
-    baselines.update({name: _accuracy(manifest, key) for name, key in baseline_keys.items() if name not in baselines})
+    baselines = {"weak": stage_accuracy(manifest, weak_keys.get(weak_names[0])) if weak_names else None}
+    baselines.update({name: stage_accuracy(manifest, baseline_keys.get(name)) for name in BASELINES})
+    baselines.update({name: stage_accuracy(manifest, key) for name, key in baseline_keys.items() if name not in baselines})
     weak_acc = (baselines["weak"] or {}).get("acc")
     ceiling_acc = (baselines["ceiling"] or {}).get("acc")
     weakly_supervised = []  # (report row, its eval key): the models PGR is about
@@ -58,7 +49,7 @@ def build_report(run_dir: str | Path) -> dict:
 
     rounds, stage2 = [], None
     for key, tag in tagged(manifest, "student_eval"):
-        acc = _accuracy(manifest, key)
+        acc = stage_accuracy(manifest, key)
         if acc is None:
             continue
         select_key = select_keys.get(tag.label)
@@ -76,7 +67,8 @@ def build_report(run_dir: str | Path) -> dict:
     rounds.sort(key=lambda r: r["round"])
     _add_pgr_intervals(manifest, weak_names, weak_keys, baseline_keys.get("ceiling"), weakly_supervised)
     stage_seconds = {key: manifest.record(key)["seconds"] for key in manifest.stages()}
-    report = {"run": manifest.config.get("name"), "config_hash": manifest.config_hash,
+    report = {"run": manifest.config.get("name"), "recipe": manifest.config.get("recipe"),
+              "config_hash": manifest.config_hash,
               "baselines": baselines, "teachers": _teachers(manifest, weak_names, weak_keys, rounds),
               "rounds": rounds, "stage2": stage2,
               "failures": manifest.failures(), "data": manifest.data(), "stage_seconds": stage_seconds,
@@ -84,13 +76,9 @@ def build_report(run_dir: str | Path) -> dict:
     for key, _ in tagged(manifest, "report"):  # a recipe's own sections (stage_tags.py)
         for name, value in (manifest.record(key)["metrics"].get("report") or {}).items():
             report.setdefault(name, value)
-    if manifest.config.get("recipe") == "supervision_mix":
-        report["mixes"] = mix_rows(manifest, _accuracy)
-        report["findings"] = findings(manifest, report["mixes"])
-    if manifest.config.get("recipe") == "light_reasoner":  # its methods side by side, with their costs
-        from w2s_ray.eval.light_reasoner_report import light_reasoner_report
-
-        report.update(light_reasoner_report(manifest))
+    section = report_section(manifest.config.get("recipe"))  # the recipe's own (eval/report_sections.py)
+    for name, value in (section.build(manifest) if section else {}).items():
+        report.setdefault(name, value)
     return report
 
 
@@ -116,7 +104,7 @@ def _teachers(manifest: Manifest, names: list[str], weak_keys: dict[str, str], r
     first = (rounds[0].get("selection") or {}).get("by_teacher", {}) if rounds else {}
     out = {}
     for name in names:
-        acc = _accuracy(manifest, weak_keys.get(name))
+        acc = stage_accuracy(manifest, weak_keys.get(name))
         out[name] = None if acc is None else {**acc, "selection_round_1": first.get(name)}
     return out
 
@@ -147,19 +135,14 @@ def render_markdown(report: dict) -> str:
         cells = [f"{100 * row['acc_by_level'].get(l, float('nan')):.0f}" for l in levels]
         lines.append(f"| {name} | {100 * row['acc']:.1f} | " + " | ".join(cells)
                      + f" | {_pgr_cell(row)} | {row.get('selected_rows') or '-'} |")
-    if "mixes" in report:
-        lines += ["", "## Supervision mixes", "", *render_mixes(report["mixes"])]
-        if report["findings"]:
-            lines += ["", "## Findings (He et al. 2024) against this run", "", *render_findings(report["findings"])]
+    section = report_section(report.get("recipe"))
+    if section:
+        lines += section.markdown(report)
     lines += ["", "## Stages", "",
               "Wall seconds per stage; generation rates include the engine's start-up.", "",
               "| stage | seconds | throughput |", "|---|---|---|"]
     for key, seconds in report["stage_seconds"].items():
         lines.append(f"| {key} | {seconds:.1f} | {_rate(report['throughput'].get(key))} |")
-    if report.get("light_reasoner") is not None or report.get("rs_sft") is not None:
-        from w2s_ray.eval.light_reasoner_report import render_markdown as light_reasoner_markdown
-
-        lines += light_reasoner_markdown(report).splitlines()
     data = report.get("data") or {}
     if "quarantined" in data:  # files only: what loading them set aside
         lines += ["", "## Data", "", f"Sizes {data['sizes']}; quarantined lines {data['quarantined']}; "
@@ -210,9 +193,10 @@ def plot(report: dict, path: Path) -> None:
     for r in report["rounds"]:
         levels = sorted(r["acc_by_level"])
         ax.plot(levels, [r["acc_by_level"][l] for l in levels], "o-", label=f"round {r['round']}")
-    for m in (m for m in report.get("mixes", []) if m["acc"] is not None):
-        levels = sorted(m["acc_by_level"])
-        ax.plot(levels, [m["acc_by_level"][l] for l in levels], "x-", label=m["name"])
+    section = report_section(report.get("recipe"))
+    for label, by_level in section.curves(report) if section else []:
+        levels = sorted(by_level)
+        ax.plot(levels, [by_level[l] for l in levels], "x-", label=label)
     if report.get("stage2"):
         levels = sorted(report["stage2"]["acc_by_level"])
         ax.plot(levels, [report["stage2"]["acc_by_level"][l] for l in levels], "s-", label="stage II")

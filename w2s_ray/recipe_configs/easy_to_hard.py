@@ -49,3 +49,20 @@ class EasyToHardConfig(Strict):
     def prm_train_config(self, base: TrainConfig) -> TrainConfig:
         return base.model_copy(update={"objective": "process_reward", "lr": self.prm_lr, "epochs": self.prm_epochs,
                                        "early_stopping": None})  # SFT's only
+
+
+def prm_gpus(device: str) -> float:
+    """The PRM scorer's GPUs: one per actor on a GPU run (its class declares none, for CPU runs)."""
+    return 1.0 if device == "gpu" else 0.0
+
+
+def plan_asks(config, asks) -> list:
+    """recipes/easy_to_hard.py: the policy samples for the PRM's data, the PRM trains, the policy
+    samples n per test problem and the PRM scores each step (on a GPU when the run has them)."""
+    from w2s_ray.score.stage import ScorerSpec
+
+    e2h = config.easy_to_hard or EasyToHardConfig()
+    sample = config.strong.model_copy(update={"n": e2h.n, "temperature": e2h.temperature})
+    prm = ScorerSpec(name="process_reward_model", num_gpus=prm_gpus(asks.device))
+    return [asks.train("prm train", e2h.prm_train_config(config.train)),
+            asks.generate("rerank sample (policy)", sample), asks.scorer(prm)]

@@ -45,3 +45,11 @@ class LightReasonerConfig(Strict):
         if self.rs_sft_epochs is not None:
             update["epochs"] = self.rs_sft_epochs
         return base.model_copy(update=update)
+
+
+def plan_asks(config, asks) -> list:
+    """recipes/lr/stages.py: one contrast actor holds both models; then the soft-label KL training."""
+    lr = config.light_reasoner or LightReasonerConfig()
+    return [asks.actors("score contrast", "expert + amateur forward passes", 1,
+                        gpus=1.0 if asks.device == "gpu" else 0.0, cpus=1.0),
+            asks.train("light_reasoner train", lr.kl_train_config(config.train))]

@@ -43,3 +43,12 @@ class Stage2Config(Strict):
         """The run's training settings with this stage's objective, beta, lr and epochs."""
         return base.model_copy(update={"objective": self.objective, "beta": self.beta, "lr": self.lr,
                                        "epochs": self.epochs, "early_stopping": None})  # SFT's only
+
+
+def plan_asks(config, asks) -> list:
+    """Beyond the shared stages (plan.stage_asks): Stage II's sampling and its preference training."""
+    if config.stage2 is None:
+        return []
+    s2 = config.stage2
+    sampler = config.strong.model_copy(update={"n": s2.n, "temperature": s2.temperature})
+    return [asks.generate("stage2 sample", sampler), asks.train("stage2 train", s2.train_config(config.train))]

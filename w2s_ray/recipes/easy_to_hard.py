@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from w2s_ray.eval.rerank_report import rerank_report, step_auroc
 from w2s_ray.manifest import StageResult, run_stage
-from w2s_ray.recipe_configs.easy_to_hard import EasyToHardConfig
+from w2s_ray.recipe_configs.easy_to_hard import EasyToHardConfig, prm_gpus
 from w2s_ray.recipes import register
 from w2s_ray.score.stage import ScorerSpec
 from w2s_ray.select import gold_sft
@@ -73,8 +73,8 @@ def run(ctx: RunContext) -> None:
                 e2h.prm_train_config(cfg.train))
 
     # Hard (and every other) level: N samples per test problem, each step scored by the PRM.
-    prm_spec = ScorerSpec(name="process_reward_model", config={"model_path": checkpoint_path(prm),
-                                                               "step_sep": e2h.step_sep})
+    prm_spec = ScorerSpec(name="process_reward_model", num_gpus=prm_gpus(ctx.device),
+                          config={"model_path": checkpoint_path(prm), "step_sep": e2h.step_sep})
     sampler = cfg.strong.model_copy(update={
         "name": "policy-samples", "shots": 0, "n": e2h.n, "temperature": e2h.temperature, "seed": e2h.seed,
         "scorers": [ScorerSpec(name="answer_check"), prm_spec]})
