@@ -61,6 +61,17 @@ def test_steps_at_or_above_beta_are_kept_with_their_prefix_and_target():
     assert sel.rows[1]["target_ids"] == [7, 8] and sel.rows[1]["target_probs"] == pytest.approx([0.75, 0.25])
 
 
+def test_keep_fraction_raises_beta_to_the_kl_quantile_and_records_it():
+    rows = [_planted("p2", [0.1, 0.5, 0.4, 0.39, float("nan")]), _planted("p1", [2.0, 0.9, 3.0], n_prompt=1)]
+    sel = select_steps(rows, beta=0.4, keep_fraction=0.25)  # 7 KLs (NaN aside): the top 2 of them
+    assert [(r["problem_id"], r["kl"]) for r in sel.rows] == [("p1", 2.0), ("p1", 3.0)]
+    assert sel.stats()["beta"] == 2.0 and sel.dropped == {"kl_below_beta": 6}
+    # the quantile never lowers the configured beta: keeping "all" still keeps only KL >= beta
+    everything = select_steps(rows, beta=0.4, keep_fraction=1.0)
+    assert everything.kept == 5 and everything.stats()["beta"] == 0.4
+    assert select_steps(rows, beta=0.4).stats()["beta"] == 0.4
+
+
 def test_rejection_sampling_keeps_the_right_non_empty_samples():
     rows = [{"problem_id": p, "model": "expert", "sample_index": 0, "question": "Q?", "text": t, "answer": "1",
              "level": 1, "correct": c} for p, t, c in (("a", "so 1", True), ("b", "so 2", False), ("c", " ", True))]

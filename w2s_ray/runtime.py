@@ -65,14 +65,18 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: 
         # in ~/.ray/auth_token; a client without it is refused), whatever RAY_AUTH_MODE the shell has.
         os.environ["RAY_AUTH_MODE"] = "token"
         # No metrics port either: Ray's token auth covers gRPC, the dashboard and the job API, but
-        # two Prometheus exporters answer any GET on 127.0.0.1 without it, and nothing here reads
+        # three Prometheus exporters answer any GET on 127.0.0.1 without it, and nothing here reads
         # them. The DashboardAgent's: with this off the raylet starts it with
         # --disable-metrics-collection and it opens no port. The autoscaler monitor's (port
         # AUTOSCALER_METRIC_PORT, 44217): Ray 2.60 has no switch for it, but the monitor treats a
         # port it cannot bind as "no metrics server" (it logs the error to monitor.log and goes
-        # on), so it gets one no socket accepts.
+        # on), so it gets one no socket accepts. The dashboard head's (DASHBOARD_METRIC_PORT, 44227,
+        # started even with include_dashboard=False, for the job API): the same, it logs the bind
+        # error to dashboard.log. Before this, the port answered only when no other Ray on the
+        # machine held 44227 first, which is why the test of it passed in some runs only.
         os.environ["RAY_enable_metrics_collection"] = "0"
         os.environ["AUTOSCALER_METRIC_PORT"] = "-1"
+        os.environ["DASHBOARD_METRIC_PORT"] = "-1"
     import ray
 
     if ray.is_initialized():

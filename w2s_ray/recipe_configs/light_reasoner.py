@@ -18,6 +18,9 @@ class LightReasonerConfig(Strict):
     temperature: float = Field(default=0.0, ge=0.0)  # the expert's sampling; 0: greedy
     samples: int = Field(default=1, ge=1)  # solutions per question (RS-SFT keeps the right ones)
     beta: float = Field(default=0.4, ge=0.0)  # keep steps with KL(pi_E || pi_A) >= beta
+    # Keep about this share of the steps instead: beta rises to the KL quantile that keeps it (the
+    # paper's 0.4 is on a 1.5B pair's KL scale; a small pair's KLs may sit mostly above it). None: beta alone.
+    keep_fraction: float | None = Field(default=None, gt=0.0, le=1.0)
     alpha: float = Field(default=0.2, gt=0.0, le=1.0)  # V_t = {a : pi_E(a) >= alpha * max pi_E}
     # V_t is stored sparsely; a nearly flat pi_E could make it most of the vocabulary, so it is cut
     # to its max_mask most likely tokens (cuts are counted in the contrast stage's metrics).

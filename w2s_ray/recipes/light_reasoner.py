@@ -3,7 +3,7 @@
   the expert (the run's `strong` model) answers N questions of strong_train (<= 128 new tokens)
   contrast: teacher-forced forward passes of the expert and of the amateur (the first `weak`
            teacher; the same tokenizer) over each solution -> KL(pi_E || pi_A) per step, V_t
-  select:  steps with KL >= beta -> soft targets softmax_{V_t}(log pi_E - log pi_A)
+  select:  steps with KL >= beta (or the top keep_fraction by KL) -> soft targets softmax_{V_t}(log pi_E - log pi_A)
   train:   the expert, LoRA on q/v, KL(v || student) at each kept step's prefix
   eval:    the base expert and the trained one, greedy on the test split
   baseline, on the same samples: rejection-sampling SFT (the expert's right answers, by gold) -> eval
@@ -49,7 +49,7 @@ def run(ctx: RunContext) -> None:
     # LightReasoner: contrast, keep the steps where the two disagree most, train toward the contrast.
     scored = contrast(ctx, "light_reasoner/contrast", samples, expert.model, amateur.model,
                       (expert.name, amateur.name), lr)
-    steps = select(ctx, "light_reasoner/select", lambda: select_steps(stage_rows(scored), lr.beta),
+    steps = select(ctx, "light_reasoner/select", lambda: select_steps(stage_rows(scored), lr.beta, lr.keep_fraction),
                    inputs={"contrast": scored.output("rows")["sha256"]}, tag=Tag("select", "light_reasoner"))
     trained = train(ctx, "light_reasoner/train", steps, expert.model, lr.kl_train_config(cfg.train),
                     tag=Tag("train", "light_reasoner"))

@@ -29,10 +29,25 @@ def contrast_target(logp_expert: Sequence[float], logp_amateur: Sequence[float])
     return score / score.sum()
 
 
-def select_steps(rows: Iterable[dict], beta: float) -> Selection:
-    """Selection of every step with KL >= beta, as soft-label rows; unit "step"."""
+def kl_quantile_beta(rows: Sequence[dict], keep_fraction: float) -> float:
+    """The beta that keeps about `keep_fraction` of all steps: the (1 - keep_fraction) quantile of
+    their KL (NaN left out; steps tied at it are all kept). +inf when no step has a KL."""
+    kls = np.asarray([kl for row in rows for kl in row["contrast_kl"]], dtype=np.float64)
+    kls = kls[~np.isnan(kls)]
+    if kls.size == 0:
+        return float("inf")
+    return float(np.quantile(kls, 1.0 - keep_fraction, method="higher"))
+
+
+def select_steps(rows: Iterable[dict], beta: float, keep_fraction: float | None = None) -> Selection:
+    """Selection of every step with KL >= beta, as soft-label rows; unit "step". With keep_fraction,
+    beta is raised to the KL quantile that keeps that share of the steps (never lowered below the
+    given beta): the paper's beta is on a 1.5B model's KL scale, a small model's may be another."""
+    rows = sorted(rows, key=lambda r: (str(r["problem_id"]), str(r["model"]), int(r["sample_index"] or 0)))
+    if keep_fraction is not None:
+        beta = max(beta, kl_quantile_beta(rows, keep_fraction))
     out, n_steps, low_kl = [], 0, 0
-    for row in sorted(rows, key=lambda r: (str(r["problem_id"]), str(r["model"]), int(r["sample_index"] or 0))):
+    for row in rows:
         ids, n_prompt = [int(i) for i in row["contrast_ids"]], int(row["contrast_prompt_len"])
         first = max(n_prompt, 1) - 1  # the position that predicts the solution's first token
         kls = list(row["contrast_kl"])
@@ -48,7 +63,8 @@ def select_steps(rows: Iterable[dict], beta: float) -> Selection:
                 "sample_index": int(row["sample_index"] or 0), "step": t, "kl": float(kl),
                 "input_ids": ids[: first + t + 1], "target_ids": mask, "target_probs": target.tolist(),
             })
-    return Selection(rows=out, n_in=n_steps, kept=len(out), dropped={"kl_below_beta": low_kl}, unit="step")
+    return Selection(rows=out, n_in=n_steps, kept=len(out), dropped={"kl_below_beta": low_kl}, unit="step",
+                     extra={"beta": beta})
 
 
 def rejection_sampling_sft(rows: Iterable[dict]) -> Selection:

@@ -40,6 +40,7 @@ class Selection:
     dropped: dict[str, int]
     unit: str = "problem"
     by_teacher: dict[str, dict] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # what the function derived from its input, e.g. a threshold
 
     def __post_init__(self):
         self.rows = sorted(self.rows, key=sort_key)
@@ -56,7 +57,7 @@ class Selection:
     def stats(self) -> dict[str, Any]:
         return {
             "unit": self.unit, "n_in": self.n_in, "kept": self.kept, "rows_out": len(self.rows),
-            "dropped": dict(self.dropped), "by_teacher": self.by_teacher, "sha256": self.sha256(),
+            "dropped": dict(self.dropped), "by_teacher": self.by_teacher, "sha256": self.sha256(), **self.extra,
         }
 
 
