@@ -18,6 +18,9 @@ def test_a_pool_is_cut_to_what_is_free_and_takes_it():
     assert free["CPU"] == pytest.approx(0.2)
     assert fit_pool("generate weak", 2, {"CPU": 1.0, "GPU": 1.0}, {"CPU": 8.0, "GPU": 2.0}) == 2
     assert fit_pool("generate weak", 4, {"CPU": 2.0, "GPU": 2.0}, {"CPU": 8.0, "GPU": 5.0}) == 2  # TP 2
+    free = {"CPU": 2.0, "GPU": 0.0}  # kept for the stage's row tasks: one engine, not two
+    assert fit_pool("generate weak", 2, {"CPU": 1.0, "GPU": 0.0}, free, reserve_cpus=0.1) == 1
+    assert free["CPU"] == pytest.approx(1.0)
 
 
 def test_not_even_one_actor_is_a_located_error():
@@ -98,3 +101,22 @@ def test_a_pool_larger_than_what_is_free_is_cut_and_the_stage_finishes(hold_cpus
     out = _within(240, lambda: score_dataset(ds, [{"name": "step_check", "concurrency": 4, "batch_size": 4}]).take_all())
     assert len(out["value"]) == 12, out
     assert "score step_check: 2 of 4 actors fit" in capfd.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_vllm_pool_beside_a_serve_replica_leaves_its_row_tasks_a_cpu(hold_cpus, ray_local, tiny_models):
+    """Serve holds all but 1.5 CPUs: the engine takes 1, and the stage's row tasks (ray.data.llm's
+    preprocess and postprocess, our answer extraction) must get CPU beside it. Before: a preprocess
+    task took 1 CPU, the engine actor stayed pending on the 0.5 left, and the stage hung (240 s seen)."""
+    from w2s_ray.config import TeacherConfig
+    from w2s_ray.data.world import generate_world
+    from w2s_ray.generate.stage import generate
+
+    hold_cpus(leave_free=1.5)
+    problems = [p.to_row() for p in generate_world(12, seed=3, levels=(1, 2))]
+    teacher = TeacherConfig(name="weak", model="t-weak", engine="vllm", max_tokens=8, batch_size=2, dtype="float32",
+                            max_model_len=128)
+    out = _within(180, lambda: generate(problems, teacher, tiny_models[0], "cpu"))
+    assert "error" not in out, out
+    ds, stats = out["value"]
+    assert stats.rows == 12 and ds.count() == 12

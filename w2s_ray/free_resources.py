@@ -11,6 +11,11 @@ So before a generate or score stage starts its pools, each pool's size is cut to
 a message when a pool is cut; and when not even one actor of a pool fits, the stage fails at once
 with `NoRoomError`, naming the stage, what one actor needs, what is free and what the cluster has.
 
+A stage's engine pool is not all it runs: its rows go on through Ray Data map tasks (the engine's
+postprocess, the answer extraction). Those ask ROW_TASK_CPUS each, and the engine pool is sized from
+what is free less that much, so an engine pool that takes every free CPU cannot leave its own rows
+waiting for a CPU (the stage hung so with a Serve replica holding the rest, #11).
+
 Free resources move (a Serve swap holds two replicas for a moment), so this is a snapshot: a pool
 sized from it can still wait for a moment, but not for resources that were never there.
 """
@@ -22,6 +27,9 @@ import time
 from collections.abc import Mapping
 
 _EPS = 1e-9
+# What one light per-row map task asks (answer extraction, the engine's postprocess): a fraction, so
+# that many run beside the engines on the CPU set aside for them.
+ROW_TASK_CPUS = 0.1
 
 
 class NoRoomError(RuntimeError):
@@ -55,22 +63,26 @@ def total_resources() -> dict[str, float]:
 
 
 def fit_pool(stage: str, wanted: int, per_actor: Mapping[str, float], free: dict[str, float],
-             total: Mapping[str, float] | None = None) -> int:
-    """How many of `wanted` actors (each asking `per_actor`) fit in `free`; takes them out of `free`.
+             total: Mapping[str, float] | None = None, reserve_cpus: float = 0.0) -> int:
+    """How many of `wanted` actors (each asking `per_actor`) fit in `free` less `reserve_cpus` (kept
+    for the stage's row tasks); takes them out of `free`.
 
     Raises NoRoomError when not one fits."""
+    room = {**free, "CPU": free.get("CPU", 0.0) - reserve_cpus}
     fits = wanted
     for resource, amount in per_actor.items():
         if amount > _EPS:
-            fits = min(fits, math.floor((free.get(resource, 0.0) + _EPS) / amount))
+            fits = min(fits, math.floor((room.get(resource, 0.0) + _EPS) / amount))
     if fits < 1:
         ask = ", ".join(f"{v:g} {k}" for k, v in per_actor.items() if v > _EPS) or "nothing"
-        have = ", ".join(f"{free.get(k, 0.0):g} {k}" for k in per_actor if per_actor[k] > _EPS)
+        have = ", ".join(f"{max(room.get(k, 0.0), 0.0):g} {k}" for k in per_actor if per_actor[k] > _EPS)
         of = f" of {', '.join(f'{total.get(k, 0.0):g} {k}' for k in per_actor if per_actor[k] > _EPS)}" \
             if total else ""
         raise NoRoomError(
             f"stage {stage!r}: one actor needs {ask}, but the cluster has only {have} free{of}; something "
-            f"else holds the rest (a Serve replica of `w2s run --serve`, another job). Free resources, "
+            f"else holds the rest (a Serve replica of `w2s run --serve`, another job)"
+            f"{f', and {reserve_cpus:g} CPU is kept for the stage row tasks' if reserve_cpus else ''}. "
+            f"Free resources, "
             f"or ask for less (`ray.num_cpus`, the scorer's `num_cpus`, `serve.num_cpus`); `w2s plan` "
             f"shows what each stage asks for")
     for resource, amount in per_actor.items():
@@ -79,3 +91,4 @@ def fit_pool(stage: str, wanted: int, per_actor: Mapping[str, float], free: dict
         print(f"[resources] {stage}: {fits} of {wanted} actors fit in what the cluster has free; using {fits}",
               file=sys.stderr, flush=True)
     return fits
+

@@ -14,7 +14,7 @@ from functools import partial
 
 from w2s_ray.config import TeacherConfig
 from w2s_ray.devices import Device, engine_actor_resources
-from w2s_ray.free_resources import fit_pool, free_resources, total_resources
+from w2s_ray.free_resources import ROW_TASK_CPUS, fit_pool, free_resources, total_resources
 from w2s_ray.generate.hf_engine import build_hf_generator
 from w2s_ray.generate.vllm_engine import build_vllm_generator, vllm_available
 from w2s_ray.text.answers import DEFAULT_MARKERS, extract_answer
@@ -89,8 +89,10 @@ def generate(problems: Sequence[dict], teacher: TeacherConfig, model_path: str, 
     # As many replicas as fit in what is free now (a Serve replica may hold CPUs): a replica that
     # cannot start would leave the stage waiting forever.
     per_replica = engine_actor_resources(engine, device, teacher.tensor_parallel_size)
-    free = free_resources(want={k: v * teacher.concurrency for k, v in per_replica.items()})
-    replicas = fit_pool(f"generate {teacher.name}", teacher.concurrency, per_replica, free, total_resources())
+    want = {k: v * teacher.concurrency + (ROW_TASK_CPUS if k == "CPU" else 0.0) for k, v in per_replica.items()}
+    free = free_resources(want=want)
+    replicas = fit_pool(f"generate {teacher.name}", teacher.concurrency, per_replica, free, total_resources(),
+                        reserve_cpus=ROW_TASK_CPUS)
     if replicas != teacher.concurrency:
         teacher = teacher.model_copy(update={"concurrency": replicas})
     build = build_vllm_generator if engine == "vllm" else build_hf_generator
@@ -98,7 +100,7 @@ def generate(problems: Sequence[dict], teacher: TeacherConfig, model_path: str, 
           file=sys.stderr, flush=True)
     start = time.perf_counter()
     ds = build(teacher, model_path, device)(ray.data.from_items(requests)).map(
-        partial(_finish, markers=tuple(markers))).materialize()
+        partial(_finish, markers=tuple(markers)), num_cpus=ROW_TASK_CPUS).materialize()
     seconds = time.perf_counter() - start
     stats = GenerateStats(
         teacher=teacher.name, engine=engine, rows=ds.count(),

