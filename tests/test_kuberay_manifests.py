@@ -78,3 +78,29 @@ def test_rayservice_application_imports_and_refuses_what_it_cannot_serve(tmp_pat
     Manifest.create(run, RunConfig.model_validate(config).model_dump(mode="json"), "h")
     with pytest.raises(rayservice.RayServiceConfigError, match="no promoted student"):
         rayservice.app_spec({"run_dir": str(run)})
+    with pytest.raises(rayservice.RayServiceConfigError, match="replicas must be a whole number"):
+        rayservice.app_spec({"run_dir": str(run), "replicas": 0})
+
+
+def test_rayservice_workers_hold_a_swap_of_the_apps_replicas():
+    service = manifest("rayservice.yaml")
+    (application,) = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"]
+    gpus = sum(g["maxReplicas"] * int(g["template"]["spec"]["containers"][0]["resources"]["limits"].get("nvidia.com/gpu", 0))
+               for g in service["spec"]["rayClusterConfig"]["workerGroupSpecs"])
+    assert gpus >= 2 * application["args"]["replicas"]
+
+
+def test_rayservice_replicas_arg_overrides_the_run_config(tmp_path, monkeypatch):
+    from tests.test_serve_promotion import _finish_round
+    from w2s_ray.config import RunConfig
+    from w2s_ray.serve import rayservice
+    from w2s_ray.serve.promotion import promote_latest
+
+    run = tmp_path / "run"
+    config = {"name": "r", "weak": [{"name": "w", "model": "weak-a"}], "strong": {"name": "s", "model": "world-student"}}
+    manifest = Manifest.create(run, RunConfig.model_validate(config).model_dump(mode="json"), "h")
+    _finish_round(manifest, run, 1, b"w1")
+    promote_latest(run)
+    monkeypatch.setenv("W2S_SERVE_API_KEY", "t")
+    assert rayservice.app_spec({"run_dir": str(run)}).serve.replicas == 1
+    assert rayservice.app_spec({"run_dir": str(run), "replicas": 3}).serve.replicas == 3

@@ -4,7 +4,8 @@
 
 It serves the run's latest promoted student, as `w2s serve RUN_DIR` does, but once: a RayService
 redeploys when its serveConfigV2 changes, so a newer promotion goes live when the manifest is
-re-applied (or use `w2s serve` on the cluster, which follows promotions itself). On Kubernetes the
+re-applied (or use `w2s serve` on the cluster, which follows promotions itself). `replicas` in the
+args sets the model replicas (the run config's `serve.replicas` otherwise); a swap holds twice as many. On Kubernetes the
 app is reached through the RayService's Service, so it is refused without a bearer token.
 """
 from __future__ import annotations
@@ -25,6 +26,11 @@ def app_spec(args: dict) -> AppSpec:
     if not run_dir:
         raise RayServiceConfigError("serveConfigV2 args need run_dir: the run (on the shared volume) to serve")
     config = run_config(run_dir)
+    if "replicas" in args:  # the manifest's own count; the run config's serve.replicas otherwise
+        replicas = args["replicas"]
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+            raise RayServiceConfigError(f"serveConfigV2 args: replicas must be a whole number >= 1, got {replicas!r}")
+        config = config.model_copy(update={"serve": config.serve.model_copy(update={"replicas": replicas})})
     latest = verified_latest(run_dir)
     if latest is None:
         raise RayServiceConfigError(f"{run_dir} has no promoted student yet: serve it after its first round")
