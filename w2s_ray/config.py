@@ -390,7 +390,7 @@ def load_config(path: str | Path, overrides: dict | None = None, sets: list[str]
         from w2s_ray.config_overrides import OverrideError, apply_sets
 
         try:
-            apply_sets(raw, sets, RunConfig)
+            apply_sets(raw, sets, RunConfig, _UniqueKeyLoader)
         except OverrideError as err:
             raise ConfigError(f"{path}: {err}") from None
     return validate_config(raw, path)

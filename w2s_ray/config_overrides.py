@@ -60,9 +60,11 @@ def check_path(model: type[BaseModel], keys: list[str], setting: str) -> None:
         i += 1
 
 
-def apply_sets(raw: dict, sets: list[str], model: type[BaseModel]) -> dict:
+def apply_sets(raw: dict, sets: list[str], model: type[BaseModel], loader: type = yaml.SafeLoader) -> dict:
     """Apply each `key.path=value` to the raw (YAML-loaded) config of `model` in place; returns it.
-    The model is passed in (config.py passes RunConfig) so that this module imports nothing of ours."""
+    The model and the YAML loader are passed in (config.py passes RunConfig and the loader config
+    files are read with, so `--set lr=5e-5` reads as the file's `lr: 5e-5` does) so that this module
+    imports nothing of ours."""
     for setting in sets:
         dotted, eq, text = setting.partition("=")
         keys = dotted.strip().split(".")
@@ -70,7 +72,7 @@ def apply_sets(raw: dict, sets: list[str], model: type[BaseModel]) -> dict:
             raise OverrideError(f"--set {setting!r}: expected key.path=value")
         check_path(model, keys, setting)
         try:
-            value = yaml.safe_load(text)
+            value = yaml.load(text, Loader=loader)
         except yaml.YAMLError as err:
             raise OverrideError(f"--set {setting}: the value is not valid YAML ({err})") from None
         node: Any = raw
