@@ -1,7 +1,7 @@
 """Process-RM scorer throughput: the `process_reward_model` scorer on the Ray actor pool (score_dataset)
 vs. a plain batched forward of the same model in one process, on the same solutions.
 
-    python bench/prm_scorer_throughput.py MODEL_DIR [--n 512] [--batch 64] [--forward-batch 16]
+    python bench/prm_scorer_throughput.py MODEL_DIR [--n 4096] [--batch 64] [--forward-batch 16]
 
 MODEL_DIR: a causal LM (e.g. a built weak teacher under $W2S_CACHE) that gets a seeded, untrained
 token-classification head (throughput does not depend on what the head learned), or a PRM checkpoint.
@@ -43,9 +43,12 @@ def prm_checkpoint(model_dir: str, out: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
-    parser.add_argument("--n", type=int, default=512)
+    parser.add_argument("--n", type=int, default=4096)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--forward-batch", type=int, default=16)
+    # The plain forward uses every core (torch's threads); a scorer actor gets num_cpus (1) threads,
+    # so the pool gets as many actors as the plain side has threads.
+    parser.add_argument("--concurrency", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     rows = [{"question": p.question, "text": p.solution} for p in generate_world(args.n, seed=3)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,7 +62,7 @@ def main() -> None:
         init_ray(num_cpus=2)
         import ray
 
-        spec = {"name": "process_reward_model", "batch_size": args.batch,
+        spec = {"name": "process_reward_model", "batch_size": args.batch, "concurrency": args.concurrency,
                 "config": {"model_path": path, "device": "cpu", "forward_batch_size": args.forward_batch}}
         start = time.perf_counter()
         score_dataset(ray.data.from_items(rows[:args.batch]), [spec]).take_all()  # actor start, load, one batch
@@ -68,9 +71,15 @@ def main() -> None:
         score_dataset(ray.data.from_items(rows), [spec]).take_all()
         pooled = time.perf_counter() - start
         shutdown_ray()
-    print(json.dumps({"rows": len(rows), "plain_rows_per_s": len(rows) / plain, "pool_rows_per_s": len(rows) / pooled,
-                      "ratio": plain / pooled, "startup_s": startup,
-                      "ratio_after_startup": plain / max(pooled - startup, 1e-9)}))
+    # With too few rows the pooled run is mostly start-up and the difference is noise (512 rows
+    # gave a ratio of 1e9): no figure then, and a message to ask for more rows.
+    steady = pooled - startup
+    enough = steady >= 0.25 * pooled
+    print(json.dumps({"rows": len(rows), "plain_threads": torch.get_num_threads(), "actors": args.concurrency,
+                      "plain_rows_per_s": len(rows) / plain, "pool_rows_per_s": len(rows) / pooled,
+                      "ratio": plain / pooled, "startup_s": startup, "pooled_s": pooled,
+                      "ratio_after_startup": plain / steady if enough else None,
+                      **({} if enough else {"note": "the pooled run is mostly start-up: raise --n"})}))
 
 
 if __name__ == "__main__":
