@@ -39,3 +39,18 @@ def test_resolve_model_builds_a_default_teacher_by_name(tmp_path, monkeypatch):
     out = resolve_model("weak-b", cache_dir=tmp_path)
     assert out.parent == tmp_path and (out / "model.safetensors").is_file()
     assert resolve_model("weak-b", cache_dir=tmp_path) == out
+
+
+def test_default_recipes_keep_their_cache_keys_and_share_one_split():
+    # A recipe's fields are its cache key: a changed default would silently rebuild every demo teacher.
+    base = {"hidden": 64, "layers": 3, "heads": 4, "head_dim": 32, "init_std": 0.1, "number_features": True,
+            "train_seconds": None, "lr": 5e-3, "batch": 16, "seq_len": 128, "answer_only_loss": True, "seed": 0,
+            "world_seed": 0, "split_weak_train": 20000, "split_strong_train": 2000, "split_test_per_level": 100}
+    expected = {
+        "weak-a": {"n_train_problems": 20000, "max_steps": 1600},
+        "weak-b": {"n_train_problems": 5000, "max_steps": 800},
+        "weak-c": {"n_train_problems": 2000, "max_steps": 400},
+        "weak-r1": {"n_train_problems": 20000, "max_steps": 3000, "hidden": 128, "layers": 1},
+    }
+    for name, fields in expected.items():
+        assert weak_teacher.DEFAULT_RECIPES[name].model_dump() == {**base, "name": name, **fields}

@@ -67,6 +67,13 @@ DEFAULT_RECIPES: dict[str, WeakTeacherRecipe] = {
     "weak-b": WeakTeacherRecipe(name="weak-b", n_train_problems=5000, max_steps=800),
     # A teacher well below the CPU student's gold ceiling, so that the demo's PGR has room to move.
     "weak-c": WeakTeacherRecipe(name="weak-c", n_train_problems=2000, max_steps=400),
+    # Arithmetic right, chaining weak: one layer learns the facts (4.7 % of its steps wrong on the strong
+    # half, weak-b 43 %) but not which sentence is step i, so 80 % of its wrong answers are reasoning
+    # errors (a wrong operator or operand: another step's), not wrong facts (weak-b: 0 %). 48 % on the
+    # test split, L1 98 %, L2 80 %, L3-5 10-30 % (bench/teacher_errors.py). The student fine-tuned on its
+    # answers to the strong half: 56.5 % after 113 packed steps (~3 epochs), 49.5 % after 375 (~10):
+    # it learns these errors too, given the passes (bench/w2s_variants.py, plain loop).
+    "weak-r1": WeakTeacherRecipe(name="weak-r1", hidden=128, layers=1, max_steps=3000),
 }
 
 
