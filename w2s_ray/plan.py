@@ -83,12 +83,13 @@ def stage_asks(config: RunConfig, device: str, cluster_cpus: float | None = None
     strong model's generation, the configured scorers, SFT), then the recipe's own from the
     `plan_asks(config, asks)` of its config module, when it has one."""
     asks = StageAsks(config, device, cluster_cpus)
+    sft = config.train.model_copy(update={"objective": "sft"})
     out = [asks.generate(f"generate weak/{t.name}", t) for t in config.weak]
     if any(t.sft_on_weak_half for t in config.weak):
-        out.append(asks.train("train weak teacher (weak half's gold)", config.train.model_copy(update={"objective": "sft"})))
+        out.append(asks.train("train weak teacher (weak half's gold)", sft))
     out.append(asks.generate(f"generate {config.strong.name} (k-shot, eval, students)", config.strong))
     out += [asks.scorer(spec) for spec in config.scorers]
-    out.append(asks.train("train (SFT)", config.train.model_copy(update={"objective": "sft"})))
+    out.append(asks.train("train (SFT)", sft))
     recipe_asks = getattr(importlib.import_module(f"w2s_ray.recipe_configs.{config.recipe}"), "plan_asks", None)
     return out + (recipe_asks(config, asks) if recipe_asks else [])
 

@@ -5,8 +5,9 @@
 It serves the run's latest promoted student, as `w2s serve RUN_DIR` does, but once: a RayService
 redeploys when its serveConfigV2 changes, so a newer promotion goes live when the manifest is
 re-applied (or use `w2s serve` on the cluster, which follows promotions itself). `replicas` in the
-args sets the model replicas (the run config's `serve.replicas` otherwise); a swap holds twice as many. On Kubernetes the
-app is reached through the RayService's Service, so it is refused without a bearer token.
+args sets the model replicas (the run config's `serve.replicas` otherwise); a swap holds twice as
+many. On Kubernetes the app is reached through the RayService's Service, so it is refused without a
+bearer token.
 """
 from __future__ import annotations
 
