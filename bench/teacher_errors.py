@@ -28,6 +28,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from w2s_ray.data.splits import build_demo_splits
+from w2s_ray.data.world import apply_op
 from w2s_ray.models.weak_teacher import DEFAULT_RECIPES, WeakTeacherRecipe, build_weak_teacher
 from w2s_ray.text.answers import extract_answer
 from w2s_ray.text.prompts import zero_shot
@@ -37,7 +38,6 @@ from testbed_probe import complete
 
 LINE = re.compile(r"^\s*(-?\d+) ([-+*/]) (-?\d+) = (-?\d+)\s*$")
 GOLD_LINE = re.compile(r"^(\d+) ([-+*/]) (\d+) = (\d+)$")
-APPLY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a // b}
 
 
 def parse_steps(text: str) -> tuple[list[tuple[int, str, int, int]], int]:
@@ -67,7 +67,7 @@ def classify(text: str, problem) -> str:
     steps, other = parse_steps(text)
     if not answer or not steps or other:
         return "format"
-    if any(b == 0 and op == "/" or c != APPLY[op](a, b) for a, op, b, c in steps):
+    if any(b == 0 and op == "/" or c != apply_op(a, op, b) for a, op, b, c in steps):
         return "arithmetic"
     gold = gold_steps(problem.solution)
     for i, (mine, ref) in enumerate(zip(steps, gold)):
@@ -111,7 +111,7 @@ def breakdown(texts: list[str], problems) -> dict:
     wrong = [k for k in kinds if k != "correct"]
     top = Counter(k.split(":")[0] for k in wrong)
     steps = [s for t in texts for s in parse_steps(t)[0]]
-    bad = sum(c != APPLY[op](a, b) if b or op != "/" else True for a, op, b, c in steps)
+    bad = sum(c != apply_op(a, op, b) if b or op != "/" else True for a, op, b, c in steps)
     high = [lv for lv in (4, 5) if lv in by_level]
     return {
         "acc": round(100 * (len(kinds) - len(wrong)) / len(kinds), 1),

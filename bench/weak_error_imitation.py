@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from w2s_ray.data.world import apply_op
 from w2s_ray.manifest import Manifest
 
 STEP = re.compile(r"(\d+) ([-+*/]) (\d+) = (-?\d+)")  # a target line, or inline in the student's prose
-APPLY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a // b}
 
 
 def steps(texts):
@@ -43,14 +43,14 @@ def main() -> None:
     teacher: dict = {}
     for fact, c in steps(texts(weak_stage)):
         teacher.setdefault(fact, set()).add(c)
-    wrong_facts = {f: cs - {APPLY[f[1]](*f[::2])} for f, cs in teacher.items()}
+    wrong_facts = {f: cs - {apply_op(*f)} for f, cs in teacher.items()}
     wrong_facts = {f: cs for f, cs in wrong_facts.items() if cs}
     report = {"teacher_facts": len(teacher), "teacher_wrong_facts": len(wrong_facts)}
     for stage in [k for k in manifest.stages() if k.endswith("/eval") and not k.startswith("baselines/weak/")]:
         n = wrong = repeated = 0
         for fact, c in steps(texts(stage)):
             n += 1
-            if c != APPLY[fact[1]](*fact[::2]):
+            if c != apply_op(*fact):
                 wrong += 1
                 repeated += c in wrong_facts.get(fact, ())
         report[stage] = {"steps": n, "wrong_steps": wrong,

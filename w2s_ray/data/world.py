@@ -83,7 +83,8 @@ def _operand_choices(total: int) -> dict[str, list[int]]:
     return {op: ks for op, ks in choices.items() if ks}
 
 
-def _apply(total: int, op: str, k: int) -> int:
+def apply_op(total: int, op: str, k: int) -> int:
+    """One step of the world's arithmetic ("/" is integer division; the world only draws exact ones)."""
     if op == "+":
         return total + k
     if op == "-":
@@ -102,7 +103,7 @@ def sample_chain(rng: random.Random, level: int) -> tuple[int, list[Step]]:
         choices = _operand_choices(total)
         op = rng.choice(sorted(choices))
         k = rng.choice(choices[op])
-        result = _apply(total, op, k)
+        result = apply_op(total, op, k)
         steps.append(Step(total, op, k, result))
         total = result
     return start, steps

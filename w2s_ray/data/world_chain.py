@@ -19,7 +19,7 @@ from w2s_ray.data.world import (
     START_TEMPLATE,
     STEP_TEMPLATES,
     Step,
-    _apply,
+    apply_op,
 )
 
 _SENTENCE_RE = re.compile(r"(?<=[.?]) ")
@@ -85,7 +85,7 @@ def read_chain(question: str, solution: str) -> WorldChain:
         raise WorldChainError(f"{len(sentences) - 2} step sentences but {len(steps)} solution lines")
     total, templates = value, []
     for sentence, step in zip(sentences[1:-1], steps):
-        if step.left != total or _apply(step.left, step.op, step.right) != step.result:
+        if step.left != total or apply_op(step.left, step.op, step.right) != step.result:
             raise WorldChainError(f"solution line {step.line()!r} does not follow from {total}")
         wordings = [t.format(pron=NAMES[name], k=step.right, items=items) for t in STEP_TEMPLATES[step.op]]
         if sentence not in wordings:
@@ -122,7 +122,7 @@ def propagate(steps: tuple[Step, ...], at: int, wrong_result: int, max_value: in
     for step in steps[at + 1:]:
         if step.op == "/" and total % step.right:
             return None
-        result = _apply(total, step.op, step.right)
+        result = apply_op(total, step.op, step.right)
         if not 1 <= result <= max_value:
             return None
         out.append(Step(total, step.op, step.right, result))
