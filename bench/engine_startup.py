@@ -27,26 +27,25 @@ def main() -> None:
     args = ap.parse_args()
     model = str(resolve_model(args.model))
     problems = [p.to_row() for p in generate_world(args.n, seed=3, levels=(1, 2))]
-    teacher = TeacherConfig(name="bench", model=args.model, max_tokens=64, max_model_len=1024, dtype="float32")
-    ours = vllm_engine.vllm_processor_config
+    teacher = TeacherConfig(name="bench", model=args.model, engine="vllm", max_tokens=64, max_model_len=1024, dtype="float32")
+    ours = vllm_engine.engine_env
 
-    def separate_process(*a, **k):  # vLLM's default: the model in a process of its own
-        config = ours(*a, **k)
-        config.runtime_env["env_vars"].pop("VLLM_ENABLE_V1_MULTIPROCESSING", None)
-        return config
+    def separate_process(device):  # vLLM's default: the model in a process of its own
+        return {k: v for k, v in ours(device).items() if k != "VLLM_ENABLE_V1_MULTIPROCESSING"}
 
     init_ray(num_cpus=2)
     seconds = {"in-process (ours)": [], "separate process (vLLM default)": []}
     try:
         for _ in range(args.repeats):
-            for name, make in (("separate process (vLLM default)", separate_process), ("in-process (ours)", ours)):
-                vllm_engine.vllm_processor_config = make
+            for name, env in (("separate process (vLLM default)", separate_process), ("in-process (ours)", ours)):
+                vllm_engine.engine_env = env
                 start = time.perf_counter()
-                _, stats = stage.generate(problems, teacher, model, "cpu")
+                _, stats = stage.generate(problems, teacher, model, "cpu")  # no engine cache: a start each
                 seconds[name].append(time.perf_counter() - start)
-                print(f"{name}: {stats.rows} rows in {seconds[name][-1]:.1f} s", flush=True)
+                print(f"{name}: {stats.rows} rows in {seconds[name][-1]:.1f} s "
+                      f"(engine start {stats.startup_seconds:.1f} s)", flush=True)
     finally:
-        vllm_engine.vllm_processor_config = ours
+        vllm_engine.engine_env = ours
         shutdown_ray()
     mean = {k: statistics.mean(v) for k, v in seconds.items()}
     print(f"mean stage seconds: {mean}; ours / default = {mean['in-process (ours)'] / mean['separate process (vLLM default)']:.2f}")

@@ -1,7 +1,7 @@
 """What a GPU run needs to set from its config: vLLM engine arguments and replicas, train workers and
 their GPUs, trackers, `--set` overrides on the command line; and MATH's stops. Checked against the
-real library objects they feed (ray.data.llm's processor config, Ray Train's ScalingConfig, TRL's
-SFTConfig), none started."""
+library objects they feed (the vLLM engines' spec, Ray Train's ScalingConfig, TRL's SFTConfig),
+none started."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +13,8 @@ from w2s_ray.cli import main
 from w2s_ray.config import ConfigError, TeacherConfig, load_config
 from w2s_ray.devices import train_scaling
 from w2s_ray.generate.hf_engine import truncate_at_stop
-from w2s_ray.generate.vllm_engine import vllm_processor_config
+from w2s_ray.devices import engine_actor_resources
+from w2s_ray.generate.vllm_engine import engine_spec
 from w2s_ray.train.config import TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,22 +24,23 @@ def teacher(**fields) -> TeacherConfig:
     return TeacherConfig(name="t", model="m", **fields)
 
 
-def test_vllm_engine_arguments_and_replicas_reach_ray_data_llm():
-    config = vllm_processor_config(teacher(concurrency=3, tensor_parallel_size=2, gpu_memory_utilization=0.8,
-                                           max_num_seqs=32, engine_kwargs={"enable_prefix_caching": True}),
-                                   "/models/m", "gpu")
-    assert config.concurrency == 3
-    kwargs = config.engine_kwargs
+def test_vllm_engine_arguments_and_replicas_reach_the_engines():
+    spec = engine_spec(teacher(concurrency=3, tensor_parallel_size=2, gpu_memory_utilization=0.8,
+                               max_num_seqs=32, engine_kwargs={"enable_prefix_caching": True}),
+                       "/models/m", "gpu", replicas=3)
+    assert (spec.replicas, spec.tensor_parallel_size) == (3, 2)
+    kwargs = dict(spec.engine_kwargs)
     assert (kwargs["tensor_parallel_size"], kwargs["gpu_memory_utilization"], kwargs["max_num_seqs"]) == (2, 0.8, 32)
     assert kwargs["enable_prefix_caching"] is True
-    # One GPU bundle per tensor-parallel rank, on one node.
-    assert config.placement_group_config["bundles"] == [{"GPU": 1, "CPU": 1}] * 2
-    assert "gpu_memory_utilization" not in vllm_processor_config(teacher(), "/m", "gpu").engine_kwargs  # vLLM's default
+    # A GPU and a CPU per tensor-parallel rank (one placement-group bundle each, on one node).
+    assert engine_actor_resources("vllm", "gpu", 2) == {"GPU": 2.0, "CPU": 2.0}
+    assert "gpu_memory_utilization" not in dict(engine_spec(teacher(), "/m", "gpu", 1).engine_kwargs)  # vLLM's default
 
 
-def test_max_num_seqs_overrides_the_cpu_default():
-    assert vllm_processor_config(teacher(batch_size=200), "/m", "cpu").engine_kwargs["max_num_seqs"] == 64
-    assert vllm_processor_config(teacher(max_num_seqs=8), "/m", "cpu").engine_kwargs["max_num_seqs"] == 8
+def test_max_num_seqs_overrides_the_cpu_default(tiny_models):
+    tiny_model_dir = tiny_models[0]
+    assert dict(engine_spec(teacher(batch_size=200), tiny_model_dir, "cpu", 1).engine_kwargs)["max_num_seqs"] == 64
+    assert dict(engine_spec(teacher(max_num_seqs=8), tiny_model_dir, "cpu", 1).engine_kwargs)["max_num_seqs"] == 8
 
 
 def test_engine_kwargs_cannot_set_a_typed_field_a_second_way():

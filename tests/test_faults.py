@@ -81,7 +81,7 @@ def _engines() -> list[dict]:
     not start; the GCS actor table is read directly (ray._private.state: no public equivalent)."""
     from ray._private.state import actors
 
-    return [a for a in actors().values() if "vLLMEngineStageUDF" in a["ActorClassName"]]
+    return [a for a in actors().values() if a["ActorClassName"].endswith("VLLMEngine")]
 
 
 class _EngineKiller(threading.Thread):
@@ -121,7 +121,7 @@ def test_a_vllm_engine_killed_mid_stage_is_restarted_and_the_stage_has_every_row
 
     assert killer.killed is not None, "the engine was never killed"
     after = {a["ActorID"]: a for a in _engines()}[killer.killed["ActorID"]]
-    assert after["NumRestarts"] >= 1 and after["Pid"] != killer.killed["Pid"]  # Ray Data restarted it
+    assert after["NumRestarts"] >= 1 and after["Pid"] != killer.killed["Pid"]  # Ray restarted it
     # Mid-stage: the stage waited for the new engine to start (seconds). Killed after its last batch,
     # the stage would have ended at once, without waiting for a restart.
     assert ended - killer.killed_at > 5, ended - killer.killed_at

@@ -105,8 +105,8 @@ def test_a_pool_larger_than_what_is_free_is_cut_and_the_stage_finishes(hold_cpus
 
 @pytest.mark.slow
 def test_a_vllm_pool_beside_a_serve_replica_leaves_its_row_tasks_a_cpu(hold_cpus, ray_local, tiny_models):
-    """Serve holds all but 1.5 CPUs: the engine takes 1, and the stage's row tasks (ray.data.llm's
-    preprocess and postprocess, our answer extraction) must get CPU beside it. Before: a preprocess
+    """Serve holds all but 1.5 CPUs: the engine takes 1, and the stage's row tasks (the batches sent
+    to the engine, our answer extraction) must get CPU beside it. Before: a preprocess
     task took 1 CPU, the engine actor stayed pending on the 0.5 left, and the stage hung (240 s seen)."""
     from w2s_ray.config import TeacherConfig
     from w2s_ray.data.world import generate_world

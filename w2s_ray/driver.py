@@ -13,5 +13,8 @@ from w2s_ray.stages.context import open_run
 def run(config: RunConfig) -> Manifest:
     run_recipe = recipe(config.recipe)  # an unknown name fails before the run directory is touched
     ctx = open_run(config)
-    run_recipe(ctx)
+    try:
+        run_recipe(ctx)
+    finally:
+        ctx.engines.release()
     return ctx.manifest

@@ -6,6 +6,7 @@ question, n_prompt_tokens, n_generated_tokens.
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -15,8 +16,9 @@ from functools import partial
 from w2s_ray.config import TeacherConfig
 from w2s_ray.devices import Device, engine_actor_resources
 from w2s_ray.free_resources import ROW_TASK_CPUS, fit_pool, free_resources, total_resources
+from w2s_ray.generate.engine_pool import EngineCache, generate_batch
 from w2s_ray.generate.hf_engine import build_hf_generator
-from w2s_ray.generate.vllm_engine import build_vllm_generator, vllm_available
+from w2s_ray.generate.vllm_engine import engine_spec, vllm_available
 from w2s_ray.text.answers import DEFAULT_MARKERS, extract_answer
 from w2s_ray.text.prompts import build_prompt
 
@@ -34,6 +36,7 @@ class GenerateStats:
     prompt_tokens: int
     generated_tokens: int
     seconds: float
+    startup_seconds: float = 0.0  # the engines' start, within `seconds`; 0 when a stage before started them
 
     @property
     def tokens_per_s(self) -> float:
@@ -80,32 +83,65 @@ def _finish(row: dict, markers: Sequence[str] = DEFAULT_MARKERS) -> dict:
 
 
 def generate(problems: Sequence[dict], teacher: TeacherConfig, model_path: str, device: Device,
-             demo_pool: Sequence[dict] | None = None, markers: Sequence[str] = DEFAULT_MARKERS):
-    """Run one teacher over the problems; returns (materialised Ray Dataset, GenerateStats)."""
+             demo_pool: Sequence[dict] | None = None, markers: Sequence[str] = DEFAULT_MARKERS,
+             engines: EngineCache | None = None):
+    """Run one teacher over the problems; returns (materialised Ray Dataset, GenerateStats).
+
+    vLLM engines come from `engines` (a run's cache: a stage right after one on the same model
+    reuses its engines) or, without one, start and stop with this call."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import ray
 
     requests = build_requests(problems, teacher, demo_pool)
     engine = choose_engine(teacher)
+    own = engines is None and engine == "vllm"
+    if own:
+        engines = EngineCache()
     # As many replicas as fit in what is free now (a Serve replica may hold CPUs): a replica that
-    # cannot start would leave the stage waiting forever.
+    # cannot start would leave the stage waiting forever. Engines kept up for this very teacher are
+    # what it would ask for, so they are counted as free.
     per_replica = engine_actor_resources(engine, device, teacher.tensor_parallel_size)
-    want = {k: v * teacher.concurrency + (ROW_TASK_CPUS if k == "CPU" else 0.0) for k, v in per_replica.items()}
-    free = free_resources(want=want)
-    replicas = fit_pool(f"generate {teacher.name}", teacher.concurrency, per_replica, free, total_resources(),
-                        reserve_cpus=ROW_TASK_CPUS)
+    spec_for = (lambda n: engine_spec(teacher, model_path, device, n)) if engine == "vllm" else None
+    if spec_for is not None and engines.pool is not None and engines.pool.spec == spec_for(teacher.concurrency):
+        replicas = teacher.concurrency
+    else:
+        if engines is not None:
+            engines.release()
+        want = {k: v * teacher.concurrency + (ROW_TASK_CPUS if k == "CPU" else 0.0) for k, v in per_replica.items()}
+        replicas = fit_pool(f"generate {teacher.name}", teacher.concurrency, per_replica, free_resources(want=want),
+                            total_resources(), reserve_cpus=ROW_TASK_CPUS)
     if replicas != teacher.concurrency:
         teacher = teacher.model_copy(update={"concurrency": replicas})
-    build = build_vllm_generator if engine == "vllm" else build_hf_generator
     print(f"[generate] {teacher.name}: {len(requests)} requests on {engine}/{device} ({model_path})",
           file=sys.stderr, flush=True)
     start = time.perf_counter()
-    ds = build(teacher, model_path, device)(ray.data.from_items(requests)).map(
-        partial(_finish, markers=tuple(markers)), num_cpus=ROW_TASK_CPUS).materialize()
+    startup = 0.0
+    try:
+        if engine == "vllm":
+            pool, reused = engines.get(spec_for(replicas), per_replica)
+            startup = 0.0 if reused else pool.startup_seconds
+            # One block per batch: Ray Data's default (up to 200 blocks) made a map task per few rows.
+            blocks = max(1, math.ceil(len(requests) / teacher.batch_size))
+            ds = ray.data.from_items(requests, override_num_blocks=blocks).map_batches(
+                generate_batch, fn_kwargs={"router": pool.router}, batch_size=teacher.batch_size,
+                batch_format="pyarrow", num_cpus=ROW_TASK_CPUS)
+        else:
+            ds = build_hf_generator(teacher, model_path, device)(ray.data.from_items(requests))
+        ds = ds.map(partial(_finish, markers=tuple(markers)), num_cpus=ROW_TASK_CPUS).materialize()
+    finally:
+        if own:
+            engines.release()
     seconds = time.perf_counter() - start
+    # The token columns of the materialised blocks, read directly: a Ray Data aggregation here was
+    # another execution of its own, ~1-2 s a stage.
+    counts = pa.concat_tables(ray.get([ref for ref in ds.to_arrow_refs()])).select(
+        ["n_prompt_tokens", "n_generated_tokens"])
     stats = GenerateStats(
-        teacher=teacher.name, engine=engine, rows=ds.count(),
-        prompt_tokens=int(ds.sum("n_prompt_tokens") or 0),
-        generated_tokens=int(ds.sum("n_generated_tokens") or 0), seconds=seconds,
+        teacher=teacher.name, engine=engine, rows=counts.num_rows,
+        prompt_tokens=int(pc.sum(counts["n_prompt_tokens"]).as_py() or 0),
+        generated_tokens=int(pc.sum(counts["n_generated_tokens"]).as_py() or 0), seconds=seconds,
+        startup_seconds=startup,
     )
     if stats.rows != len(requests):
         raise RuntimeError(f"[generate] {teacher.name}: {len(requests)} requests but {stats.rows} rows came back")

