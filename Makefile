@@ -48,15 +48,16 @@ demo-lightreasoner: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
-# A head and two worker nodes in a private network namespace, submit, kill a node, resume (5-7 min).
-# What `make test` leaves out for time: the GPU lock's resolver check (PyPI), the vLLM engine kill, multi-node,
-# the light_reasoner and easy_to_hard recipes end to end, an outcome RM with LoRA.
+# `make test` runs everything below but the tests too long for its 25 minutes on 2 cores, which run here:
+# the vLLM engine kill, the light_reasoner and easy_to_hard recipes end to end, an outcome RM with LoRA,
+# the supervision-mix recipe. (The multi-node cluster test and the GPU lock's resolver check are in `make test`.)
 test-long: $(STAMP)
-	W2S_LONG_TESTS=1 W2S_MULTINODE=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_gpu_lock.py tests/test_faults.py tests/test_multinode.py \
-		tests/test_light_reasoner_recipe.py tests/test_easy_to_hard.py tests/test_reward_models.py
+	W2S_LONG_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_faults.py \
+		tests/test_light_reasoner_recipe.py tests/test_easy_to_hard.py tests/test_reward_models.py tests/test_supervision_mix.py
 
+# A head and two worker nodes in a private network namespace: submit, kill a node, resume (~95 s).
 test-multinode: $(STAMP)
-	W2S_MULTINODE=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_multinode.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_multinode.py
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"

@@ -9,7 +9,8 @@ same prompts, greedy, the same engine arguments. Prints the two figures separate
 
     python bench/generate_throughput.py [--model world-student] [--n 256] [--shots 0] [--max-tokens 96]
 
-Ratios are ours / plain, measured in one run (plain runs after Ray is shut down, alone on the CPUs).
+Ratios are ours / plain, measured in one run (plain runs after Ray is shut down, alone on the CPUs,
+with as many threads as our engine actor: one).
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import json
 import os
 import time
 
+import torch
+
 from w2s_ray.config import TeacherConfig
 from w2s_ray.data.world import generate_world
 from w2s_ray.generate.engine_pool import EngineCache
@@ -25,6 +28,8 @@ from w2s_ray.generate.stage import build_requests, generate
 from w2s_ray.generate.vllm_engine import engine_env, engine_kwargs
 from w2s_ray.models.load import resolve_model
 from w2s_ray.runtime import init_ray, shutdown_ray
+
+ENGINE_THREADS = 1
 
 
 def ours(problems, teacher, model_dir, demos) -> dict:
@@ -43,12 +48,16 @@ def ours(problems, teacher, model_dir, demos) -> dict:
 
 def plain(requests, teacher, model_dir) -> dict:
     os.environ.update(engine_env("cpu"))  # as our engine actors run (before vLLM is imported)
+    # The CPU threads our engine actor gets (Ray sets its OMP_NUM_THREADS from its 1 CPU): the
+    # comparison is of the pipeline around the engine, not of thread counts. Set before torch's
+    # first parallel region (nothing in this process has run one yet).
+    torch.set_num_threads(ENGINE_THREADS)
     start = time.perf_counter()
     from vllm import LLM, SamplingParams  # in the start-up, as in an engine actor's
 
     llm = LLM(model=model_dir, **engine_kwargs(teacher, "cpu"))
     startup = time.perf_counter() - start
-    params = SamplingParams(temperature=0.0, max_tokens=teacher.max_tokens, stop=list(teacher.stop))
+    params = [SamplingParams(**r["sampling_params"]) for r in requests]  # the stage's own, seeds included
     start = time.perf_counter()
     outs = llm.generate([r["prompt"] for r in requests], params, use_tqdm=False)
     return {"startup_s": startup, "steady_s": time.perf_counter() - start,

@@ -40,3 +40,14 @@ def tiny_models():
     weak = build_weak_teacher(WeakTeacherRecipe(name="t-weak", max_steps=120, **common), cache, threads=2)
     strong = build_weak_teacher(WeakTeacherRecipe(name="t-strong", max_steps=60, seed=1, **common), cache, threads=2)
     return str(weak), str(strong)
+
+
+@pytest.hookimpl(trylast=True)  # after -k / -m have deselected what will not run
+def pytest_collection_modifyitems(config, items):
+    """Start the GPU lock's resolver check now when it is among the tests to run: it waits on PyPI for
+    a minute or two, which then overlaps the CPU-bound tests instead of adding to the suite's time."""
+    if any(item.nodeid.endswith("test_gpu_lock.py::test_pip_resolves_the_lock_for_linux_x86_64") for item in items):
+        from tests import gpu_lock_resolver
+        from tests.test_gpu_lock import resolver_inputs
+
+        gpu_lock_resolver.start(*resolver_inputs())

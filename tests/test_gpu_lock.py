@@ -1,19 +1,16 @@
 """requirements/gpu.lock: every package pinned, consistent with pyproject, and resolvable by pip for
-Linux x86_64 / Python 3.11 (the GPU image). No GPU and no large download are needed: pip's resolver
-runs in dry-run mode on PyPI's metadata files (PEP 658), which is what `pip install` would resolve."""
+Linux x86_64 / Python 3.11 (the GPU image). No GPU is needed: pip's resolver runs in dry-run mode,
+which is what `pip install` would resolve (tests/gpu_lock_resolver.py)."""
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import tomllib
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import long_test
+from tests import gpu_lock_resolver
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -79,41 +76,21 @@ def test_sdist_only_packages_requirements_are_in_the_lock():
     assert not problems, problems
 
 
-def _pypi_reachable() -> bool:
-    try:
-        urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=5).close()
-        return True
-    except OSError:
-        return False
+def resolver_inputs() -> tuple[dict[str, str], list[str]]:
+    """What pip resolves: every wheel of the lock, for the image's platforms."""
+    return {n: v for n, v in lock_pins().items() if n not in SDIST_ONLY}, PLATFORMS
 
 
-@long_test  # and it downloads ~1.5 GB where PyPI serves no metadata files
 @pytest.mark.network
-@pytest.mark.slow  # ~60-110 s here: this machine's PyPI proxy serves no PEP 658 metadata, so pip
-# downloads the wheels (~1.5 GB) to read their requirements; with metadata files it reads only those.
-def test_pip_resolves_the_lock_for_linux_x86_64(tmp_path):
-    if not _pypi_reachable():
-        pytest.skip("PyPI (https://pypi.org) is unreachable: the resolver check of gpu.lock needs it")
-    pins = lock_pins()
-    wheels = {n: v for n, v in pins.items() if n not in SDIST_ONLY}
-    (tmp_path / "req.txt").write_text("".join(f"{n}=={v}\n" for n, v in wheels.items()))
-    report = tmp_path / "report.json"
-    # --isolated: this machine's pip config (local wheel dirs, a torch cap) must not colour the answer.
-    command = [sys.executable, "-m", "pip", "install", "--isolated", "--dry-run", "--ignore-installed",
-               "--quiet", "--timeout", "20", "--retries", "2", "--target", str(tmp_path / "target"),
-               "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
-               *[arg for p in PLATFORMS for arg in ("--platform", p)],
-               "--report", str(report), "-r", str(tmp_path / "req.txt")]
-    cert = Path("/etc/ssl/certs/ca-certificates.crt")  # --isolated also drops PIP_CERT
-    if cert.exists():
-        command[5:5] = ["--cert", str(cert)]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=240)
-    except subprocess.TimeoutExpired:
-        pytest.skip("PyPI answered too slowly for the resolver check (over 240 s)")
+@pytest.mark.slow  # its wait on PyPI runs in the background from the start of the session (conftest)
+def test_pip_resolves_the_lock_for_linux_x86_64():
+    wheels, platforms = resolver_inputs()
+    result = gpu_lock_resolver.outcome(wheels, platforms)
+    if result.skipped:
+        pytest.skip(result.skipped)
     assert result.returncode == 0, result.stderr[-4000:]
     installed = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"]
-                 for i in json.loads(report.read_text())["install"]}
+                 for i in json.loads(result.report.read_text())["install"]}
     # Closed: the resolver needed nothing the lock leaves out, and picked exactly the pinned versions.
     assert installed == wheels, {"extra": sorted(set(installed) - set(wheels)),
                                  "missing": sorted(set(wheels) - set(installed))}

@@ -136,9 +136,7 @@ def scenario(config: str, run_dir: Path) -> int:
         cluster.stop()
 
 
-@pytest.mark.skipif(os.environ.get("W2S_MULTINODE") != "1",
-                    reason="5-7 min on 2 cores (three Ray nodes, two jobs): run with W2S_MULTINODE=1 "
-                           "(make test-multinode)")
+# ~95 s on 2 cores (three Ray nodes, two jobs): part of `make test`; `make test-multinode` runs it alone.
 def test_submit_kill_a_worker_node_restart_resume_same_lineage(tmp_path, tiny_models):
     if shutil.which("unshare") is None or subprocess.run(["unshare", "-rn", "true"]).returncode != 0:
         pytest.skip("needs a private network namespace (unshare -rn): a multi-node Ray binds every interface")

@@ -6,7 +6,6 @@ question, n_prompt_tokens, n_generated_tokens.
 from __future__ import annotations
 
 import hashlib
-import math
 import sys
 import time
 from collections.abc import Sequence
@@ -16,7 +15,7 @@ from functools import partial
 from w2s_ray.config import TeacherConfig
 from w2s_ray.devices import Device, engine_actor_resources
 from w2s_ray.free_resources import ROW_TASK_CPUS, fit_pool, free_resources, total_resources
-from w2s_ray.generate.engine_pool import EngineCache, generate_batch
+from w2s_ray.generate.engine_pool import EngineCache, dataset_through_pool
 from w2s_ray.generate.hf_engine import build_hf_generator
 from w2s_ray.generate.vllm_engine import engine_spec, vllm_available
 from w2s_ray.text.answers import DEFAULT_MARKERS, extract_answer
@@ -121,11 +120,7 @@ def generate(problems: Sequence[dict], teacher: TeacherConfig, model_path: str, 
         if engine == "vllm":
             pool, reused = engines.get(spec_for(replicas), per_replica)
             startup = 0.0 if reused else pool.startup_seconds
-            # One block per batch: Ray Data's default (up to 200 blocks) made a map task per few rows.
-            blocks = max(1, math.ceil(len(requests) / teacher.batch_size))
-            ds = ray.data.from_items(requests, override_num_blocks=blocks).map_batches(
-                generate_batch, fn_kwargs={"router": pool.router}, batch_size=teacher.batch_size,
-                batch_format="pyarrow", num_cpus=ROW_TASK_CPUS)
+            ds = dataset_through_pool(requests, pool, teacher.batch_size)
         else:
             ds = build_hf_generator(teacher, model_path, device)(ray.data.from_items(requests))
         ds = ds.map(partial(_finish, markers=tuple(markers)), num_cpus=ROW_TASK_CPUS).materialize()
