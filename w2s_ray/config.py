@@ -94,8 +94,10 @@ class TeacherConfig(_Strict):
     # auto: eager on CPU. torch.compile costs ~50 s per engine start there and a CPU run starts an
     # engine per stage; SmolLM2-135M generated no slower eager (bench/generate_throughput.py).
     enforce_eager: Literal["auto"] | bool = "auto"
+    # vLLM: the fewest rows of one engine call (a stage sends each engine its share in as few calls as
+    # fit, generate/engine_pool.py), and on CPU the engine's max_num_seqs (at most 64).
     batch_size: int = Field(default=64, ge=1)
-    concurrency: int = Field(default=1, ge=1)  # engine replicas (each a Ray Data actor)
+    concurrency: int = Field(default=1, ge=1)  # engine replicas (each a Ray actor holding a vllm.LLM)
     # vLLM only. GPUs per replica: one placement-group bundle per tensor-parallel rank.
     tensor_parallel_size: int = Field(default=1, ge=1)
     gpu_memory_utilization: float | None = Field(default=None, gt=0.0, le=1.0)  # None: vLLM's default

@@ -135,11 +135,13 @@ def render_markdown(report: dict) -> str:
         cells = [f"{100 * row['acc_by_level'].get(l, float('nan')):.0f}" for l in levels]
         lines.append(f"| {name} | {100 * row['acc']:.1f} | " + " | ".join(cells)
                      + f" | {_pgr_cell(row)} | {row.get('selected_rows') or '-'} |")
+    lines += _stage2_pairs(report)
     section = report_section(report.get("recipe"))
     if section:
         lines += section.markdown(report)
     lines += ["", "## Stages", "",
-              "Wall seconds per stage; generation rates include the engine's start-up.", "",
+              "Wall seconds per stage; generation rates include the engine's start-up where the stage "
+              "started its engines (a stage right after one on the same model reuses them).", "",
               "| stage | seconds | throughput |", "|---|---|---|"]
     for key, seconds in report["stage_seconds"].items():
         lines.append(f"| {key} | {seconds:.1f} | {_rate(report['throughput'].get(key))} |")
@@ -149,6 +151,15 @@ def render_markdown(report: dict) -> str:
                   f"duplicate questions dropped {data['duplicates']}, {data['conflicting_gold']} of them "
                   f"with conflicting gold; content hash {data['data_hash']}."]
     return "\n".join(lines) + "\n"
+
+
+def _stage2_pairs(report: dict) -> list[str]:
+    by_level = ((report.get("stage2") or {}).get("selection") or {}).get("pairs_by_level")
+    if not by_level:
+        return []
+    cells = "; ".join(f"L{level} {t['pairs']} pairs, chosen right {100 * t['chosen_right']:.0f}%, "
+                      f"rejected wrong {100 * t['rejected_wrong']:.0f}%" for level, t in by_level.items())
+    return ["", f"Stage II pairs, judged against the strong half's gold after the fact: {cells}."]
 
 
 def _pgr_cell(row: dict) -> str:
