@@ -48,8 +48,8 @@ def ctx(tmp_path, monkeypatch):
                                        "eval": {"scorers": [{"name": "answer_check"}]},
                                        "weak": [{"name": "wa", "model": "m", "scorers": [{"name": "majority_vote"}]}]})
     ran = {}
-    gen = SimpleNamespace(engine="stand-in", seconds=1.0, generated_tokens=1, tokens_per_s=1.0)
-    monkeypatch.setattr(steps, "generate", lambda problems, teacher, *a: (teacher.name, gen))
+    gen = SimpleNamespace(engine="stand-in", seconds=1.0, startup_seconds=0.0, generated_tokens=1, tokens_per_s=1.0)
+    monkeypatch.setattr(steps, "generate", lambda problems, teacher, *a, **kw: (teacher.name, gen))
 
     def score_dataset(ds, specs):  # ds: the stand-in generate's "dataset", the teacher's name
         ran[ds] = [spec.name for spec in specs]

@@ -50,7 +50,7 @@ def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model:
         start = time.perf_counter()
         # The stage's own scorers (its teacher's, or eval.scorers for an eval), else the run's.
         specs = ctx.config.scorers if teacher.scorers is None else teacher.scorers
-        if not scorers_fit_now(specs):  # the engines stay up for a next stage only where they leave room
+        if ctx.engines.pool is not None and not scorers_fit_now(specs):  # engines stay up only where they leave room
             ctx.engines.release()
         rows = score_dataset(ds, specs).take_all()
         score_seconds = time.perf_counter() - start
