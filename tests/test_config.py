@@ -147,3 +147,21 @@ def test_missing_or_undecodable_config_is_a_config_error(tmp_path, content, matc
 def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
     config = load_config(_write(tmp_path, BASE_YAML + "train: {lr: 1e-4}\nstage2: {lr: 5E-6}\n"))
     assert config.train.lr == 1e-4 and config.stage2.lr == 5e-6
+
+
+def test_stages_with_their_own_epochs_do_not_inherit_the_runs_max_steps(tmp_path):
+    """train.max_steps sets the loop's SFT length; Stage II's DPO, the PRM and LightReasoner's KL
+    stages say their length in epochs, which a step count inherited from the run would override."""
+    base = load_config(_write(tmp_path, BASE_YAML + "train: {max_steps: 339, epochs: 3}\nstage2: {epochs: 2}\n"))
+    assert base.train.max_steps == 339
+    assert (base.stage2.train_config(base.train).max_steps, base.stage2.train_config(base.train).epochs) == (None, 2)
+    lr = load_config(_write(tmp_path, BASE_YAML + "recipe: light_reasoner\ntrain: {max_steps: 339}\n"
+                                                   "light_reasoner: {rs_sft_epochs: 1}\n"))
+    assert lr.light_reasoner.kl_train_config(lr.train).max_steps is None
+    assert lr.light_reasoner.rs_sft_train_config(lr.train).max_steps is None
+    e2h = load_config(_write(tmp_path, "strong: {name: s, model: m}\nrecipe: easy_to_hard\ntrain: {max_steps: 339}\n"
+                                        "easy_to_hard: {prm_epochs: 2}\n"))
+    assert e2h.easy_to_hard.prm_train_config(e2h.train).max_steps is None
+    # unset, the field hashes as absent: runs made before it resume
+    assert load_config(_write(tmp_path, BASE_YAML)).config_hash() == \
+        load_config(_write(tmp_path, BASE_YAML + "train: {max_steps: null}\n")).config_hash()

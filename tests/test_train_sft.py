@@ -244,12 +244,15 @@ def test_early_stopping_keeps_the_weights_with_the_lowest_held_out_loss(ray_for_
     from w2s_ray.train.early_stopping import split_holdout
 
     out = tmp_path / "early"
-    # 12 problems for 30 epochs at a constant lr: the held-out loss falls, then rises as it memorises.
-    config = TrainConfig(**{**FAST, "epochs": 30}, lr_scheduler="constant", num_workers=1, logging="none",
+    # 12 problems at a constant lr for 90 steps (30 epochs of 3 steps; max_steps overrides FAST's 4
+    # epochs): the held-out loss falls, then rises as it memorises.
+    config = TrainConfig(**FAST, max_steps=90, lr_scheduler="constant", num_workers=1, logging="none",
                          early_stopping={"holdout": 0.25, "eval_steps": 6})
     result = train_sft(rows, base_model, out, config, device="cpu")
     early = result.metrics["early_stopping"]
     train_rows, held = split_holdout(rows, 0.25, seed=0)
+    assert result.metrics["steps"] == 90 and result.metrics["epochs"] == pytest.approx(30)
+    assert result.metrics["samples"] == pytest.approx(30 * len(train_rows))
     assert early["holdout_rows"] == len(held) == 4 and early["train_rows"] == len(train_rows)
     history = early["history"]
     assert len(history) >= 4 and early["best_eval_loss"] == min(h["eval_loss"] for h in history)

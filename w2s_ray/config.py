@@ -308,7 +308,7 @@ class RunConfig(_Strict):
 
 _ADDED_TEACHER_DEFAULTS = {"tensor_parallel_size": 1, "gpu_memory_utilization": None, "max_num_seqs": None,
                            "engine_kwargs": {}}
-_ADDED_TRAIN_DEFAULTS = {"gpus_per_worker": 1.0, "report_to": []}
+_ADDED_TRAIN_DEFAULTS = {"gpus_per_worker": 1.0, "report_to": [], "max_steps": None}
 
 
 class ConfigError(ValueError):

@@ -120,7 +120,8 @@ def _throughput(manifest: Manifest) -> dict[str, dict]:
                         "score_rows_per_s": m["score"]["rows_per_s"]}
         elif "tokens_per_second" in m:
             out[key] = {"train_tokens_per_s": m["tokens_per_second"], "samples_per_s": m.get("samples_per_second"),
-                        "train_seconds": m.get("train_seconds"), "final_train_loss": m.get("final_train_loss")}
+                        "train_seconds": m.get("train_seconds"), "final_train_loss": m.get("final_train_loss"),
+                        "steps": m.get("steps"), "best_step": (m.get("early_stopping") or {}).get("best_step")}
     return out
 
 
@@ -177,7 +178,12 @@ def _rate(t: dict | None) -> str:
     if "tokens_per_s" in t:
         return (f"{t['generated_tokens']} tokens generated ({t['engine']}), {t['tokens_per_s']:.0f} tokens/s; "
                 f"scored {t['score_rows_per_s']:.0f} rows/s")
-    return f"train {t['train_tokens_per_s']:.0f} tokens/s, {t['samples_per_s']:.1f} samples/s, loss {t['final_train_loss']:.3f}"
+    rate = f"train {t['train_tokens_per_s']:.0f} tokens/s, {t['samples_per_s']:.1f} samples/s, loss {t['final_train_loss']:.3f}"
+    if t.get("steps"):
+        rate += f", {t['steps']} steps"
+    if t.get("best_step") is not None:  # early stopping's pick: the last step means the loss still fell
+        rate += f" (kept step {t['best_step']}, lowest held-out loss)"
+    return rate
 
 
 def _rows(report: dict) -> list[tuple[str, dict]]:

@@ -48,6 +48,7 @@ class EasyToHardConfig(Strict):
 
     def prm_train_config(self, base: TrainConfig) -> TrainConfig:
         return base.model_copy(update={"objective": "process_reward", "lr": self.prm_lr, "epochs": self.prm_epochs,
+                                       "max_steps": None,  # its own length, in epochs
                                        "early_stopping": None})  # SFT's only
 
 

@@ -38,7 +38,7 @@ class LightReasonerConfig(Strict):
 
     def kl_train_config(self, base: TrainConfig) -> TrainConfig:
         return base.model_copy(update={
-            "objective": "soft_kl", "lr": self.lr, "epochs": self.epochs, "early_stopping": None,
+            "objective": "soft_kl", "lr": self.lr, "epochs": self.epochs, "max_steps": None, "early_stopping": None,
             "lora": LoraSettings(r=self.lora_r, alpha=self.lora_alpha, target_modules=list(self.lora_target_modules))})
 
     def rs_sft_train_config(self, base: TrainConfig) -> TrainConfig:
@@ -46,7 +46,7 @@ class LightReasonerConfig(Strict):
         if self.rs_sft_lr is not None:
             update["lr"] = self.rs_sft_lr
         if self.rs_sft_epochs is not None:
-            update["epochs"] = self.rs_sft_epochs
+            update.update(epochs=self.rs_sft_epochs, max_steps=None)
         return base.model_copy(update=update)
 
 

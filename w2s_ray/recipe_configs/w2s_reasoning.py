@@ -42,7 +42,8 @@ class Stage2Config(Strict):
     def train_config(self, base: TrainConfig) -> TrainConfig:
         """The run's training settings with this stage's objective, beta, lr and epochs."""
         return base.model_copy(update={"objective": self.objective, "beta": self.beta, "lr": self.lr,
-                                       "epochs": self.epochs, "early_stopping": None})  # SFT's only
+                                       "epochs": self.epochs, "max_steps": None,  # its own length, in epochs
+                                       "early_stopping": None})  # SFT's only
 
 
 def plan_asks(config, asks) -> list:

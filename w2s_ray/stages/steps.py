@@ -108,8 +108,10 @@ def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: str,
 
     inputs = {"rows": rows_result.output("rows")["sha256"], "base_model": base_model}
     if config != ctx.config.train:  # a stage's own settings are part of what it depends on
+        # max_steps unset hashes as absent: stages recorded before the field existed keep their hash
+        unset = {"max_steps"} if config.max_steps is None else set()
         inputs["train_config"] = hashlib.sha256(
-            config.model_dump_json(exclude={"max_failures"}).encode()).hexdigest()[:16]
+            config.model_dump_json(exclude={"max_failures", *unset}).encode()).hexdigest()[:16]
     return run_stage(ctx.manifest, key, body, inputs=inputs, tag=tag)
 
 

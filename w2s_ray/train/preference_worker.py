@@ -6,7 +6,7 @@ TRL 1.16 ORPO lives in trl.experimental.orpo (its own trainer, older data path),
 from __future__ import annotations
 
 from w2s_ray.train.config import TrainConfig
-from w2s_ray.train.worker_loop import lora_peft_config, run_metrics, run_worker
+from w2s_ray.train.worker_loop import epochs_trained, lora_peft_config, run_metrics, run_worker
 
 # Trainer log key -> metrics key. DPO and ORPO both log the first four; ORPO adds its two loss parts.
 PREFERENCE_LOG_KEYS = {
@@ -60,7 +60,7 @@ def orpo_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tok
 
 def preference_metrics(trainer, config: TrainConfig, n_rows: int, train_seconds: float) -> dict:
     """run_metrics (loss, throughput) plus the reward accuracy and margin per logging step."""
-    objective, epochs = config.objective, config.epochs
+    objective, epochs = config.objective, epochs_trained(trainer, config)
     metrics = run_metrics(trainer, n_rows, epochs, train_seconds)
     if objective == "orpo":
         columns = trainer.train_dataset.column_names

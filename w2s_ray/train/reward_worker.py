@@ -8,7 +8,7 @@ Trainer on a token-classification model, two labels, cross-entropy on each step'
 from __future__ import annotations
 
 from w2s_ray.train.config import TrainConfig
-from w2s_ray.train.worker_loop import lora_peft_config, run_metrics, run_worker
+from w2s_ray.train.worker_loop import epochs_trained, lora_peft_config, run_metrics, run_worker
 
 OUTCOME_HEAD = {"auto_class": "AutoModelForSequenceClassification", "num_labels": 1}
 PROCESS_HEAD = {"auto_class": "AutoModelForTokenClassification", "num_labels": 2}
@@ -57,7 +57,7 @@ def process_rm_trainer(config: TrainConfig, common: dict, model_dir: str, datase
 
 
 def reward_metrics(trainer, config: TrainConfig, n_rows: int, train_seconds: float) -> dict:
-    metrics = run_metrics(trainer, n_rows, config.epochs, train_seconds)
+    metrics = run_metrics(trainer, n_rows, epochs_trained(trainer, config), train_seconds)
     accuracy = [float(e["accuracy"]) for e in trainer.state.log_history if "accuracy" in e]
     metrics["final_pair_accuracy"] = accuracy[-1] if accuracy else None  # RewardTrainer logs it
     metrics["objective"] = config.objective

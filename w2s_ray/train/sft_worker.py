@@ -3,7 +3,7 @@ does the rest)."""
 from __future__ import annotations
 
 from w2s_ray.train.config import TrainConfig
-from w2s_ray.train.worker_loop import lora_peft_config, run_metrics, run_worker
+from w2s_ray.train.worker_loop import epochs_trained, lora_peft_config, run_metrics, run_worker
 
 
 def sft_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tokenizer, eval_dataset=None):
@@ -21,7 +21,7 @@ def sft_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, toke
 
 
 def sft_metrics(trainer, config: TrainConfig, n_rows: int, train_seconds: float) -> dict:
-    return run_metrics(trainer, n_rows, config.epochs, train_seconds)
+    return run_metrics(trainer, n_rows, epochs_trained(trainer, config), train_seconds)
 
 
 def sft_loop(loop_config: dict) -> None:

@@ -9,7 +9,7 @@ setup, LoRA merge, ZeRO, publishing from rank 0).
 from __future__ import annotations
 
 from w2s_ray.train.config import TrainConfig
-from w2s_ray.train.worker_loop import lora_peft_config, run_metrics, run_worker
+from w2s_ray.train.worker_loop import epochs_trained, lora_peft_config, run_metrics, run_worker
 
 
 def last_positions(attention_mask):
@@ -88,8 +88,9 @@ def soft_label_trainer(config: TrainConfig, common: dict, model_dir: str, datase
 
 def soft_label_metrics(trainer, config: TrainConfig, n_rows: int, train_seconds: float) -> dict:
     """run_metrics, plus the supervised positions: one per row and epoch (the tokens trained)."""
-    metrics = run_metrics(trainer, n_rows, config.epochs, train_seconds)
-    metrics["supervised_tokens"] = int(round(n_rows * config.epochs))
+    epochs = epochs_trained(trainer, config)
+    metrics = run_metrics(trainer, n_rows, epochs, train_seconds)
+    metrics["supervised_tokens"] = int(round(n_rows * epochs))
     return metrics
 
 

@@ -39,6 +39,7 @@ def trainer_arguments(config: TrainConfig, device: str, ds_config: dict | None, 
     return dict(
         output_dir=output_dir,
         num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,  # set, it overrides num_train_epochs (transformers' own rule)
         learning_rate=config.lr,
         per_device_train_batch_size=config.per_device_batch_size,
         gradient_accumulation_steps=config.grad_accum,
@@ -75,8 +76,15 @@ def lora_peft_config(config: TrainConfig, task_type: str = "CAUSAL_LM"):
     )
 
 
+def epochs_trained(trainer, config: TrainConfig) -> float:
+    """Passes over the rows actually made: `max_steps` or an early stop make it differ from `epochs`."""
+    epoch = trainer.state.epoch
+    return float(epoch) if epoch else float(config.epochs)
+
+
 def run_metrics(trainer, n_rows: int, epochs: float, train_seconds: float) -> dict:
-    """Loss per logging step, final loss and throughput, from the trainer's own log history."""
+    """Loss per logging step, final loss and throughput, from the trainer's own log history.
+    `epochs`: the passes made (epochs_trained)."""
     history = [
         {"step": entry["step"], "loss": float(entry["loss"])}
         for entry in trainer.state.log_history
@@ -88,6 +96,7 @@ def run_metrics(trainer, n_rows: int, epochs: float, train_seconds: float) -> di
         "loss_history": history,
         "final_train_loss": history[-1]["loss"] if history else None,
         "steps": int(trainer.state.global_step),
+        "epochs": epochs,
         "samples": samples,
         "tokens": tokens,
         "train_seconds": train_seconds,
