@@ -131,3 +131,25 @@ def test_a_corpus_without_styles_is_drawn_as_before_styles_existed():
         CorpusSpec(n_problems=50, seed=4, styles=()), [])
     _, solution = alt_problem(random.Random(1), 3, symbols=1.0)
     assert " started with " in solution and " = " in solution
+
+
+def test_target_entities_put_the_targets_names_in_solved_problems_without_leaking_held_out_ones(splits):
+    from w2s_ray.data import world
+
+    held = [p for p in splits["strong_train"] if p.level == 1]
+    # Every solved problem in the target's names, items and sentences: one-step ones that word a
+    # held-out question exactly are drawn often, and must be drawn again, not kept.
+    spec = CorpusSpec(n_problems=3000, levels=(1,), target_wording=1.0, target_entities=1.0, seed=3)
+    corpus = build_corpus(spec, [], held)
+    questions = [context.split("\n", 1)[0].split(" ", 1)[1] for context, _ in corpus]
+    assert len(corpus) == 3000 and not set(questions) & {p.question for p in held}
+    assert leaks(corpus, held) == []
+    assert all(q.split(" ", 1)[0] in world.NAMES for q in questions)
+    without_exclusion = build_corpus(spec, [])
+    assert {c.split("\n", 1)[0].split(" ", 1)[1] for c, _ in without_exclusion} & {p.question for p in held}
+    # Unset, the corpus is drawn as before the field existed (the built-in students' cache keys).
+    assert build_corpus(CorpusSpec(n_problems=50, seed=4), []) == \
+        build_corpus(CorpusSpec(n_problems=50, seed=4, target_entities=0.0), [], held)
+    mixed = build_corpus(CorpusSpec(n_problems=400, seed=4, target_entities=0.5), [])
+    firsts = [c.split(" ", 2)[1] for c, _ in mixed]
+    assert any(n in world.NAMES for n in firsts) and any(n in pretrain_corpus.ALT_NAMES for n in firsts)

@@ -89,16 +89,21 @@ def prose_solution(start: int, steps: Sequence[Step], symbols: bool = False, nam
 
 
 def alt_problem(rng: random.Random, level: int, target_wording: float = 0.0,
-                symbols: float = 0.0, styles: Sequence[str] | None = None) -> tuple[str, str]:
+                symbols: float = 0.0, styles: Sequence[str] | None = None,
+                target_entities: float = 0.0) -> tuple[str, str]:
     """(question, prose solution) of one chain of `level` steps, worded the corpus's way; with
     probability `target_wording` in the target's sentence templates (with the corpus's own names
     and items: web text shares a benchmark's phrasing, not its problems). The solution is in one of
     `styles` (SOLUTION_STYLES), or, without styles, an opened paragraph whose steps are in symbols
-    with probability `symbols`."""
-    name = rng.choice(sorted(ALT_NAMES))
-    items = rng.choice(ALT_ITEMS)
+    with probability `symbols`. With probability `target_entities`, the names and items are the
+    target's own (drawn only when it is set: corpora without it stay draw for draw)."""
+    names, all_items = ALT_NAMES, ALT_ITEMS
+    if target_entities and rng.random() < target_entities:
+        names, all_items = world.NAMES, world.ITEMS
+    name = rng.choice(sorted(names))
+    items = rng.choice(all_items)
     start, steps = sample_chain(rng, level)
-    fields = {"name": name, "pron": ALT_NAMES[name], "items": items}
+    fields = {"name": name, "pron": names[name], "items": items}
     if rng.random() < target_wording:
         start_t, step_t, question_t = (world.START_TEMPLATE,), world.STEP_TEMPLATES, (world.QUESTION_TEMPLATE,)
     else:
@@ -122,26 +127,33 @@ class CorpusSpec:
     symbols: float = 0.5  # without styles: share of solutions with their steps inline in symbols
     styles: tuple[str, ...] = ()  # SOLUTION_STYLES drawn uniformly; () = opened paragraphs, `symbols` share
     seed: int = 0
+    # Share of solved problems with the target's names and items (web text shares a benchmark's
+    # entities): 0 keeps the target's entities for the unlabelled questions only.
+    target_entities: float = 0.0
 
 
 Example = tuple[str, str]  # (context, text the loss is on)
 
 
-def build_corpus(spec: CorpusSpec, unlabelled: Sequence[Problem]) -> list[Example]:
+def build_corpus(spec: CorpusSpec, unlabelled: Sequence[Problem], held_out: Sequence[Problem] = ()) -> list[Example]:
     """Solved alt-worded problems, as (frame + question, prose solution), and the unlabelled target
     questions, as ("", "Question: ..."): the loss is on the second part, so pretraining spends its
     steps on solving and on reading the target's questions, not on predicting random starting
     numbers (with loss on every token, the same budget learnt to solve far less, measured).
 
     Only the question text of `unlabelled` is read; the caller passes train-split questions only.
+    A solved problem that words a `held_out` question exactly (possible only with the target's
+    entities and sentences) is drawn again: it would hold that question with its solution.
     """
     rng = random.Random(spec.seed)
+    held = {p.question for p in held_out}
     examples: list[Example] = []
-    for _ in range(spec.n_problems):
+    while len(examples) < spec.n_problems:
         ask, answer = rng.choice(FRAMES)
         question, solution = alt_problem(rng, rng.choice(spec.levels), spec.target_wording, spec.symbols,
-                                         spec.styles)
-        examples.append((f"{ask} {question}\n{answer}", f" {solution}"))
+                                         spec.styles, spec.target_entities)
+        if question not in held:
+            examples.append((f"{ask} {question}\n{answer}", f" {solution}"))
     examples += [("", f"{UNLABELLED_PREFIX} {p.question}") for p in unlabelled]
     random.Random(spec.seed + 1).shuffle(examples)
     return examples
