@@ -82,3 +82,16 @@ def test_the_same_recipe_under_another_name_is_the_same_build(tmp_path, monkeypa
     assert strong_student.build_strong_student(renamed, tmp_path) == first and len(calls) == 1
     other = recipe.model_copy(update={"styles": ("words",)})  # what it is built from is the key
     assert strong_student.build_strong_student(other, tmp_path) != first and len(calls) == 2
+
+
+def test_student_recipes_record_added_fields_only_when_set():
+    """A recipe field added later must not change the recorded recipe of students that leave it
+    unset: a run's model-build stage and the model cache are keyed on it (a changed key means a
+    resumed run re-checks its build, and every cache rebuilds its students)."""
+    from w2s_ray.models.built_in import built_in
+    from w2s_ray.models.strong_student import recipe_record
+
+    assert "target_entities" not in recipe_record(DEFAULT_STUDENTS["world-student"])
+    assert recipe_record(DEFAULT_STUDENTS["world-student-entities"])["target_entities"] == 0.5
+    # The demo student's recorded recipe, as runs/demo's manifest has held it since issue 10.
+    assert built_in("world-student").inputs()["recipe"] == "ba0986101659e740"

@@ -14,7 +14,13 @@ from pathlib import Path
 
 from w2s_ray.models.smollm2 import PACKAGE as SMOLLM2_PACKAGE
 from w2s_ray.models.smollm2 import SMOLLM2_NAME, smollm2_model_dir
-from w2s_ray.models.strong_student import DEFAULT_STUDENTS, build_strong_student, corpus_hash, student_corpus
+from w2s_ray.models.strong_student import (
+    DEFAULT_STUDENTS,
+    build_strong_student,
+    corpus_hash,
+    recipe_record,
+    student_corpus,
+)
 from w2s_ray.models.weak_teacher import DEFAULT_RECIPES, build_weak_teacher, training_data_sha256
 
 
@@ -43,7 +49,7 @@ def _weak(name: str) -> BuiltInModel:
 
 def _student(name: str) -> BuiltInModel:
     recipe = DEFAULT_STUDENTS[name]
-    return BuiltInModel(name, "strong-student", recipe.model_dump(mode="json"),
+    return BuiltInModel(name, "strong-student", recipe_record(recipe),
                         lambda: corpus_hash(student_corpus(recipe)),
                         lambda cache: build_strong_student(name, cache, threads=2))
 

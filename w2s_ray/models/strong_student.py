@@ -89,6 +89,13 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
 }
 
 
+def recipe_record(recipe: StrongStudentRecipe) -> dict:
+    """The recipe as cache keys and run manifests record it. Fields added later are left out while
+    unset, so students built and runs made before them keep their keys."""
+    unset = (set() if recipe.styles else {"styles"}) | (set() if recipe.target_entities else {"target_entities"})
+    return recipe.model_dump(mode="json", exclude=unset)
+
+
 @functools.lru_cache(maxsize=2)  # ~30 s to build; a run hashes it for the cache key and the manifest
 def student_corpus(recipe: StrongStudentRecipe) -> list[tuple[str, str]]:
     """The recipe's corpus, refused if it leaks the target format or a held-out solution."""
@@ -148,9 +155,7 @@ def build_strong_student(recipe: StrongStudentRecipe | str, cache_dir: str | Pat
     inputs = {"corpus_sha256": corpus_hash(student_corpus(recipe)),
               "vocabulary_sha256": vocabulary_sha256(build_world_tokenizer())}
     # The name is a label, not what is built: two names of one recipe share a build.
-    # Fields added later are left out while unset: students built before them keep their key.
-    unset = (set() if recipe.styles else {"styles"}) | (set() if recipe.target_entities else {"target_entities"})
-    key = recipe.model_dump(mode="json", exclude={"name"} | unset)
+    key = {k: v for k, v in recipe_record(recipe).items() if k != "name"}
     return cached_model(STRONG_STUDENT_KIND, {**key, "inputs": inputs},
                         lambda out: train_strong_student(recipe, out, threads), cache_dir,
                         code_version=STRONG_STUDENT_VERSION)
