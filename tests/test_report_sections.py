@@ -64,3 +64,14 @@ def test_the_built_in_recipes_register_their_sections_and_report_py_names_none()
     assert report_sections.report_section("light_reasoner") is not None
     source = (Path(report_sections.__file__).parent / "report.py").read_text()
     assert not [name for name in RECIPE_SECTIONS if f'"{name}"' in source]
+
+
+def test_a_train_stage_row_shows_its_steps_and_early_stoppings_pick():
+    from w2s_ray.eval.report import _rate
+
+    base = {"train_tokens_per_s": 5000.0, "samples_per_s": 80.0, "final_train_loss": 0.05}
+    row = _rate({**base, "steps": 339, "best_step": 250})
+    assert row.endswith("339 steps (kept step 250, lowest held-out loss)"), row
+    assert _rate({**base, "steps": 147, "best_step": None}).endswith(", 147 steps")
+    # runs recorded before steps were read: the row as it was
+    assert _rate(base) == "train 5000 tokens/s, 80.0 samples/s, loss 0.050"
