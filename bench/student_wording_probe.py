@@ -46,6 +46,7 @@ def one_step(rng: random.Random, template: str, rest: str) -> tuple[str, str]:
                          question_t.format(**fields)])
     return question, str(steps[0].result)
 
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--student", default="world-student")
@@ -66,6 +67,7 @@ def main() -> None:
                 texts = complete(model, tok, [zero_shot(q) for q, _ in problems], max_new_tokens=48)
                 right = sum(extract_answer(t) == gold for t, (_, gold) in zip(texts, problems))
                 print(f"| {op} | {step_source} | {rest} | {right}/{len(problems)} |", flush=True)
+
 
 if __name__ == "__main__":
     main()
