@@ -1,6 +1,8 @@
 """A load client for the served app: a few threads sending completions, every request timed.
 
-Used by the swap test (tests/test_serve_app.py). The `openai` client runs
+Used by the swap test (tests/test_serve_app.py). `pause` is each thread's wait between its requests:
+unpaced, four threads keep a 2-core machine's CPUs busy and a new replica takes ~90 s instead of
+~40 s to start (measured in that test), so a swap test paces its load. The `openai` client runs
 with max_retries=0: a request that fails must count as failed, not be retried into a success.
 """
 from __future__ import annotations
@@ -21,11 +23,11 @@ class Sample:
 
 class Load:
     def __init__(self, base_url: str, model: str, prompt: str, *, api_key: str | None = None, threads: int = 4,
-                 max_tokens: int = 8, timeout: float = 120.0):
+                 max_tokens: int = 8, timeout: float = 120.0, pause: float = 0.0):
         from openai import OpenAI
 
         self.client = OpenAI(base_url=base_url, api_key=api_key or "unused", max_retries=0, timeout=timeout)
-        self.model, self.prompt, self.max_tokens = model, prompt, max_tokens
+        self.model, self.prompt, self.max_tokens, self.pause = model, prompt, max_tokens, pause
         self.samples: list[Sample] = []
         self._lock, self._stop = threading.Lock(), threading.Event()
         self._threads = [threading.Thread(target=self._loop, daemon=True, name=f"load-{i}") for i in range(threads)]
@@ -55,6 +57,7 @@ class Load:
                 sample = Sample(start, time.monotonic() - start, False, None, f"{type(err).__name__}: {err}")
             with self._lock:
                 self.samples.append(sample)
+            self._stop.wait(self.pause)
 
 
 def summary(samples: list[Sample]) -> dict:
