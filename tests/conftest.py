@@ -11,7 +11,18 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # What init_ray sets before it starts the embedded Ray, set before any test imports ray: a test that
 # imports ray earlier (ray.data.llm configs, runtime-env merges) fixes the driver's auth mode at
 # 'disabled', and the session's token-auth GCS then refuses its own driver (seen in the full suite).
+_SHELLS_RAY_AUTH_MODE = os.environ.get("RAY_AUTH_MODE")
 os.environ["RAY_AUTH_MODE"] = "token"
+
+
+def shell_env(**extra: str) -> dict[str, str]:
+    """The environment for a `w2s` subprocess as a user's shell would start it: without the
+    RAY_AUTH_MODE set above for this process (inherited, it hid a `w2s run --serve` that failed
+    from a plain shell), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+    if _SHELLS_RAY_AUTH_MODE is not None:
+        env["RAY_AUTH_MODE"] = _SHELLS_RAY_AUTH_MODE
+    return {**env, **extra}
 
 
 # Tests too long for `make test`'s 25-minute budget on 2 cores run with W2S_LONG_TESTS=1 (`make test-long`).

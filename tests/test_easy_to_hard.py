@@ -3,14 +3,13 @@ accuracies (fast), and a tiny run end to end that then resumes every stage witho
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from tests.conftest import long_test
+from tests.conftest import long_test, shell_env
 from w2s_ray.config import RunConfig, load_config
 from w2s_ray.eval.rerank_report import hard_accuracy, rerank_report, sgr
 from w2s_ray.manifest import Manifest
@@ -58,7 +57,7 @@ def test_sgr_on_hard_levels_and_the_rerank_section():
 
 def w2s(*args) -> str:
     proc = subprocess.run([sys.executable, "-m", "w2s_ray.cli", *args], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONUNBUFFERED="1"), timeout=1800)
+                          env=shell_env(PYTHONUNBUFFERED="1"), timeout=1800)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     return proc.stdout + proc.stderr
 

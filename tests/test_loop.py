@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import shell_env
 from tests.tiny_run import write_config
 from w2s_ray.manifest import Manifest
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def w2s(*args, **kw) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = shell_env(PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "w2s_ray.cli", *args], env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 

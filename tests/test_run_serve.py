@@ -13,6 +13,7 @@ import threading
 import pytest
 import yaml
 
+from tests.conftest import shell_env
 from tests.tiny_run import write_config
 
 pytestmark = pytest.mark.slow
@@ -53,7 +54,7 @@ def test_run_with_serve_serves_each_round_as_it_is_promoted(tmp_path, tiny_model
     config["serve"] = {"port": 0, "poll_seconds": 0.5, "max_model_len": 256}
     path.write_text(yaml.safe_dump(config))
 
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = shell_env(PYTHONUNBUFFERED="1")
     env.pop("W2S_SERVE_API_KEY", None)
     proc = subprocess.Popen([sys.executable, "-c", AS_FROM_A_TERMINAL, "run", str(path), "--serve"], env=env,
                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import shell_env
 from tests.serve_run import make_run
 from w2s_ray.serve.commands import stop_on_signals
 
@@ -30,7 +31,7 @@ def test_sigint_stops_even_when_inherited_ignored():
 def test_sigterm_to_w2s_serve_exits_0_and_leaves_no_ray_process(tmp_path):
     run = tmp_path / "run"
     make_run(run, "weak-model", "strong-model")  # nothing promoted: the server waits with Ray and Serve up
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    env = shell_env(PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     proc = subprocess.Popen([sys.executable, "-m", "w2s_ray.cli", "serve", str(run), "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             start_new_session=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 LOOPBACK = "127.0.0.1"
 _LOCAL_ENV = {
@@ -48,6 +49,19 @@ def driver_env_vars(target: str | None) -> dict:
     return {k: v for k, v in env_vars.items() if k not in job}
 
 
+def _refuse_a_ray_imported_without_token_auth() -> None:
+    """Ray's core library reads RAY_AUTH_MODE when `ray` is first imported. Imported before init_ray
+    sets it, the driver talks without a token to a GCS that requires one, and ray.init fails after
+    ~30 s of "InvalidAuthToken" retries and "Failed to start GCS". Say what happened instead."""
+    ray = sys.modules.get("ray")
+    if ray is not None and not ray.is_initialized() and os.environ.get("RAY_AUTH_MODE") != "token":
+        raise RuntimeError(
+            "ray was imported before w2s_ray.runtime.init_ray started the embedded Ray, with RAY_AUTH_MODE "
+            f"{os.environ.get('RAY_AUTH_MODE', 'unset')}: the embedded Ray requires token authentication and "
+            "this driver would not send the token. Import ray (or ray.serve, ray.data, ...) after init_ray, "
+            "or set RAY_AUTH_MODE=token before the first import.")
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: str | None = None,
              log_to_driver: bool = True):
     """Connect to a cluster, or start an embedded Ray that listens on 127.0.0.1 only.
@@ -57,6 +71,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: 
     """
     target = cluster_address(address)
     if target is None:
+        _refuse_a_ray_imported_without_token_auth()
         for key, value in _LOCAL_ENV.items():
             os.environ.setdefault(key, value)
         # Not a preference: a value inherited from the shell must not open Ray to the network.

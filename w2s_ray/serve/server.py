@@ -78,10 +78,10 @@ class StudentServer:
 
     def start(self) -> None:
         """Start Serve (HTTP on serve.host:serve.port) and deploy the latest promotion, if there is one."""
-        from ray import serve
-
         check_exposure(self.config)
         init_ray_for_serving(self.config)
+        from ray import serve  # after init_ray: importing ray first fixes the driver's auth mode (runtime.py)
+
         self.device = resolve_device(self.config.ray.device)
         self.port = self.config.serve.port or _free_port(self.config.serve.host)
         serve.start(http_options={"host": self.config.serve.host, "port": self.port})
