@@ -14,6 +14,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.deepspeed_prebuild import lowest_priority
+
 TIMEOUT_S = 240
 
 
@@ -54,7 +56,8 @@ def _run(wheels: dict[str, str], platforms: list[str]) -> None:
     if cert.exists():
         command[5:5] = ["--cert", str(cert)]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S,
+                                preexec_fn=lowest_priority)
     except subprocess.TimeoutExpired:
         _outcome.skipped = f"PyPI answered too slowly for the resolver check (over {TIMEOUT_S} s)"
         return
