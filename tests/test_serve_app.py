@@ -142,7 +142,7 @@ def test_endpoint_eval_matches_the_in_process_eval_at_temperature_zero(served, i
 def test_two_swaps_under_load_drop_no_request(served):
     server, manifest, run_dir, (weak, strong) = served
     # Paced: unpaced, the four threads take the 2 CPUs and each swap takes ~90 s instead of ~40 s.
-    with Load(server.url, "tiny", PROMPT, api_key=TOKEN, threads=4, max_tokens=8, pause=0.5) as load:
+    with Load(server.url, "tiny", PROMPT, api_key=TOKEN, threads=4, max_tokens=8, pause=1.0) as load:
         t0 = time.monotonic()
         while load.count() < 20:
             time.sleep(0.2)
