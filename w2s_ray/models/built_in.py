@@ -36,8 +36,11 @@ class BuiltInModel:
     data_sha256: Callable[[], str]  # what the build trains on (or converts)
     build: Callable[[Path | None], Path]  # cache dir -> built directory
 
+    def recipe_sha256(self) -> str:
+        return _sha16(self.recipe)
+
     def inputs(self) -> dict[str, str]:
-        return {"recipe": _sha16(self.recipe), "data": self.data_sha256()}
+        return {"recipe": self.recipe_sha256(), "data": self.data_sha256()}
 
 
 def _weak(name: str) -> BuiltInModel:
