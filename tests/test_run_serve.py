@@ -68,6 +68,8 @@ def test_run_with_serve_serves_each_round_as_it_is_promoted(tmp_path, tiny_model
         live_1 = log.index("tiny-round-1 is live")
         assert live_1 < log.index("swapping to tiny-round-2") < log.index("tiny-round-2 is live")
         assert "round 2" in log  # the loop finished and printed its report before serving on
+        # ray.worker_logs "files" (the default) holds with the server too: replicas log to Ray's files
+        assert "replica and engine logs: " in log and "ServeReplica" not in log and "EngineCore" not in log
 
         client = OpenAI(base_url=url, api_key="unused", timeout=120)
         assert "tiny-round-2" in [m.id for m in client.models.list().data]

@@ -44,3 +44,42 @@ def test_an_embedded_ray_beside_the_loop_gets_cpus_for_every_replica_of_a_swap(m
     assert serving_ray_cpus(config) == 2 + 3  # 2 x 3 replicas x 0.5 CPU
     one = config.model_copy(update={"serve": config.serve.model_copy(update={"replicas": 1})})
     assert serving_ray_cpus(one) == 2 + 1
+
+
+def test_a_replica_start_runs_no_model_download_task_for_a_checkpoint_on_a_path(tiny_models):
+    """ray.serve.llm would start a worker process per node only to "download" a local path (~5 s a swap)."""
+    import asyncio
+
+    from w2s_ray.config import ServeConfig, TeacherConfig
+    from w2s_ray.serve.app import AppSpec, llm_config
+
+    model = tiny_models[1]
+    spec = AppSpec(model_id="tiny-round-1", model_dir=model, run_name="tiny",
+                   teacher=TeacherConfig(name="strong", model=model, dtype="float32"), serve=ServeConfig())
+    config = llm_config(spec)
+    callback = config.callback_config.callback_class(llm_config=config)
+    assert callback.ctx.run_init_node  # ray.serve.llm's default
+    asyncio.run(callback.run_callback("on_before_node_init"))  # as the replica calls it, before the engine
+    assert callback.ctx.run_init_node is False
+
+
+def test_a_one_device_cpu_replica_runs_the_model_in_vllms_engine_core(tiny_models):
+    """ray.serve.llm gives vLLM its multiprocessing executor on CPU: a worker process (and a vLLM import)
+    more per replica start. On one device the engine runs the model in its engine core instead."""
+    from ray.llm._internal.common.callbacks.base import CallbackCtx
+    from ray.llm._internal.serve.engines.vllm.vllm_engine import VLLMEngine
+    from vllm.v1.executor.abstract import Executor
+    from vllm.v1.executor.uniproc_executor import UniProcExecutor
+
+    from w2s_ray.config import ServeConfig, TeacherConfig
+    from w2s_ray.serve.app import AppSpec, llm_config
+    from w2s_ray.serve.engine import OneDeviceInProcessEngine
+
+    model = tiny_models[1]
+    spec = AppSpec(model_id="tiny-round-1", model_dir=model, run_name="tiny", device="cpu", serve=ServeConfig(),
+                   teacher=TeacherConfig(name="strong", model=model, dtype="float32", max_model_len=256))
+    _, _, stock = VLLMEngine(llm_config(spec))._prepare_engine_config(CallbackCtx())
+    assert stock.parallel_config.distributed_executor_backend == "mp"  # what this engine exists to change
+    args, _, ours = OneDeviceInProcessEngine(llm_config(spec))._prepare_engine_config(CallbackCtx())
+    assert ours.parallel_config.distributed_executor_backend == args.distributed_executor_backend == "uni"
+    assert Executor.get_class(ours) is UniProcExecutor

@@ -10,7 +10,7 @@ swap: `build_openai_app` names the model deployment after the model id, which ch
 so a redeploy would delete the serving deployment and create another. With a fixed name a redeploy
 is a rolling update of one deployment, and `max_surge_percent: 100` makes Serve start the new
 replica first and stop the old one only once the new one is healthy (ray 2.60), so requests keep
-being answered during the ~30 s a vLLM replica takes to start.
+being answered during the 20-50 s a vLLM replica takes to start on 2 CPUs.
 """
 from __future__ import annotations
 
@@ -72,6 +72,8 @@ def _model_max_len(model_dir: str | Path) -> int:
 def llm_config(spec: AppSpec):
     from ray.serve.llm import LLMConfig
 
+    from w2s_ray.serve.ingress import SkipNodeInit
+
     engine = {"dtype": spec.teacher.dtype, "enforce_eager": spec.teacher.eager(spec.device),
               "seed": spec.teacher.seed}
     if spec.serve.max_model_len is not None:
@@ -93,6 +95,7 @@ def llm_config(spec: AppSpec):
         placement_group_config=placement,
         accelerator_type=None,  # set, ray.serve.llm assumes a GPU of that type
         runtime_env={"env_vars": env},
+        callback_config={"callback_class": SkipNodeInit},
         deployment_config={
             "name": MODEL_DEPLOYMENT,
             "num_replicas": spec.serve.replicas,
@@ -112,10 +115,10 @@ def build_app(spec: AppSpec):
     from ray.serve.llm import build_llm_deployment
     from ray.serve.llm.ingress import make_fastapi_ingress
 
-    from w2s_ray.serve.ingress import LoopbackLLMServer, StudentIngress
+    from w2s_ray.serve.ingress import LoopbackLLMServer, StudentIngress, StudentLLMServer
 
     config = llm_config(spec)
-    server = build_llm_deployment(config, deployment_cls=LoopbackLLMServer if spec.embedded else None,
+    server = build_llm_deployment(config, deployment_cls=LoopbackLLMServer if spec.embedded else StudentLLMServer,
                                   name_prefix="LLMServer:")
     # ray.serve.llm's own FastAPI app (its error handlers, request ids, metrics), plus our guard
     # added last, so it runs first.

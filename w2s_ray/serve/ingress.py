@@ -12,6 +12,7 @@ answers with its own served id, so every response says which round produced it.
 from __future__ import annotations
 
 from fastapi import status
+from ray.llm._internal.common.callbacks.base import CallbackBase
 from ray.llm._internal.serve.core.configs.openai_api_models import OpenAIHTTPException
 from ray.serve.llm.deployment import LLMServer
 from ray.serve.llm.ingress import OpenAiIngress
@@ -41,9 +42,31 @@ class StudentIngress(OpenAiIngress):
             yield response
 
 
-class LoopbackLLMServer(LLMServer):
-    """ray.serve.llm's model server, its replica's internal gRPC server bound to 127.0.0.1."""
+class StudentLLMServer(LLMServer):
+    """ray.serve.llm's model server on its engine with one process fewer on one device (engine.py)."""
+
+    def _get_default_engine_class(self):
+        from w2s_ray.serve.engine import OneDeviceInProcessEngine
+
+        return OneDeviceInProcessEngine
+
+
+class LoopbackLLMServer(StudentLLMServer):
+    """The model server, its replica's internal gRPC server bound to 127.0.0.1."""
 
     async def __init__(self, *args, **kwargs):
         bind_replica_grpc_on_loopback()
         await super().__init__(*args, **kwargs)
+
+
+class SkipNodeInit(CallbackBase):
+    """Skips ray.serve.llm's per-node model "download" before a replica starts its engine.
+
+    For a model on a path that step is one Ray task per node that returns the path unchanged, but each
+    is a new worker process (in the engine's runtime env) that imports torch and transformers first:
+    several seconds of a 2-CPU machine at every replica start, so at every swap. A promoted snapshot is
+    always a path, readable where the replica runs (promotion.py): there is nothing to fetch.
+    """
+
+    async def on_before_node_init(self) -> None:
+        self.ctx.run_init_node = False

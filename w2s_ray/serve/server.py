@@ -21,7 +21,7 @@ from pathlib import Path
 from w2s_ray.config import RunConfig
 from w2s_ray.devices import resolve_device
 from w2s_ray.manifest import MANIFEST_FILE, ManifestError
-from w2s_ray.runtime import LOOPBACK, cluster_address, init_ray
+from w2s_ray.runtime import LOOPBACK, cluster_address, init_ray, ray_logs_dir
 from w2s_ray.serve.app import AppSpec, app_name, build_app
 from w2s_ray.serve.promotion import Promoted, PromotionError, promote_latest, verified_latest
 
@@ -55,10 +55,13 @@ def serving_ray_cpus(config: RunConfig) -> int | None:
 
 
 def init_ray_for_serving(config: RunConfig):
-    """Ray for a server beside the loop, sized by serving_ray_cpus."""
+    """Ray for a server beside the loop, sized by serving_ray_cpus. Started before the loop's own
+    init_ray (a no-op then), so it honours ray.worker_logs as the loop does: by default the replicas'
+    and engines' output goes to Ray's log files, not the console."""
+    console = config.ray.worker_logs == "console"
     if cluster_address(config.ray.address) is None:
-        return init_ray(None, serving_ray_cpus(config))
-    return init_ray(config.ray.address, config.ray.num_cpus)
+        return init_ray(None, serving_ray_cpus(config), log_to_driver=console)
+    return init_ray(config.ray.address, config.ray.num_cpus, log_to_driver=console)
 
 
 class StudentServer:
@@ -81,6 +84,10 @@ class StudentServer:
         check_exposure(self.config)
         init_ray_for_serving(self.config)
         from ray import serve  # after init_ray: importing ray first fixes the driver's auth mode (runtime.py)
+
+        logs = ray_logs_dir()
+        if self.config.ray.worker_logs == "files" and logs:  # on a cluster, its own log directories
+            _log(f"replica and engine logs: {logs}")
 
         self.device = resolve_device(self.config.ray.device)
         self.port = self.config.serve.port or _free_port(self.config.serve.host)
