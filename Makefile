@@ -17,13 +17,10 @@ export RAY_USAGE_STATS_ENABLED := 0
 
 venv: $(STAMP)
 
-# --no-compile: pip byte-compiles every module of every wheel (torch, vllm, ray, transformers...), most
-# of which nothing imports; Python compiles what is imported on first import. Measured on 2 cores:
-# the two installs 99 s -> 58 s, the first `import torch, vllm, ray, transformers, trl, deepspeed` 6 s -> 15 s.
 $(STAMP): $(LOCK) pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --no-compile torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check --no-compile --no-deps -r $(LOCK)
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r $(LOCK)
 	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec triton 2>/dev/null || true
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(PY) -c "import torch, vllm, ray, transformers, trl, deepspeed"
