@@ -15,6 +15,9 @@ def test_vllm_serves_a_tiny_word_level_model_like_transformers(tmp_path, monkeyp
     vllm = pytest.importorskip("vllm")
     # A fixed 1 GiB KV cache: by default vLLM's CPU backend wants ~92% of the machine's memory free.
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    # In this process, as the project's engines run it (generate/vllm_engine.engine_env): otherwise vLLM
+    # starts an engine-core and a worker process, each importing vLLM, and they outlived the test.
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     tokenizer = build_world_tokenizer()
     model = build_tiny_llama(tokenizer, TinyLlamaShape(hidden=64, layers=2, heads=2), seed=0).eval()
     save_model_dir(model, tokenizer, tmp_path)
