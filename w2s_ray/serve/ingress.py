@@ -62,10 +62,11 @@ class LoopbackLLMServer(StudentLLMServer):
 class SkipNodeInit(CallbackBase):
     """Skips ray.serve.llm's per-node model "download" before a replica starts its engine.
 
-    For a model on a path that step is one Ray task per node that returns the path unchanged, but each
-    is a new worker process (in the engine's runtime env) that imports torch and transformers first:
-    several seconds of a 2-CPU machine at every replica start, so at every swap. A promoted snapshot is
-    always a path, readable where the replica runs (promotion.py): there is nothing to fetch.
+    For a model on a path that step is one Ray task per node whose `download_model_files` returns the
+    path unchanged (it fetches only from a cloud mirror or an s3:// / gs:// source), but each task is a
+    new worker process (in the engine's runtime env) that imports torch and transformers first: several
+    seconds of a 2-CPU machine at every replica start, so at every swap. The app always serves a
+    promoted snapshot's path (promotion.py), so the step never had anything to fetch.
     """
 
     async def on_before_node_init(self) -> None:
