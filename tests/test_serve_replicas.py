@@ -21,15 +21,21 @@ def test_the_plan_counts_every_replica_twice_during_a_swap(capsys, monkeypatch):
     assert "3 x vLLM replica (6 during a swap)" in out and "with serve beside it needs" in out
 
 
-def test_the_serve_app_deploys_the_configured_replicas(tiny_models):
+def _round_1_spec(model: str, serve=None, **teacher):
+    """The app spec of round 1 served from `model` on CPU."""
     from w2s_ray.config import ServeConfig, TeacherConfig
-    from w2s_ray.serve.app import AppSpec, llm_config
+    from w2s_ray.serve.app import AppSpec
 
-    model = tiny_models[1]
-    spec = AppSpec(model_id="tiny-round-1", model_dir=model, run_name="tiny",
-                   teacher=TeacherConfig(name="strong", model=model, dtype="float32"),
-                   serve=ServeConfig(replicas=3, num_cpus=0.25))
-    config = llm_config(spec)
+    return AppSpec(model_id="tiny-round-1", model_dir=model, run_name="tiny", device="cpu",
+                   teacher=TeacherConfig(name="strong", model=model, dtype="float32", **teacher),
+                   serve=serve or ServeConfig())
+
+
+def test_the_serve_app_deploys_the_configured_replicas(tiny_models):
+    from w2s_ray.config import ServeConfig
+    from w2s_ray.serve.app import llm_config
+
+    config = llm_config(_round_1_spec(tiny_models[1], ServeConfig(replicas=3, num_cpus=0.25)))
     assert config.deployment_config["num_replicas"] == 3
     assert config.placement_group_config == {"bundles": [{"CPU": 0.25}]}  # per replica
 
@@ -50,13 +56,9 @@ def test_a_replica_start_runs_no_model_download_task_for_a_checkpoint_on_a_path(
     """ray.serve.llm would start a worker process per node only to "download" a local path (~5 s a swap)."""
     import asyncio
 
-    from w2s_ray.config import ServeConfig, TeacherConfig
-    from w2s_ray.serve.app import AppSpec, llm_config
+    from w2s_ray.serve.app import llm_config
 
-    model = tiny_models[1]
-    spec = AppSpec(model_id="tiny-round-1", model_dir=model, run_name="tiny",
-                   teacher=TeacherConfig(name="strong", model=model, dtype="float32"), serve=ServeConfig())
-    config = llm_config(spec)
+    config = llm_config(_round_1_spec(tiny_models[1]))
     callback = config.callback_config.callback_class(llm_config=config)
     assert callback.ctx.run_init_node  # ray.serve.llm's default
     asyncio.run(callback.run_callback("on_before_node_init"))  # as the replica calls it, before the engine
@@ -71,13 +73,10 @@ def test_a_one_device_cpu_replica_runs_the_model_in_vllms_engine_core(tiny_model
     from vllm.v1.executor.abstract import Executor
     from vllm.v1.executor.uniproc_executor import UniProcExecutor
 
-    from w2s_ray.config import ServeConfig, TeacherConfig
-    from w2s_ray.serve.app import AppSpec, llm_config
+    from w2s_ray.serve.app import llm_config
     from w2s_ray.serve.engine import OneDeviceInProcessEngine
 
-    model = tiny_models[1]
-    spec = AppSpec(model_id="tiny-round-1", model_dir=model, run_name="tiny", device="cpu", serve=ServeConfig(),
-                   teacher=TeacherConfig(name="strong", model=model, dtype="float32", max_model_len=256))
+    spec = _round_1_spec(tiny_models[1], max_model_len=256)
     _, _, stock = VLLMEngine(llm_config(spec))._prepare_engine_config(CallbackCtx())
     assert stock.parallel_config.distributed_executor_backend == "mp"  # what this engine exists to change
     args, _, ours = OneDeviceInProcessEngine(llm_config(spec))._prepare_engine_config(CallbackCtx())

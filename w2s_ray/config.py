@@ -37,6 +37,11 @@ class RayConfig(_Strict):
     # console gets one line per stage; console: everything, as Ray prints it.
     worker_logs: Literal["files", "console"] = "files"
 
+    @property
+    def log_to_driver(self) -> bool:
+        """What init_ray's log_to_driver is under worker_logs."""
+        return self.worker_logs == "console"
+
 
 class DataConfig(_Strict):
     """Where problems come from.

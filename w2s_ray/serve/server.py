@@ -58,10 +58,7 @@ def init_ray_for_serving(config: RunConfig):
     """Ray for a server beside the loop, sized by serving_ray_cpus. Started before the loop's own
     init_ray (a no-op then), so it honours ray.worker_logs as the loop does: by default the replicas'
     and engines' output goes to Ray's log files, not the console."""
-    console = config.ray.worker_logs == "console"
-    if cluster_address(config.ray.address) is None:
-        return init_ray(None, serving_ray_cpus(config), log_to_driver=console)
-    return init_ray(config.ray.address, config.ray.num_cpus, log_to_driver=console)
+    return init_ray(config.ray.address, serving_ray_cpus(config), log_to_driver=config.ray.log_to_driver)
 
 
 class StudentServer:
@@ -86,7 +83,7 @@ class StudentServer:
         from ray import serve  # after init_ray: importing ray first fixes the driver's auth mode (runtime.py)
 
         logs = ray_logs_dir()
-        if self.config.ray.worker_logs == "files" and logs:  # on a cluster, its own log directories
+        if not self.config.ray.log_to_driver and logs:  # on a cluster, its own log directories
             _log(f"replica and engine logs: {logs}")
 
         self.device = resolve_device(self.config.ray.device)

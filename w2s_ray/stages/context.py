@@ -113,8 +113,8 @@ def open_run(config: RunConfig) -> RunContext:
     manifest = Manifest.create(run_dir, config.model_dump(mode="json"), config.config_hash())
     manifest.note_data(stats)
     clean_leftovers(manifest)
-    init_ray(config.ray.address, config.ray.num_cpus, log_to_driver=config.ray.worker_logs == "console")
+    init_ray(config.ray.address, config.ray.num_cpus, log_to_driver=config.ray.log_to_driver)
     link_ray_logs(run_dir)
-    if config.ray.worker_logs == "files":
+    if not config.ray.log_to_driver:
         quiet_ray_data()
     return RunContext(config, manifest, resolve_device(config.ray.device), splits, stats, models)
