@@ -1,5 +1,9 @@
-"""Hostile model output: every scorer check is bounded (<= 100 ms a row) on any thread, runs nothing,
-and a comparison it refuses is counted, not scored."""
+"""Hostile model output: every scorer check is bounded on any thread, runs nothing, and a comparison
+it refuses is counted, not scored.
+
+A row's cost is CPU time (the scoring thread's, plus what the symbolic workers spent on it), not wall
+clock: a loaded machine stretches wall clock but not the work. The bound is generous (a hostile input
+that is not bounded costs seconds to forever); the per-case milliseconds are bench/hostile_scoring.py's."""
 from __future__ import annotations
 
 import os
@@ -13,10 +17,11 @@ import pytest
 from tests.hostile_outputs import CASES, SENTINEL
 from w2s_ray.score import Scorer, register, score_rows
 from w2s_ray.score.answer_checker import math_equal
+from w2s_ray.score.symbolic_worker import shared_compare_cpu_s
 
 SPECS = [{"name": "answer_check", "config": {"style": style}} for style in ("math", "auto", "gsm8k")] + [
     {"name": "step_check"}]
-LIMIT_S = 0.1
+LIMIT_S = 0.5  # CPU seconds a row; ~5-20 ms on a quiet machine (bench/hostile_scoring.py)
 GOLD = "271828"
 # The first calls import sympy and fill its caches (~1 s, once per process): not a row's cost.
 WARM_UP = ((r"\frac{1}{2}", "0.5"), ("x^2+1", "1+x^2"), ("NaN", "1"), (r"\infty", "1"), ("1", "1e99"))
@@ -32,12 +37,17 @@ def _warm_and_watch():
     assert not os.path.exists(SENTINEL), "a hostile output was executed"
 
 
+def cpu_now() -> float:
+    """This thread's CPU seconds plus the symbolic workers': the work a row costs, wherever it ran."""
+    return time.thread_time() + shared_compare_cpu_s()
+
+
 def _slowest(text: str) -> tuple[float, list[dict]]:
     rows, slowest = [], 0.0
     for spec in SPECS:
-        start = time.perf_counter()
+        start = cpu_now()
         rows += score_rows([{"text": text, "gold": GOLD}], [spec])
-        slowest = max(slowest, time.perf_counter() - start)
+        slowest = max(slowest, cpu_now() - start)
     return slowest, rows
 
 
@@ -48,7 +58,7 @@ def test_the_corpus_is_big_enough():
 @pytest.mark.parametrize("name, text", CASES, ids=[name for name, _ in CASES])
 def test_hostile_output_is_scored_fast_on_the_main_thread(name, text):
     seconds, rows = _slowest(text)
-    assert seconds <= LIMIT_S, f"{name}: {seconds * 1000:.0f} ms"
+    assert seconds <= LIMIT_S, f"{name}: {seconds * 1000:.0f} ms of CPU"
     assert not any(r.get("correct") for r in rows)  # no hostile text states GOLD
 
 
@@ -62,7 +72,7 @@ def test_hostile_outputs_are_scored_fast_off_the_main_thread():
 
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
-    thread.join(timeout=len(CASES) * 4 * LIMIT_S + 10)
+    thread.join(timeout=600)  # a stall detector only: the bound is on CPU, below
     assert not thread.is_alive(), f"stalled after {list(results)[-1:]}"
     slow = {name: round(s * 1000) for name, s in results.items() if s > LIMIT_S}
     assert not slow, f"over {LIMIT_S * 1000:.0f} ms (ms): {slow}"
@@ -100,7 +110,7 @@ def test_a_flood_text_states_no_answer_and_is_counted():
 @register("test_hostile_timer")
 class HostileTimer(Scorer):
     """Scores each row with answer_check (math) and step_check, one row at a time, and reports the
-    slowest row's milliseconds, measured where Ray runs it: on an actor's worker thread."""
+    slowest row's CPU milliseconds, measured where Ray runs it: on an actor's worker thread."""
 
     columns = ("row_ms", "on_main_thread")
     num_cpus = 0.5
@@ -117,10 +127,10 @@ class HostileTimer(Scorer):
         times = []
         for i in range(len(batch["text"])):
             row = {key: values[i:i + 1] for key, values in batch.items()}
-            start = time.perf_counter()
+            start = cpu_now()
             for scorer in self.scorers:
                 scorer(row)
-            times.append((time.perf_counter() - start) * 1000)
+            times.append((cpu_now() - start) * 1000)
         on_main = threading.current_thread() is threading.main_thread()
         return {"row_ms": np.array(times), "on_main_thread": np.array([on_main] * len(times))}
 

@@ -113,6 +113,9 @@ def test_bad_requests_get_a_4xx_json_error(served):
     assert status == 401
     status, body = post(server, "/completions", b'{"model": "tiny-round-1", "prompt": ')
     assert status == 400 and body["error"]["code"] == "invalid_json"
+    # NULs and a lone surrogate: valid JSON, no text; the app's UTF-8 encode answered 500.
+    status, body = post(server, "/completions", b'{"model": "tiny-round-1", "prompt": "\\u0000\\u0000\\ud800"}')
+    assert status == 400 and body["error"]["code"] == "invalid_text" and "'prompt'" in body["error"]["message"]
     status, body = post(server, "/completions", {**ok, "model": "gpt-4"})
     assert status == 404 and "gpt-4" in body["error"]["message"]
     status, body = post(server, "/completions", {**ok, "prompt": "x" * 5000})

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from starlette.applications import Starlette
@@ -66,6 +65,30 @@ def test_a_post_body_that_is_not_a_json_object_gets_400(body):
     assert "bad" not in response.json()["error"]["message"]  # the body is not echoed back
 
 
+@pytest.mark.parametrize("body, field", [
+    (b'{"prompt": "\\u0000\\u0000\\ud800"}', "prompt"),  # NULs pass; the lone surrogate is refused
+    (b'{"prompt": ["ok", "\\udfff tail"]}', "prompt[1]"),
+    (b'{"messages": [{"role": "user", "content": "a\\ud83d"}]}', "messages[0].content"),
+    (b'{"prompt": "a", "stop": {"\\ud800": 1}}', "stop.<key>"),
+])
+def test_a_string_that_is_not_text_gets_400_naming_its_field(body, field):
+    response = client().post("/v1/completions", content=body, headers={"content-type": "application/json"})
+    assert_openai_error(response, 400, "invalid_text")
+    assert f"'{field}'" in response.json()["error"]["message"]
+
+
+def test_nul_characters_and_surrogate_pairs_are_text():
+    body = b'{"prompt": "\\u0000 \\ud83d\\ude00"}'  # NUL, and an escaped pair (one emoji)
+    assert client().post("/v1/completions", content=body, headers={"content-type": "application/json"}).status_code == 200
+
+
+def test_json_nested_past_the_parser_limit_gets_400():
+    body = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # 200 KB: json.loads raises RecursionError
+    response = client(limit=1 << 20).post("/v1/completions", content=body,
+                                          headers={"content-type": "application/json"})
+    assert_openai_error(response, 400, "invalid_json")
+
+
 def capped_client() -> TestClient:
     app = Starlette(routes=[Route("/v1/completions", echo, methods=["POST"]),
                             Route("/v1/chat/completions", echo, methods=["POST"])])
@@ -109,9 +132,11 @@ def test_one_client_cannot_hold_more_than_its_share_of_requests():
     import threading
 
     release = asyncio.Event()
+    entered = threading.Semaphore(0)  # one release per request the guard let through to the handler
 
     async def slow(request: Request):
-        await asyncio.wait_for(release.wait(), timeout=10)
+        entered.release()
+        await asyncio.wait_for(release.wait(), timeout=60)
         return JSONResponse({"ok": True})
 
     app = Starlette(routes=[Route("/v1/completions", slow, methods=["POST"])])
@@ -124,13 +149,13 @@ def test_one_client_cannot_hold_more_than_its_share_of_requests():
         threads = [threading.Thread(target=post) for _ in range(2)]
         for t in threads:
             t.start()
-        time.sleep(0.5)  # both in flight
+        assert entered.acquire(timeout=60) and entered.acquire(timeout=60)  # both in flight
         refused = c.post("/v1/completions", json={"prompt": "a"})
         assert_openai_error(refused, 429, "too_many_concurrent_requests")
         other = threading.Thread(target=post, args=({"Authorization": "Bearer other-client"},))
         other.start()  # another client is not refused
-        time.sleep(0.3)
+        assert entered.acquire(timeout=60)
         c.portal.call(release.set)
         for t in threads + [other]:
-            t.join(timeout=10)
+            t.join(timeout=60)
     assert statuses == [200, 200, 200]

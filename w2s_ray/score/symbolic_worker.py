@@ -125,6 +125,7 @@ class _Worker:
         env.setdefault("OMP_NUM_THREADS", "1")
         # Run as a file, not `-m`: the package's __init__ (numpy, pydantic) is no part of a check.
         self.process = _spawn([sys.executable, os.path.abspath(__file__), "--check", check], env)
+        self.final_cpu_s: float | None = None  # read just before a kill: /proc forgets a reaped process
         if self._read_line(start_timeout_s) != "ready":
             self.kill()
             raise RuntimeError(f"symbolic worker ({check}) did not start within {start_timeout_s:.0f} s")
@@ -173,8 +174,15 @@ class _Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds this worker has used so far (its last reading once it is killed)."""
+        if self.final_cpu_s is not None:
+            return self.final_cpu_s
+        return _cpu_seconds(self.process.pid) or 0.0
+
     def kill(self) -> None:
         if self.process.poll() is None:
+            self.final_cpu_s = _cpu_seconds(self.process.pid)
             self.process.kill()
         self.process.wait()
         for pipe in (self.process.stdin, self.process.stdout):
@@ -204,16 +212,23 @@ class SymbolicPool:
         self._cond = threading.Condition()
         self.timeouts = 0  # comparisons cut at the deadline (or whose worker died)
         self.restarts = 0
+        # CPU the workers spent on comparisons (not on starting): what a caller's own CPU clock
+        # misses, and what bounds a hostile input's cost whatever else runs on the machine.
+        self.compare_cpu_s = 0.0
 
     def compare(self, gold: str, answer: str) -> bool | str:
         """True/False, or TIMED_OUT when the comparison did not finish within the deadline."""
         worker = self._take()
+        before = worker.cpu_seconds()
         try:
             return worker.compare(gold, answer, self.deadline_s, self.wall_s)
         except BaseException:
             worker.kill()  # an interrupted exchange leaves the pipe out of step
             raise
         finally:
+            spent = max(0.0, worker.cpu_seconds() - before)
+            with self._cond:
+                self.compare_cpu_s += spent
             self._give_back(worker)
 
     def _take(self) -> _Worker:
@@ -260,6 +275,12 @@ def shared_pool(deadline_s: float = DEFAULT_DEADLINE_S, check: str = DEFAULT_CHE
         if key not in _POOLS:
             _POOLS[key] = SymbolicPool(deadline_s=deadline_s, check=check)
         return _POOLS[key]
+
+
+def shared_compare_cpu_s() -> float:
+    """CPU seconds this process' shared pools' workers have spent comparing, all pools together."""
+    with _POOLS_LOCK:
+        return sum(pool.compare_cpu_s for pool in _POOLS.values())
 
 
 def _die_with_parent() -> None:

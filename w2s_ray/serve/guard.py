@@ -5,7 +5,9 @@ JSON object reaches FastAPI's validation. This middleware, outermost in the ingr
 before anything else runs:
   401  a bearer token is configured and the request does not carry it;
   413  the body is larger than max_request_bytes (by Content-Length, or counted while reading);
-  400  a POST body that is not a JSON object, or one that asks for more work than the caps allow:
+  400  a POST body that is not a JSON object, one whose strings are not text (a lone UTF-16
+       surrogate such as "\ud800" is valid JSON but no Unicode: the tokenizer's UTF-8 encode raised
+       and the app answered 500), or one that asks for more work than the caps allow:
        `n` (or `best_of`) over max_n, `max_tokens` / `max_completion_tokens` over max_tokens, a
        batch of more than max_prompts prompts. A request with "n": 1000 over two
        prompts was answered (2,000 completions on 2 cores), starving every other client.
@@ -75,7 +77,12 @@ class RequestGuard:
             if problem:
                 return await _refuse(send, 400, f"the request body must be a JSON object: {problem}",
                                      "invalid_request_error", "invalid_json")
-            over = _over_caps(json.loads(body), self.caps)
+            request = json.loads(body)
+            field = _field_not_text(request)
+            if field:
+                return await _refuse(send, 400, f"'{field[:200]}' holds a lone UTF-16 surrogate, which is not text",
+                                     "invalid_request_error", "invalid_text")
+            over = _over_caps(request, self.caps)
             if over:
                 return await _refuse(send, 400, over, "invalid_request_error", "request_over_limits")
         # A client is its address and its credentials (on loopback the address alone says little).
@@ -103,9 +110,37 @@ def _not_a_json_object(body: bytes) -> str | None:
         value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         return f"not valid JSON ({err})"  # names a position, never echoes the body
+    except RecursionError:
+        return "nested too deeply"
     if not isinstance(value, dict):
         return f"got a JSON {type(value).__name__}"
     return None
+
+
+def _field_not_text(request: dict) -> str | None:
+    """The path of the first string (key or value) that cannot be encoded as UTF-8, or None."""
+    stack: list[tuple[str, object]] = [("", request)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if not _is_text(value):
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not _is_text(key):
+                    return f"{path}.<key>" if path else "<key>"
+                stack.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+    return None
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _over_caps(request: dict, caps: dict[str, int]) -> str | None:
