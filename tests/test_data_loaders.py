@@ -83,6 +83,38 @@ def test_duplicates_kept_by_loader(tmp_path):
     assert len(load_jsonl(path).problems) == 2
 
 
+def test_a_repeated_question_with_other_gold_is_refused_at_its_line_or_quarantined(tmp_path):
+    # Whitespace and case differ: the same question by content hash, as splits.py de-duplicates.
+    other = {"question": GSM8K_OK["question"].upper() + "  ", "answer": "3 + 3 = 6\n#### 6"}
+    path = _write(tmp_path / "c.jsonl", [GSM8K_OK, GSM8K_OK, other])
+    with pytest.raises(InputError, match="conflicting gold: the same question on line 1 has gold '5', "
+                                         "this line '6'") as info:
+        load_jsonl(path)
+    assert (info.value.line, info.value.field) == (3, "answer")
+    result = load_jsonl(path, quarantine=tmp_path / "q.jsonl")
+    assert [p.gold for p in result.problems] == ["5", "5"] and result.quarantined == 1
+    bad = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    assert (bad[0]["line"], bad[0]["field"]) == (3, "answer") and "conflicting gold" in bad[0]["error"]
+
+
+def test_questions_only_repeats_are_no_conflict(tmp_path):
+    path = _write(tmp_path / "w.jsonl", [{"question": "Q?", "gold": "1", "level": 1},
+                                         {"question": "Q?", "gold": None, "level": 1}])
+    assert len(load_jsonl(path).problems) == 2
+
+
+@pytest.mark.parametrize("format, record, field", [
+    ("gsm8k", {"question": "x" * (5 << 20), "answer": "#### 1"}, "question"),
+    ("math", {"problem": "x" * (5 << 20), "solution": "\\boxed{1}", "level": "Level 1"}, "problem"),
+])
+def test_a_question_longer_than_any_context_is_refused_with_its_line(tmp_path, format, record, field):
+    path = _write(tmp_path / "long.jsonl", [GSM8K_OK if format == "gsm8k" else
+                                            {"problem": "P", "solution": "\\boxed{2}", "level": "Level 1"}, record])
+    with pytest.raises(InputError, match="5,242,880 characters") as info:
+        load_jsonl(path, format)
+    assert (info.value.path, info.value.line, info.value.field) == (str(path), 2, field)
+
+
 def test_blank_lines_skipped_and_line_numbers_kept(tmp_path):
     path = _write(tmp_path / "b.jsonl", [GSM8K_OK, "", "   ", "{bad"])
     with pytest.raises(InputError) as info:

@@ -26,14 +26,14 @@ def _config(tmp_path, train, test, quarantine=False):
                       quarantine_dir=str(tmp_path / "q") if quarantine else None)
 
 
-def test_duplicates_are_counted_and_conflicting_gold_reported(tmp_path, capsys):
+def test_duplicates_are_counted_and_conflicting_gold_quarantined(tmp_path):
     train = [_problem(i) for i in range(40)] + [_problem(1), _problem(2, gold=99)]
     test = [_problem(100), _problem(100)]
-    splits, stats = load_splits(_config(tmp_path, train, test))
-    assert stats["duplicates"] == {"train": 2, "test": 1}
-    assert stats["conflicting_gold"] == 1
-    assert stats["conflicting_gold_examples"][0]["golds"] == ["4", "99"]
-    assert "conflicting gold" in capsys.readouterr().err
+    with pytest.raises(InputError, match="conflicting gold") as info:
+        load_splits(_config(tmp_path, train, test))
+    assert info.value.path.endswith("train.jsonl") and info.value.line == 42
+    splits, stats = load_splits(_config(tmp_path, train, test, quarantine=True))
+    assert stats["duplicates"] == {"train": 1, "test": 1} and stats["quarantined"] == {"train": 1, "test": 0}
     assert len(splits["test"]) == 1 and sum(len(splits[k]) for k in ("weak_train", "strong_train")) == 40
 
 

@@ -159,6 +159,9 @@ MAPPERS: dict[str, Callable[[dict, str], Problem]] = {
     "math": from_math,
     "w2s": from_w2s,
 }
+# The record field each format reads a problem's question and gold from: what an error names.
+QUESTION_FIELD = {"gsm8k": "question", "math": "problem", "w2s": "question"}
+GOLD_FIELD = {"gsm8k": "answer", "math": "solution", "w2s": "gold"}
 
 
 def detect_format(record: dict) -> str:

@@ -3,10 +3,13 @@
 Every input line ends up as a problem, a skipped blank line, or an error: by default the first bad
 line raises InputError(path, line, field, message); with quarantine=PATH each bad line is written
 there as {"path", "line", "field", "error", "raw"} and counted instead. Nothing is dropped silently.
-A repeated id is a bad line (naming the first); a source that yields no problem at all is an error.
+A repeated id is a bad line (naming the first); so is a question that repeats an earlier line's with
+another gold (conflicting supervision: the later line is the bad one), and a question longer than
+MAX_QUESTION_CHARS, which no engine's context holds and which would otherwise fail stages later, far
+from its line. A source that yields no problem at all is an error.
 
-Duplicate questions are kept here: de-duplication is the job of w2s_ray.data.splits, which counts
-what it drops.
+Duplicate questions with the same gold are kept here: de-duplication is the job of
+w2s_ray.data.splits, which counts what it drops.
 """
 from __future__ import annotations
 
@@ -16,11 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from w2s_ray.data.formats import FORMATS, MAPPERS, RecordError, detect_format
+from w2s_ray.data.formats import FORMATS, GOLD_FIELD, MAPPERS, QUESTION_FIELD, RecordError, detect_format
 from w2s_ray.data.jsonl import JsonLine, iter_jsonl, write_jsonl
-from w2s_ray.data.schema import InputError, Problem
+from w2s_ray.data.schema import InputError, Problem, content_hash
 
 HF_PREFIX = "hf:"
+# 64k characters is over 16k tokens of any tokenizer: GSM8K's longest question is ~1k characters,
+# MATH's ~5k. A question past it is a broken record (a file concatenated into one field), not a task.
+MAX_QUESTION_CHARS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ def _map_rows(
     problems: list[Problem] = []
     bad: list[dict[str, Any]] = []
     first_line_of_id: dict[str, int] = {}
+    first_of_question: dict[str, tuple[int, str]] = {}  # content hash -> (line, gold)
     for row in rows:
         try:
             if row.error is not None:
@@ -55,6 +62,7 @@ def _map_rows(
             # duplicate that splits.py counts) would make two problems one at select time.
             if row.value.get("id") is not None and problem.id in first_line_of_id:
                 raise RecordError("id", f"duplicate id {problem.id!r} (first on line {first_line_of_id[problem.id]})")
+            _check_question(problem, row.line, chosen, first_of_question)
             first_line_of_id.setdefault(problem.id, row.line)
             problems.append(problem)
         except RecordError as e:
@@ -70,6 +78,21 @@ def _map_rows(
         why = f"all {len(bad)} lines were quarantined to {quarantine}" if bad else "it has no records"
         raise InputError(where, None, None, f"no problems loaded: {why}")
     return LoadResult(problems, len(bad), None if quarantine is None else str(quarantine))
+
+
+def _check_question(problem: Problem, line: int, format: str, first_of_question: dict[str, tuple[int, str]]) -> None:
+    """Refuse an over-long question, and one whose gold contradicts an earlier line's for the same
+    question (by content hash, as splits.py de-duplicates); record the first line of each."""
+    if len(problem.question) > MAX_QUESTION_CHARS:
+        raise RecordError(QUESTION_FIELD[format], f"{len(problem.question):,} characters, over the "
+                          f"{MAX_QUESTION_CHARS:,} a question may have (no engine context holds it)")
+    if problem.gold is None:
+        return
+    key = content_hash(problem.question)
+    first = first_of_question.setdefault(key, (line, problem.gold))
+    if first[1] != problem.gold:
+        raise RecordError(GOLD_FIELD[format], f"conflicting gold: the same question on line {first[0]} "
+                          f"has gold {first[1]!r}, this line {problem.gold!r}")
 
 
 def _map_one(mapper, record: dict, where: str) -> Problem:

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 from w2s_ray.config import DataConfig
 from w2s_ray.data.loaders import load_problems
 from w2s_ray.data.schema import InputError, Problem, content_hash
 from w2s_ray.data.splits import build_demo_splits, deduplicate, duplicate_groups, make_splits, questions_only
-
-MAX_EXAMPLES = 20  # conflicting-gold groups kept in the stats (the count is always complete)
-
 
 def _load(spec: str, cfg: DataConfig, name: str) -> tuple[list[Problem], int]:
     quarantine = str(Path(cfg.quarantine_dir) / f"{name}.quarantine.jsonl") if cfg.quarantine_dir else None
@@ -38,16 +34,10 @@ def _all_splits(cfg: DataConfig) -> tuple[dict[str, list[Problem]], dict]:
     halves = make_splits(train, {"weak_train": 0.5, "strong_train": 0.5, "test": 0.0}).splits
     _refuse_overlap(cfg.test, test, halves)
     splits = {"weak_train": halves["weak_train"], "strong_train": halves["strong_train"], "test": test}
-    conflicts = [g for g in train_dupes + test_dupes if g["conflicting_gold"]]
-    for group in conflicts[:5]:
-        print(f"[data] duplicate question with conflicting gold: ids {group['ids']} gold {group['golds']}; "
-              f"kept {group['kept']}", file=sys.stderr)
     stats = {
         "quarantined": {"train": q_train, "test": q_test},
         "duplicates": {"train": sum(len(g["ids"]) - 1 for g in train_dupes),
                        "test": sum(len(g["ids"]) - 1 for g in test_dupes)},
-        "conflicting_gold": len(conflicts),
-        "conflicting_gold_examples": conflicts[:MAX_EXAMPLES],
     }
     return splits, stats
 

@@ -149,8 +149,8 @@ def render_markdown(report: dict) -> str:
     data = report.get("data") or {}
     if "quarantined" in data:  # files only: what loading them set aside
         lines += ["", "## Data", "", f"Sizes {data['sizes']}; quarantined lines {data['quarantined']}; "
-                  f"duplicate questions dropped {data['duplicates']}, {data['conflicting_gold']} of them "
-                  f"with conflicting gold; content hash {data['data_hash']}."]
+                  f"duplicate questions dropped {data['duplicates']} (a repeat with another gold is a "
+                  f"quarantined line, or the load's error); content hash {data['data_hash']}."]
     return "\n".join(lines) + "\n"
 
 
