@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 LOCK := requirements/cpu.lock
 STAMP := $(VENV)/.installed
 export W2S_CACHE ?= $(CURDIR)/.cache/w2s
-export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
+export TORCH_EXTENSIONS_DIR ?= $(W2S_CACHE)/torch_extensions
 export HF_HUB_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 

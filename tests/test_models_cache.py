@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -83,4 +84,21 @@ def test_default_cache_dir_follows_w2s_cache(monkeypatch, tmp_path):
     out = cached_model("toy", {"size": 1}, CountingBuilder())
     assert out.parent == tmp_path
     monkeypatch.delenv("W2S_CACHE")
-    assert default_cache_dir() == Path.home() / ".cache" / "w2s_ray"
+    # From this checkout, whatever the working directory: where the Makefile's W2S_CACHE points.
+    monkeypatch.chdir(tmp_path)
+    assert default_cache_dir() == Path(__file__).resolve().parents[1] / ".cache" / "w2s"
+
+
+def test_make_and_a_bare_cli_share_one_cache_and_one_extensions_dir(monkeypatch):
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    printed = subprocess.run(["make", "-s", "-C", str(root), "--no-print-directory", "-f", "-", "show"],
+                             input="include Makefile\nshow:\n\t@echo $$W2S_CACHE $$TORCH_EXTENSIONS_DIR\n",
+                             capture_output=True, text=True, env={"PATH": os.environ["PATH"]}, check=True)
+    make_cache, make_ext = printed.stdout.split()
+    monkeypatch.delenv("W2S_CACHE", raising=False)
+    monkeypatch.delenv("TORCH_EXTENSIONS_DIR", raising=False)
+    from w2s_ray.train.worker_runtime import default_torch_extensions_dir
+
+    assert (Path(make_cache), Path(make_ext)) == (default_cache_dir(), Path(default_torch_extensions_dir()))

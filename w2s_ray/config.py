@@ -199,7 +199,7 @@ class RunConfig(_Strict):
     # w2s_ray/recipes/<recipe>.py; its own section(s) of this config: recipe_configs.RECIPE_SECTIONS
     recipe: Literal["w2s_reasoning", "easy_to_hard", "supervision_mix", "light_reasoner"] = "w2s_reasoning"
     run_dir: str = "runs/run"
-    cache_dir: str | None = None  # built/converted models; None: $W2S_CACHE or ~/.cache/w2s_ray
+    cache_dir: str | None = None  # built/converted models; None: $W2S_CACHE, else the checkout's .cache/w2s
     ray: RayConfig = Field(default_factory=RayConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     # Weak teachers, greedy zero-shot by default; w2s_reasoning needs one, easy_to_hard none.
@@ -308,7 +308,9 @@ class RunConfig(_Strict):
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:
-        return Path(self.cache_dir or os.environ.get("W2S_CACHE") or Path.home() / ".cache/w2s_ray")
+        from w2s_ray.models.cache import default_cache_dir
+
+        return Path(self.cache_dir) if self.cache_dir else default_cache_dir()
 
 
 _ADDED_TEACHER_DEFAULTS = {"tensor_parallel_size": 1, "gpu_memory_utilization": None, "max_num_seqs": None,

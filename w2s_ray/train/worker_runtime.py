@@ -19,8 +19,9 @@ def default_torch_extensions_dir() -> str:
     """Where DeepSpeed caches its JIT-compiled ops (~36-60 s to build once on CPU)."""
     if os.environ.get("TORCH_EXTENSIONS_DIR"):
         return os.environ["TORCH_EXTENSIONS_DIR"]
-    cache = os.environ.get("W2S_CACHE") or str(Path.home() / ".cache" / "w2s_ray")
-    return str(Path(cache) / "torch_extensions")
+    from w2s_ray.models.cache import default_cache_dir
+
+    return str(default_cache_dir() / "torch_extensions")
 
 
 def cpu_threads_per_worker() -> int:
