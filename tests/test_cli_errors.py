@@ -84,3 +84,28 @@ def test_a_stage_without_room_for_one_actor_is_one_line_and_exit_1(capsys, monke
     code, err = _run(capsys, ["report", "somewhere"])
     assert code == 1 and "stage 'generate weak'" in err and err.count("\n") == 1 and "Traceback" not in err
     assert issubclass(NoRoomError, RuntimeError)
+
+
+HEAVY = ("torch", "ray", "vllm", "transformers", "deepspeed")
+
+
+@pytest.mark.parametrize("case", ["config", "data"])
+def test_a_bad_config_or_data_file_is_answered_before_anything_heavy_is_imported(tmp_path, case):
+    import subprocess
+    import sys
+
+    config = tmp_path / "run.yaml"
+    if case == "config":
+        config.write_text(GOOD + "loop: {rounds: '3'}\n")
+    else:
+        train, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+        train.write_text(json.dumps({"question": "q?", "gold": "1", "level": 1}) + "\n{oops\n")
+        test.write_text(json.dumps({"question": "t?", "gold": "1", "level": 1}) + "\n")
+        config.write_text(GOOD + f"run_dir: {tmp_path / 'run'}\ndata: {{source: files, train: {train}, test: {test}}}\n")
+    # The check is what was imported when the answer came, not a clock: a loaded machine slows both.
+    script = ("import sys; from w2s_ray.cli import main; code = main(['run', sys.argv[1]]); "
+              f"print(code, [m for m in {HEAVY!r} if m in sys.modules], file=sys.stdout)")
+    out = subprocess.run([sys.executable, "-c", script, str(config)], capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip() == "2 []", (out.stdout, out.stderr[-2000:])
+    assert ("loop.rounds" if case == "config" else "train.jsonl:2") in out.stderr
+    assert not (tmp_path / "run").exists()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 from w2s_ray.config import ConfigError, load_config, validate_config
@@ -17,8 +18,7 @@ def _finish(run_dir: str) -> int:
 
 
 def _cmd_run(args) -> int:
-    from w2s_ray.driver import run
-
+    from w2s_ray.data.sources import load_splits
     from w2s_ray.runtime import job_safe_path
 
     config = load_config(args.config, sets=getattr(args, "set", None) or [])
@@ -27,6 +27,12 @@ def _cmd_run(args) -> int:
     config = config.model_copy(update={"run_dir": job_safe_path(config.run_dir, "run_dir")})
     if config.data.quarantine_dir:
         config.data.quarantine_dir = job_safe_path(config.data.quarantine_dir, "data.quarantine_dir")
+    # The config and its data files are read before torch, Ray and vLLM are imported (~5-10 s):
+    # a bad file is answered at once. The run then uses what was read here.
+    data = load_splits(config.data)
+    from w2s_ray.driver import run
+
+    run = partial(run, data=data)
     if getattr(args, "serve", False):
         from w2s_ray.serve.commands import serving_alongside
 
@@ -155,38 +161,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Errors by exit code, named by module so that none is imported to be caught: an error of a module
+# that was never imported cannot have been raised, and importing w2s_ray.stages (torch, Ray) just to
+# catch a config error would cost the first answer ~5-10 s.
+BAD_INPUT = (("w2s_ray.data.schema", "InputError"), ("w2s_ray.models.hub", "ModelNotFoundError"),
+             ("w2s_ray.runtime", "RelativeJobPathError"))
+BAD_RUN_RECORD = (("w2s_ray.stage_io", "CorruptStageError"), ("w2s_ray.manifest", "ManifestError"),
+                  ("w2s_ray.stages.steps", "EmptyTrainingSet"))
+NO_ROOM = (("w2s_ray.free_resources", "NoRoomError"),)
+
+
+def _raised(err: BaseException, kinds) -> bool:
+    return any(module in sys.modules and isinstance(err, getattr(sys.modules[module], name))
+               for module, name in kinds)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from w2s_ray.stages.steps import EmptyTrainingSet
-    from w2s_ray.manifest import ManifestError
-    from w2s_ray.models.hub import ModelNotFoundError
-    from w2s_ray.runtime import RelativeJobPathError
-    from w2s_ray.stage_io import CorruptStageError
-
-    from w2s_ray.data.schema import InputError
-    from w2s_ray.free_resources import NoRoomError
-
     # Bad input of any kind is one line naming the file (and line, field) and exit code 2: the user
     # fixes a file, a traceback would only hide which one.
     try:
         return args.func(args)
-    except (ConfigError, InputError, ModelNotFoundError, RelativeJobPathError) as err:
+    except ConfigError as err:
         print(f"w2s: {_one_line(err)}", file=sys.stderr)
         return 2
-    except OSError as err:  # a missing, unreadable or directory path named on the command line
-        if err.filename is None:
-            raise
-        print(f"w2s: {err.filename}: {err.strerror}", file=sys.stderr)
-        return 2
-    except UnicodeDecodeError as err:
-        print(f"w2s: not UTF-8 (byte {err.start + 1}): {_one_line(err)}", file=sys.stderr)
-        return 2
-    except (CorruptStageError, ManifestError, EmptyTrainingSet) as err:
-        print(f"w2s: {type(err).__name__}: {_one_line(err)}", file=sys.stderr)
-        return 3
-    except NoRoomError as err:  # the cluster has not the room for one actor of a stage: as `w2s plan`
-        print(f"w2s: {_one_line(err)}", file=sys.stderr)
-        return 1
+    except Exception as err:
+        if _raised(err, BAD_INPUT):
+            print(f"w2s: {_one_line(err)}", file=sys.stderr)
+            return 2
+        if _raised(err, BAD_RUN_RECORD):
+            print(f"w2s: {type(err).__name__}: {_one_line(err)}", file=sys.stderr)
+            return 3
+        if _raised(err, NO_ROOM):  # the cluster has not the room for one actor of a stage: as `w2s plan`
+            print(f"w2s: {_one_line(err)}", file=sys.stderr)
+            return 1
+        if isinstance(err, OSError) and err.filename is not None:  # a path named on the command line
+            print(f"w2s: {err.filename}: {err.strerror}", file=sys.stderr)
+            return 2
+        if isinstance(err, UnicodeDecodeError):
+            print(f"w2s: not UTF-8 (byte {err.start + 1}): {_one_line(err)}", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGINT while serving beside a loop
         print("w2s: interrupted; finished stages are kept (`w2s resume RUN_DIR` continues)", file=sys.stderr)
         return 130

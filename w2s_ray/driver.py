@@ -10,9 +10,10 @@ from w2s_ray.recipes import recipe
 from w2s_ray.stages.context import open_run
 
 
-def run(config: RunConfig) -> Manifest:
+def run(config: RunConfig, data: tuple[dict, dict] | None = None) -> Manifest:
+    """data: the (splits, stats) of load_splits(config.data) where the caller has read them already."""
     run_recipe = recipe(config.recipe)  # an unknown name fails before the run directory is touched
-    ctx = open_run(config)
+    ctx = open_run(config, data)
     try:
         run_recipe(ctx)
     finally:

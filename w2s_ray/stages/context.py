@@ -104,9 +104,9 @@ def resolve_models(config: RunConfig) -> dict[str, str]:
     return {spec: str(resolve_model(spec, cache)) for spec in specs if built_in(spec) is None}
 
 
-def open_run(config: RunConfig) -> RunContext:
+def open_run(config: RunConfig, data: tuple[dict, dict] | None = None) -> RunContext:
     # Data and models first: a missing file or unknown model id must fail before a manifest exists or Ray starts.
-    splits, stats = load_splits(config.data)
+    splits, stats = data if data is not None else load_splits(config.data)
     models = resolve_models(config)
     run_dir = Path(config.run_dir)
     lock_run_dir(run_dir)  # before anything reads or writes the manifest
