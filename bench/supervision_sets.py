@@ -3,8 +3,8 @@ the numbers its mix/NAME/errors stages record. `python bench/supervision_sets.py
 demo splits first, as a run does)."""
 from w2s_ray.config import load_config
 from w2s_ray.data.sources import load_splits
-from w2s_ray.supervision.error_control import build_mix
-from w2s_ray.supervision.subtasks import hard_set, rephrased_set, subtask_set
+from w2s_ray.recipes.supervision_mix.error_control import build_mix
+from w2s_ray.recipes.supervision_mix.subtasks import hard_set, rephrased_set, subtask_set
 
 cfg = load_config("configs/demo-mix.yaml")
 mc = cfg.supervision_mix

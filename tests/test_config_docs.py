@@ -25,7 +25,7 @@ def test_every_field_of_every_section_is_listed_with_its_default_and_comment():
 
 
 class NewSection(Strict):
-    """A recipe's own section, added the way recipe_configs/ adds them."""
+    """A recipe's own section, added the way a recipe folder's config.py adds them."""
 
     # How many wibbles per round: the comment above the field.
     wibbles: int = Field(default=3, ge=1)

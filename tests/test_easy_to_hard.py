@@ -11,7 +11,7 @@ import yaml
 
 from tests.conftest import long_test, shell_env
 from w2s_ray.config import RunConfig, load_config
-from w2s_ray.eval.rerank_report import hard_accuracy, rerank_report, sgr
+from w2s_ray.recipes.easy_to_hard.report import hard_accuracy, rerank_report, sgr
 from w2s_ray.manifest import Manifest
 
 BASE = {"name": "t", "recipe": "easy_to_hard", "strong": {"name": "s", "model": "m"}}
@@ -103,7 +103,7 @@ def test_a_tiny_easy_to_hard_run_reports_and_resumes(tmp_path, tiny_models):
 
 def test_auroc_and_the_step_auroc_join():
     from w2s_ray.eval.auroc import auroc
-    from w2s_ray.eval.rerank_report import step_auroc
+    from w2s_ray.recipes.easy_to_hard.report import step_auroc
 
     assert auroc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == 0.75 and auroc([0.5, 0.5], [0, 1]) == 0.5
     assert auroc([0.2, 0.3], [1, 1]) is None

@@ -29,7 +29,7 @@ def _forbidden(*_args, **_kwargs):
 
 def test_no_strong_half_gold_reaches_selection_or_training(tmp_path, tiny_models, ray_local, monkeypatch):
     import w2s_ray.data.sources as sources
-    import w2s_ray.recipes.w2s.baselines as baselines
+    import w2s_ray.recipes.w2s_reasoning.baselines as baselines
     from w2s_ray.driver import run
 
     monkeypatch.setattr(sources, "strong_train_with_gold", _forbidden)

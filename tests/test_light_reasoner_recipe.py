@@ -38,7 +38,7 @@ def _config(tmp_path, tiny_models):
 
 
 def test_light_reasoner_runs_resumes_and_reports_both_methods(tmp_path, tiny_models, ray_local, monkeypatch):
-    import w2s_ray.recipes.light_reasoner as recipe
+    import w2s_ray.recipes.light_reasoner.recipe as recipe
     from w2s_ray.driver import run
     from w2s_ray.eval.report import write_report
 

@@ -129,10 +129,10 @@ def test_plan_checks_a_real_ray_cluster_with_logical_gpus(tmp_path):
 
 def test_each_recipe_adds_its_own_stages_to_the_plan():
     """plan.py names no recipe: Stage II, the PRM and the contrast pool come from the recipes' config
-    modules (recipe_configs/*.plan_asks); on a GPU run the PRM scorer asks for a GPU."""
+    parts (recipes/<name>/config.py's plan_asks); on a GPU run the PRM scorer asks for a GPU."""
     from w2s_ray.config import load_config
     from w2s_ray.plan import stage_asks
-    from w2s_ray.recipe_configs import RECIPE_SECTIONS
+    from w2s_ray.recipes import recipe_names
 
     def stages(path, device="cpu"):
         return {a.stage: a for a in stage_asks(load_config(REPO / path), device, 2)}
@@ -145,4 +145,4 @@ def test_each_recipe_adds_its_own_stages_to_the_plan():
     assert "score contrast" in stages("configs/demo-lightreasoner.yaml")
     assert set(stages("configs/demo-mix.yaml")) >= {"train (SFT)"}  # a recipe with no plan_asks
     source = (REPO / "w2s_ray" / "plan.py").read_text()
-    assert not [name for name in RECIPE_SECTIONS if f'"{name}"' in source]
+    assert not [name for name in recipe_names() if f'"{name}"' in source]

@@ -7,8 +7,8 @@ import pytest
 from w2s_ray.data.schema import Problem
 from w2s_ray.data.world import Step, generate_world
 from w2s_ray.data.world_chain import read_chain, solution_text
-from w2s_ray.supervision.error_control import ErrorTargetUnreachable, build_mix, inject_errors, measure
-from w2s_ray.supervision.subtasks import hard_set, rephrased_set, subtask_set, text_subtask, world_subtask
+from w2s_ray.recipes.supervision_mix.error_control import ErrorTargetUnreachable, build_mix, inject_errors, measure
+from w2s_ray.recipes.supervision_mix.subtasks import hard_set, rephrased_set, subtask_set, text_subtask, world_subtask
 
 # A hand-made world problem: 12 -> +7 -> 19 -> -4 -> 15 -> *2 -> 30 -> /3 -> 10
 WORLD_Q = ("Ava has 12 stones. She finds 7 more stones. She gives away 4 stones. "
@@ -155,7 +155,7 @@ def test_a_mix_is_measured_per_part_and_as_a_whole():
 
 
 def test_a_finding_is_judged_by_a_paired_interval_over_test_problems():
-    from w2s_ray.eval.mix_report import diff_interval
+    from w2s_ray.recipes.supervision_mix.report import diff_interval
 
     better = {f"p{i}": float(i % 10 < 8) for i in range(200)}  # 80% right
     same = dict(better)

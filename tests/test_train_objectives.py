@@ -18,7 +18,7 @@ def test_the_built_in_objectives_are_registered_with_their_loops():
 
 
 def test_an_unknown_objective_is_a_config_error_naming_the_known_ones():
-    with pytest.raises(ValidationError, match=r"objective[\s\S]*unknown training objective 'ppo'; known: .*dpo"):
+    with pytest.raises(ValidationError, match=r"objective[\s\S]*unknown training objective 'ppo'; known training objectives: .*dpo"):
         TrainConfig(objective="ppo")
 
 

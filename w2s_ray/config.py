@@ -13,15 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, create_model, field_validator, model_validator
 
 from w2s_ray.config_base import Strict as _Strict, repeated
-from w2s_ray.recipe_configs import RECIPE_SECTIONS
-from w2s_ray.recipe_configs.easy_to_hard import EasyToHardConfig
-from w2s_ray.recipe_configs.supervision_mix import SupervisionMixConfig
-from w2s_ray.recipe_configs.light_reasoner import LightReasonerConfig
-from w2s_ray.recipe_configs.w2s_reasoning import Stage2Config
-
+from w2s_ray.recipes.base import all_recipe_configs, recipe_config, recipe_names
 from w2s_ray.score.stage import ScorerSpec, as_specs
 from w2s_ray.text.answers import DEFAULT_MARKERS, check_markers
 from w2s_ray.train.config import TrainConfig
@@ -194,10 +189,11 @@ class ServeConfig(_Strict):
     poll_seconds: float = Field(default=2.0, gt=0)  # how often the server looks for a new promotion
 
 
-class RunConfig(_Strict):
+class _CommonConfig(_Strict):
+    """The sections every recipe shares; RunConfig adds each recipe folder's own (recipes/base.py)."""
+
     name: str = "run"
-    # w2s_ray/recipes/<recipe>.py; its own section(s) of this config: recipe_configs.RECIPE_SECTIONS
-    recipe: Literal["w2s_reasoning", "easy_to_hard", "supervision_mix", "light_reasoner"] = "w2s_reasoning"
+    recipe: str = "w2s_reasoning"  # a folder of w2s_ray/recipes/ (or a registered Recipe)
     run_dir: str = "runs/run"
     cache_dir: str | None = None  # built/converted models; None: $W2S_CACHE, else the checkout's .cache/w2s
     ray: RayConfig = Field(default_factory=RayConfig)
@@ -214,12 +210,14 @@ class RunConfig(_Strict):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
-    # Recipe sections (recipe_configs/): only the configured recipe's may be set.
-    stage2: Stage2Config | None = None  # w2s_reasoning; None: Stage I only
-    easy_to_hard: EasyToHardConfig | None = None  # easy_to_hard; None: its defaults
-    supervision_mix: SupervisionMixConfig | None = None  # supervision_mix (required there)
-    light_reasoner: LightReasonerConfig | None = None  # light_reasoner; None: its defaults
     serve: ServeConfig = Field(default_factory=ServeConfig)
+
+    @field_validator("recipe")
+    @classmethod
+    def _known_recipe(cls, name):
+        if name not in recipe_names():
+            raise ValueError(f"unknown recipe {name!r}; known: {', '.join(recipe_names())}")
+        return name
 
     @field_validator("scorers")
     @classmethod
@@ -240,33 +238,15 @@ class RunConfig(_Strict):
         return teachers
 
     @model_validator(mode="after")
-    def _weak_teachers_where_needed(self):
-        if self.recipe == "w2s_reasoning" and not self.weak:
-            raise ValueError("weak: the w2s_reasoning recipe needs at least one weak teacher")
-        return self
-
-    @model_validator(mode="after")
     def _sections_of_this_recipe(self):
-        own = RECIPE_SECTIONS[self.recipe]
-        for recipe, sections in RECIPE_SECTIONS.items():
-            for section in sections:
-                if section not in own and getattr(self, section) is not None:
+        own = recipe_config(self.recipe)
+        for recipe, part in all_recipe_configs().items():
+            for section in part.sections:
+                if section not in own.sections and getattr(self, section, None) is not None:
                     raise ValueError(f"section {section!r} belongs to recipe {recipe!r}; this config's "
                                      f"recipe is {self.recipe!r}")
-        return self
-
-    @model_validator(mode="after")
-    def _supervision_mix_section(self):
-        if self.recipe != "supervision_mix":
-            return self
-        if self.supervision_mix is None:
-            raise ValueError("recipe 'supervision_mix' needs its section 'supervision_mix' (the mixes)")
-        if self.data.source != "world":  # text has no step structure to plant an error in or reword
-            for i, mix in enumerate(self.supervision_mix.mixes):
-                for j, part in enumerate(mix.parts):
-                    if part.outcome_error or part.kind == "rephrased":
-                        raise ValueError(f"supervision_mix.mixes.{i}.parts.{j}: error injection and rephrasing "
-                                         f"need data.source 'world'; on files only error-free hard and subtask parts")
+        if own.check is not None:
+            own.check(self)
         return self
 
     @model_validator(mode="after")
@@ -299,19 +279,33 @@ class RunConfig(_Strict):
         for section in [*content["weak"], content["strong"], content["eval"]]:
             if section.get("scorers", ()) is None:  # per-stage scorers unset: the hash runs had before them
                 del section["scorers"]
-        if content.get("stage2") and content["stage2"].get("questions") is None:  # added later: absent while unset
-            del content["stage2"]["questions"]
-        for sections in RECIPE_SECTIONS.values():  # sections added after runs existed: absent while unset
-            for section in sections:
-                if section != "stage2" and content.get(section, ()) is None:
-                    del content[section]
+        for part in all_recipe_configs().values():
+            for section in part.sections:  # without the recipe's own rule: absent while unset
+                if part.hash_section is not None:
+                    content[section] = part.hash_section(section, content.get(section))
+                elif content.get(section, ()) is None:
+                    content.pop(section, None)
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:
-        from w2s_ray.models.cache import default_cache_dir
+        from w2s_ray.config_base import default_cache_dir
 
         return Path(self.cache_dir) if self.cache_dir else default_cache_dir()
 
+
+def _with_recipe_sections() -> type[_CommonConfig]:
+    """RunConfig: the common sections and every recipe folder's own, each optional (None: unset)."""
+    fields = {}
+    for name, part in all_recipe_configs().items():
+        for section, model in part.sections.items():
+            if section in fields or section in _CommonConfig.model_fields:
+                raise TypeError(f"recipe {name!r}: config section {section!r} is taken")
+            fields[section] = (model | None, Field(default=None, description=(
+                f"recipe {name}'s own section (recipes/{name}/config.py); only the configured recipe's may be set")))
+    return create_model("RunConfig", __base__=_CommonConfig, __module__=__name__, **fields)
+
+
+RunConfig = _with_recipe_sections()
 
 _ADDED_TEACHER_DEFAULTS = {"tensor_parallel_size": 1, "gpu_memory_utilization": None, "max_num_seqs": None,
                            "engine_kwargs": {}}

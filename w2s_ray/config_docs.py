@@ -146,8 +146,18 @@ def _constraints(field: FieldInfo) -> str:
 
 
 def _field_comments(model: type[BaseModel]) -> dict[str, str]:
-    """{field: its comments in the source}: the comment block right above the field and the
-    comments on the field's own lines."""
+    """{field: its comments in the source}, from the model and the models it derives from (a model
+    built by create_model has no source of its own)."""
+    found: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if isinstance(cls, type) and issubclass(cls, BaseModel) and cls is not BaseModel:
+            found.update(_own_field_comments(cls))
+    return found
+
+
+def _own_field_comments(model: type[BaseModel]) -> dict[str, str]:
+    """The comment block right above each field of this class's source and the comments on the
+    field's own lines."""
     try:
         lines, first = inspect.getsourcelines(model)
     except (OSError, TypeError):  # defined where no source is kept (an interactive session)

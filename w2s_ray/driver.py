@@ -12,7 +12,7 @@ from w2s_ray.stages.context import open_run
 
 def run(config: RunConfig, data: tuple[dict, dict] | None = None) -> Manifest:
     """data: the (splits, stats) of load_splits(config.data) where the caller has read them already."""
-    run_recipe = recipe(config.recipe)  # an unknown name fails before the run directory is touched
+    run_recipe = recipe(config.recipe).run  # an unknown name fails before the run directory is touched
     ctx = open_run(config, data)
     try:
         run_recipe(ctx)

@@ -9,13 +9,13 @@ every stage, and a checkpoint swap briefly holds two replicas.
 """
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import socket
 from dataclasses import dataclass
 
 from w2s_ray.config import RunConfig, TeacherConfig
 from w2s_ray.devices import engine_actor_resources
+from w2s_ray.recipes.base import recipe_config
 from w2s_ray.score.stage import ScorerSpec
 from w2s_ray.train.config import TrainConfig
 
@@ -44,7 +44,7 @@ def _engine(teacher: TeacherConfig) -> str:
 @dataclass(frozen=True)
 class StageAsks:
     """What a recipe's stages ask for, by the stages' own rules; a recipe's config module lists its
-    stages with these (recipe_configs/__init__.py, `plan_asks`)."""
+    stages with these (recipes/base.py, `plan_asks`)."""
     config: RunConfig
     device: str
     cluster_cpus: float | None = None
@@ -81,7 +81,7 @@ class StageAsks:
 def stage_asks(config: RunConfig, device: str, cluster_cpus: float | None = None) -> list[Ask]:
     """One Ask per kind of stage the run has: the stages every recipe shares (weak teachers, the
     strong model's generation, the configured scorers, SFT), then the recipe's own from the
-    `plan_asks(config, asks)` of its config module, when it has one."""
+    `plan_asks(config, asks)` of its config part (recipes/base.py), when it has one."""
     asks = StageAsks(config, device, cluster_cpus)
     sft = config.train.model_copy(update={"objective": "sft"})
     out = [asks.generate(f"generate weak/{t.name}", t) for t in config.weak]
@@ -90,8 +90,7 @@ def stage_asks(config: RunConfig, device: str, cluster_cpus: float | None = None
     out.append(asks.generate(f"generate {config.strong.name} (k-shot, eval, students)", config.strong))
     out += [asks.scorer(spec) for spec in config.scorers]
     out.append(asks.train("train (SFT)", sft))
-    recipe_asks = getattr(importlib.import_module(f"w2s_ray.recipe_configs.{config.recipe}"), "plan_asks", None)
-    return out + (recipe_asks(config, asks) if recipe_asks else [])
+    return out + recipe_config(config.recipe).plan_asks(config, asks)
 
 
 def serve_ask(config: RunConfig, device: str) -> Ask:

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from w2s_ray.eval.report import build_report
+from w2s_ray.recipes.base import recipe_report
 
 LEVELS = (1, 2, 3, 4, 5)
 
@@ -30,8 +31,7 @@ def compare_rows(run_dir: str | Path) -> list[dict]:
             for name, acc in report["teachers"].items()]
     rows.append(_row(run, "full weak FT", base.get("full_weak_ft"), (base.get("full_weak_ft") or {}).get("selection")))
     rows += [_row(run, f"stage I round {r['round']}", r, r.get("selection")) for r in report["rounds"]]
-    stage2 = report.get("stage2")
-    rows.append(_row(run, "stage II", stage2, (stage2 or {}).get("selection")))
+    rows += [_row(run, name, row, row.get("selection")) for name, row in recipe_report(report["recipe"]).rows(report)]
     rows.append(_row(run, "ceiling (gold SFT)", base.get("ceiling")))
     rows += [_row(run, f"mix {m['name']} (outcome err {100 * m['outcome_error']:.0f}%, "
                   f"step err {100 * m['step_error']:.0f}%)", m) for m in report.get("mixes", []) if m["acc"] is not None]

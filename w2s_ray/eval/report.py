@@ -11,14 +11,13 @@ from pathlib import Path
 
 from w2s_ray.eval.accuracy import stage_accuracy
 from w2s_ray.eval.pgr_interval import correct_by_problem, pgr_interval
-from w2s_ray.eval.report_sections import report_section
 from w2s_ray.eval.selection_stats import selection_stats, strong_half_gold
 from w2s_ray.manifest import Manifest
+from w2s_ray.recipes.base import recipe_report
 from w2s_ray.stage_tags import tagged
 
 # Always in report.json (null when the run has no such stage); a recipe may tag more baselines.
 BASELINES = ("strong_base", "strong_base_few_shot", "ceiling", "full_weak_ft")
-STAGE2 = "stage2"  # the label of the student_eval reported as report["stage2"]
 
 
 def pgr(acc: float | None, weak: float | None, ceiling: float | None) -> float | None:
@@ -47,18 +46,17 @@ def build_report(run_dir: str | Path) -> dict:
             row["selection"] = selection_stats(manifest, select_keys[name], gold)
             weakly_supervised.append((row, baseline_keys[name]))
 
-    rounds, stage2 = [], None
+    rounds, students = [], {}  # students: the evaluated students that are no round of a loop, by label
     for key, tag in tagged(manifest, "student_eval"):
         acc = stage_accuracy(manifest, key)
         if acc is None:
             continue
         select_key = select_keys.get(tag.label)
         selection = selection_stats(manifest, select_key, gold) if select_key else None
-        if tag.label == STAGE2:
-            stage2 = {**acc, "pgr": pgr(acc["acc"], weak_acc, ceiling_acc),
-                      "pairs": selection["rows"] if selection else None, "selection": selection}
-            weakly_supervised.append((stage2, key))
-        elif tag.round is not None:
+        if tag.round is None:
+            students[tag.label] = {**acc, "pgr": pgr(acc["acc"], weak_acc, ceiling_acc), "selection": selection}
+            weakly_supervised.append((students[tag.label], key))
+        else:
             rounds.append({"round": tag.round, "acc": acc["acc"], "acc_by_level": acc["acc_by_level"],
                            "pgr": pgr(acc["acc"], weak_acc, ceiling_acc),
                            "selected_rows": manifest.record(select_key)["rows_out"] if select_key else None,
@@ -70,14 +68,13 @@ def build_report(run_dir: str | Path) -> dict:
     report = {"run": manifest.config.get("name"), "recipe": manifest.config.get("recipe"),
               "config_hash": manifest.config_hash,
               "baselines": baselines, "teachers": _teachers(manifest, weak_names, weak_keys, rounds),
-              "rounds": rounds, "stage2": stage2,
+              "rounds": rounds, "students": students,
               "failures": manifest.failures(), "data": manifest.data(), "stage_seconds": stage_seconds,
               "throughput": _throughput(manifest)}
     for key, _ in tagged(manifest, "report"):  # a recipe's own sections (stage_tags.py)
         for name, value in (manifest.record(key)["metrics"].get("report") or {}).items():
             report.setdefault(name, value)
-    section = report_section(manifest.config.get("recipe"))  # the recipe's own (eval/report_sections.py)
-    for name, value in (section.build(manifest) if section else {}).items():
+    for name, value in recipe_report(manifest.config.get("recipe")).build(manifest, report).items():  # recipes/base.py
         report.setdefault(name, value)
     return report
 
@@ -136,10 +133,7 @@ def render_markdown(report: dict) -> str:
         cells = [f"{100 * row['acc_by_level'].get(l, float('nan')):.0f}" for l in levels]
         lines.append(f"| {name} | {100 * row['acc']:.1f} | " + " | ".join(cells)
                      + f" | {_pgr_cell(row)} | {row.get('selected_rows') or '-'} |")
-    lines += _stage2_pairs(report)
-    section = report_section(report.get("recipe"))
-    if section:
-        lines += section.markdown(report)
+    lines += recipe_report(report.get("recipe")).markdown(report)
     lines += ["", "## Stages", "",
               "Wall seconds per stage; generation rates include the engine's start-up where the stage "
               "started its engines (a stage right after one on the same model reuses them).", "",
@@ -152,15 +146,6 @@ def render_markdown(report: dict) -> str:
                   f"duplicate questions dropped {data['duplicates']} (a repeat with another gold is a "
                   f"quarantined line, or the load's error); content hash {data['data_hash']}."]
     return "\n".join(lines) + "\n"
-
-
-def _stage2_pairs(report: dict) -> list[str]:
-    by_level = ((report.get("stage2") or {}).get("selection") or {}).get("pairs_by_level")
-    if not by_level:
-        return []
-    cells = "; ".join(f"L{level} {t['pairs']} pairs, chosen right {100 * t['chosen_right']:.0f}%, "
-                      f"rejected wrong {100 * t['rejected_wrong']:.0f}%" for level, t in by_level.items())
-    return ["", f"Stage II pairs, judged against the strong half's gold after the fact: {cells}."]
 
 
 def _pgr_cell(row: dict) -> str:
@@ -190,9 +175,7 @@ def _rows(report: dict) -> list[tuple[str, dict]]:
     rows = [(f"weak: {n}", acc) for n, acc in report["teachers"].items() if acc]
     rows += [(name, acc) for name, acc in report["baselines"].items() if acc and name != "weak"]
     rows += [(f"round {r['round']}", r) for r in report["rounds"]]
-    if report.get("stage2"):
-        rows.append(("stage II", {**report["stage2"], "selected_rows": report["stage2"]["pairs"]}))
-    return rows
+    return rows + recipe_report(report.get("recipe")).rows(report)
 
 
 def plot(report: dict, path: Path) -> None:
@@ -210,13 +193,9 @@ def plot(report: dict, path: Path) -> None:
     for r in report["rounds"]:
         levels = sorted(r["acc_by_level"])
         ax.plot(levels, [r["acc_by_level"][l] for l in levels], "o-", label=f"round {r['round']}")
-    section = report_section(report.get("recipe"))
-    for label, by_level in section.curves(report) if section else []:
+    for label, by_level in recipe_report(report.get("recipe")).curves(report):
         levels = sorted(by_level)
         ax.plot(levels, [by_level[l] for l in levels], "x-", label=label)
-    if report.get("stage2"):
-        levels = sorted(report["stage2"]["acc_by_level"])
-        ax.plot(levels, [report["stage2"]["acc_by_level"][l] for l in levels], "s-", label="stage II")
     ax.set_xlabel("level (reasoning steps)")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)

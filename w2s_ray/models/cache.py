@@ -23,21 +23,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from w2s_ray.config_base import default_cache_dir
+
 # Bump when a builder in this package changes what it writes for the same recipe.
 MODELS_CODE_VERSION = "1"
 RECIPE_FILE = "recipe.json"
-
-
-def default_cache_dir() -> Path:
-    """$W2S_CACHE; else `.cache/w2s` of the source checkout this package runs from, which is where
-    the Makefile's targets look, so `make demo` and a bare `.venv/bin/w2s run` (from any directory)
-    share built models; else, for an installed wheel, ~/.cache/w2s_ray."""
-    if os.environ.get("W2S_CACHE"):
-        return Path(os.environ["W2S_CACHE"])
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").is_file() and (checkout / "w2s_ray" / "models" / "cache.py").is_file():
-        return checkout / ".cache" / "w2s"
-    return Path.home() / ".cache" / "w2s_ray"
 
 
 def cache_key(kind: str, recipe: dict[str, Any], code_version: str = MODELS_CODE_VERSION) -> str:

@@ -65,18 +65,10 @@ from typing import Any, Callable, ClassVar, Iterable, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, create_model
 
+from w2s_ray.registry import Registry
+
 Batch = dict[str, np.ndarray]
 
-# Imported on first registry lookup so that `get_scorer("answer_check")` works after importing only
-# this module, without a cycle (the scorer modules import this one).
-_BUILTIN_MODULES = (
-    "w2s_ray.score.answer_checker",
-    "w2s_ray.score.step_checker",
-    "w2s_ray.score.majority_vote",
-    "w2s_ray.score.reward_models",
-    "w2s_ray.score.contrast",
-)
-_REGISTRY: dict[str, type["Scorer"]] = {}
 
 
 class Scorer:
@@ -101,6 +93,13 @@ class UnknownScorerError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+# Every module of this package is imported on the first lookup, so that `get_scorer("answer_check")`
+# works after importing only this module, without a cycle (the scorer modules import this one).
+# Re-registering a class of the same name (a module imported again by a Ray worker) is harmless.
+SCORERS: Registry[type[Scorer]] = Registry("scorer", ("w2s_ray.score",), error=UnknownScorerError,
+                                           origin=lambda cls: cls.__qualname__)
+
+
 S = TypeVar("S", bound=type[Scorer])
 
 
@@ -112,32 +111,18 @@ def register(name: str) -> Callable[[S], S]:
             raise TypeError(f"@register({name!r}) needs a Scorer subclass, got {cls!r}")
         if not cls.columns:
             raise TypeError(f"scorer {name!r} declares no columns")
-        existing = _REGISTRY.get(name)
-        # Re-registering the same class (a module imported twice, e.g. by Ray workers) is harmless.
-        if existing is not None and existing.__qualname__ != cls.__qualname__:
-            raise ValueError(f"scorer name {name!r} is already taken by {existing.__qualname__}")
+        SCORERS.add(name, cls)
         cls.name = name
-        _REGISTRY[name] = cls
         return cls
 
     return decorate
-
-
-def _load_builtins() -> None:
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
 
 
 def get_scorer(name: str) -> type[Scorer]:
     """The scorer class registered under `name`, or at import path `package.module:Class`."""
     if ":" in name:
         return _import_scorer(name)
-    _load_builtins()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(available_scorers()) or "none"
-        raise UnknownScorerError(f"unknown scorer {name!r}; known scorers: {known}") from None
+    return SCORERS.get(name)
 
 
 def _import_scorer(path: str) -> type[Scorer]:
@@ -189,8 +174,7 @@ def check_options(cls: type[Scorer], config: dict) -> None:
 
 
 def available_scorers() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
+    return SCORERS.names()
 
 
 def object_column(values: Iterable[Any]) -> np.ndarray:

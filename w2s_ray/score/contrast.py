@@ -12,7 +12,7 @@ the solution; per step t (the position that predicts the solution's t-th token):
   contrast_prompt_len   how many of them are the prompt
   contrast_mask_cut     steps whose V_t was longer than max_mask (cut to its most likely tokens)
 
-Only V_t is kept, not the full-vocabulary rows: the selection (select/light_reasoner.py) needs
+Only V_t is kept, not the full-vocabulary rows: the selection (recipes/light_reasoner/select.py) needs
 nothing else, and a step's V_t has a handful of tokens where the vocabulary has thousands.
 
 The two models must share one tokenizer (the contrast compares distributions over the same ids);

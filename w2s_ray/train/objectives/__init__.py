@@ -18,11 +18,11 @@ its name from then on.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from w2s_ray.registry import Registry
 
 Loop = Callable[[dict], None]
 Rows = Callable[[Sequence[dict]], list[dict]]
@@ -35,38 +35,25 @@ class Objective:
     rows: Rows
 
 
-_OBJECTIVES: dict[str, Objective] = {}
+# The same module imported twice (Ray workers, reloads) re-registers the same functions: harmless.
+OBJECTIVES: Registry[Objective] = Registry(
+    "training objective", (__name__,), error=ValueError,
+    origin=lambda objective: f"{objective.loop.__module__}.{objective.loop.__qualname__}")
 
 
 def register_objective(name: str, *, loop: Loop, rows: Rows) -> Objective:
     """Make `name` a training objective: `loop` trains on Ray Train workers, `rows` validates its data."""
     if not callable(loop) or not callable(rows):
         raise TypeError(f"objective {name!r}: loop and rows must be functions")
-    objective = Objective(name, loop, rows)
-    existing = _OBJECTIVES.get(name)
-    # The same module imported twice (Ray workers, reloads) re-registers the same functions: harmless.
-    if existing is not None and (existing.loop.__qualname__, existing.loop.__module__) != (
-            loop.__qualname__, loop.__module__):
-        raise ValueError(f"objective {name!r} is already registered by {existing.loop.__module__}")
-    _OBJECTIVES[name] = objective
-    return objective
-
-
-def _load_modules() -> None:
-    for module in pkgutil.iter_modules(__path__, prefix=f"{__name__}."):
-        importlib.import_module(module.name)
+    return OBJECTIVES.add(name, Objective(name, loop, rows))
 
 
 def available_objectives() -> list[str]:
-    _load_modules()
-    return sorted(_OBJECTIVES)
+    return OBJECTIVES.names()
 
 
 def get_objective(name: str) -> Objective:
-    _load_modules()
-    if name not in _OBJECTIVES:
-        raise ValueError(f"unknown training objective {name!r}; known: {', '.join(sorted(_OBJECTIVES))}")
-    return _OBJECTIVES[name]
+    return OBJECTIVES.get(name)
 
 
 def train_objective(rows: Sequence[dict], base_model_dir: str | Path, out_dir: str | Path, config,

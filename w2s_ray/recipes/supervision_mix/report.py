@@ -17,7 +17,6 @@ import random
 
 from w2s_ray.eval.accuracy import stage_accuracy
 from w2s_ray.eval.pgr_interval import N_DRAWS, SEED, correct_by_problem
-from w2s_ray.eval.report_sections import register_report_section
 from w2s_ray.manifest import Manifest
 from w2s_ray.stage_tags import tagged
 
@@ -104,20 +103,18 @@ def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.0f}"
 
 
-def mix_section(manifest: Manifest) -> dict:
+def build(manifest: Manifest, _common: dict) -> dict:
     mixes = mix_rows(manifest)
     return {"mixes": mixes, "findings": findings(manifest, mixes)}
 
 
-def mix_markdown(report: dict) -> list[str]:
+def markdown(report: dict) -> list[str]:
     lines = ["", "## Supervision mixes", "", *render_mixes(report["mixes"])]
     if report["findings"]:
         lines += ["", "## Findings (He et al. 2024) against this run", "", *render_findings(report["findings"])]
     return lines
 
 
-def mix_curves(report: dict) -> list[tuple[str, dict]]:
+def curves(report: dict) -> list[tuple[str, dict]]:
     return [(m["name"], m["acc_by_level"]) for m in report["mixes"] if m["acc"] is not None]
 
-
-register_report_section("supervision_mix", build=mix_section, markdown=mix_markdown, curves=mix_curves)

@@ -8,7 +8,7 @@
                      propagating), measure outcome and step-wise error -> SFT rows
     mix/NAME/train   SFT from the strong base
     mix/NAME/eval    accuracy by level on the test split
-The report's `mixes` (eval/mix_report.py) puts each mix's measured errors beside its accuracy.
+The report's `mixes` (recipes/supervision_mix/report.py) puts each mix's measured errors beside its accuracy.
 
 The supervision is gold with planted errors, taken from the weak half (which carries gold in every
 recipe); the strong half's gold is never read. Every stage goes through the manifest and resumes.
@@ -18,9 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from w2s_ray.recipes import register
-from w2s_ray.supervision.error_control import build_mix
-from w2s_ray.supervision.subtasks import hard_set, rephrased_set, subtask_set
+from w2s_ray.recipes.supervision_mix.error_control import build_mix
+from w2s_ray.recipes.supervision_mix.subtasks import hard_set, rephrased_set, subtask_set
 from w2s_ray.stage_tags import Tag
 from w2s_ray.stages.context import RunContext
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
@@ -30,7 +29,6 @@ def _sha(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
-@register("supervision_mix")
 def run(ctx: RunContext) -> None:
     cfg, mc = ctx.config, ctx.config.supervision_mix
     world = cfg.data.source == "world"

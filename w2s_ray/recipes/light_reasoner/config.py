@@ -1,4 +1,4 @@
-"""Config section of the light_reasoner recipe (recipes/light_reasoner.py; METHODS.md section 2).
+"""Config section of the light_reasoner recipe (recipes/light_reasoner/recipe.py; METHODS.md section 2).
 
 The expert is the run's `strong` model, the amateur the first of its `weak` teachers (they must share
 a tokenizer; the contrast stage refuses a pair that does not). Defaults are the paper's: beta 0.4,
@@ -50,8 +50,11 @@ class LightReasonerConfig(Strict):
         return base.model_copy(update=update)
 
 
+SECTIONS = {"light_reasoner": LightReasonerConfig}  # None: its defaults
+
+
 def plan_asks(config, asks) -> list:
-    """recipes/lr/stages.py: one contrast actor holds both models; then the soft-label KL training."""
+    """recipes/light_reasoner/stages.py: one contrast actor holds both models; then the soft-label KL training."""
     lr = config.light_reasoner or LightReasonerConfig()
     return [asks.actors("score contrast", "expert + amateur forward passes", 1,
                         gpus=1.0 if asks.device == "gpu" else 0.0, cpus=1.0),

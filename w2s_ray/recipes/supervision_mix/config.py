@@ -1,4 +1,4 @@
-"""Config section of the supervision_mix recipe (recipes/supervision_mix.py; METHODS.md section 3)."""
+"""Config section of the supervision_mix recipe (recipes/supervision_mix/recipe.py; METHODS.md section 3)."""
 from __future__ import annotations
 
 from typing import Literal
@@ -68,3 +68,17 @@ class SupervisionMixConfig(Strict):
             if unknown:
                 raise ValueError(f"findings.{i}: {unknown} not among the mixes {sorted(names)}")
         return self
+
+
+SECTIONS = {"supervision_mix": SupervisionMixConfig}  # required
+
+
+def check(config) -> None:
+    if config.supervision_mix is None:
+        raise ValueError("recipe 'supervision_mix' needs its section 'supervision_mix' (the mixes)")
+    if config.data.source != "world":  # text has no step structure to plant an error in or reword
+        for i, mix in enumerate(config.supervision_mix.mixes):
+            for j, part in enumerate(mix.parts):
+                if part.outcome_error or part.kind == "rephrased":
+                    raise ValueError(f"supervision_mix.mixes.{i}.parts.{j}: error injection and rephrasing "
+                                     f"need data.source 'world'; on files only error-free hard and subtask parts")

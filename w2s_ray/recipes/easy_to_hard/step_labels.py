@@ -85,7 +85,7 @@ def step_labels_from_checker(rows: Iterable[dict], step_sep: str = "line") -> Se
 
 class FirstErrorSearch:
     """OmegaPRM's binary search as a state machine, so that one round of rollouts can serve many
-    solutions at once (stages/monte_carlo.py): `probe()` is the prefix length to value next (None:
+    solutions at once (recipes/easy_to_hard/monte_carlo.py): `probe()` is the prefix length to value next (None:
     done), `record(m, value)` its Monte Carlo value, `first_error` the answer.
 
     The solution is wrong, so the whole of it has value 0 (never evaluated); the question alone is

@@ -1,4 +1,4 @@
-"""Config sections of the w2s_reasoning recipe (recipes/w2s_reasoning.py)."""
+"""Config sections of the w2s_reasoning recipe (recipes/w2s_reasoning/recipe.py)."""
 from __future__ import annotations
 
 from typing import Literal
@@ -44,6 +44,22 @@ class Stage2Config(Strict):
         return base.model_copy(update={"objective": self.objective, "beta": self.beta, "lr": self.lr,
                                        "epochs": self.epochs, "max_steps": None,  # its own length, in epochs
                                        "early_stopping": None})  # SFT's only
+
+
+SECTIONS = {"stage2": Stage2Config}  # None: Stage I only
+
+
+def check(config) -> None:
+    if not config.weak:
+        raise ValueError("weak: the w2s_reasoning recipe needs at least one weak teacher")
+
+
+def hash_section(name: str, value: dict | None) -> dict | None:
+    """An unset stage2 hashes as null (the field was there from the start); its `questions`, added
+    later, hashes as absent while unset, so runs from before it still resume."""
+    if value is not None and value.get("questions") is None:
+        value = {k: v for k, v in value.items() if k != "questions"}
+    return value
 
 
 def plan_asks(config, asks) -> list:

@@ -1,4 +1,4 @@
-"""Config section of the easy_to_hard recipe (recipes/easy_to_hard.py; Sun et al. 2024, METHODS.md 4)."""
+"""Config section of the easy_to_hard recipe (recipes/easy_to_hard/recipe.py; Sun et al. 2024, METHODS.md 4)."""
 from __future__ import annotations
 
 from typing import Literal
@@ -52,13 +52,16 @@ class EasyToHardConfig(Strict):
                                        "early_stopping": None})  # SFT's only
 
 
+SECTIONS = {"easy_to_hard": EasyToHardConfig}  # None: its defaults
+
+
 def prm_gpus(device: str) -> float:
     """The PRM scorer's GPUs: one per actor on a GPU run (its class declares none, for CPU runs)."""
     return 1.0 if device == "gpu" else 0.0
 
 
 def plan_asks(config, asks) -> list:
-    """recipes/easy_to_hard.py: the policy samples for the PRM's data, the PRM trains, the policy
+    """recipes/easy_to_hard/recipe.py: the policy samples for the PRM's data, the PRM trains, the policy
     samples n per test problem and the PRM scores each step (on a GPU when the run has them)."""
     from w2s_ray.score.stage import ScorerSpec
 

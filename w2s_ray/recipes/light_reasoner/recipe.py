@@ -8,17 +8,16 @@
   eval:    the base expert and the trained one, greedy on the test split
   baseline, on the same samples: rejection-sampling SFT (the expert's right answers, by gold) -> eval
 
-The report's `light_reasoner` section (eval/light_reasoner_report.py) sets the two methods side by
+The report's `light_reasoner` section (recipes/light_reasoner/report.py) sets the two methods side by
 side: problems sampled, tokens generated, tokens trained, wall time per stage, accuracy gain per
 trained token. Every stage goes through the manifest: a resumed run skips what finished.
 """
 from __future__ import annotations
 
-from w2s_ray.recipe_configs.light_reasoner import LightReasonerConfig
-from w2s_ray.recipes import register
-from w2s_ray.recipes.lr.stages import contrast, sampled_questions
+from w2s_ray.recipes.light_reasoner.config import LightReasonerConfig
+from w2s_ray.recipes.light_reasoner.stages import contrast, sampled_questions
 from w2s_ray.score.contrast import check_same_tokenizer
-from w2s_ray.select.light_reasoner import rejection_sampling_sft, select_steps
+from w2s_ray.recipes.light_reasoner.select import rejection_sampling_sft, select_steps
 from w2s_ray.serve.promotion import promote_latest
 from w2s_ray.stage_tags import Tag
 from w2s_ray.stages.context import RunContext
@@ -26,7 +25,6 @@ from w2s_ray.stages.model_builds import build_models
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
 
 
-@register("light_reasoner")
 def run(ctx: RunContext) -> None:
     cfg = ctx.config
     lr = cfg.light_reasoner or LightReasonerConfig()

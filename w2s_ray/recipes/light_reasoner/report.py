@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from w2s_ray.eval.report_sections import register_report_section
 from w2s_ray.manifest import Manifest
 from w2s_ray.stage_io import read_stage
 
@@ -126,8 +125,9 @@ def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def _markdown_lines(report: dict) -> list[str]:
+def build(manifest: Manifest, _common: dict) -> dict:
+    return light_reasoner_report(manifest)
+
+
+def markdown(report: dict) -> list[str]:
     return render_markdown(report).splitlines()
-
-
-register_report_section("light_reasoner", build=light_reasoner_report, markdown=_markdown_lines)

@@ -15,9 +15,9 @@ stage. Every stage goes through the manifest: a resumed run skips what finished 
 """
 from __future__ import annotations
 
-from w2s_ray.recipes import register
-from w2s_ray.recipes.w2s.baselines import run_baselines, weak_baseline
-from w2s_ray.recipes.w2s.weak_teachers import prepare_weak_teachers
+from w2s_ray.recipes.w2s_reasoning.baselines import run_baselines, weak_baseline
+from w2s_ray.recipes.w2s_reasoning.report import STAGE2
+from w2s_ray.recipes.w2s_reasoning.weak_teachers import prepare_weak_teachers
 from w2s_ray.select import consistency_filter, take_all
 from w2s_ray.serve.promotion import promote_latest
 from w2s_ray.stage_tags import Tag
@@ -26,7 +26,6 @@ from w2s_ray.stages.model_builds import build_models
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
 
 
-@register("w2s_reasoning")
 def run(ctx: RunContext) -> None:
     cfg = ctx.config
     strong_train = ctx.rows("strong_train")  # questions only
@@ -80,9 +79,9 @@ def run(ctx: RunContext) -> None:
     pairs = select(ctx, "stage2/pairs",
                    lambda: build_preference_pairs(sample_rows, weak_rows, min_confidence=s2.min_confidence,
                                                   flip_confidence=s2.flip_confidence, seed=s2.seed),
-                   inputs={**weak_inputs, "samples": samples.output("rows")["sha256"]}, tag=Tag("select", "stage2"))
-    trained = train(ctx, "stage2/train", pairs, student, s2.train_config(cfg.train), tag=Tag("train", "stage2"))
+                   inputs={**weak_inputs, "samples": samples.output("rows")["sha256"]}, tag=Tag("select", STAGE2))
+    trained = train(ctx, "stage2/train", pairs, student, s2.train_config(cfg.train), tag=Tag("train", STAGE2))
     generate_and_score(ctx, "stage2/eval", ctx.eval_teacher(cfg.strong, "student-stage2"),
                        checkpoint_path(trained), ctx.rows("test"),
-                       inputs={"checkpoint": trained.output("model")["sha256"]}, tag=Tag("student_eval", "stage2"))
+                       inputs={"checkpoint": trained.output("model")["sha256"]}, tag=Tag("student_eval", STAGE2))
     promote_latest(ctx.run_dir)  # the final student: served as RUN-stage2

@@ -13,7 +13,7 @@ import time
 
 from w2s_ray.data.sources import strong_train_with_gold
 from w2s_ray.manifest import StageResult, run_stage
-from w2s_ray.recipe_configs.light_reasoner import LightReasonerConfig
+from w2s_ray.recipes.light_reasoner.config import LightReasonerConfig
 from w2s_ray.score.stage import ScorerSpec, score_dataset
 from w2s_ray.stage_io import write_stage
 from w2s_ray.stages.context import RunContext
