@@ -165,10 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
 # that was never imported cannot have been raised, and importing w2s_ray.stages (torch, Ray) just to
 # catch a config error would cost the first answer ~5-10 s.
 BAD_INPUT = (("w2s_ray.data.schema", "InputError"), ("w2s_ray.models.hub", "ModelNotFoundError"),
-             ("w2s_ray.runtime", "RelativeJobPathError"))
+             ("w2s_ray.runtime", "RelativeJobPathError"), ("w2s_ray.file_lock", "LockUnavailableError"))
 BAD_RUN_RECORD = (("w2s_ray.stage_io", "CorruptStageError"), ("w2s_ray.manifest", "ManifestError"),
                   ("w2s_ray.stages.steps", "EmptyTrainingSet"))
-NO_ROOM = (("w2s_ray.free_resources", "NoRoomError"),)
+NO_ROOM = (("w2s_ray.free_resources", "NoRoomError"), ("w2s_ray.file_lock", "LockTimeoutError"))
 
 
 def _raised(err: BaseException, kinds) -> bool:
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         if _raised(err, BAD_RUN_RECORD):
             print(f"w2s: {type(err).__name__}: {_one_line(err)}", file=sys.stderr)
             return 3
-        if _raised(err, NO_ROOM):  # the cluster has not the room for one actor of a stage: as `w2s plan`
+        if _raised(err, NO_ROOM):  # no room for one actor of a stage (as `w2s plan`), or a lock held too long
             print(f"w2s: {_one_line(err)}", file=sys.stderr)
             return 1
         if isinstance(err, OSError) and err.filename is not None:  # a path named on the command line

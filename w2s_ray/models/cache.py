@@ -10,7 +10,6 @@ rename wins and the loser's copy is discarded.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -18,16 +17,17 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from w2s_ray.config_base import default_cache_dir
+from w2s_ray.file_lock import exclusive
 
 # Bump when a builder in this package changes what it writes for the same recipe.
 MODELS_CODE_VERSION = "1"
 RECIPE_FILE = "recipe.json"
+BUILD_LOCK_TIMEOUT_S = 3600.0
 
 
 def cache_key(kind: str, recipe: dict[str, Any], code_version: str = MODELS_CODE_VERSION) -> str:
@@ -55,7 +55,8 @@ def cached_model(
     target = root / f"{kind}-{cache_key(kind, recipe, code_version)[:16]}"
     if target.is_dir():
         return target
-    with _locked(root / f".{target.name}.lock"):
+    # A build takes minutes (world-student ~5 on 2 cores); a waiter gives up after an hour.
+    with exclusive(root / f".{target.name}.lock", timeout_s=BUILD_LOCK_TIMEOUT_S, what=f"building {kind}"):
         if target.is_dir():  # another process built it while we waited
             return target
         # Holding the lock, no one else builds this key: a temp dir of it is a killed build's.
@@ -86,14 +87,3 @@ def _publish(tmp: Path, target: Path) -> None:
         # Only a finished directory can sit at `target`: someone else's rename won; keep theirs.
         if not target.is_dir():
             raise
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive flock on `path` for the duration of a with-block."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -22,17 +22,16 @@ never moves backwards. Students are ordered by when their eval completed (1, 2, 
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import uuid
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from w2s_ray.manifest import Manifest, now_iso
 from w2s_ray.atomic_file import atomic_replace, fsync_dir
+from w2s_ray.file_lock import exclusive
 from w2s_ray.stage_io import CorruptStageError, verify_checkpoint
 from w2s_ray.stage_tags import find, tagged
 
@@ -164,18 +163,13 @@ def promote_latest(run_dir: str | Path) -> Promoted | None:
         return promote(run_dir, run, order, record, accuracy, label=label)
 
 
-@contextmanager
 def _promotion_lock(run_dir: Path):
     """One promoter at a time per run (the loop and a `w2s serve` may both promote): without it a
-    slower promoter could write an older round over a newer one, or sweep the other's staging dir."""
+    slower promoter could write an older round over a newer one, or sweep the other's staging dir.
+    A promotion copies one checkpoint: minutes at most, so a ten-minute wait is a stuck holder."""
     directory = run_dir / SERVE_DIR
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".promote.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return exclusive(directory / ".promote.lock", timeout_s=600, what=f"promoting a student of {run_dir}")
 
 
 def promote(run_dir: str | Path, run: str, round_k: int, record: dict, accuracy: float | None = None,
