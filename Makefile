@@ -64,7 +64,7 @@ test-fast: $(STAMP)
 
 # docs/config.md from the pydantic config models (tests/test_config_docs.py checks it is current).
 docs: $(STAMP)
-	$(PY) -m w2s_ray.config_docs
+	$(PY) -m w2s_ray.config.docs
 
 clean:
 	rm -rf $(VENV) .cache runs

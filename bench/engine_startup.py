@@ -16,7 +16,7 @@ from w2s_ray.config import TeacherConfig
 from w2s_ray.data.world import generate_world
 from w2s_ray.generate import stage, vllm_engine
 from w2s_ray.models.load import resolve_model
-from w2s_ray.runtime import init_ray, shutdown_ray
+from w2s_ray.raycluster.runtime import init_ray, shutdown_ray
 
 
 def main() -> None:

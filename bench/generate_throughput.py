@@ -27,7 +27,7 @@ from w2s_ray.generate.engine_pool import EngineCache
 from w2s_ray.generate.stage import build_requests, generate
 from w2s_ray.generate.vllm_engine import engine_env, engine_kwargs
 from w2s_ray.models.load import resolve_model
-from w2s_ray.runtime import init_ray, shutdown_ray
+from w2s_ray.raycluster.runtime import init_ray, shutdown_ray
 
 ENGINE_THREADS = 1
 

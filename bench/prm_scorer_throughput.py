@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from w2s_ray.data.world import generate_world
-from w2s_ray.runtime import init_ray, shutdown_ray
+from w2s_ray.raycluster.runtime import init_ray, shutdown_ray
 from w2s_ray.score.reward_models import ProcessRewardScorer
 from w2s_ray.score.stage import score_dataset
 

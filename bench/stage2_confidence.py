@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from w2s_ray.config import RunConfig
 from w2s_ray.data.sources import strong_train_with_gold
-from w2s_ray.manifest import Manifest
+from w2s_ray.run.manifest import Manifest
 from w2s_ray.text.answers import normalize_answer
 
 

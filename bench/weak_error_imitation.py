@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from w2s_ray.data.world import apply_op
-from w2s_ray.manifest import Manifest
+from w2s_ray.run.manifest import Manifest
 
 STEP = re.compile(r"(\d+) ([-+*/]) (\d+) = (-?\d+)")  # a target line, or inline in the student's prose
 

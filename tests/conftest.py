@@ -32,7 +32,7 @@ long_test = pytest.mark.skipif(os.environ.get("W2S_LONG_TESTS") != "1",
 
 @pytest.fixture(scope="session")
 def ray_local():
-    from w2s_ray.runtime import init_ray, shutdown_ray
+    from w2s_ray.raycluster.runtime import init_ray, shutdown_ray
 
     ray = init_ray(num_cpus=2)
     yield ray

@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 from w2s_ray.config import RunConfig
-from w2s_ray.manifest import Manifest
-from w2s_ray.stage_io import describe_checkpoint, write_stage
+from w2s_ray.run.manifest import Manifest
+from w2s_ray.run.stage_io import describe_checkpoint, write_stage
 from w2s_ray.train.publish import publish_dir
 
 

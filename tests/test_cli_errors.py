@@ -73,7 +73,7 @@ def test_an_interrupt_is_a_message_and_exit_130(capsys, monkeypatch):
 
 def test_a_stage_without_room_for_one_actor_is_one_line_and_exit_1(capsys, monkeypatch):
     import w2s_ray.cli as cli
-    from w2s_ray.free_resources import NoRoomError, fit_pool
+    from w2s_ray.raycluster.free_resources import NoRoomError, fit_pool
 
     def no_room(args):
         fit_pool("generate weak", 1, {"CPU": 1.0}, {"CPU": 0.5}, {"CPU": 2.0})

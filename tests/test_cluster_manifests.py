@@ -18,7 +18,7 @@ from ray.runtime_env.runtime_env import _merge_runtime_env
 
 from w2s_ray.cli import main
 from w2s_ray.config import load_config
-from w2s_ray.runtime import driver_env_vars, job_safe_path
+from w2s_ray.raycluster.runtime import driver_env_vars, job_safe_path
 
 REPO = Path(__file__).resolve().parent.parent
 CLUSTER = REPO / "cluster"

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from w2s_ray.config import RunConfig
-from w2s_ray.config_base import Strict
-from w2s_ray.config_docs import DOC_PATH, main, render
+from w2s_ray.config.base import Strict
+from w2s_ray.config.docs import DOC_PATH, main, render
 
 
 def test_docs_config_md_is_in_sync_with_the_models():

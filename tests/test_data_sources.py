@@ -56,7 +56,7 @@ def test_quarantine_counts_and_content_hash_are_in_the_stats(tmp_path):
 
 def test_data_stats_reach_the_manifest_and_the_report(tmp_path):
     from w2s_ray.eval.report import render_markdown
-    from w2s_ray.manifest import Manifest
+    from w2s_ray.run.manifest import Manifest
 
     _, stats = load_splits(_config(tmp_path, [_problem(i) for i in range(10)] + [_problem(1)], [_problem(100)]))
     manifest = Manifest.create(tmp_path / "run", {"name": "r"}, "h")
@@ -72,7 +72,7 @@ def test_a_missing_data_file_fails_before_a_manifest_or_ray(tmp_path):
     import ray
 
     from w2s_ray.config import RunConfig
-    from w2s_ray.stages.context import open_run
+    from w2s_ray.run.context import open_run
 
     config = RunConfig.model_validate({
         "run_dir": str(tmp_path / "run"), "weak": [{"name": "w", "model": "m"}], "strong": {"name": "s", "model": "m"},

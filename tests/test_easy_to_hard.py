@@ -12,7 +12,7 @@ import yaml
 from tests.conftest import long_test, shell_env
 from w2s_ray.config import RunConfig, load_config
 from w2s_ray.recipes.easy_to_hard.report import hard_accuracy, rerank_report, sgr
-from w2s_ray.manifest import Manifest
+from w2s_ray.run.manifest import Manifest
 
 BASE = {"name": "t", "recipe": "easy_to_hard", "strong": {"name": "s", "model": "m"}}
 

@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from w2s_ray.file_lock import LockTimeoutError, LockUnavailableError, acquire, exclusive
+from w2s_ray.run.file_lock import LockTimeoutError, LockUnavailableError, acquire, exclusive
 
 
 def _held_elsewhere(path):
     """A child process that holds the lock on `path` until its stdin closes."""
     child = subprocess.Popen([sys.executable, "-c", (
-        "import sys; from w2s_ray.file_lock import acquire; "
+        "import sys; from w2s_ray.run.file_lock import acquire; "
         "held = acquire(sys.argv[1], timeout_s=60, what='t'); print('held', flush=True); sys.stdin.read()"), str(path)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**__import__("os").environ,
                                                                       "PYTHONPATH": ":".join(sys.path)})
@@ -53,10 +53,10 @@ def test_the_run_lock_names_the_holder_and_the_cli_answers_a_refusing_file_syste
                                                                                              capsys):
     import filelock._unix
 
-    from w2s_ray.run_lock import RunLockedError, lock_run_dir
+    from w2s_ray.run.lock import RunLockedError, lock_run_dir
 
     child = subprocess.Popen([sys.executable, "-c", (
-        "import sys; from w2s_ray.run_lock import lock_run_dir; lock_run_dir(sys.argv[1]); "
+        "import sys; from w2s_ray.run.lock import lock_run_dir; lock_run_dir(sys.argv[1]); "
         "print('held', flush=True); sys.stdin.read()"), str(tmp_path / "run")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env={**__import__("os").environ, "PYTHONPATH": ":".join(sys.path)})

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from w2s_ray import free_resources
-from w2s_ray.free_resources import NoRoomError, fit_pool
+from w2s_ray.raycluster import free_resources
+from w2s_ray.raycluster.free_resources import NoRoomError, fit_pool
 
 
 def test_a_pool_is_cut_to_what_is_free_and_takes_it():

@@ -16,7 +16,7 @@ import yaml
 
 from tests.tiny_run import write_config
 from w2s_ray.config import load_config
-from w2s_ray.manifest import Manifest
+from w2s_ray.run.manifest import Manifest
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def _forbidden(*_args, **_kwargs):
 def test_no_strong_half_gold_reaches_selection_or_training(tmp_path, tiny_models, ray_local, monkeypatch):
     import w2s_ray.data.sources as sources
     import w2s_ray.recipes.w2s_reasoning.baselines as baselines
-    from w2s_ray.driver import run
+    from w2s_ray.run.driver import run
 
     monkeypatch.setattr(sources, "strong_train_with_gold", _forbidden)
     monkeypatch.setattr(baselines, "strong_train_with_gold", _forbidden)

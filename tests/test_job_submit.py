@@ -18,7 +18,7 @@ import pytest
 import psutil
 
 from tests.tiny_run import write_config
-from w2s_ray.manifest import Manifest
+from w2s_ray.run.manifest import Manifest
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
-from w2s_ray.manifest import Manifest
+from w2s_ray.run.manifest import Manifest
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = Path(__file__).parent / "kuberay"

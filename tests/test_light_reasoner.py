@@ -247,7 +247,7 @@ def test_the_testbed_config_pairs_the_pretrained_student_with_a_less_pretrained_
 
 def test_plan_lists_the_contrast_pool_and_the_lora_kl_training():
     from w2s_ray.config import load_config
-    from w2s_ray.plan import stage_asks
+    from w2s_ray.raycluster.plan import stage_asks
 
     asks = {a.stage: a for a in stage_asks(load_config("configs/demo-lightreasoner.yaml"), "cpu", 2)}
     assert asks["score contrast"].units == 1 and "LoRA r=8" in asks["light_reasoner train"].what

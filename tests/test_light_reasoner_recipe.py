@@ -14,7 +14,7 @@ import yaml
 from tests.conftest import long_test
 from tests.tiny_run import write_config
 from w2s_ray.config import load_config
-from w2s_ray.manifest import Manifest
+from w2s_ray.run.manifest import Manifest
 
 pytestmark = [pytest.mark.slow, long_test]
 
@@ -39,7 +39,7 @@ def _config(tmp_path, tiny_models):
 
 def test_light_reasoner_runs_resumes_and_reports_both_methods(tmp_path, tiny_models, ray_local, monkeypatch):
     import w2s_ray.recipes.light_reasoner.recipe as recipe
-    from w2s_ray.driver import run
+    from w2s_ray.run.driver import run
     from w2s_ray.eval.report import write_report
 
     config = _config(tmp_path, tiny_models)

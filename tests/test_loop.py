@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import shell_env
 from tests.tiny_run import write_config
-from w2s_ray.manifest import Manifest
+from w2s_ray.run.manifest import Manifest
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from w2s_ray.manifest import (ConfigMismatchError, Manifest, ManifestError, StageAlreadyCompleteError,
+from w2s_ray.run.manifest import (ConfigMismatchError, Manifest, ManifestError, StageAlreadyCompleteError,
                               StageInputsChangedError, StageResult, run_stage)
-from w2s_ray.stage_io import CorruptStageError, describe_checkpoint, read_stage, write_stage
+from w2s_ray.run.stage_io import CorruptStageError, describe_checkpoint, read_stage, write_stage
 
 CONFIG = {"name": "demo", "teachers": [{"name": "weak"}]}
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from w2s_ray.stage_io import (CorruptStageError, describe_checkpoint, read_stage, verify_checkpoint,
+from w2s_ray.run.stage_io import (CorruptStageError, describe_checkpoint, read_stage, verify_checkpoint,
                               verify_output, write_stage)
 
 ROWS = [{"problem_id": f"p{i}", "text": "x" * i, "level": i % 5 + 1, "gold": None} for i in range(50)]

@@ -9,7 +9,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from tests.tiny_run import write_config
 from w2s_ray.cli import main
 from w2s_ray.config import load_config
-from w2s_ray.stages.context import resolve_models
+from w2s_ray.run.context import resolve_models
 from w2s_ray.models.hub import ModelNotFoundError
 from w2s_ray.models.load import resolve_model
 from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, save_model_dir

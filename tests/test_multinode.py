@@ -29,7 +29,7 @@ import pytest
 
 from tests.test_job_submit import RAY, REPO, free_port, stop_processes_of
 from tests.tiny_run import write_config
-from w2s_ray.manifest import Manifest
+from w2s_ray.run.manifest import Manifest
 
 pytestmark = pytest.mark.slow
 

@@ -128,10 +128,10 @@ def test_plan_checks_a_real_ray_cluster_with_logical_gpus(tmp_path):
 
 
 def test_each_recipe_adds_its_own_stages_to_the_plan():
-    """plan.py names no recipe: Stage II, the PRM and the contrast pool come from the recipes' config
+    """raycluster/plan.py names no recipe: Stage II, the PRM and the contrast pool come from the recipes' config
     parts (recipes/<name>/config.py's plan_asks); on a GPU run the PRM scorer asks for a GPU."""
     from w2s_ray.config import load_config
-    from w2s_ray.plan import stage_asks
+    from w2s_ray.raycluster.plan import stage_asks
     from w2s_ray.recipes import recipe_names
 
     def stages(path, device="cpu"):
@@ -144,5 +144,5 @@ def test_each_recipe_adds_its_own_stages_to_the_plan():
     assert stages("configs/demo-e2h.yaml")["score process_reward_model"].gpus == 0.0
     assert "score contrast" in stages("configs/demo-lightreasoner.yaml")
     assert set(stages("configs/demo-mix.yaml")) >= {"train (SFT)"}  # a recipe with no plan_asks
-    source = (REPO / "w2s_ray" / "plan.py").read_text()
+    source = (REPO / "w2s_ray" / "raycluster/plan.py").read_text()
     assert not [name for name in recipe_names() if f'"{name}"' in source]

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = """
 import sys
-from w2s_ray.runtime import init_ray, shutdown_ray
+from w2s_ray.raycluster.runtime import init_ray, shutdown_ray
 ray = init_ray(num_cpus=1)
 print("ADDR", ray.get_runtime_context().gcs_address, flush=True)
 sys.stdin.readline()

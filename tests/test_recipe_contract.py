@@ -20,9 +20,9 @@ TOY = "toy_recipe_of_a_test"
 
 def toy_run(ctx) -> None:
     """One tiny stage through the manifest, tagged as a student's evaluation."""
-    from w2s_ray.manifest import StageResult, run_stage
-    from w2s_ray.stage_io import write_stage
-    from w2s_ray.stage_tags import Tag
+    from w2s_ray.run.manifest import StageResult, run_stage
+    from w2s_ray.run.stage_io import write_stage
+    from w2s_ray.run.stage_tags import Tag
 
     test = ctx.rows("test")[:4]
     rows = [{"problem_id": p["id"], "level": p["level"], "model": "toy", "answer": p["gold"], "gold": p["gold"],
@@ -63,7 +63,7 @@ def _toy_config(tmp_path):
 
 
 def test_a_recipe_defined_in_a_test_is_in_the_config_and_the_plan(tmp_path, toy):
-    from w2s_ray.plan import stage_asks
+    from w2s_ray.raycluster.plan import stage_asks
 
     assert TOY in recipe_names() and recipe(TOY) is TOY_RECIPE
     config = _toy_config(tmp_path)
@@ -73,7 +73,7 @@ def test_a_recipe_defined_in_a_test_is_in_the_config_and_the_plan(tmp_path, toy)
 
 @pytest.mark.slow
 def test_a_recipe_defined_in_a_test_runs_and_reports(tmp_path, toy, ray_local):
-    from w2s_ray.driver import run
+    from w2s_ray.run.driver import run
 
     config = _toy_config(tmp_path)
     manifest = run(config)
@@ -132,7 +132,7 @@ def test_no_module_outside_recipes_names_a_recipe():
         if found:
             named[str(rel)] = sorted(set(found))
     # The config's default recipe is the one exception: a config that names none runs it.
-    assert named == {"config.py": ["w2s_reasoning"]}, named
+    assert named == {"config/run_config.py": ["w2s_reasoning"]}, named
 
 
 def test_a_train_stage_row_shows_its_steps_and_early_stoppings_pick():

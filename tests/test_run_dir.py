@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from w2s_ray.manifest import Manifest, ManifestError, StageResult, run_stage
-from w2s_ray.stage_io import write_stage
+from w2s_ray.run.manifest import Manifest, ManifestError, StageResult, run_stage
+from w2s_ray.run.stage_io import write_stage
 
 
 def _stage(manifest, key, inputs=None):
@@ -37,7 +37,7 @@ def test_a_moved_run_directory_resumes_stages_that_took_its_checkpoints(tmp_path
 
 HOLDER = """
 import sys, time
-from w2s_ray.run_lock import lock_run_dir
+from w2s_ray.run.lock import lock_run_dir
 lock_run_dir(sys.argv[1])
 print("locked", flush=True)
 time.sleep(60)
@@ -45,7 +45,7 @@ time.sleep(60)
 
 
 def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
-    from w2s_ray.run_lock import RunLockedError, lock_run_dir, unlock_run_dir
+    from w2s_ray.run.lock import RunLockedError, lock_run_dir, unlock_run_dir
 
     run = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run)], stdout=subprocess.PIPE, text=True)
@@ -63,7 +63,7 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
 
 
 def test_resume_cleans_leftovers_of_unfinished_stages_only(tmp_path):
-    from w2s_ray.stages.context import clean_leftovers
+    from w2s_ray.run.context import clean_leftovers
 
     manifest = Manifest.create(tmp_path / "run", {"name": "r"}, "h")
     _stage(manifest, "round_1/train")
@@ -92,9 +92,9 @@ def test_forget_from_drops_a_stage_and_everything_after_it(tmp_path):
 
 def test_edited_data_under_the_same_path_is_not_served_stale_generations(tmp_path):
     from w2s_ray.config import RunConfig
-    from w2s_ray.stages.context import RunContext
+    from w2s_ray.run.context import RunContext
     from w2s_ray.stages.steps import generate_and_score
-    from w2s_ray.manifest import StageInputsChangedError
+    from w2s_ray.run.manifest import StageInputsChangedError
 
     config = RunConfig.model_validate({
         "run_dir": str(tmp_path / "run"), "weak": [{"name": "w", "model": "m"}], "strong": {"name": "s", "model": "m"},

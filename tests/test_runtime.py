@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from tests.conftest import shell_env
-from w2s_ray.runtime import LOOPBACK, cluster_address
+from w2s_ray.raycluster.runtime import LOOPBACK, cluster_address
 
 LOOPBACK_ADDRESSES = {LOOPBACK, "::1", "::ffff:127.0.0.1"}
 
@@ -49,11 +49,11 @@ def test_cluster_address_prefers_config_then_env(monkeypatch):
 def test_ray_imported_before_init_ray_is_refused_by_name_not_after_a_failed_gcs_start():
     """Ray reads RAY_AUTH_MODE at its first import: imported earlier, a driver cannot talk to the token-auth
     embedded Ray, and ray.init used to fail after ~30 s with "Failed to start GCS" (`w2s run --serve` did)."""
-    code = "import ray\nfrom w2s_ray.runtime import init_ray\ninit_ray(num_cpus=1)"
+    code = "import ray\nfrom w2s_ray.raycluster.runtime import init_ray\ninit_ray(num_cpus=1)"
     env = shell_env()
     env.pop("RAY_AUTH_MODE", None)
     env.pop("RAY_ADDRESS", None)
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
-    assert "ray was imported before w2s_ray.runtime.init_ray" in proc.stderr, proc.stderr[-2000:]
+    assert "ray was imported before w2s_ray.raycluster.runtime.init_ray" in proc.stderr, proc.stderr[-2000:]
     assert "Failed to start GCS" not in proc.stderr

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from w2s_ray.manifest import Manifest
+from w2s_ray.run.manifest import Manifest
 from w2s_ray.serve import promotion
 from w2s_ray.serve.promotion import (PromotionError, check_servable, pointer_path, promote_latest, read_latest,
                                      verified_latest)
-from w2s_ray.stage_io import describe_checkpoint, write_stage
+from w2s_ray.run.stage_io import describe_checkpoint, write_stage
 from w2s_ray.train.publish import publish_dir
 
 

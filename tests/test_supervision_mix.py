@@ -66,10 +66,10 @@ class Fault(RuntimeError):
 
 @long_test  # 139-244 s on 2 cores: over make test's share
 def test_tiny_run_every_stage_resumes_and_report_has_the_mix(tmp_path, tiny_models, ray_local, monkeypatch):
-    from w2s_ray.driver import run
+    from w2s_ray.run.driver import run
     from w2s_ray.eval.compare import compare_rows
     from w2s_ray.eval.report import build_report, write_report
-    from w2s_ray.manifest import Manifest
+    from w2s_ray.run.manifest import Manifest
     from w2s_ray.stages import steps
 
     path = write_config(tmp_path / "run.yaml", tmp_path / "run", tiny_models)

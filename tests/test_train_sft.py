@@ -51,7 +51,7 @@ def listeners_of_this_process_tree() -> set[tuple[str, int, str]]:
 
 @pytest.fixture(scope="module")
 def ray_for_training():
-    from w2s_ray.runtime import init_ray, shutdown_ray
+    from w2s_ray.raycluster.runtime import init_ray, shutdown_ray
 
     # Checked without importing ray: importing it before init_ray() sets the loopback variables
     # would let Ray's workers listen on every interface.

@@ -19,7 +19,7 @@ def _finish(run_dir: str) -> int:
 
 def _cmd_run(args) -> int:
     from w2s_ray.data.sources import load_splits
-    from w2s_ray.runtime import job_safe_path
+    from w2s_ray.raycluster.runtime import job_safe_path
 
     config = load_config(args.config, sets=getattr(args, "set", None) or [])
     if getattr(args, "run_dir", None):
@@ -30,7 +30,7 @@ def _cmd_run(args) -> int:
     # The config and its data files are read before torch, Ray and vLLM are imported (~5-10 s):
     # a bad file is answered at once. The run then uses what was read here.
     data = load_splits(config.data)
-    from w2s_ray.driver import run
+    from w2s_ray.run.driver import run
 
     run = partial(run, data=data)
     if getattr(args, "serve", False):
@@ -46,7 +46,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_plan(args) -> int:
-    from w2s_ray.plan import plan
+    from w2s_ray.raycluster.plan import plan
 
     config = load_config(args.config, sets=args.set or [])
     try:
@@ -57,16 +57,16 @@ def _cmd_plan(args) -> int:
 
 
 def _cmd_resume(args) -> int:
-    from w2s_ray.driver import run
-    from w2s_ray.manifest import Manifest
+    from w2s_ray.run.driver import run
+    from w2s_ray.run.manifest import Manifest
 
-    from w2s_ray.runtime import job_safe_path
+    from w2s_ray.raycluster.runtime import job_safe_path
 
     args.run_dir = job_safe_path(args.run_dir, "the run directory to resume")
     manifest = Manifest.load(args.run_dir)
     config = validate_config(manifest.config, manifest.path)
     if args.from_stage:
-        from w2s_ray.run_lock import lock_run_dir
+        from w2s_ray.run.lock import lock_run_dir
 
         lock_run_dir(args.run_dir)  # the manifest is edited here, before run() opens it
         dropped = manifest.forget_from(args.from_stage)
@@ -165,10 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
 # that was never imported cannot have been raised, and importing w2s_ray.stages (torch, Ray) just to
 # catch a config error would cost the first answer ~5-10 s.
 BAD_INPUT = (("w2s_ray.data.schema", "InputError"), ("w2s_ray.models.hub", "ModelNotFoundError"),
-             ("w2s_ray.runtime", "RelativeJobPathError"), ("w2s_ray.file_lock", "LockUnavailableError"))
-BAD_RUN_RECORD = (("w2s_ray.stage_io", "CorruptStageError"), ("w2s_ray.manifest", "ManifestError"),
+             ("w2s_ray.raycluster.runtime", "RelativeJobPathError"), ("w2s_ray.run.file_lock", "LockUnavailableError"))
+BAD_RUN_RECORD = (("w2s_ray.run.stage_io", "CorruptStageError"), ("w2s_ray.run.manifest", "ManifestError"),
                   ("w2s_ray.stages.steps", "EmptyTrainingSet"))
-NO_ROOM = (("w2s_ray.free_resources", "NoRoomError"), ("w2s_ray.file_lock", "LockTimeoutError"))
+NO_ROOM = (("w2s_ray.raycluster.free_resources", "NoRoomError"), ("w2s_ray.run.file_lock", "LockTimeoutError"))
 
 
 def _raised(err: BaseException, kinds) -> bool:

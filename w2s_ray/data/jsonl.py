@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from w2s_ray.atomic_file import atomic_replace
+from w2s_ray.run.atomic_file import atomic_replace
 
 
 @dataclass(frozen=True)

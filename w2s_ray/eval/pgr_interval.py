@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
-from w2s_ray.manifest import Manifest
-from w2s_ray.stage_io import read_stage
+from w2s_ray.run.manifest import Manifest
+from w2s_ray.run.stage_io import read_stage
 
 N_DRAWS = 1000
 SEED = 0

@@ -12,9 +12,9 @@ from pathlib import Path
 from w2s_ray.eval.accuracy import stage_accuracy
 from w2s_ray.eval.pgr_interval import correct_by_problem, pgr_interval
 from w2s_ray.eval.selection_stats import selection_stats, strong_half_gold
-from w2s_ray.manifest import Manifest
+from w2s_ray.run.manifest import Manifest
 from w2s_ray.recipes.base import recipe_report
-from w2s_ray.stage_tags import tagged
+from w2s_ray.run.stage_tags import tagged
 
 # Always in report.json (null when the run has no such stage); a recipe may tag more baselines.
 BASELINES = ("strong_base", "strong_base_few_shot", "ceiling", "full_weak_ft")
@@ -27,7 +27,7 @@ def pgr(acc: float | None, weak: float | None, ceiling: float | None) -> float |
 
 
 def build_report(run_dir: str | Path) -> dict:
-    """The report of a run, from the tags its recipe gave its stages (stage_tags.py)."""
+    """The report of a run, from the tags its recipe gave its stages (run/stage_tags.py)."""
     manifest = Manifest.load(run_dir)
     weak_names = [t["name"] for t in manifest.config["weak"]]
     weak_keys = {tag.teacher: key for key, tag in tagged(manifest, "baseline") if tag.label == "weak"}
@@ -71,7 +71,7 @@ def build_report(run_dir: str | Path) -> dict:
               "rounds": rounds, "students": students,
               "failures": manifest.failures(), "data": manifest.data(), "stage_seconds": stage_seconds,
               "throughput": _throughput(manifest)}
-    for key, _ in tagged(manifest, "report"):  # a recipe's own sections (stage_tags.py)
+    for key, _ in tagged(manifest, "report"):  # a recipe's own sections (run/stage_tags.py)
         for name, value in (manifest.record(key)["metrics"].get("report") or {}).items():
             report.setdefault(name, value)
     for name, value in recipe_report(manifest.config.get("recipe")).build(manifest, report).items():  # recipes/base.py

@@ -19,8 +19,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from w2s_ray.devices import Device
-from w2s_ray.free_resources import ROW_TASK_CPUS
+from w2s_ray.raycluster.devices import Device
+from w2s_ray.raycluster.free_resources import ROW_TASK_CPUS
 
 # Restarts of a dead engine, and re-sends of the batch it held: a killed engine process costs its
 # start-up, not the stage.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from w2s_ray.config import TeacherConfig
-from w2s_ray.devices import Device, actor_resources
+from w2s_ray.raycluster.devices import Device, actor_resources
 
 
 def truncate_at_stop(text: str, stops: list[str]) -> str:

@@ -1,6 +1,6 @@
 """The models this project builds itself, by name: what each is built from, and the build.
 
-A run builds the ones its config names as manifest stages (stages/model_builds.py), with the recipe's
+A run builds the ones its config names as manifest stages (run/model_builds.py), with the recipe's
 hash and the hash of the data it trains on as the stage's inputs; the built directory lives in the
 content-addressed model cache (models/cache.py), so runs share it.
 """

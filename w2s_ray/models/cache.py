@@ -21,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from w2s_ray.config_base import default_cache_dir
-from w2s_ray.file_lock import exclusive
+from w2s_ray.config.base import default_cache_dir
+from w2s_ray.run.file_lock import exclusive
 
 # Bump when a builder in this package changes what it writes for the same recipe.
 MODELS_CODE_VERSION = "1"

@@ -8,7 +8,7 @@ target's wording and format. The weak teachers (models/weak_teacher.py) are smal
 weak half's gold, in the target format.
 
 Built once per recipe into the model cache (content-addressed); the loop runs the build as a
-manifest stage (stages/model_builds.py) that records the corpus hash and the built weights' hash.
+manifest stage (run/model_builds.py) that records the corpus hash and the built weights' hash.
 """
 from __future__ import annotations
 

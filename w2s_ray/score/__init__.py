@@ -1,6 +1,6 @@
 """Score stage: the Scorer contract, the built-in scorers, and the functions that run them.
 
-Importing this package does not import Ray (w2s_ray.runtime must set Ray's environment first).
+Importing this package does not import Ray (w2s_ray.raycluster.runtime must set Ray's environment first).
 """
 from w2s_ray.text.answers import extract_answer, normalize_answer, parse_number
 from w2s_ray.score.base import (

@@ -132,7 +132,7 @@ def _pools(specs: list[ScorerSpec]) -> list[list[ScorerSpec]]:
 def scorers_fit_now(scorers: Sequence[ScorerSpec | dict | str]) -> bool:
     """Whether every scorer pool fits at its full size in what the cluster has free now (a stage
     keeping its engines up asks this before scoring beside them)."""
-    from w2s_ray.free_resources import free_resources
+    from w2s_ray.raycluster.free_resources import free_resources
 
     free = free_resources(settle_s=0)
     for pool in _pools(as_specs(scorers)):
@@ -147,7 +147,7 @@ def score_dataset(ds, scorers: Sequence[ScorerSpec | dict | str]):
     specs = as_specs(scorers)  # fail on a bad spec before anything touches Ray
     from ray.data import ActorPoolStrategy
 
-    from w2s_ray.free_resources import fit_pool, free_resources, total_resources
+    from w2s_ray.raycluster.free_resources import fit_pool, free_resources, total_resources
 
     # Each pool gets as many actors as fit in what is free now (a Serve replica may hold CPUs), at
     # least one, or the stage fails here instead of waiting for an actor that can never start.

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from w2s_ray.config import RunConfig
-from w2s_ray.manifest import Manifest
+from w2s_ray.run.manifest import Manifest
 from w2s_ray.serve.server import StudentServer, check_exposure
 
 
@@ -142,7 +142,7 @@ def _ignoring_signals():
 def _shutdown(server: StudentServer) -> None:
     from ray import serve
 
-    from w2s_ray.runtime import cluster_address, shutdown_ray
+    from w2s_ray.raycluster.runtime import cluster_address, shutdown_ray
 
     server.stop()  # deletes this app only
     # serve.shutdown() deletes every app: only on the embedded Ray this process owns, never on a

@@ -5,7 +5,7 @@
     RUN_DIR/serve/checkpoints/round-K-<sha8>/   an immutable snapshot of round K's student
 
 Promoting a student, after its evaluation is recorded in the manifest (the students are the stages
-its recipe tagged `student_eval`, stage_tags.py; the checkpoint is the `train` stage of the same
+its recipe tagged `student_eval`, run/stage_tags.py; the checkpoint is the `train` stage of the same
 label; round K's is served as `RUN-round-K`, Stage II's as `RUN-stage2`):
   1. verify the train stage's checkpoint against its manifest record (weights sha256, sizes);
   2. publish a snapshot: hard links to its files in a staging dir, renamed into place (atomic);
@@ -29,11 +29,11 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from w2s_ray.manifest import Manifest, now_iso
-from w2s_ray.atomic_file import atomic_replace, fsync_dir
-from w2s_ray.file_lock import exclusive
-from w2s_ray.stage_io import CorruptStageError, verify_checkpoint
-from w2s_ray.stage_tags import find, tagged
+from w2s_ray.run.manifest import Manifest, now_iso
+from w2s_ray.run.atomic_file import atomic_replace, fsync_dir
+from w2s_ray.run.file_lock import exclusive
+from w2s_ray.run.stage_io import CorruptStageError, verify_checkpoint
+from w2s_ray.run.stage_tags import find, tagged
 
 SERVE_DIR = "serve"
 POINTER = "latest.json"

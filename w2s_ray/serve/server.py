@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from w2s_ray.config import RunConfig
-from w2s_ray.devices import resolve_device
-from w2s_ray.manifest import MANIFEST_FILE, ManifestError
-from w2s_ray.runtime import LOOPBACK, cluster_address, init_ray, ray_logs_dir
+from w2s_ray.raycluster.devices import resolve_device
+from w2s_ray.run.manifest import MANIFEST_FILE, ManifestError
+from w2s_ray.raycluster.runtime import LOOPBACK, cluster_address, init_ray, ray_logs_dir
 from w2s_ray.serve.app import AppSpec, app_name, build_app
 from w2s_ray.serve.promotion import Promoted, PromotionError, promote_latest, verified_latest
 
@@ -80,7 +80,7 @@ class StudentServer:
         """Start Serve (HTTP on serve.host:serve.port) and deploy the latest promotion, if there is one."""
         check_exposure(self.config)
         init_ray_for_serving(self.config)
-        from ray import serve  # after init_ray: importing ray first fixes the driver's auth mode (runtime.py)
+        from ray import serve  # after init_ray: importing ray first fixes the driver's auth mode (raycluster/runtime.py)
 
         logs = ray_logs_dir()
         if not self.config.ray.log_to_driver and logs:  # on a cluster, its own log directories

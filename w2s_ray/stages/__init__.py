@@ -1,5 +1,5 @@
-"""The stage library recipes compose: what a run needs (context.py), the stage bodies that go through
-the manifest (steps.py: generate and score, select, train), built-in model builds (model_builds.py).
+"""The stage library recipes compose: the stage bodies that go through the manifest (steps.py:
+generate and score, select, train), given the run's context (run/context.py).
 
 It sits below the recipes and knows none of them: a recipe imports stages, never the other way.
 """

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from w2s_ray.config_base import Strict as _Strict
+from w2s_ray.config.base import Strict as _Strict
 
 
 

@@ -8,7 +8,7 @@ TorchConfig offers no hook between choosing the address and creating the store. 
 accept `master_listen_fd`, a socket bound by the caller. So before Ray Train sets up the process
 group, every worker swaps torch's store factory (`torch.distributed.rendezvous._create_c10d_store`,
 private) for one that meets on 127.0.0.1: rank 0 binds the socket there and hands it over, the
-other ranks connect there. Gloo's own sockets follow GLOO_SOCKET_IFNAME (runtime.py sets `lo`).
+other ranks connect there. Gloo's own sockets follow GLOO_SOCKET_IFNAME (raycluster/runtime.py sets `lo`).
 
 Only when every worker is on one node: across nodes the others must reach rank 0, so torch's
 defaults stay.
@@ -21,7 +21,7 @@ import socket
 from ray.train.torch import TorchConfig
 from ray.train.torch.config import _TorchBackend
 
-from w2s_ray.runtime import LOOPBACK
+from w2s_ray.raycluster.runtime import LOOPBACK
 
 
 def _rendezvous_on_loopback() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from w2s_ray.devices import Device
+from w2s_ray.raycluster.devices import Device
 from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.train_job import TrainResult
 
@@ -53,7 +53,7 @@ def train_preference(
 ) -> TrainResult:
     """DPO or ORPO (config.objective) of the model in base_model_dir on rows; publish it at out_dir.
 
-    Ray must be initialised (w2s_ray.runtime.init_ray). Same contract as train_sft: out_dir appears
+    Ray must be initialised (w2s_ray.raycluster.runtime.init_ray). Same contract as train_sft: out_dir appears
     complete (model.safetensors, tokenizer, train_config.json, metrics.json) or not at all, and a
     LoRA adapter is merged before saving. Set config.lr for preference training (see TrainConfig).
     Metrics add, from the trainer's log: preference_history [{step, reward_accuracy, reward_margin,

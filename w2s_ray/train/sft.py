@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from w2s_ray.devices import Device
+from w2s_ray.raycluster.devices import Device
 from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.train_job import TrainResult
 
@@ -39,7 +39,7 @@ def train_sft(
 ) -> TrainResult:
     """Fine-tune the model in base_model_dir on rows; publish a plain HF model dir at out_dir.
 
-    Ray must be initialised (w2s_ray.runtime.init_ray). base_model_dir and the storage beside
+    Ray must be initialised (w2s_ray.raycluster.runtime.init_ray). base_model_dir and the storage beside
     out_dir must be readable by every train worker (shared storage on a multi-node cluster).
     out_dir appears complete (model.safetensors, tokenizer, train_config.json, metrics.json) or
     not at all; a LoRA adapter is merged into the weights before saving.

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from w2s_ray.devices import Device
+from w2s_ray.raycluster.devices import Device
 from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.train_job import TrainResult
 

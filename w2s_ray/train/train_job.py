@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from w2s_ray.devices import Device, train_scaling
+from w2s_ray.raycluster.devices import Device, train_scaling
 from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.deepspeed_configs import resolve_deepspeed
 from w2s_ray.train.publish import place_checkpoint, publish_dir, refuse_existing, write_json

@@ -19,7 +19,7 @@ def default_torch_extensions_dir() -> str:
     """Where DeepSpeed caches its JIT-compiled ops (~36-60 s to build once on CPU)."""
     if os.environ.get("TORCH_EXTENSIONS_DIR"):
         return os.environ["TORCH_EXTENSIONS_DIR"]
-    from w2s_ray.config_base import default_cache_dir
+    from w2s_ray.config.base import default_cache_dir
 
     return str(default_cache_dir() / "torch_extensions")
 

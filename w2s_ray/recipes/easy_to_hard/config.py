@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from w2s_ray.config_base import Strict
+from w2s_ray.config.base import Strict
 from w2s_ray.train.config import TrainConfig
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from w2s_ray.config_base import Strict
+from w2s_ray.config.base import Strict
 from w2s_ray.train.config import LoraSettings, TrainConfig
 
 

@@ -19,9 +19,9 @@ from w2s_ray.recipes.light_reasoner.stages import contrast, sampled_questions
 from w2s_ray.score.contrast import check_same_tokenizer
 from w2s_ray.recipes.light_reasoner.select import rejection_sampling_sft, select_steps
 from w2s_ray.serve.promotion import promote_latest
-from w2s_ray.stage_tags import Tag
-from w2s_ray.stages.context import RunContext
-from w2s_ray.stages.model_builds import build_models
+from w2s_ray.run.stage_tags import Tag
+from w2s_ray.run.context import RunContext
+from w2s_ray.run.model_builds import build_models
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from w2s_ray.manifest import Manifest
-from w2s_ray.stage_io import read_stage
+from w2s_ray.run.manifest import Manifest
+from w2s_ray.run.stage_io import read_stage
 
 SAMPLE, BASE = "light_reasoner/sample", "baselines/strong_base/eval"
 METHOD_STAGES = {

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from w2s_ray.config_base import Strict, repeated
+from w2s_ray.config.base import Strict, repeated
 
 
 class MixPart(Strict):

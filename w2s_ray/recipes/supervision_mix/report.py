@@ -17,8 +17,8 @@ import random
 
 from w2s_ray.eval.accuracy import stage_accuracy
 from w2s_ray.eval.pgr_interval import N_DRAWS, SEED, correct_by_problem
-from w2s_ray.manifest import Manifest
-from w2s_ray.stage_tags import tagged
+from w2s_ray.run.manifest import Manifest
+from w2s_ray.run.stage_tags import tagged
 
 LEVELS = (1, 2, 3, 4, 5)
 

@@ -1,4 +1,4 @@
-"""Typed run configuration, loaded from YAML. Defaults live here and nowhere else.
+"""Typed run configuration (loading.py reads it from YAML). Defaults live here and nowhere else.
 
 Errors name the field: pydantic reports the path (`teachers.1.temperature`), and `load_config`
 prefixes the file name. Unknown keys are errors too (a typo must not silently fall back to a default).
@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
-from w2s_ray.config_base import Strict as _Strict, repeated
+from w2s_ray.config.base import Strict as _Strict, repeated
 from w2s_ray.recipes.base import all_recipe_configs, recipe_config, recipe_names
 from w2s_ray.score.stage import ScorerSpec, as_specs
 from w2s_ray.text.answers import DEFAULT_MARKERS, check_markers
@@ -288,7 +285,7 @@ class _CommonConfig(_Strict):
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:
-        from w2s_ray.config_base import default_cache_dir
+        from w2s_ray.config.base import default_cache_dir
 
         return Path(self.cache_dir) if self.cache_dir else default_cache_dir()
 
@@ -310,103 +307,3 @@ RunConfig = _with_recipe_sections()
 _ADDED_TEACHER_DEFAULTS = {"tensor_parallel_size": 1, "gpu_memory_utilization": None, "max_num_seqs": None,
                            "engine_kwargs": {}}
 _ADDED_TRAIN_DEFAULTS = {"gpus_per_worker": 1.0, "report_to": [], "max_steps": None}
-
-
-class ConfigError(ValueError):
-    """A config file that does not parse or validate; the message names the file and field."""
-
-
-MAX_CONFIG_BYTES = 1 << 20
-MAX_CONFIG_NODES = 100_000  # a real config has a few hundred; an alias bomb has billions
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen: dict = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark)
-            if isinstance(key, (str, int, float, bool)):
-                seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
-
-
-# PyYAML follows YAML 1.1, where `1e-4` (no dot) is a string; lax validation used to turn it into a
-# float, strict validation would refuse it. Read YAML 1.2 floats as floats instead.
-_UniqueKeyLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"))
-
-
-def _count_nodes(value, limit: int) -> int:
-    """Nodes of the loaded value as a tree (aliases count every time they are used), up to limit + 1.
-    Aliases make a DAG that is small in memory but exponential as a tree, and validating, dumping or
-    hashing it walks the tree: this walk stops as soon as the limit is passed."""
-    count, stack = 0, [value]
-    while stack and count <= limit:
-        item = stack.pop()
-        count += 1
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return count
-
-
-def load_config(path: str | Path, overrides: dict | None = None, sets: list[str] = ()) -> RunConfig:
-    """The validated config in `path`; `overrides` replace top-level keys, `sets` are `--set
-    key.path=value` (config_overrides.py). Every problem is a ConfigError whose one line names the
-    file (and the line, or the field): a missing or unreadable file, bad YAML, a duplicate key, an
-    alias bomb, a wrong type or value, an unknown --set key."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read the config: {err.strerror or err}") from err
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: {len(data)} bytes; a config is at most {MAX_CONFIG_BYTES}")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 (byte {err.start + 1})") from err
-    try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        what = " ".join(str(getattr(err, "problem", None) or err).split())
-        raise ConfigError(f"{where}: not valid YAML: {what}") from err
-    except RecursionError as err:
-        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from err
-    if _count_nodes(raw, MAX_CONFIG_NODES) > MAX_CONFIG_NODES:
-        raise ConfigError(f"{path}: more than {MAX_CONFIG_NODES} values once aliases are expanded (an alias bomb?)")
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
-    raw.update(overrides or {})
-    if sets:
-        from w2s_ray.config_overrides import OverrideError, apply_sets
-
-        try:
-            apply_sets(raw, sets, RunConfig, _UniqueKeyLoader)
-        except OverrideError as err:
-            raise ConfigError(f"{path}: {err}") from None
-    return validate_config(raw, path)
-
-
-def validate_config(raw: dict, where: str | Path) -> RunConfig:
-    """RunConfig from a mapping (a config file's, or a manifest's); ConfigError naming `where` and
-    every bad field, on one line."""
-    try:
-        return RunConfig.model_validate(raw)
-    except ValidationError as err:
-        fields = []
-        for e in err.errors():
-            field = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            fields.append(f"field '{field}': {e['msg']}")
-        raise ConfigError(f"{where}: invalid config: " + "; ".join(fields)) from err

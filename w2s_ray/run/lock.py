@@ -14,8 +14,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from w2s_ray.file_lock import LockTimeoutError, acquire
-from w2s_ray.manifest import ManifestError
+from w2s_ray.run.file_lock import LockTimeoutError, acquire
+from w2s_ray.run.manifest import ManifestError
 
 LOCK_FILE = ".w2s.lock"
 _held: dict[Path, FileLock] = {}  # run dir -> the lock this process holds on it

@@ -56,7 +56,7 @@ def _refuse_a_ray_imported_without_token_auth() -> None:
     ray = sys.modules.get("ray")
     if ray is not None and not ray.is_initialized() and os.environ.get("RAY_AUTH_MODE") != "token":
         raise RuntimeError(
-            "ray was imported before w2s_ray.runtime.init_ray started the embedded Ray, with RAY_AUTH_MODE "
+            "ray was imported before w2s_ray.raycluster.runtime.init_ray started the embedded Ray, with RAY_AUTH_MODE "
             f"{os.environ.get('RAY_AUTH_MODE', 'unset')}: the embedded Ray requires token authentication and "
             "this driver would not send the token. Import ray (or ray.serve, ray.data, ...) after init_ray, "
             "or set RAY_AUTH_MODE=token before the first import.")

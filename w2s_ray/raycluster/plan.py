@@ -1,7 +1,7 @@
 """`w2s plan CONFIG`: what each stage of a run will ask the Ray cluster for, checked against a cluster.
 
 Nothing is loaded or started: the asks are computed from the config with the same rules the stages
-use (devices.py for placement, TeacherConfig for replicas and tensor parallelism, TrainConfig for
+use (raycluster/devices.py for placement, TeacherConfig for replicas and tensor parallelism, TrainConfig for
 workers). Stages run one after another, so each must fit the cluster on its own; a Ray Data actor
 pool or a Ray Train worker group that does not fit waits forever instead of failing, which is why
 this check exists. Serve runs beside the loop (`w2s run --serve`), so with `serve` it is added to
@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass
 
 from w2s_ray.config import RunConfig, TeacherConfig
-from w2s_ray.devices import engine_actor_resources
+from w2s_ray.raycluster.devices import engine_actor_resources
 from w2s_ray.recipes.base import recipe_config
 from w2s_ray.score.stage import ScorerSpec
 from w2s_ray.train.config import TrainConfig
@@ -129,7 +129,7 @@ def _reachable(address: str) -> bool:
 
 def visible_cluster(config: RunConfig) -> tuple[dict[str, float] | None, str]:
     """The cluster's total resources when RAY_ADDRESS / ray.address reaches one, with where from."""
-    from w2s_ray.runtime import cluster_address
+    from w2s_ray.raycluster.runtime import cluster_address
 
     address = cluster_address(config.ray.address)
     if address is None:

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from w2s_ray.atomic_file import atomic_replace
+from w2s_ray.run.atomic_file import atomic_replace
 
 DATA_FILE = "data.parquet"
 WEIGHT_SUFFIX = ".safetensors"

@@ -9,13 +9,13 @@ from pathlib import Path
 from w2s_ray.config import RunConfig, TeacherConfig
 from w2s_ray.data.schema import Problem
 from w2s_ray.data.sources import load_splits
-from w2s_ray.devices import Device, resolve_device
+from w2s_ray.raycluster.devices import Device, resolve_device
 from w2s_ray.generate.engine_pool import EngineCache
-from w2s_ray.manifest import Manifest
+from w2s_ray.run.manifest import Manifest
 from w2s_ray.models.built_in import built_in
 from w2s_ray.models.load import resolve_model
-from w2s_ray.run_lock import lock_run_dir
-from w2s_ray.runtime import init_ray, quiet_ray_data, ray_logs_dir
+from w2s_ray.run.lock import lock_run_dir
+from w2s_ray.raycluster.runtime import init_ray, quiet_ray_data, ray_logs_dir
 from w2s_ray.train.train_job import STORAGE_DIRNAME
 
 
@@ -39,10 +39,10 @@ class RunContext:
 
     def model_path(self, spec: str) -> str:
         """A local directory for a model spec. A built-in model is built by its own manifest stage
-        (stages/model_builds.py), never here unseen; anything else resolves as models/load.py says."""
+        (run/model_builds.py), never here unseen; anything else resolves as models/load.py says."""
         if spec not in self._models:
             if built_in(spec) is not None:
-                from w2s_ray.stages.model_builds import build_model
+                from w2s_ray.run.model_builds import build_model
 
                 return build_model(self, spec)
             self._models[spec] = str(resolve_model(spec, self.config.resolved_cache_dir()))
@@ -97,7 +97,7 @@ def clean_leftovers(manifest: Manifest) -> list[Path]:
 def resolve_models(config: RunConfig) -> dict[str, str]:
     """Every teacher's model that is a path, .gguf file or hub id, as a local directory. Done before
     Ray starts: a typo'd id fails in seconds with its name, not at the first stage that loads it, and
-    the embedded Ray's HF_HUB_OFFLINE (runtime.py) does not yet stop a hub download. Built-in models
+    the embedded Ray's HF_HUB_OFFLINE (raycluster/runtime.py) does not yet stop a hub download. Built-in models
     are left to their own manifest stages (RunContext.model_path)."""
     cache = config.resolved_cache_dir()
     specs = dict.fromkeys(t.model for t in [*config.weak, config.strong])

@@ -12,7 +12,7 @@ record (after verifying their files), the first incomplete one runs. Every chang
 whole file atomically (temporary file, fsync, os.replace, fsync of the directory), so a kill at any
 moment leaves the previous manifest or the new one. One process (the loop driver) writes it.
 
-`tag` says what the stage is for (stage_tags.py: a baseline, a student's eval, ...), as the recipe
+`tag` says what the stage is for (run/stage_tags.py: a baseline, a student's eval, ...), as the recipe
 that ran it declared; readers find models by it, not by the stage key. An untagged record (written
 before tags existed, or a stage no reader looks for) has no "tag" field: stage_tags.legacy_tag maps
 the keys readers used to match, so older run directories still report and serve.
@@ -32,9 +32,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from w2s_ray.atomic_file import atomic_replace
-from w2s_ray.stage_io import CorruptStageError, verify_output
-from w2s_ray.stage_tags import Tag
+from w2s_ray.run.atomic_file import atomic_replace
+from w2s_ray.run.stage_io import CorruptStageError, verify_output
+from w2s_ray.run.stage_tags import Tag
 
 MANIFEST_FILE = "manifest.json"
 VERSION = 1

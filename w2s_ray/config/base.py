@@ -24,7 +24,7 @@ def default_cache_dir() -> Path:
     (from any directory) share built models; else, for an installed wheel, ~/.cache/w2s_ray."""
     if os.environ.get("W2S_CACHE"):
         return Path(os.environ["W2S_CACHE"])
-    checkout = Path(__file__).resolve().parents[1]
-    if (checkout / "pyproject.toml").is_file() and (checkout / "w2s_ray" / "config_base.py").is_file():
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "w2s_ray" / "config" / "base.py").is_file():
         return checkout / ".cache" / "w2s"
     return Path.home() / ".cache" / "w2s_ray"

@@ -1,7 +1,7 @@
 """docs/config.md, generated from the pydantic models of the run config (config.RunConfig).
 
-    python -m w2s_ray.config_docs            # (re)write docs/config.md;  `make docs`
-    python -m w2s_ray.config_docs --check    # exit 1 when docs/config.md is out of date
+    python -m w2s_ray.config.docs            # (re)write docs/config.md;  `make docs`
+    python -m w2s_ray.config.docs --check    # exit 1 when docs/config.md is out of date
 
 Every section reachable from RunConfig is listed (a recipe's section is a RunConfig field, so a new
 one appears without an edit here), with each field's type, default, constraints and its description:
@@ -30,7 +30,7 @@ from pydantic_core import PydanticUndefined
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "config.md"
 HEADER = """# Config reference
 
-Generated from the pydantic models in `w2s_ray/` by `make docs` (`python -m w2s_ray.config_docs`);
+Generated from the pydantic models in `w2s_ray/` by `make docs` (`python -m w2s_ray.config.docs`);
 do not edit by hand: `tests/test_config_docs.py` fails when this file and the models differ.
 A config is YAML; unknown keys are errors and types are strict (`"3"` is not a number). Any field can
 also be set on the command line: `w2s run CONFIG --set train.lr=1e-4`.
