@@ -11,10 +11,10 @@ import yaml
 
 from w2s_ray.cli import main
 from w2s_ray.config import ConfigError, TeacherConfig, load_config
-from w2s_ray.raycluster.devices import train_scaling
 from w2s_ray.generate.hf_engine import truncate_at_stop
-from w2s_ray.raycluster.devices import engine_actor_resources
 from w2s_ray.generate.vllm_engine import engine_spec
+from w2s_ray.raycluster.devices import train_scaling
+from w2s_ray.raycluster.devices import engine_actor_resources
 from w2s_ray.train.config import TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent

@@ -5,8 +5,8 @@ import pytest
 
 from w2s_ray.config import TeacherConfig
 from w2s_ray.data.world import generate_world
-from w2s_ray.raycluster.devices import check_vllm_cpu_model
 from w2s_ray.generate.stage import OUTPUT_COLUMNS, generate
+from w2s_ray.raycluster.devices import check_vllm_cpu_model
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ import shutil
 import numpy as np
 import pytest
 
-from w2s_ray.score.contrast import ContrastScorer, TokenizerMismatchError, check_same_tokenizer, expert_mask
 from w2s_ray.recipes.light_reasoner.select import contrast_target, rejection_sampling_sft, select_steps
+from w2s_ray.score.contrast import ContrastScorer, TokenizerMismatchError, check_same_tokenizer, expert_mask
 
 
 def test_target_on_a_hand_computed_three_token_example():

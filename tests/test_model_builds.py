@@ -7,11 +7,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from w2s_ray.config import RunConfig
 from w2s_ray.data.schema import Problem
-from w2s_ray.run.context import RunContext
-from w2s_ray.run.model_builds import build_models
-from w2s_ray.run.manifest import Manifest
 from w2s_ray.models import strong_student
 from w2s_ray.models.strong_student import DEFAULT_STUDENTS, corpus_hash, student_corpus
+from w2s_ray.run.context import RunContext
+from w2s_ray.run.manifest import Manifest
+from w2s_ray.run.model_builds import build_models
 
 TINY = "world-student-tiny"
 

@@ -9,11 +9,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from tests.tiny_run import write_config
 from w2s_ray.cli import main
 from w2s_ray.config import load_config
-from w2s_ray.run.context import resolve_models
 from w2s_ray.models.hub import ModelNotFoundError
 from w2s_ray.models.load import resolve_model
 from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, save_model_dir
 from w2s_ray.models.word_tokenizer import build_world_tokenizer
+from w2s_ray.run.context import resolve_models
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

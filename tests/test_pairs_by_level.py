@@ -1,8 +1,8 @@
 """Stage II's pairs judged by level after the fact: the report says where its pairs can teach."""
 from __future__ import annotations
 
-from w2s_ray.recipes.w2s_reasoning.report import markdown as _stage2_pairs
 from w2s_ray.eval.selection_stats import pairs_by_level
+from w2s_ray.recipes.w2s_reasoning.report import markdown as _stage2_pairs
 
 
 def _pair(pid, level, chosen, rejected):

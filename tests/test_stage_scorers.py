@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import pytest
 
 from w2s_ray.config import ConfigError, RunConfig, load_config
+from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import Manifest
 from w2s_ray.stages import steps
-from w2s_ray.run.context import RunContext
 
 # The hashes of the shipped configs before per-stage scorers existed: their run directories resume.
 SHIPPED_HASHES = {"demo-smollm2": "005103d702def0a7", "demo-w2s": "cdeca3652173d0a4", "demo": "143eeaa52a2d2c11",

@@ -11,9 +11,9 @@ from w2s_ray.data.sources import strong_train_with_gold
 from w2s_ray.eval.compare import compare_rows
 from w2s_ray.eval.report import build_report
 from w2s_ray.run.manifest import Manifest, StageResult, run_stage
-from w2s_ray.serve.promotion import promote_latest
 from w2s_ray.run.stage_io import describe_checkpoint, write_stage
 from w2s_ray.run.stage_tags import Tag, legacy_tag, stage_tag, tagged
+from w2s_ray.serve.promotion import promote_latest
 from w2s_ray.train.publish import publish_dir
 
 CONFIG = RunConfig.model_validate({

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from w2s_ray.score import score_rows
 from w2s_ray.recipes.easy_to_hard.step_labels import first_error, step_labels_from_checker, step_labels_from_gold
+from w2s_ray.score import score_rows
 
 RIGHT = "16 + 11 = 27\n27 + 3 = 30\n#### 30"
 WRONG_STEP = "16 + 11 = 28\n28 + 3 = 31\n#### 31"  # the first step is wrong

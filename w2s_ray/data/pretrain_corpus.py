@@ -24,8 +24,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from w2s_ray.data.schema import Problem
 from w2s_ray.data import world
+from w2s_ray.data.schema import Problem
 from w2s_ray.data.world import FINAL_MARK, Step, sample_chain
 
 ALT_NAMES = {"Ada": "She", "Ivy": "She", "Zoe": "She", "Maya": "She", "Rosa": "She", "Iris": "She",

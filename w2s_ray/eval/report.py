@@ -12,8 +12,8 @@ from pathlib import Path
 from w2s_ray.eval.accuracy import stage_accuracy
 from w2s_ray.eval.pgr_interval import correct_by_problem, pgr_interval
 from w2s_ray.eval.selection_stats import selection_stats, strong_half_gold
-from w2s_ray.run.manifest import Manifest
 from w2s_ray.recipes.base import recipe_report
+from w2s_ray.run.manifest import Manifest
 from w2s_ray.run.stage_tags import tagged
 
 # Always in report.json (null when the run has no such stage); a recipe may tag more baselines.

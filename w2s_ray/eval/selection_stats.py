@@ -10,8 +10,8 @@ from pathlib import Path
 from w2s_ray.config import RunConfig
 from w2s_ray.data.sources import strong_train_with_gold
 from w2s_ray.run.manifest import Manifest
-from w2s_ray.select.quality import selection_quality
 from w2s_ray.run.stage_io import read_stage
+from w2s_ray.select.quality import selection_quality
 from w2s_ray.text.answers import normalize_answer
 
 

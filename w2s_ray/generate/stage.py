@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from functools import partial
 
 from w2s_ray.config import TeacherConfig
-from w2s_ray.raycluster.devices import Device, engine_actor_resources
-from w2s_ray.raycluster.free_resources import ROW_TASK_CPUS, fit_pool, free_resources, total_resources
 from w2s_ray.generate.engine_pool import EngineCache, dataset_through_pool
 from w2s_ray.generate.hf_engine import build_hf_generator
 from w2s_ray.generate.vllm_engine import engine_spec, vllm_available
+from w2s_ray.raycluster.devices import Device, engine_actor_resources
+from w2s_ray.raycluster.free_resources import ROW_TASK_CPUS, fit_pool, free_resources, total_resources
 from w2s_ray.text.answers import DEFAULT_MARKERS, extract_answer
 from w2s_ray.text.prompts import build_prompt
 

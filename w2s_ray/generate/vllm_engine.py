@@ -7,8 +7,8 @@ The engines themselves live in generate/engine_pool.py, shared by the stages of 
 from __future__ import annotations
 
 from w2s_ray.config import TeacherConfig
-from w2s_ray.raycluster.devices import Device, check_vllm_cpu_model, vllm_cpu_prefill_kwargs
 from w2s_ray.generate.engine_pool import EngineSpec
+from w2s_ray.raycluster.devices import Device, check_vllm_cpu_model, vllm_cpu_prefill_kwargs
 
 
 def vllm_available() -> bool:

@@ -9,13 +9,13 @@ from pathlib import Path
 from w2s_ray.config import RunConfig, TeacherConfig
 from w2s_ray.data.schema import Problem
 from w2s_ray.data.sources import load_splits
-from w2s_ray.raycluster.devices import Device, resolve_device
 from w2s_ray.generate.engine_pool import EngineCache
-from w2s_ray.run.manifest import Manifest
 from w2s_ray.models.built_in import built_in
 from w2s_ray.models.load import resolve_model
-from w2s_ray.run.lock import lock_run_dir
+from w2s_ray.raycluster.devices import Device, resolve_device
 from w2s_ray.raycluster.runtime import init_ray, quiet_ray_data, ray_logs_dir
+from w2s_ray.run.lock import lock_run_dir
+from w2s_ray.run.manifest import Manifest
 from w2s_ray.train.train_job import STORAGE_DIRNAME
 
 

@@ -5,9 +5,9 @@ Every stage goes through the manifest: a resumed run skips what finished and red
 from __future__ import annotations
 
 from w2s_ray.config import RunConfig
-from w2s_ray.run.manifest import Manifest
 from w2s_ray.recipes import recipe
 from w2s_ray.run.context import open_run
+from w2s_ray.run.manifest import Manifest
 
 
 def run(config: RunConfig, data: tuple[dict, dict] | None = None) -> Manifest:

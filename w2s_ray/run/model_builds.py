@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import sys
 
+from w2s_ray.models.built_in import built_in
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult, run_stage
-from w2s_ray.models.built_in import built_in
 from w2s_ray.run.stage_io import describe_checkpoint
 
 BUILD_REPORTS = ("training.json",)

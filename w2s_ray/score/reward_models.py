@@ -21,9 +21,9 @@ from typing import Literal
 import numpy as np
 
 from w2s_ray.score.base import Batch, Scorer, object_column, register, require_column
-from w2s_ray.text.steps import split_steps
 from w2s_ray.text.prompts import zero_shot
 from w2s_ray.text.reward_format import outcome_rm_ids, process_rm_ids
+from w2s_ray.text.steps import split_steps
 
 
 def _device(device: str) -> str:

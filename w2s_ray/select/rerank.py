@@ -23,9 +23,9 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from w2s_ray.text.vote import vote
 from w2s_ray.select.selection import Selection, _as_int, sft_row
 from w2s_ray.text.answers import normalize_answer
+from w2s_ray.text.vote import vote
 
 METHODS = ("majority", "best_of_n", "weighted")
 SCORE_COLUMNS = ("reward", "prm_min", "prm_prod", "prm_last")

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from w2s_ray.config import ServeConfig, TeacherConfig
-from w2s_ray.raycluster.devices import Device, check_vllm_cpu_model, vllm_cpu_prefill_kwargs, vllm_placement
 from w2s_ray.generate.vllm_engine import engine_env
+from w2s_ray.raycluster.devices import Device, check_vllm_cpu_model, vllm_cpu_prefill_kwargs, vllm_placement
 from w2s_ray.serve.guard import RequestGuard, token_digest
 
 MODEL_DEPLOYMENT = "student"

@@ -29,9 +29,9 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from w2s_ray.run.manifest import Manifest, now_iso
 from w2s_ray.run.atomic_file import atomic_replace, fsync_dir
 from w2s_ray.run.file_lock import exclusive
+from w2s_ray.run.manifest import Manifest, now_iso
 from w2s_ray.run.stage_io import CorruptStageError, verify_checkpoint
 from w2s_ray.run.stage_tags import find, tagged
 

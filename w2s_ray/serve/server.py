@@ -20,8 +20,8 @@ from pathlib import Path
 
 from w2s_ray.config import RunConfig
 from w2s_ray.raycluster.devices import resolve_device
-from w2s_ray.run.manifest import MANIFEST_FILE, ManifestError
 from w2s_ray.raycluster.runtime import LOOPBACK, cluster_address, init_ray, ray_logs_dir
+from w2s_ray.run.manifest import MANIFEST_FILE, ManifestError
 from w2s_ray.serve.app import AppSpec, app_name, build_app
 from w2s_ray.serve.promotion import Promoted, PromotionError, promote_latest, verified_latest
 

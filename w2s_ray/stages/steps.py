@@ -18,12 +18,12 @@ from w2s_ray.eval.accuracy import accuracy_by_model
 from w2s_ray.generate.stage import generate
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult, run_stage
-from w2s_ray.score.stage import score_dataset, scorers_fit_now
-from w2s_ray.select import Selection
 from w2s_ray.run.stage_io import describe_checkpoint, read_stage, write_stage
 from w2s_ray.run.stage_tags import Tag
-from w2s_ray.train.objectives import train_objective
+from w2s_ray.score.stage import score_dataset, scorers_fit_now
+from w2s_ray.select import Selection
 from w2s_ray.train.config import TrainConfig
+from w2s_ray.train.objectives import train_objective
 
 
 class EmptyTrainingSet(RuntimeError):

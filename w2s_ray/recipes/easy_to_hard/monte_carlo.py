@@ -16,11 +16,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from w2s_ray.config import TeacherConfig
+from w2s_ray.recipes.easy_to_hard.step_labels import FirstErrorSearch, labelled_row
+from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult
 from w2s_ray.score.stage import ScorerSpec
 from w2s_ray.select.selection import Selection
-from w2s_ray.recipes.easy_to_hard.step_labels import FirstErrorSearch, labelled_row
-from w2s_ray.run.context import RunContext
 from w2s_ray.stages.steps import generate_and_score, select, stage_rows
 from w2s_ray.text.reward_format import STEP_END
 from w2s_ray.text.steps import split_steps

@@ -14,18 +14,18 @@ The report's `rerank` and `sgr` come from the last stage (tag role "report").
 """
 from __future__ import annotations
 
-from w2s_ray.recipes.easy_to_hard.report import rerank_report, step_auroc
-from w2s_ray.run.manifest import StageResult, run_stage
 from w2s_ray.recipes.easy_to_hard.config import EasyToHardConfig, prm_gpus
-from w2s_ray.score.stage import ScorerSpec
-from w2s_ray.select import gold_sft
+from w2s_ray.recipes.easy_to_hard.monte_carlo import monte_carlo_labels
+from w2s_ray.recipes.easy_to_hard.report import rerank_report, step_auroc
 from w2s_ray.recipes.easy_to_hard.step_labels import step_labels_from_checker, step_labels_from_gold
-from w2s_ray.serve.promotion import promote_latest
+from w2s_ray.run.context import RunContext
+from w2s_ray.run.manifest import StageResult, run_stage
+from w2s_ray.run.model_builds import build_models
 from w2s_ray.run.stage_io import write_stage
 from w2s_ray.run.stage_tags import Tag
-from w2s_ray.run.context import RunContext
-from w2s_ray.run.model_builds import build_models
-from w2s_ray.recipes.easy_to_hard.monte_carlo import monte_carlo_labels
+from w2s_ray.score.stage import ScorerSpec
+from w2s_ray.select import gold_sft
+from w2s_ray.serve.promotion import promote_latest
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
 
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from w2s_ray.text.steps import split_steps
 from w2s_ray.select.selection import Selection, _as_int
 from w2s_ray.text.prompts import zero_shot
+from w2s_ray.text.steps import split_steps
 
 SOURCES = ("gold", "step_check", "monte_carlo")
 

@@ -14,14 +14,15 @@ trained token. Every stage goes through the manifest: a resumed run skips what f
 """
 from __future__ import annotations
 
+from w2s_ray.recipes.light_reasoner import keys
 from w2s_ray.recipes.light_reasoner.config import LightReasonerConfig
-from w2s_ray.recipes.light_reasoner.stages import contrast, sampled_questions
-from w2s_ray.score.contrast import check_same_tokenizer
 from w2s_ray.recipes.light_reasoner.select import rejection_sampling_sft, select_steps
-from w2s_ray.serve.promotion import promote_latest
-from w2s_ray.run.stage_tags import Tag
+from w2s_ray.recipes.light_reasoner.stages import contrast, sampled_questions
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.model_builds import build_models
+from w2s_ray.run.stage_tags import Tag
+from w2s_ray.score.contrast import check_same_tokenizer
+from w2s_ray.serve.promotion import promote_latest
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
 
 
@@ -37,28 +38,28 @@ def run(ctx: RunContext) -> None:
     # The expert samples; zero-shot, so the prefixes it is later trained on are the bare question.
     sampler = expert.model_copy(update={"name": "expert", "shots": 0, "n": lr.samples,
                                         "temperature": lr.temperature, "max_tokens": lr.max_tokens})
-    samples = generate_and_score(ctx, "light_reasoner/sample", sampler, expert.model,
+    samples = generate_and_score(ctx, keys.SAMPLE, sampler, expert.model,
                                  sampled_questions(ctx, lr.n_questions))
     samples_hash = {"samples": samples.output("rows")["sha256"]}
 
-    generate_and_score(ctx, "baselines/strong_base/eval", ctx.eval_teacher(expert, "strong-base"), expert.model,
+    generate_and_score(ctx, keys.BASE_EVAL, ctx.eval_teacher(expert, "strong-base"), expert.model,
                        test, tag=Tag("baseline", "strong_base"))
 
     # LightReasoner: contrast, keep the steps where the two disagree most, train toward the contrast.
-    scored = contrast(ctx, "light_reasoner/contrast", samples, expert.model, amateur.model,
+    scored = contrast(ctx, keys.CONTRAST, samples, expert.model, amateur.model,
                       (expert.name, amateur.name), lr)
-    steps = select(ctx, "light_reasoner/select", lambda: select_steps(stage_rows(scored), lr.beta, lr.keep_fraction),
+    steps = select(ctx, keys.SELECT, lambda: select_steps(stage_rows(scored), lr.beta, lr.keep_fraction),
                    inputs={"contrast": scored.output("rows")["sha256"]}, tag=Tag("select", "light_reasoner"))
-    trained = train(ctx, "light_reasoner/train", steps, expert.model, lr.kl_train_config(cfg.train),
+    trained = train(ctx, keys.TRAIN, steps, expert.model, lr.kl_train_config(cfg.train),
                     tag=Tag("train", "light_reasoner"))
-    generate_and_score(ctx, "light_reasoner/eval", ctx.eval_teacher(expert, "light-reasoner"),
+    generate_and_score(ctx, keys.EVAL, ctx.eval_teacher(expert, "light-reasoner"),
                        checkpoint_path(trained), test, inputs={"checkpoint": trained.output("model")["sha256"]},
                        tag=Tag("student_eval", "light_reasoner"))
     promote_latest(ctx.run_dir)  # RUN_DIR/serve/latest.json -> the LightReasoner student (w2s serve)
 
     # Baseline: rejection-sampling SFT on the same samples (gold decides which are right).
-    right = select(ctx, "rs_sft/select", lambda: rejection_sampling_sft(stage_rows(samples)), inputs=samples_hash,
+    right = select(ctx, keys.RS_SELECT, lambda: rejection_sampling_sft(stage_rows(samples)), inputs=samples_hash,
                    tag=Tag("select", "rs_sft"))
-    sft = train(ctx, "rs_sft/train", right, expert.model, lr.rs_sft_train_config(cfg.train), tag=Tag("train", "rs_sft"))
-    generate_and_score(ctx, "rs_sft/eval", ctx.eval_teacher(expert, "rs-sft"), checkpoint_path(sft), test,
+    sft = train(ctx, keys.RS_TRAIN, right, expert.model, lr.rs_sft_train_config(cfg.train), tag=Tag("train", "rs_sft"))
+    generate_and_score(ctx, keys.RS_EVAL, ctx.eval_teacher(expert, "rs-sft"), checkpoint_path(sft), test,
                        inputs={"checkpoint": sft.output("model")["sha256"]}, tag=Tag("baseline", "rs_sft"))

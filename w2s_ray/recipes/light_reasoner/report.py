@@ -17,15 +17,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from w2s_ray.recipes.light_reasoner import keys
 from w2s_ray.run.manifest import Manifest
 from w2s_ray.run.stage_io import read_stage
 
-SAMPLE, BASE = "light_reasoner/sample", "baselines/strong_base/eval"
-METHOD_STAGES = {
-    "light_reasoner": ("light_reasoner/contrast", "light_reasoner/select", "light_reasoner/train"),
-    "rs_sft": ("rs_sft/select", "rs_sft/train"),
-}
-EVALS = {"light_reasoner": "light_reasoner/eval", "rs_sft": "rs_sft/eval"}
+SAMPLE, BASE = keys.SAMPLE, keys.BASE_EVAL
+METHOD_STAGES = {"light_reasoner": (keys.CONTRAST, keys.SELECT, keys.TRAIN), "rs_sft": (keys.RS_SELECT, keys.RS_TRAIN)}
+EVALS = {"light_reasoner": keys.EVAL, "rs_sft": keys.RS_EVAL}
 # The done-when of issue 13: LightReasoner's gain >= 80 % of RS-SFT's with <= 10 % of its trained tokens.
 GAIN_SHARE, TOKEN_SHARE = 0.8, 0.1
 

@@ -12,11 +12,11 @@ import sys
 import time
 
 from w2s_ray.data.sources import strong_train_with_gold
-from w2s_ray.run.manifest import StageResult, run_stage
 from w2s_ray.recipes.light_reasoner.config import LightReasonerConfig
-from w2s_ray.score.stage import ScorerSpec, score_dataset
-from w2s_ray.run.stage_io import write_stage
 from w2s_ray.run.context import RunContext
+from w2s_ray.run.manifest import StageResult, run_stage
+from w2s_ray.run.stage_io import write_stage
+from w2s_ray.score.stage import ScorerSpec, score_dataset
 from w2s_ray.stages.steps import stage_rows
 
 CONTRAST_INPUT_COLUMNS = ("problem_id", "model", "sample_index", "prompt", "text")

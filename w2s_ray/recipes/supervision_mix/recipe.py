@@ -20,8 +20,8 @@ import json
 
 from w2s_ray.recipes.supervision_mix.error_control import build_mix
 from w2s_ray.recipes.supervision_mix.subtasks import hard_set, rephrased_set, subtask_set
-from w2s_ray.run.stage_tags import Tag
 from w2s_ray.run.context import RunContext
+from w2s_ray.run.stage_tags import Tag
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
 
 

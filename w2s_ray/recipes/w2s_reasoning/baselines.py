@@ -11,9 +11,9 @@ own training stage, never a selection of the recipe.
 from __future__ import annotations
 
 from w2s_ray.data.sources import strong_train_with_gold
-from w2s_ray.select import Selection, gold_sft, take_all
-from w2s_ray.run.stage_tags import Tag
 from w2s_ray.run.context import RunContext
+from w2s_ray.run.stage_tags import Tag
+from w2s_ray.select import Selection, gold_sft, take_all
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, train
 
 

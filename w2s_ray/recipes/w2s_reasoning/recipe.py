@@ -18,11 +18,11 @@ from __future__ import annotations
 from w2s_ray.recipes.w2s_reasoning.baselines import run_baselines, weak_baseline
 from w2s_ray.recipes.w2s_reasoning.report import STAGE2
 from w2s_ray.recipes.w2s_reasoning.weak_teachers import prepare_weak_teachers
-from w2s_ray.select import consistency_filter, take_all
-from w2s_ray.serve.promotion import promote_latest
-from w2s_ray.run.stage_tags import Tag
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.model_builds import build_models
+from w2s_ray.run.stage_tags import Tag
+from w2s_ray.select import consistency_filter, take_all
+from w2s_ray.serve.promotion import promote_latest
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
 
 

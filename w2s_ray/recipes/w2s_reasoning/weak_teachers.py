@@ -7,8 +7,8 @@ so the teacher never sees the strong half or the test split.
 """
 from __future__ import annotations
 
-from w2s_ray.select import Selection, gold_sft
 from w2s_ray.run.context import RunContext
+from w2s_ray.select import Selection, gold_sft
 from w2s_ray.stages.steps import checkpoint_path, select, train
 
 
