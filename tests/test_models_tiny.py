@@ -81,7 +81,9 @@ def test_answer_only_loss_trains_on_the_completion(tokenizer, examples):
 def test_a_time_budget_stops_training(tokenizer, examples):
     model = build_tiny_llama(tokenizer, SHAPE, seed=0)
     result = pretrain(model, tokenizer, examples, PretrainConfig(train_seconds=0.5, batch=4, seq_len=32))
-    assert 0 < result.steps and result.seconds < 5
+    # No max_steps: only the budget can end it. Returning at all is the stop; the time is a lower
+    # bound (a loaded machine only adds), never an upper one.
+    assert 0 < result.steps and result.seconds >= 0.5
 
 
 def test_a_budget_is_required():
