@@ -57,6 +57,11 @@ def hold_cpus(ray_local, monkeypatch):
         ray_local.kill(holder)
 
 
+# A stall detector, not a timing: the bug these tests hold was waiting forever. The bounds are ~5x
+# what a machine with a second CPU-bound job beside the suite took (an engine start alone ~130 s).
+STALL_S = 900
+
+
 def _within(seconds: float, fn):
     out: dict = {}
 
@@ -83,11 +88,11 @@ def test_a_stage_whose_one_actor_cannot_fit_fails_at_once_instead_of_waiting_for
     hold_cpus(leave_free=0.5)
     problems = [p.to_row() for p in generate_world(4, seed=3, levels=(1,))]
     teacher = TeacherConfig(name="weak", model="unused", engine="hf", max_tokens=8)
-    out = _within(60, lambda: generate(problems, teacher, "unused", "cpu"))
+    out = _within(STALL_S, lambda: generate(problems, teacher, "unused", "cpu"))
     assert isinstance(out.get("error"), NoRoomError) and "'generate weak'" in str(out["error"]), out
 
     ds = ray_local.data.from_items([{"text": "#### 1", "gold": "1"}])
-    out = _within(60, lambda: score_dataset(ds, [{"name": "answer_check", "num_cpus": 1.0}]).take_all())
+    out = _within(STALL_S, lambda: score_dataset(ds, [{"name": "answer_check", "num_cpus": 1.0}]).take_all())
     assert isinstance(out.get("error"), NoRoomError) and "'score answer_check'" in str(out["error"]), out
 
 
@@ -98,7 +103,7 @@ def test_a_pool_larger_than_what_is_free_is_cut_and_the_stage_finishes(hold_cpus
     hold_cpus(leave_free=1.0)
     rows = [{"text": f"1+1=2\n#### {i}", "gold": "2"} for i in range(12)]
     ds = ray_local.data.from_items(rows, override_num_blocks=3)
-    out = _within(240, lambda: score_dataset(ds, [{"name": "step_check", "concurrency": 4, "batch_size": 4}]).take_all())
+    out = _within(STALL_S, lambda: score_dataset(ds, [{"name": "step_check", "concurrency": 4, "batch_size": 4}]).take_all())
     assert len(out["value"]) == 12, out
     assert "score step_check: 2 of 4 actors fit" in capfd.readouterr().err
 
@@ -116,7 +121,7 @@ def test_a_vllm_pool_beside_a_serve_replica_leaves_its_row_tasks_a_cpu(hold_cpus
     problems = [p.to_row() for p in generate_world(12, seed=3, levels=(1, 2))]
     teacher = TeacherConfig(name="weak", model="t-weak", engine="vllm", max_tokens=8, batch_size=2, dtype="float32",
                             max_model_len=128)
-    out = _within(180, lambda: generate(problems, teacher, tiny_models[0], "cpu"))
+    out = _within(STALL_S, lambda: generate(problems, teacher, tiny_models[0], "cpu"))
     assert "error" not in out, out
     ds, stats = out["value"]
     assert stats.rows == 12 and ds.count() == 12
