@@ -124,10 +124,11 @@ def test_tiny_run_every_stage_resumes_and_report_has_the_mix(tmp_path, tiny_mode
     assert hard["n_wrong_steps"] > 3 and mix["step_error"] == hard["n_wrong_steps"] / mix["n_steps"]
     assert 0 <= mix["acc"] <= 1 and set(mix["acc_by_level"]) == {"1", "2", "3", "4", "5"}
     [finding] = report["findings"]
-    assert finding["verdict"] == "not distinguishable" and finding["interval"]["diff"] == 0
+    assert finding["verdict"] == "not distinguishable" and finding["diff"] == 0 and finding["holds"] is False
+    assert finding["ci95"] == [0, 0] and finding["n_test"] == report["mixes"][0]["n"]
     assert finding["sets"]["all"]["outcome_error"] == mix["outcome_error"]
     markdown = (tmp_path / "run" / "report.md").read_text()
     [row] = compare_rows(config.run_dir)  # `w2s compare`: the mix, named with its set's errors
     assert row["model"] == f"mix all (outcome err 17%, step err {100 * mix['step_error']:.0f}%)"
     assert row["acc"] == mix["acc"]
-    assert "## Supervision mixes" in markdown and "| a mix against itself | all | all |" in markdown
+    assert "## Supervision mixes" in markdown and "| all>all | a mix against itself | +0.0 [+0.0, +0.0] |" in markdown

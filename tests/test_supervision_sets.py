@@ -155,7 +155,7 @@ def test_a_mix_is_measured_per_part_and_as_a_whole():
 
 
 def test_a_finding_is_judged_by_a_paired_interval_over_test_problems():
-    from w2s_ray.recipes.supervision_mix.report import diff_interval
+    from w2s_ray.eval.findings import finding, paired_interval as diff_interval
 
     better = {f"p{i}": float(i % 10 < 8) for i in range(200)}  # 80% right
     same = dict(better)
@@ -165,3 +165,8 @@ def test_a_finding_is_judged_by_a_paired_interval_over_test_problems():
     tie = diff_interval(better, same)
     assert tie["diff"] == tie["low"] == tie["high"] == 0  # paired: the same answers never differ
     assert diff_interval(better, {"other": 1.0}) is None
+    assert finding("a", "80 > 50", clear)["holds"] is True and finding("t", "tie", tie)["verdict"] == "not distinguishable"
+    reversed_ = finding("r", "50 > 80", diff_interval(worse, better))
+    assert reversed_["holds"] is False and reversed_["verdict"] == "reversed" and reversed_["ci95"][1] < 0
+    missing = finding("m", "not measured", None)
+    assert missing["holds"] is None and missing["verdict"] == "not run" and missing["n_test"] == 0

@@ -56,11 +56,37 @@ def render(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n" + note
 
 
+def compare_findings(run_dir: str | Path) -> list[dict]:
+    """The run's findings (report.json's `findings`), each with the run's name."""
+    report = build_report(run_dir)
+    run = report["run"] or Path(run_dir).name
+    return [{"run": run, **f} for f in report["findings"]]
+
+
+def render_findings_over_runs(findings: list[dict]) -> str:
+    """One row per (claim, run): a claim measured by several runs (seeds, say) reads down one block."""
+    if not findings:
+        return ""
+    lines = ["", "## Findings", "", "| claim | run | diff (95% CI) | n test | verdict |", "|---|---|---|---|---|"]
+    for f in sorted(findings, key=lambda f: (f["id"], f["run"])):
+        cell = "-" if f["ci95"] is None else (
+            f"{f['diff']:+.2f} [{f['ci95'][0]:+.2f}, {f['ci95'][1]:+.2f}]" if f.get("unit") == "ratio" else
+            f"{100 * f['diff']:+.1f} [{100 * f['ci95'][0]:+.1f}, {100 * f['ci95'][1]:+.1f}]")
+        lines.append(f"| {f['id']}: {f['claim']} | {f['run']} | {cell} | {f['n_test'] or '-'} | {f['verdict']} |")
+    held = {}
+    for f in findings:
+        held.setdefault(f["id"], []).append(f["holds"])
+    lines += ["", "Held in: " + "; ".join(f"{i} {sum(1 for h in hs if h)}/{len(hs)} runs" for i, hs in sorted(held.items()))]
+    return "\n".join(lines) + "\n"
+
+
 def write_compare(run_dirs: list[str], out_dir: str | Path) -> str:
     rows = [row for run_dir in run_dirs for row in compare_rows(run_dir)]
+    findings = [f for run_dir in run_dirs for f in compare_findings(run_dir)]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table = render(rows)
+    table = render(rows) + render_findings_over_runs(findings)
     (out_dir / "compare.md").write_text(table)
-    (out_dir / "compare.json").write_text(json.dumps({"runs": list(run_dirs), "rows": rows}, indent=2))
+    (out_dir / "compare.json").write_text(json.dumps({"runs": list(run_dirs), "rows": rows, "findings": findings},
+                                                     indent=2))
     return table

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from w2s_ray.eval.accuracy import stage_accuracy
+from w2s_ray.eval.findings import render_findings
 from w2s_ray.eval.pgr_interval import correct_by_problem, pgr_interval
 from w2s_ray.eval.selection_stats import selection_stats, strong_half_gold
 from w2s_ray.recipes.base import recipe_report
@@ -76,6 +77,7 @@ def build_report(run_dir: str | Path) -> dict:
             report.setdefault(name, value)
     for name, value in recipe_report(manifest.config.get("recipe")).build(manifest, report).items():  # recipes/base.py
         report.setdefault(name, value)
+    report.setdefault("findings", [])  # the paper's claims this run tests (eval/findings.py)
     return report
 
 
@@ -134,6 +136,8 @@ def render_markdown(report: dict) -> str:
         lines.append(f"| {name} | {100 * row['acc']:.1f} | " + " | ".join(cells)
                      + f" | {_pgr_cell(row)} | {row.get('selected_rows') or '-'} |")
     lines += recipe_report(report.get("recipe")).markdown(report)
+    if report.get("findings"):
+        lines += ["", "## Findings: the paper's claims against this run", "", *render_findings(report["findings"])]
     lines += ["", "## Stages", "",
               "Wall seconds per stage; generation rates include the engine's start-up where the stage "
               "started its engines (a stage right after one on the same model reuses them).", "",

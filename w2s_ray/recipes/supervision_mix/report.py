@@ -7,16 +7,14 @@ trained on (recorded by its select stage, before training) beside its accuracy b
 A mix is a student_eval whose select stage (same label) recorded a `supervision` measurement.
 
 `findings` checks each configured claim (supervision_mix.findings: mix `better` beats mix `worse`)
-with a paired bootstrap over test problems: reproduced where the 95% interval of the accuracy
-difference lies above 0, reversed where below, not distinguishable otherwise; both sets' measured
-errors stand beside it, since they are what would explain a finding that does not hold.
+as a paired difference over test problems (eval/findings.py); both sets' measured errors stand
+beside it, since they are what would explain a finding that does not hold.
 """
 from __future__ import annotations
 
-import random
-
 from w2s_ray.eval.accuracy import stage_accuracy
-from w2s_ray.eval.pgr_interval import N_DRAWS, SEED, correct_by_problem
+from w2s_ray.eval.findings import paired_finding
+from w2s_ray.eval.pgr_interval import correct_by_problem
 from w2s_ray.run.manifest import Manifest
 from w2s_ray.run.stage_tags import tagged
 
@@ -41,46 +39,21 @@ def mix_rows(manifest: Manifest) -> list[dict]:
     return rows
 
 
-def diff_interval(better: dict[str, float], worse: dict[str, float], n_draws: int = N_DRAWS, seed: int = SEED,
-                  level: float = 0.95) -> dict | None:
-    """acc(better) - acc(worse) on the test problems both answered, and its percentile interval over
-    bootstrap draws of those problems (the same draw for both: the difference is paired)."""
-    ids = sorted(set(better) & set(worse))
-    if not ids:
-        return None
-    diffs = [better[i] - worse[i] for i in ids]
-    rng = random.Random(seed)
-    draws = sorted(sum(rng.choice(diffs) for _ in ids) / len(ids) for _ in range(n_draws))
-    tail = (1 - level) / 2
-    return {"diff": sum(diffs) / len(ids), "low": draws[int(tail * n_draws)],
-            "high": draws[min(n_draws - 1, int((1 - tail) * n_draws))], "level": level, "problems": len(ids)}
-
-
 def findings(manifest: Manifest, mixes: list[dict]) -> list[dict]:
+    """One entry per configured claim (eval/findings.py), with both sets' measured errors beside it."""
     by_name = {m["name"]: m for m in mixes}
     out = []
     for claim in (manifest.config.get("supervision_mix") or {}).get("findings", []):
         better, worse = by_name.get(claim["better"]), by_name.get(claim["worse"])
-        row = {**claim, "verdict": "not run", "interval": None}
-        if better and worse and better["eval_stage"] and worse["eval_stage"]:
-            interval = diff_interval(correct_by_problem(manifest, better["eval_stage"]),
-                                     correct_by_problem(manifest, worse["eval_stage"]))
-            verdict = ("no shared test problems" if interval is None else "reproduced" if interval["low"] > 0
-                       else "reversed" if interval["high"] < 0 else "not distinguishable")
-            row.update(verdict=verdict, interval=interval, sets={
-                m["name"]: {k: m[k] for k in ("acc", "outcome_error", "step_error", "n_rows", "acc_by_level")}
-                for m in (better, worse)})
-        out.append(row)
+        measured = bool(better and worse and better["eval_stage"] and worse["eval_stage"])
+        extra = {"better": claim["better"], "worse": claim["worse"]}
+        if measured:
+            extra["sets"] = {m["name"]: {k: m[k] for k in ("acc", "outcome_error", "step_error", "n_rows",
+                                                           "acc_by_level")} for m in (better, worse)}
+        out.append(paired_finding(f"{claim['better']}>{claim['worse']}", claim["claim"],
+                                  correct_by_problem(manifest, better["eval_stage"]) if measured else None,
+                                  correct_by_problem(manifest, worse["eval_stage"]) if measured else None, **extra))
     return out
-
-
-def render_findings(rows: list[dict]) -> list[str]:
-    lines = ["| claim | better | worse | acc diff (95% CI) | verdict |", "|---|---|---|---|---|"]
-    for f in rows:
-        ci = f["interval"]
-        cell = "-" if ci is None else f"{100 * ci['diff']:+.1f} [{100 * ci['low']:+.1f}, {100 * ci['high']:+.1f}]"
-        lines.append(f"| {f['claim']} | {f['better']} | {f['worse']} | {cell} | {f['verdict']} |")
-    return lines
 
 
 def render_mixes(mixes: list[dict]) -> list[str]:
@@ -109,10 +82,7 @@ def build(manifest: Manifest, _common: dict) -> dict:
 
 
 def markdown(report: dict) -> list[str]:
-    lines = ["", "## Supervision mixes", "", *render_mixes(report["mixes"])]
-    if report["findings"]:
-        lines += ["", "## Findings (He et al. 2024) against this run", "", *render_findings(report["findings"])]
-    return lines
+    return ["", "## Supervision mixes", "", *render_mixes(report["mixes"])]
 
 
 def curves(report: dict) -> list[tuple[str, dict]]:
