@@ -165,3 +165,18 @@ def test_stages_with_their_own_epochs_do_not_inherit_the_runs_max_steps(tmp_path
     # unset, the field hashes as absent: runs made before it resume
     assert load_config(_write(tmp_path, BASE_YAML)).config_hash() == \
         load_config(_write(tmp_path, BASE_YAML + "train: {max_steps: null}\n")).config_hash()
+
+
+@pytest.mark.parametrize("steps", [
+    "recipe: easy_to_hard\neasy_to_hard: {step_sep: blank_line}\n",
+    "recipe: easy_to_hard\nscorers: [{name: answer_check}, {name: step_check, config: {step_sep: blank_line}}]\n",
+])
+def test_paragraph_steps_with_a_blank_line_stop_are_refused_at_load(tmp_path, steps):
+    # the sampler's default stop "\n\n" would end every sample after its first paragraph step
+    with pytest.raises(ConfigError, match=r"strong\.stop .*first blank line"):
+        load_config(_write(tmp_path, "strong: {name: s, model: m}\n" + steps))
+    kept = load_config(_write(tmp_path, "strong: {name: s, model: m, stop: ['Question:']}\n" + steps))
+    assert kept.strong.stop == ["Question:"]
+    # line steps keep the default stop
+    line_steps = load_config(_write(tmp_path, "strong: {name: s, model: m}\nrecipe: easy_to_hard\n"))
+    assert line_steps.strong.stop == ["\n\n", "Question:"]

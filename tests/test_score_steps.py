@@ -39,9 +39,19 @@ def test_division_by_zero_and_unsafe_powers():
         calc("10 ^ 1000")
 
 
-def test_split_steps_stops_at_the_answer_line_and_skips_blanks():
+def test_split_steps_stops_at_the_answer_and_skips_blanks():
     text = "14 + 6 = 20\n\n  20 - 5 = 15  \nso the total is #### 15\nafter"
-    assert split_steps(text) == ["14 + 6 = 20", "20 - 5 = 15"]
+    assert split_steps(text) == ["14 + 6 = 20", "20 - 5 = 15", "so the total is"]
+    assert split_steps("14 + 6 = 20\n#### 20\n3 = 4") == ["14 + 6 = 20"]
+
+
+def test_a_step_on_the_answer_line_is_a_step():
+    assert split_steps("a = 1\nb = 1 + 1 = 2 #### 2") == ["a = 1", "b = 1 + 1 = 2"]
+    assert split_steps("1 + 1 = 2 #### 2") == ["1 + 1 = 2"]
+    assert split_steps("#### 7") == []
+    assert split_steps("a\n\nb = 3 #### 3", step_sep="blank_line") == ["a", "b = 3"]
+    # the step checker sees the step, so its error counts
+    assert check_steps("a = 1\nb = 1 + 1 = 3 #### 3")["wrong_steps"] == [1]
     assert split_steps("a\nb\n\nc", step_sep="blank_line") == ["a\nb", "c"]
     assert split_steps("") == []
 

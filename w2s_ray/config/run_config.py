@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +18,8 @@ from w2s_ray.recipes.base import all_recipe_configs, recipe_config, recipe_names
 from w2s_ray.score.stage import ScorerSpec, as_specs
 from w2s_ray.text.answers import DEFAULT_MARKERS, check_markers
 from w2s_ray.train.config import TrainConfig
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")  # what text/steps.py splits paragraph steps at
 
 
 
@@ -255,6 +258,29 @@ class _CommonConfig(_Strict):
             raise ValueError("strong.sft_on_weak_half: only weak teachers train on the weak half's gold")
         if self.strong.name in {t.name for t in self.weak}:
             raise ValueError(f"strong.name {self.strong.name!r} is also a weak teacher's name")
+        return self
+
+    @model_validator(mode="after")
+    def _stops_keep_paragraph_steps(self):
+        """With paragraph steps (`step_sep: blank_line`), a stop string that matches a blank line ends
+        every sample at its first step, before any answer: refuse the pair rather than score it."""
+        where = [f"scorers.{i}" for i, s in enumerate(self.scorers) if s.config.get("step_sep") == "blank_line"]
+        for name, teacher in [("strong", self.strong), *((f"weak.{i}", t) for i, t in enumerate(self.weak))]:
+            where += [f"{name}.scorers.{i}" for i, s in enumerate(teacher.scorers or ())
+                      if s.config.get("step_sep") == "blank_line"]
+        where += [f"eval.scorers.{i}" for i, s in enumerate(self.eval.scorers or ())
+                  if s.config.get("step_sep") == "blank_line"]
+        for part in all_recipe_configs().values():
+            where += [f"{section}.step_sep" for section in part.sections
+                      if getattr(getattr(self, section, None), "step_sep", None) == "blank_line"]
+        if not where:
+            return self
+        for name, teacher in [("strong", self.strong), *((f"weak.{i}", t) for i, t in enumerate(self.weak))]:
+            cutting = [s for s in teacher.stop if _BLANK_LINE.search(s)]
+            if cutting:
+                raise ValueError(f"{name}.stop {cutting!r} ends a sample at its first blank line, but {where[0]} "
+                                 f"splits steps at blank lines: every sample would keep one step and no answer; "
+                                 f"drop it from {name}.stop (e.g. stop: [\"Question:\"])")
         return self
 
     def config_hash(self) -> str:

@@ -1,6 +1,6 @@
 """step_check: recompute the arithmetic of every solution step (step-wise error rate, He et al. 2024).
 
-Steps are the non-blank lines before the first "####" line (or, with `step_sep="blank_line"`, the
+Steps are the non-blank lines before the first "####" (or, with `step_sep="blank_line"`, the
 paragraphs, as in the MATH format of Sun et al. 2024). A step with no equation still counts as a step
 but is not checkable, so `step_error_rate = n_wrong_steps / n_steps` is a lower bound on the true step
 error: prose reasoning errors are invisible to arithmetic. `n_checkable_steps` says how much of a
