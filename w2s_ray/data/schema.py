@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 LEVELS = (1, 2, 3, 4, 5)
-PROBLEM_FIELDS = ("id", "question", "gold", "solution", "level", "source")
 
 
 class InputError(ValueError):
@@ -46,6 +45,3 @@ class Problem:
     def to_row(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "Problem":
-        return cls(**{k: row.get(k) for k in PROBLEM_FIELDS})
