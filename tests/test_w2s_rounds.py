@@ -45,3 +45,17 @@ def test_round_two_reads_the_round_one_student_zero_shot_and_one_fixed_demo_set(
 
     again = run(load_config(path))  # every input recorded the same way: all resumed
     assert again.stages() == manifest.stages()
+
+
+def test_ours_as_options_the_weak_teacher_every_round_and_demos_per_problem(tmp_path, tiny_models, ray_local):
+    from w2s_ray.run.driver import run
+
+    path = write_config(tmp_path / "run.yaml", tmp_path / "run", tiny_models, rounds=2, baselines=[],
+                        weak_side="weak_teacher", demos="per_problem")
+    manifest = run(load_config(path))
+    assert not {"stage1/demos", "round_2/generate_weak_side"} & set(manifest.stages())
+    weak_sha = manifest.record("weak/weak/generate")["outputs"]["rows"]["sha256"]
+    assert manifest.record("round_2/select")["inputs"]["weak"] == weak_sha
+    assert {r["source_model"] for r in _rows(manifest, "round_2/select")} == {"weak"}
+    prompts = {r["prompt"].rsplit("Question:", 1)[0] for r in _rows(manifest, "round_1/generate_strong")}
+    assert len(prompts) > 1  # each problem its own demos
