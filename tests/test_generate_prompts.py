@@ -42,3 +42,16 @@ def test_requests_carry_one_distinct_seed_per_sample():
     seeds = [r["sampling_params"]["seed"] for r in rows]
     assert len(set(seeds)) == 4 and seeds[0] == sample_seed(7, "d3", 0)
     assert all("model" not in r for r in rows)  # `model` is the output's column (_finish)
+
+
+def test_a_fixed_demo_set_is_shown_whole_and_in_order_before_every_question():
+    from w2s_ray.text.prompts import FixedDemos
+
+    fixed = FixedDemos(POOL[:3])
+    prompts = {pid: build_prompt({"id": pid, "question": "q?"}, shots=2, pool=fixed, seed=s)
+               for s, pid in enumerate(["p0", "p1", "p7"])}
+    assert len(set(prompts.values())) == 1  # whatever the problem or seed
+    shown = prompts["p0"].split("\n\n")
+    assert shown[:2] == [f"Question: {d['question']}\nAnswer: {d['solution'].strip()}" for d in POOL[:2]]
+    with pytest.raises(ValueError, match="fixed set has 3"):
+        build_prompt(PROBLEM, shots=4, pool=fixed, seed=0)

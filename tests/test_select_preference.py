@@ -232,3 +232,16 @@ def test_gold_is_never_read_and_does_not_change_the_pairs():
                      [{**r, "gold": None, "correct": False, "has_gold": False} for r in weak_rows])
     assert relabelled.stats() == plain.stats()
     assert all(not set(r) & {"gold", "correct", "has_gold"} for r in plain.rows)
+
+
+def test_max_pairs_gives_several_pairs_a_question_and_counts_the_question_once():
+    agree = one(student("a", ["7"] * 6 + ["8", "9", "1", "2"]), [weak("a", "7")], max_pairs=3)
+    assert agree.kept == 1 and agree.n_in == 1 and len(agree.rows) == 3
+    assert len({r["rejected"] for r in agree.rows}) == 3 and {r["chosen"] for r in agree.rows} == {agree.rows[0]["chosen"]}
+    few = one(student("b", ["7"] * 8 + ["8", "9"]), [weak("b", "7")], max_pairs=3)
+    assert len(few.rows) == 2  # every minority sample when there are no more than max_pairs
+    flip = one(student("c", ["7"] * 9 + ["8"]), [weak("c", "5")], max_pairs=3)
+    assert flip.kept == 1 and len(flip.rows) == 3 and {r["case"] for r in flip.rows} == {"majority_overrules"}
+    assert flip.by_teacher["weak"] == {"kept": 1, "dropped": {}, "cases": {"majority_overrules": 1}}
+    with pytest.raises(ValueError, match="max_pairs"):
+        build_preference_pairs(student("a", ["7"]), [weak("a", "7")], max_pairs=0)

@@ -160,6 +160,18 @@ class LoopConfig(_Strict):
     # paper's progressive refinement regenerates data with the improved student, not the weights);
     # previous: continue from the last round's student.
     train_from: Literal["base", "previous"] = "base"
+    # Weak-to-Strong Reasoning's round k > 1 (recipes/w2s_reasoning): whose zero-shot answers the
+    # round's selection reads. "student" (authors' default, GAIR-NLP/weak-to-strong-reasoning's
+    # released iter2 data): the round-(k-1) student answers zero-shot, so the kept set can grow past
+    # what the weak teacher got right; "weak_teacher" (ours): the weak teachers' round-0 answers,
+    # re-filtered every round. Round 1 always reads the weak teachers.
+    weak_side: Literal["student", "weak_teacher"] = "student"
+    # The strong model's in-context demos (strong.shots of them: weak outputs, right or wrong).
+    # "fixed" (authors' default, their src/prompt/demonstrations.py get_few_shot_prompts): one set,
+    # the first that state an answer after a shuffle seeded by demo_seed, shown for every question;
+    # "per_problem" (ours): drawn per problem from every weak output.
+    demos: Literal["fixed", "per_problem"] = "fixed"
+    demo_seed: int = 42  # the authors' random.seed(42); the drawn set is recorded in the manifest
     baselines: list[Literal["weak", "strong_base", "ceiling", "full_weak_ft"]] = Field(
         default_factory=lambda: list(BASELINES))
 

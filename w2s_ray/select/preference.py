@@ -63,6 +63,7 @@ def build_preference_pairs(
     min_confidence: float = 0.6,
     flip_confidence: float = 0.8,
     seed: int = 0,
+    max_pairs: int = 1,
 ) -> Selection:
     """DPO pairs {prompt, chosen, rejected, ...provenance} from the student's samples and weak greedy rows.
 
@@ -70,7 +71,12 @@ def build_preference_pairs(
     apart by sample_index. weak_rows: each weak teacher's solutions (role "weak"); per (teacher,
     problem) the lowest sample_index, the greedy one, is used. Rows are generation rows
     (problem_id, model, role, sample_index, question, text, answer, level); only those are read.
+    max_pairs: pairs per (teacher, problem). 1 is the authors' GSM8K rule; 3 their MATH rule
+    (construct_paired_data_math): up to 3 minority samples against an agreeing weak solution, or the
+    drawn majority sample and then the next majority samples of other text against an overruled one.
     """
+    if max_pairs < 1:
+        raise ValueError(f"max_pairs must be >= 1, got {max_pairs}")
     for name, value in (("min_confidence", min_confidence), ("flip_confidence", flip_confidence)):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must lie in [0, 1], got {value}")
@@ -94,20 +100,21 @@ def build_preference_pairs(
         verdict = _vote(group)
         for teacher in teachers:
             weak = weak_by_problem.get(pid, {}).get(teacher)
-            outcome = _pair(weak, group, verdict, min_confidence, flip_confidence, seed)
+            outcome = _pairs(weak, group, verdict, min_confidence, flip_confidence, seed, max_pairs)
             if isinstance(outcome, str):
                 dropped[outcome] += 1
                 per_teacher[teacher]["dropped"][outcome] += 1
                 continue
-            rows.append(outcome)
+            rows.extend(outcome)
             per_teacher[teacher]["kept"] += 1
-            per_teacher[teacher]["cases"][outcome["case"]] += 1
+            per_teacher[teacher]["cases"][outcome[0]["case"]] += 1
 
     by_teacher = {
         t: {"kept": c["kept"], "dropped": dict(sorted(c["dropped"].items())), "cases": dict(sorted(c["cases"].items()))}
         for t, c in per_teacher.items()
     }
-    return Selection(rows=rows, n_in=len(problems) * len(teachers), kept=len(rows), dropped=dict(dropped),
+    n_in = len(problems) * len(teachers)  # kept and dropped count units; rows, pairs (max_pairs a unit)
+    return Selection(rows=rows, n_in=n_in, kept=n_in - sum(dropped.values()), dropped=dict(dropped),
                      unit="teacher_problem", by_teacher=by_teacher)
 
 
@@ -152,9 +159,9 @@ def _vote(group: list[dict]) -> _Verdict:
     return _Verdict(top=leaders[0], votes=most, n=len(group))
 
 
-def _pair(weak: dict | None, group: list[dict], verdict: _Verdict, min_confidence: float,
-          flip_confidence: float, seed: int) -> dict | str:
-    """The pair for one weak solution, or the reason there is none."""
+def _pairs(weak: dict | None, group: list[dict], verdict: _Verdict, min_confidence: float,
+           flip_confidence: float, seed: int, max_pairs: int) -> list[dict] | str:
+    """The pairs for one weak solution (max_pairs at most), or the reason there is none."""
     if weak is None:
         return "weak_missing"
     if group and str(weak["question"]) != str(group[0]["question"]):
@@ -168,13 +175,21 @@ def _pair(weak: dict | None, group: list[dict], verdict: _Verdict, min_confidenc
         minority = [s for s in group if _answer(s) != verdict.top and _has_text(s)]
         if not minority:
             return "no_minority_sample"
-        return _row(weak, verdict, "weak_agrees", chosen=(weak, "weak"), rejected=(rng.choice(minority), "strong"))
+        # The authors' order of draws: one choice at max_pairs 1 (random.sample(..., 1)), else all
+        # minority samples when they are few enough, a sample of max_pairs when not.
+        rejected = [rng.choice(minority)] if max_pairs == 1 else \
+            (minority if len(minority) <= max_pairs else rng.sample(minority, max_pairs))
+        return [_row(weak, verdict, "weak_agrees", chosen=(weak, "weak"), rejected=(r, "strong")) for r in rejected]
     if verdict.confidence < flip_confidence - _EPS:
         return "disagree_below_flip"
     if not _has_text(weak):
         return "weak_empty_text"
     majority = [s for s in group if _answer(s) == verdict.top]  # a stated answer implies text
-    return _row(weak, verdict, "majority_overrules", chosen=(rng.choice(majority), "strong"), rejected=(weak, "weak"))
+    first = rng.choice(majority)
+    # Then the majority samples in order whose text differs from the drawn one's (the authors'
+    # loop compares texts, so two samples of one text give one pair).
+    chosen = [first, *[s for s in majority if s["text"] != first["text"]]][:max_pairs]
+    return [_row(weak, verdict, "majority_overrules", chosen=(c, "strong"), rejected=(weak, "weak")) for c in chosen]
 
 
 def _row(weak: dict, verdict: _Verdict, case: str, chosen: tuple[dict, str], rejected: tuple[dict, str]) -> dict:

@@ -3,6 +3,8 @@ completion a model is trained to write after it (" " + solution; EOS is added at
 
 Demonstrations are drawn per problem from a pool with a generator seeded by (seed, problem id), so a
 problem's prompt is the same on every run and every worker, and never shows the problem itself.
+A `FixedDemos` pool is instead one set shown whole, in its order, before every question (the authors'
+of Weak-to-Strong Reasoning: their prompt/demonstrations.py), its own questions included.
 """
 from __future__ import annotations
 
@@ -25,6 +27,10 @@ def completion_text(solution: str) -> str:
 
 def worked_example(question: str, solution: str) -> str:
     return f"{zero_shot(question)} {solution.strip()}"
+
+
+class FixedDemos(tuple):
+    """A demonstration set every problem sees, in this order (its first `shots`), never re-drawn."""
 
 
 def _rng(seed: int, problem_id: str) -> random.Random:
@@ -50,4 +56,8 @@ def build_prompt(problem: dict, shots: int, pool: Sequence[dict] | None, seed: i
         return zero_shot(problem["question"])
     if not pool:
         raise ValueError(f"{shots}-shot prompts need a demonstration pool; none was given")
+    if isinstance(pool, FixedDemos):
+        if shots > len(pool):
+            raise ValueError(f"{shots}-shot prompts need at least {shots} demonstrations, the fixed set has {len(pool)}")
+        return few_shot(problem["question"], pool[:shots])
     return few_shot(problem["question"], pick_demos(pool, shots, problem["id"], seed))

@@ -26,6 +26,11 @@ class Stage2Config(Strict):
     # suits a student that Stage I taught the answer format; a student that barely trained only
     # states an answer when shown the format. Pairs always carry the zero-shot prompt.
     shots: int = Field(default=0, ge=0)
+    # Pairs per (weak teacher, question). 3 (authors' default for MATH and OlympicArena, their
+    # src/construct_training_data.py construct_paired_data_math; this project's data is MATH-style,
+    # level-graded): up to 3 minority samples against an agreeing weak solution, up to 3 majority
+    # samples of different text against an overruled one. 1: their GSM8K rule, and ours before.
+    max_pairs: int = Field(default=3, ge=1)
     objective: Literal["dpo", "orpo"] = "dpo"
     beta: float = Field(default=0.1, gt=0.0)
     lr: float = Field(default=5e-5, gt=0.0)  # LoRA; full fine-tuning usually wants ~5e-7..5e-6

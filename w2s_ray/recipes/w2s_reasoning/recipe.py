@@ -3,8 +3,10 @@
   weak teachers (fine-tuned on the weak half's gold first, where configured) answer the strong
            half's questions greedily (once; they do not change)
   baselines: weak, strong base (zero- and k-shot), ceiling (gold SFT), full weak FT (take-all SFT)
-  Stage I, round k: the current student answers k-shot (demos: weak outputs, right or wrong)
-           -> consistency filter -> SFT -> evaluate; round k+1 generates with round k's student
+  Stage I, round k: the current student answers k-shot (demos: weak outputs, right or wrong; one
+           fixed set, loop.demos) -> consistency filter against the weak side -> SFT -> evaluate;
+           round k+1 generates with round k's student, which also answers zero-shot as the new weak
+           side (loop.weak_side "student", the authors'; "weak_teacher" keeps the teachers' answers)
   Stage II: the Stage-I student samples each question n times at temperature T -> majority vote
            -> preference pairs against the weak solutions -> DPO (or ORPO) -> evaluate
 
@@ -16,6 +18,7 @@ stage. Every stage goes through the manifest: a resumed run skips what finished 
 from __future__ import annotations
 
 from w2s_ray.recipes.w2s_reasoning.baselines import run_baselines, weak_baseline
+from w2s_ray.recipes.w2s_reasoning.demos import stage_demos
 from w2s_ray.recipes.w2s_reasoning.report import STAGE2
 from w2s_ray.recipes.w2s_reasoning.weak_teachers import prepare_weak_teachers
 from w2s_ray.run.context import RunContext
@@ -39,8 +42,7 @@ def run(ctx: RunContext) -> None:
     weak_rows = [r for res in weak_results.values() for r in stage_rows(res)]
     weak_inputs = {name: res.output("rows")["sha256"] for name, res in weak_results.items()}
     # The strong model's demos are weak outputs on the same questions, right or wrong (METHODS 1.2).
-    demo_pool = [{"id": r["problem_id"], "question": r["question"], "solution": r["text"]}
-                 for r in weak_rows if r["text"].strip() and r["sample_index"] == 0]
+    demo_pool, demo_inputs = stage_demos(ctx, weak_rows, weak_inputs)
 
     run_baselines(ctx, weak_rows, weak_inputs)
 
@@ -49,13 +51,14 @@ def run(ctx: RunContext) -> None:
     for k in range(1, cfg.loop.rounds + 1):
         teacher = cfg.strong.model_copy(update={"name": f"strong-round-{k}"})
         strong = generate_and_score(ctx, f"round_{k}/generate_strong", teacher, student, strong_train,
-                                    demo_pool, inputs={**weak_inputs, **checkpoint})
+                                    demo_pool, inputs={**weak_inputs, **demo_inputs, **checkpoint})
         strong_rows = stage_rows(strong)
-        selector = (lambda: take_all(weak_rows)) if cfg.loop.selection == "take_all" else \
-            (lambda: consistency_filter(weak_rows, strong_rows))
+        side_rows, side_inputs = weak_side(ctx, k, student, checkpoint, strong_train, weak_rows, weak_inputs)
+        selector = (lambda: take_all(side_rows)) if cfg.loop.selection == "take_all" else \
+            (lambda: consistency_filter(side_rows, strong_rows))
         label = f"round {k}"  # the tags that make this a round of the report and a student to serve
         selection = select(ctx, f"round_{k}/select", selector,
-                           inputs={**weak_inputs, "strong": strong.output("rows")["sha256"]},
+                           inputs={**side_inputs, "strong": strong.output("rows")["sha256"]},
                            tag=Tag("select", label, round=k))
         base = cfg.strong.model if cfg.loop.train_from == "base" else student
         trained = train(ctx, f"round_{k}/train", selection, base, tag=Tag("train", label, round=k))
@@ -74,14 +77,29 @@ def run(ctx: RunContext) -> None:
         "name": "stage2-sampler", "shots": s2.shots, "n": s2.n, "temperature": s2.temperature, "seed": s2.seed,
         "max_tokens": s2.max_tokens or cfg.strong.max_tokens})
     samples = generate_and_score(ctx, "stage2/sample", sampler, student, strong_train[:s2.questions],
-                                 demo_pool if s2.shots else None, inputs={**weak_inputs, **checkpoint})
+                                 demo_pool if s2.shots else None,
+                                 inputs={**weak_inputs, **(demo_inputs if s2.shots else {}), **checkpoint})
     sample_rows = stage_rows(samples)
     pairs = select(ctx, "stage2/pairs",
                    lambda: build_preference_pairs(sample_rows, weak_rows, min_confidence=s2.min_confidence,
-                                                  flip_confidence=s2.flip_confidence, seed=s2.seed),
+                                                  flip_confidence=s2.flip_confidence, seed=s2.seed,
+                                                  max_pairs=s2.max_pairs),
                    inputs={**weak_inputs, "samples": samples.output("rows")["sha256"]}, tag=Tag("select", STAGE2))
     trained = train(ctx, "stage2/train", pairs, student, s2.train_config(cfg.train), tag=Tag("train", STAGE2))
     generate_and_score(ctx, "stage2/eval", ctx.eval_teacher(cfg.strong, "student-stage2"),
                        checkpoint_path(trained), ctx.rows("test"),
                        inputs={"checkpoint": trained.output("model")["sha256"]}, tag=Tag("student_eval", STAGE2))
     promote_latest(ctx.run_dir)  # the final student: served as RUN-stage2
+
+
+def weak_side(ctx: RunContext, k: int, student: str, checkpoint: dict, strong_train, weak_rows, weak_inputs):
+    """(rows, manifest inputs) of round k's zero-shot side. Round 1, or loop.weak_side "weak_teacher":
+    the weak teachers' answers. Later rounds by default (the authors'): the round-(k-1) student,
+    zero-shot on the same questions, stands where the weak teacher stood."""
+    cfg = ctx.config
+    if k == 1 or cfg.loop.weak_side == "weak_teacher":
+        return weak_rows, weak_inputs
+    zero_shot = cfg.strong.model_copy(update={"name": f"student-round-{k - 1}-zero-shot", "shots": 0, "role": "weak"})
+    result = generate_and_score(ctx, f"round_{k}/generate_weak_side", zero_shot, student, strong_train,
+                                inputs=checkpoint)
+    return stage_rows(result), {"weak_side": result.output("rows")["sha256"]}
