@@ -13,7 +13,7 @@ export TORCH_EXTENSIONS_DIR ?= $(W2S_CACHE)/torch_extensions
 export HF_HUB_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: venv demo demo-w2s demo-e2h demo-mix demo-lightreasoner demo-smollm2 test test-fast test-long test-multinode bench docs clean
+.PHONY: venv demo demo-seeds demo-w2s demo-e2h demo-mix demo-lightreasoner demo-smollm2 test test-fast test-long test-multinode bench docs clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,13 @@ $(STAMP): $(LOCK) pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/w2s demo --config configs/demo.yaml
+
+# The headline rows over 3 training seeds, a run dir each, then one table over them (w2s compare
+# prints each finding per run): a finding is the seeds' spread, not one run.
+SEEDS ?= 0 1 2
+demo-seeds: $(STAMP)
+	for s in $(SEEDS); do $(VENV)/bin/w2s run configs/demo.yaml --set train.seed=$$s --set run_dir=runs/demo-seed$$s || exit 1; done
+	$(VENV)/bin/w2s compare $(foreach s,$(SEEDS),runs/demo-seed$(s)) --out runs/demo-seeds
 
 demo-w2s: $(STAMP)
 	$(VENV)/bin/w2s run configs/demo-w2s.yaml

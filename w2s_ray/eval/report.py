@@ -14,6 +14,7 @@ from w2s_ray.eval.findings import render_findings
 from w2s_ray.eval.pgr_interval import correct_by_problem, pgr_interval
 from w2s_ray.eval.selection_stats import selection_stats, strong_half_gold
 from w2s_ray.recipes.base import recipe_report
+from w2s_ray.run.environment import differences
 from w2s_ray.run.manifest import Manifest
 from w2s_ray.run.stage_tags import tagged
 
@@ -71,7 +72,7 @@ def build_report(run_dir: str | Path) -> dict:
               "baselines": baselines, "teachers": _teachers(manifest, weak_names, weak_keys, rounds),
               "rounds": rounds, "students": students,
               "failures": manifest.failures(), "data": manifest.data(), "stage_seconds": stage_seconds,
-              "throughput": _throughput(manifest)}
+              "throughput": _throughput(manifest), "environment": _environment(manifest)}
     for key, _ in tagged(manifest, "report"):  # a recipe's own sections (run/stage_tags.py)
         for name, value in (manifest.record(key)["metrics"].get("report") or {}).items():
             report.setdefault(name, value)
@@ -79,6 +80,16 @@ def build_report(run_dir: str | Path) -> dict:
         report.setdefault(name, value)
     report.setdefault("findings", [])  # the paper's claims this run tests (eval/findings.py)
     return report
+
+
+def _environment(manifest: Manifest) -> dict | None:
+    """The machine and libraries of the run's last open; `changed` lists what differed from its first
+    (a run resumed on another machine or after an upgrade mixes both)."""
+    history = manifest.environments()
+    if not history:
+        return None
+    first, last = ({k: v for k, v in e.items() if k != "noted"} for e in (history[0], history[-1]))
+    return {**history[-1], "opens_recorded": len(history), "changed": differences(first, last)}
 
 
 def _add_pgr_intervals(manifest: Manifest, weak_names: list[str], weak_keys: dict[str, str],
@@ -149,6 +160,13 @@ def render_markdown(report: dict) -> str:
         lines += ["", "## Data", "", f"Sizes {data['sizes']}; quarantined lines {data['quarantined']}; "
                   f"duplicate questions dropped {data['duplicates']} (a repeat with another gold is a "
                   f"quarantined line, or the load's error); content hash {data['data_hash']}."]
+    env = report.get("environment")
+    if env:
+        versions = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
+        lines += ["", "## Environment", "",
+                  f"{env['cpu'].get('model')} ({env['cores']} cores; torch kernels {env['torch']['cpu_capability']}, "
+                  f"driver threads {env['torch']['num_threads']}); {versions}. "
+                  + (f"Changed since the run's first open: {', '.join(env['changed'])}." if env["changed"] else "")]
     return "\n".join(lines) + "\n"
 
 

@@ -25,6 +25,7 @@ from w2s_ray.models.cache import cached_model
 from w2s_ray.models.pretrain import PretrainConfig, pretrain
 from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, count_parameters, save_model_dir
 from w2s_ray.models.word_tokenizer import build_world_tokenizer, vocabulary_sha256
+from w2s_ray.run.environment import build_environment
 
 STRONG_STUDENT_KIND = "strong-student"
 # 2: the cache key holds the corpus and vocabulary hashes (version 1 reused a directory built from
@@ -56,10 +57,11 @@ class StrongStudentRecipe(BaseModel):
     seq_len: int = 256
     seed: int = 0
     world_seed: int = 0
-    # The demo splits the unlabelled questions come from (the weak teachers' own split sizes).
+    # The demo splits the unlabelled questions come from (the weak teachers' own split sizes). The test
+    # split is what the corpus is checked against (`leaks`), so it covers the demos' 200 a level.
     split_weak_train: int = 20000
     split_strong_train: int = 2000
-    split_test_per_level: int = 100
+    split_test_per_level: int = 200
 
     def corpus_spec(self) -> CorpusSpec:
         return CorpusSpec(n_problems=self.n_problems, levels=self.levels, target_wording=self.target_wording,
@@ -139,6 +141,7 @@ def train_strong_student(recipe: StrongStudentRecipe, out_dir: Path, threads: in
         # thread count or CPU kernel may round differently, so both are recorded.
         "torch_threads": threads or torch.get_num_threads(),
         "torch_version": torch.__version__,
+        "environment": build_environment(),
         "corpus_examples": len(examples),
         "corpus_sha256": corpus_hash(examples),
         "steps": result.steps,

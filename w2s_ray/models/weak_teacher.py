@@ -22,6 +22,7 @@ from w2s_ray.models.cache import cached_model
 from w2s_ray.models.pretrain import PretrainConfig, pretrain
 from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, count_parameters, save_model_dir
 from w2s_ray.models.word_tokenizer import build_world_tokenizer, vocabulary_sha256
+from w2s_ray.run.environment import build_environment
 from w2s_ray.text.prompts import completion_text, zero_shot
 
 WEAK_TEACHER_KIND = "weak-teacher"
@@ -132,6 +133,7 @@ def train_weak_teacher(recipe: WeakTeacherRecipe, out_dir: Path, threads: int | 
         # thread count or CPU kernel may round differently, so both are recorded.
         "torch_threads": threads or torch.get_num_threads(),
         "torch_version": torch.__version__,
+        "environment": build_environment(),
         "steps": result.steps,
         "seconds": round(result.seconds, 1),
         "tokens_per_second": round(result.tokens_per_second),

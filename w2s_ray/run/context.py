@@ -14,6 +14,7 @@ from w2s_ray.models.built_in import built_in
 from w2s_ray.models.load import resolve_model
 from w2s_ray.raycluster.devices import Device, resolve_device
 from w2s_ray.raycluster.runtime import init_ray, quiet_ray_data, ray_logs_dir
+from w2s_ray.run.environment import environment
 from w2s_ray.run.lock import lock_run_dir
 from w2s_ray.run.manifest import Manifest
 from w2s_ray.train.train_job import STORAGE_DIRNAME
@@ -114,6 +115,7 @@ def open_run(config: RunConfig, data: tuple[dict, dict] | None = None) -> RunCon
     manifest.note_data(stats)
     clean_leftovers(manifest)
     init_ray(config.ray.address, config.ray.num_cpus, log_to_driver=config.ray.log_to_driver)
+    manifest.note_environment(environment())  # after init_ray: it sets the env vars workers inherit
     link_ray_logs(run_dir)
     if not config.ray.log_to_driver:
         quiet_ray_data()

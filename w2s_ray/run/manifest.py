@@ -198,6 +198,17 @@ class Manifest:
     def data(self) -> dict[str, Any]:
         return copy.deepcopy(self._data.get("data", {}))
 
+    def note_environment(self, env: Mapping[str, Any]) -> None:
+        """The machine and libraries this open of the run uses (run/environment.py), appended when
+        it differs from the last one noted: a run resumed elsewhere shows both."""
+        history = self.environments()
+        if history and {k: v for k, v in history[-1].items() if k != "noted"} == dict(env):
+            return
+        self._save(dict(self._data, environments=[*history, {**env, "noted": now_iso()}]))
+
+    def environments(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self._data.get("environments", []))
+
     def _stored_output(self, key: str, name: str, output: Mapping[str, Any]) -> dict[str, Any]:
         """Checks an output record is verifiable later, and makes its path relative to the run."""
         if not isinstance(output, Mapping) or output.get("kind") not in OUTPUT_KINDS or "path" not in output:

@@ -53,6 +53,10 @@ class TrainConfig(_Strict):
     # None: a fair share of the cluster's CPUs, at most 1 per worker (fits a 2-CPU Ray).
     cpus_per_worker: float | None = Field(default=None, gt=0)
     gpus_per_worker: float = Field(default=1.0, gt=0)  # GPU runs only; a data-parallel rank per worker
+    # Torch threads per CPU train worker. None: the node's cores shared among its workers, so another
+    # machine trains with another count and its float sums round differently (run/environment.py);
+    # a number gives every machine the same (ours: the demos set it; the number is recorded either way).
+    cpu_threads: int | None = Field(default=None, ge=1)
     epochs: float = Field(default=1.0, gt=0)
     # Optimizer steps, whatever the set's size (overrides epochs): every round trains as long as the
     # full set it is compared with, instead of in proportion to what the filter kept. Not the demo's

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from w2s_ray.run.environment import torch_summary
 from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.deepspeed_configs import zero_stage
 from w2s_ray.train.early_stopping import keep_best_callback, split_holdout
@@ -125,7 +126,8 @@ def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure,
     config = TrainConfig.model_validate(loop_config["train_config"])
     device = loop_config["device"]
     ds_config = loop_config["deepspeed"]
-    prepare_worker_process(device, loop_config["torch_extensions_dir"], loop_config["tensorboard_dir"])
+    prepare_worker_process(device, loop_config["torch_extensions_dir"], loop_config["tensorboard_dir"],
+                           config.cpu_threads)
     record_attempt(loop_config.get("attempts_file"))
     rows = ray.get(loop_config["rows"])
     if ds_config is not None:
@@ -152,6 +154,7 @@ def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure,
         # train_runtime counts the training loop only, not DeepSpeed's engine set-up (~6 s on CPU).
         train_seconds = trainer.train().metrics["train_runtime"]
         metrics = measure(trainer, config, len(rows), train_seconds)
+        metrics["torch"] = torch_summary()  # the threads and kernels this training ran with
         if keeper is not None:
             trainer.evaluate()  # the last weights are candidates too
             keeper.restore(trainer.model)

@@ -39,14 +39,16 @@ def cpu_threads_per_worker() -> int:
     return max(1, cores // local_workers)
 
 
-def prepare_worker_process(device: str, torch_extensions_dir: str, tensorboard_dir: str | None) -> None:
-    """Call first in a worker loop, before the trainer exists."""
+def prepare_worker_process(device: str, torch_extensions_dir: str, tensorboard_dir: str | None,
+                           cpu_threads: int | None = None) -> None:
+    """Call first in a worker loop, before the trainer exists. `cpu_threads` (train.cpu_threads):
+    the same count on every machine; None: a fair share of this node's cores."""
     import datasets
     import torch
     import transformers
 
     if device == "cpu":
-        torch.set_num_threads(cpu_threads_per_worker())
+        torch.set_num_threads(cpu_threads or cpu_threads_per_worker())
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", torch_extensions_dir)
     if tensorboard_dir:
         # transformers 5 takes the TensorBoard directory from this variable only; rank 0 writes.
