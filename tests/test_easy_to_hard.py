@@ -53,6 +53,10 @@ def test_sgr_on_hard_levels_and_the_rerank_section():
     assert report["rerank"]["weighted"]["acc_by_level"] == {"1": 1.0, "4": 1.0}
     assert report["sgr"] == pytest.approx((0.25 - 0.1) / (0.4 - 0.1))
     assert report["n_picks"] == 6 and {p["method"] for p in report["picks"]} == {"majority", "best_of_n", "weighted"}
+    assert report["n_unscored_samples"] == 0
+    unscored = rerank_report([*samples, {**samples[0], "sample_index": 3, "prm_min": float("nan")}],
+                             {"easy_sft": easy}, "prm_min", [4, 5])
+    assert unscored["n_unscored_samples"] == 1
 
 
 def w2s(*args) -> str:

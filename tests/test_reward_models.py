@@ -65,7 +65,7 @@ def test_process_rm_scores_equal_a_plain_forward(tiny_models, tmp_path):
         steps = split_steps(row["text"])
         assert len(out["step_scores"]) == len(steps)
         if not steps:
-            assert math.isnan(out["prm_min"]) and out["prm_prod"] == 1.0
+            assert all(math.isnan(out[c]) for c in ("prm_min", "prm_prod", "prm_last"))  # no score: ranks last
             continue
         ids, ends = process_rm_ids(tokenizer, zero_shot(row["question"]), steps)
         with torch.no_grad():  # one sequence, no padding
@@ -154,3 +154,19 @@ def test_bad_process_reward_rows_are_refused_by_row_and_field(tmp_path):
                          ({**good[0], "labels": [2] * len(good[0]["steps"])}, "row 2 field 'labels' must hold 0 or 1")]:
         with pytest.raises(ValueError, match=message):
             train_objective([*good, bad], tmp_path, tmp_path / "out", TrainConfig(objective="process_reward"))
+
+
+def test_a_solution_with_no_scored_step_ranks_last_under_every_aggregate():
+    from w2s_ray.score.reward_models import aggregate
+    from w2s_ray.select.rerank import pick
+
+    for how in ("min", "prod", "last"):
+        assert math.isnan(aggregate([], how))
+        assert math.isnan(aggregate([0.99, math.nan], how))  # a step past max_length: no full score
+        assert aggregate([0.99, 0.98], how) == pytest.approx({"min": 0.98, "prod": 0.99 * 0.98, "last": 0.98}[how])
+        column = f"prm_{how}"
+        bare = {"sample_index": 0, "answer": "7", column: aggregate([], how)}  # the whole text "#### 7"
+        truncated = {"sample_index": 1, "answer": "8", column: aggregate([0.999, math.nan], how)}
+        shown = {"sample_index": 2, "answer": "9", column: aggregate([0.99, 0.98], how)}
+        assert pick([bare, truncated, shown], "best_of_n", column) == "9"
+        assert pick([bare, truncated, shown], "weighted", column) == "9"

@@ -14,7 +14,7 @@ from w2s_ray.config import ConfigError, RunConfig, load_config
 
 BASE = {"name": "t", "weak": [{"name": "wa", "model": "m"}], "strong": {"name": "s", "model": "m"}}
 MIX = {"mixes": [{"name": "hard", "parts": [{"kind": "hard"}]}]}
-SHIPPED_HASHES = {"demo": "143eeaa52a2d2c11", "demo-w2s": "cdeca3652173d0a4"}  # as tests/test_stage_scorers.py
+SHIPPED_HASHES = {"demo": "f0f6901e488a2b95", "demo-w2s": "1270dd7e8d5cece7"}  # as tests/test_stage_scorers.py
 
 
 def test_the_section_belongs_to_its_recipe_and_the_recipe_needs_it():

@@ -8,7 +8,8 @@ sequence scores as it would alone. Resources: a CPU by default; on a GPU cluster
   reward_model          `reward`: the outcome RM's scalar for (question, solution) (text/reward_format.py)
   process_reward_model  `step_scores`: P(step right) at each step end, a list per row in the step
                         checker's step order (empty for a text without steps); `prm_min`, `prm_prod`,
-                        `prm_last`: the aggregates best-of-N ranks by (1.0, the empty product, for none)
+                        `prm_last`: the aggregates best-of-N ranks by (NaN, ranked last, for a text
+                        without steps or with a step past max_length)
 
 The question comes from the `question` column (the zero-shot prompt is rebuilt from it, as in
 training), never from `prompt`, which may carry few-shot demos the RM never saw.
@@ -139,14 +140,16 @@ def step_probabilities(logits):
 
 
 def aggregate(scores, how: str) -> float:
-    """A solution's score from its step scores (METHODS.md 4): min, product or last; NaN steps are skipped."""
-    kept = [s for s in scores if not math.isnan(s)]
-    if not kept:
-        return 1.0 if how == "prod" else math.nan
+    """A solution's score from its step scores (METHODS.md 4): min, product or last. A solution with
+    no step, or with a step left unscored (past max_length: NaN), has no score (NaN), and reranking
+    ranks it last (select/rerank.py): an empty product of 1.0 let a bare "#### 7" beat every solution
+    that showed its work, and skipping a truncated step let a solution drop its worst steps."""
+    if how not in ("min", "prod", "last"):
+        raise ValueError(f"aggregate must be min, prod or last, got {how!r}")
+    if not scores or any(math.isnan(s) for s in scores):
+        return math.nan
     if how == "min":
-        return min(kept)
+        return min(scores)
     if how == "prod":
-        return math.prod(kept)
-    if how == "last":
-        return kept[-1]
-    raise ValueError(f"aggregate must be min, prod or last, got {how!r}")
+        return math.prod(scores)
+    return scores[-1]

@@ -9,6 +9,7 @@ Levels are string keys ("1".."5") as in JSON.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 from w2s_ray.eval.auroc import auroc
@@ -59,7 +60,13 @@ def rerank_report(sample_rows: Sequence[dict], greedy: dict[str, dict], aggregat
         "greedy": {name: {"acc": acc["acc"], "acc_by_level": _levels(acc, "acc_by_level"),
                           "hard_acc": hard_accuracy(acc, hard_levels)} for name, acc in greedy.items()},
         "n_samples": len(sample_rows), "picks": picks, "n_picks": len(picks),
+        # samples without a full PRM score (no step, or a step past max_length): ranked last, counted
+        "n_unscored_samples": sum(1 for r in sample_rows if _unscored(r.get(aggregate))),
     }
+
+
+def _unscored(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def step_auroc(sample_rows: Sequence[dict], label_rows: Sequence[dict]) -> dict:
