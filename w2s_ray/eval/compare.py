@@ -57,9 +57,10 @@ def render(rows: list[dict]) -> str:
 
 
 def compare_findings(run_dir: str | Path) -> list[dict]:
-    """The run's findings (report.json's `findings`), each with the run's name."""
+    """The run's findings (report.json's `findings`), each with its run directory's name (seed runs
+    of one config share the config's name)."""
     report = build_report(run_dir)
-    run = report["run"] or Path(run_dir).name
+    run = Path(run_dir).name
     return [{"run": run, **f} for f in report["findings"]]
 
 
