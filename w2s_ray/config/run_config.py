@@ -276,18 +276,14 @@ class _CommonConfig(_Strict):
     def _stops_keep_paragraph_steps(self):
         """With paragraph steps (`step_sep: blank_line`), a stop string that matches a blank line ends
         every sample at its first step, before any answer: refuse the pair rather than score it."""
-        where = [f"scorers.{i}" for i, s in enumerate(self.scorers) if s.config.get("step_sep") == "blank_line"]
-        for name, teacher in [("strong", self.strong), *((f"weak.{i}", t) for i, t in enumerate(self.weak))]:
-            where += [f"{name}.scorers.{i}" for i, s in enumerate(teacher.scorers or ())
-                      if s.config.get("step_sep") == "blank_line"]
-        where += [f"eval.scorers.{i}" for i, s in enumerate(self.eval.scorers or ())
-                  if s.config.get("step_sep") == "blank_line"]
-        for part in all_recipe_configs().values():
-            where += [f"{section}.step_sep" for section in part.sections
-                      if getattr(getattr(self, section, None), "step_sep", None) == "blank_line"]
-        if not where:
-            return self
-        for name, teacher in [("strong", self.strong), *((f"weak.{i}", t) for i, t in enumerate(self.weak))]:
+        teachers = [("strong", self.strong), *((f"weak.{i}", t) for i, t in enumerate(self.weak))]
+        scorer_lists = [("scorers", self.scorers), ("eval.scorers", self.eval.scorers),
+                        *((f"{name}.scorers", t.scorers) for name, t in teachers)]
+        where = [f"{prefix}.{i}" for prefix, specs in scorer_lists for i, s in enumerate(specs or ())
+                 if s.config.get("step_sep") == "blank_line"]
+        where += [f"{section}.step_sep" for part in all_recipe_configs().values() for section in part.sections
+                  if getattr(getattr(self, section, None), "step_sep", None) == "blank_line"]
+        for name, teacher in teachers if where else ():
             cutting = [s for s in teacher.stop if _BLANK_LINE.search(s)]
             if cutting:
                 raise ValueError(f"{name}.stop {cutting!r} ends a sample at its first blank line, but {where[0]} "

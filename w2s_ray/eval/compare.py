@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from w2s_ray.eval.findings import diff_cell
 from w2s_ray.eval.report import build_report
 from w2s_ray.recipes.base import recipe_report
 
@@ -70,10 +71,7 @@ def render_findings_over_runs(findings: list[dict]) -> str:
         return ""
     lines = ["", "## Findings", "", "| claim | run | diff (95% CI) | n test | verdict |", "|---|---|---|---|---|"]
     for f in sorted(findings, key=lambda f: (f["id"], f["run"])):
-        cell = "-" if f["ci95"] is None else (
-            f"{f['diff']:+.2f} [{f['ci95'][0]:+.2f}, {f['ci95'][1]:+.2f}]" if f.get("unit") == "ratio" else
-            f"{100 * f['diff']:+.1f} [{100 * f['ci95'][0]:+.1f}, {100 * f['ci95'][1]:+.1f}]")
-        lines.append(f"| {f['id']}: {f['claim']} | {f['run']} | {cell} | {f['n_test'] or '-'} | {f['verdict']} |")
+        lines.append(f"| {f['id']}: {f['claim']} | {f['run']} | {diff_cell(f)} | {f['n_test'] or '-'} | {f['verdict']} |")
     held = {}
     for f in findings:
         held.setdefault(f["id"], []).append(f["holds"])

@@ -73,18 +73,20 @@ def paired_finding(id: str, claim: str, better: PerProblem | None, worse: PerPro
     return finding(id, claim, paired_interval(better, worse), **extra)
 
 
-def render_findings(findings: list[dict], scale: float = 100.0) -> list[str]:
-    """Markdown lines: claim, difference (points, or as recorded in `unit`) with its interval, n, verdict."""
+def diff_cell(f: dict) -> str:
+    """A finding's difference and interval: accuracy points, or as is for a ratio (`unit`: "ratio", a PGR)."""
+    if f["ci95"] is None:
+        return "-"
+    k, fmt = (1.0, "+.2f") if f.get("unit") == "ratio" else (100.0, "+.1f")
+    lo, hi = f["ci95"]
+    return f"{k * f['diff']:{fmt}} [{k * lo:{fmt}}, {k * hi:{fmt}}]"
+
+
+def render_findings(findings: list[dict]) -> list[str]:
+    """Markdown lines: claim, difference with its interval, n, verdict."""
     lines = ["| id | claim | diff (95% CI) | n test | verdict |", "|---|---|---|---|---|"]
     for f in findings:
-        lines_cell = "-"
-        if f["ci95"] is not None:
-            lo, hi = f["ci95"]
-            if f.get("unit") == "ratio":  # a PGR, say: shown as is
-                lines_cell = f"{f['diff']:+.2f} [{lo:+.2f}, {hi:+.2f}]"
-            else:
-                lines_cell = f"{scale * f['diff']:+.1f} [{scale * lo:+.1f}, {scale * hi:+.1f}]"
         verdict = f["verdict"] if f["verdict"] != "not run" else f"not run ({f.get('why', '')})"
-        lines.append(f"| {f['id']} | {f['claim']} | {lines_cell} | {f['n_test'] or '-'} | {verdict} |")
+        lines.append(f"| {f['id']} | {f['claim']} | {diff_cell(f)} | {f['n_test'] or '-'} | {verdict} |")
     return lines + ["", "diff: accuracy points (or a ratio where marked) in the claim's direction; "
                     "holds where the whole 95% paired-bootstrap interval over test problems is above 0."]
