@@ -51,8 +51,9 @@ def clean_run(tmp_path_factory, tiny_models):
 def test_a_run_writes_parquet_per_stage_a_manifest_and_a_report(clean_run):
     run_dir, out = clean_run
     m = Manifest.load(run_dir)
-    assert m.stages() == ["weak/weak/generate", "round_1/generate_strong", "round_1/select",
+    assert m.stages() == ["weak/weak/generate", "stage1/demos", "round_1/generate_strong", "round_1/select",
                           "round_1/train", "round_1/eval"]
+    assert len(m.record("stage1/demos")["metrics"]["ids"]) == 2  # strong.shots fixed demos, one set
     assert (run_dir / "round_1" / "train" / "model" / "model.safetensors").is_file()
     assert m.record("round_1/select")["rows_out"] == 24  # take_all: one row per weak solution
     assert m.record("round_1/train")["metrics"]["tokens_per_second"] > 0

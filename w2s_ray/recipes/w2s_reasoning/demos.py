@@ -45,7 +45,8 @@ def stage_demos(ctx: RunContext, weak_rows: Sequence[dict], weak_inputs: dict) -
     """(the demos to pass to generation, the manifest inputs naming them) under loop.demos."""
     cfg = ctx.config
     pool = demo_pool(weak_rows)
-    k = max(cfg.strong.shots, cfg.stage2.shots if cfg.stage2 is not None else 0)
+    # A run that no stage shows demos to (no round, no few-shot Stage II) draws none.
+    k = max(cfg.strong.shots if cfg.loop.rounds else 0, cfg.stage2.shots if cfg.stage2 is not None else 0)
     if cfg.loop.demos == "per_problem" or k == 0:
         return pool, {}
 
