@@ -8,12 +8,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LOCK := requirements/cpu.lock
 STAMP := $(VENV)/.installed
+# lm-evaluation-harness, for tests/test_lm_eval.py and for evaluating `w2s serve` (README): a venv of
+# its own (~1 min to build, no torch), never the base install.
+LMEVAL_VENV := .venv-lmeval
+LMEVAL_LOCK := requirements/lm-eval.lock
+LMEVAL_STAMP := $(LMEVAL_VENV)/.installed
 export W2S_CACHE ?= $(CURDIR)/.cache/w2s
 export TORCH_EXTENSIONS_DIR ?= $(W2S_CACHE)/torch_extensions
 export HF_HUB_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: venv demo demo-seeds demo-w2s demo-e2h demo-mix demo-lightreasoner demo-smollm2 test test-fast test-long test-multinode bench docs clean
+.PHONY: venv lm-eval-venv test-lm-eval demo demo-seeds demo-w2s demo-e2h demo-mix demo-lightreasoner demo-smollm2 test test-fast test-long test-multinode bench docs clean
 
 venv: $(STAMP)
 
@@ -25,6 +30,15 @@ $(STAMP): $(LOCK) pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(PY) -c "import torch, vllm, ray, transformers, trl, deepspeed"
 	@touch $(STAMP)
+
+lm-eval-venv: $(LMEVAL_STAMP)
+
+$(LMEVAL_STAMP): $(LMEVAL_LOCK)
+	@test -x $(LMEVAL_VENV)/bin/python || $(PYTHON) -m venv $(LMEVAL_VENV)
+	$(LMEVAL_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -r $(LMEVAL_LOCK)
+	$(LMEVAL_VENV)/bin/python -m pip check
+	$(LMEVAL_VENV)/bin/python -c "import lm_eval.models.openai_completions, transformers"
+	@touch $(LMEVAL_STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/w2s demo --config configs/demo.yaml
@@ -52,8 +66,12 @@ demo-mix: $(STAMP)
 demo-lightreasoner: $(STAMP)
 	$(VENV)/bin/w2s run configs/demo-lightreasoner.yaml
 
-test: $(STAMP)
+test: $(STAMP) $(LMEVAL_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15
+
+# lm-eval's local-completions against `w2s serve`, alone (also part of `make test`).
+test-lm-eval: $(STAMP) $(LMEVAL_STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_lm_eval.py
 
 # `make test` runs everything below but the tests too long for its 25 minutes on 2 cores, which run here:
 # the vLLM engine kill, the light_reasoner and easy_to_hard recipes end to end, an outcome RM with LoRA,
@@ -74,4 +92,4 @@ docs: $(STAMP)
 	$(PY) -m w2s_ray.config.docs
 
 clean:
-	rm -rf $(VENV) .cache runs
+	rm -rf $(VENV) $(LMEVAL_VENV) .cache runs
