@@ -1,4 +1,4 @@
-"""`w2s` command line: run, resume, report, demo, compare, serve, eval."""
+"""`w2s` command line: run, resume, report, demo, compare, serve, eval, lm-eval-task."""
 from __future__ import annotations
 
 import argparse
@@ -103,6 +103,16 @@ def _cmd_eval(args) -> int:
                          out=args.out)
 
 
+def _cmd_lm_eval_task(args) -> int:
+    from w2s_ray.eval.lm_eval_task import run
+
+    try:
+        return run(args)
+    except ValueError as err:  # bad data or options (InputError and ConfigError among them)
+        print(f"w2s lm-eval-task: {_one_line(err)}", file=sys.stderr)
+        return 2
+
+
 def _add_set(parser) -> None:
     parser.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
                         help="change one config field, typed by the config (repeatable), e.g. "
@@ -158,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--out", help="write the table and the scored rows as JSON here")
     p.set_defaults(func=_cmd_eval)
+    from w2s_ray.eval.lm_eval_task import add_arguments as lm_eval_task_arguments
+
+    p = sub.add_parser("lm-eval-task", help="an lm-evaluation-harness task (YAML + JSONL) of a test split or "
+                                            "GSM8K-format file, for lm_eval's local-completions on `w2s serve`")
+    lm_eval_task_arguments(p)
+    p.set_defaults(func=_cmd_lm_eval_task)
     return parser
 
 
