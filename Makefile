@@ -69,9 +69,9 @@ demo-lightreasoner: $(STAMP)
 test: $(STAMP) $(LMEVAL_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
-# lm-eval's local-completions against `w2s serve`, alone (also part of `make test`).
+# The lm-eval task and lock tests, and lm-eval against `w2s serve` on tests/test_serve_app.py's server (also in `make test`).
 test-lm-eval: $(STAMP) $(LMEVAL_STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_lm_eval.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_lm_eval.py tests/test_serve_app.py -k lm_eval
 
 # `make test` runs everything below but the tests too long for its 25 minutes on 2 cores, which run here:
 # the vLLM engine kill, the light_reasoner and easy_to_hard recipes end to end, an outcome RM with LoRA,

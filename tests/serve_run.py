@@ -11,9 +11,10 @@ from w2s_ray.run.stage_io import describe_checkpoint, write_stage
 from w2s_ray.train.publish import publish_dir
 
 
-def make_run(run_dir: Path, weak: str, strong: str, name: str = "tiny", **serve) -> tuple[RunConfig, Manifest]:
+def make_run(run_dir: Path, weak: str, strong: str, name: str = "tiny", data: dict | None = None,
+             **serve) -> tuple[RunConfig, Manifest]:
     config = RunConfig.model_validate({
-        "name": name, "run_dir": str(run_dir),
+        "name": name, "run_dir": str(run_dir), **({"data": data} if data else {}),
         "weak": [{"name": "weak", "model": weak}],
         "strong": {"name": "strong", "model": strong, "dtype": "float32", "max_tokens": 24},
         "eval": {"max_tokens": 24},

@@ -2,7 +2,8 @@
 
 One server for the module (a vLLM replica takes ~20-40 s to start on 2 cores), in this order:
 protocol and errors on round 1, the endpoint eval against the in-process eval of the same
-checkpoint, then two swaps (round 2, round 3) while a client keeps sending requests.
+checkpoint, lm-evaluation-harness against the endpoint eval, then two swaps (round 2, round 3)
+while a client keeps sending requests.
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import urllib.request
 
 import pytest
 
+from tests.lm_eval_run import require_lm_eval, run_lm_eval
 from tests.serve_run import add_round, make_run
+from w2s_ray.cli import main as w2s
 from w2s_ray.data.world import generate_world
 from w2s_ray.eval.accuracy import accuracy_by_model
 from w2s_ray.eval.endpoint import eval_settings, evaluate_endpoint
@@ -31,6 +34,8 @@ PROMPT = "Question: Mia has 3 apples. She gets 4 more apples. How many apples do
 
 
 EVAL_PROBLEMS = [p.to_row() for p in generate_world(10, seed=21, levels=(1, 2, 3))]
+# The run's data: its test split (100 problems) is what `w2s lm-eval-task --run-dir` gives lm-eval.
+DATA = {"source": "world", "seed": 0, "n_weak_train": 64, "n_strong_train": 24, "n_test_per_level": 20}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +57,7 @@ def served(in_process_eval, tiny_models, tmp_path_factory, monkeypatch_module):
     weak, strong = tiny_models
     run_dir = tmp_path_factory.mktemp("served") / "run"
     monkeypatch_module.setenv("W2S_TEST_SERVE_KEY", TOKEN)
-    config, manifest = make_run(run_dir, weak, strong, port=0, api_key_env="W2S_TEST_SERVE_KEY",
+    config, manifest = make_run(run_dir, weak, strong, data=DATA, port=0, api_key_env="W2S_TEST_SERVE_KEY",
                                 max_model_len=MAX_MODEL_LEN, max_request_bytes=4096, poll_seconds=0.5)
     add_round(manifest, run_dir, 1, strong)
     server = StudentServer(run_dir, config)
@@ -140,6 +145,34 @@ def test_endpoint_eval_matches_the_in_process_eval_at_temperature_zero(served, i
         assert row["answer"] == local[row["problem_id"]]["answer"]
     assert remote.table["tiny-round-1"] == accuracy_by_model(local_rows)[teacher.name]
     assert any(r["answer"] for r in remote.rows)  # the comparison is over real answers
+
+
+def test_lm_eval_exact_match_equals_the_endpoint_eval_accuracy(served, tmp_path, capsys, monkeypatch):
+    """lm-eval 0.4.13's local-completions on the task `w2s lm-eval-task --run-dir` writes, against `w2s
+    eval --endpoint --run-dir` on the same problems: the same prompts, texts, and per-problem scores."""
+    require_lm_eval()
+    server, run_dir = served[0], served[2]
+    lm_eval = run_lm_eval(run_dir, server.url, tmp_path, capsys, api_key=TOKEN)
+
+    monkeypatch.setenv("W2S_TEST_SERVE_KEY", TOKEN)
+    out = tmp_path / "w2s_eval.json"
+    assert w2s(["eval", "--endpoint", server.url, "--data", str(lm_eval.data), "--run-dir", str(run_dir),
+                "--api-key-env", "W2S_TEST_SERVE_KEY", "--out", str(out)]) == 0
+    ours = json.loads(out.read_text())
+    accuracy = ours["accuracy"]["tiny-round-1"]["acc"]
+    print(f"\nlm-eval exact_match {lm_eval.exact_match:.4f} (lm_eval {lm_eval.seconds:.1f} s), "
+          f"w2s eval accuracy {accuracy:.4f}, {len(lm_eval.samples)} problems")
+
+    rows = {r["problem_id"]: r for r in ours["rows"]}
+    assert len(lm_eval.samples) == len(rows) == 5 * DATA["n_test_per_level"]
+    assert {s["doc"]["id"] for s in lm_eval.samples} == set(rows)
+    for sample in lm_eval.samples:
+        row = rows[sample["doc"]["id"]]
+        assert sample["arguments"]["gen_args_0"]["arg_0"] == row["prompt"], row["problem_id"]
+        assert sample["resps"][0][0] == row["text"], row["problem_id"]
+        assert bool(sample["exact_match"]) == bool(row["correct"]), (row["problem_id"], row["text"], row["gold"])
+    assert lm_eval.exact_match == pytest.approx(accuracy, abs=1e-12)
+    assert any(r["correct"] for r in rows.values()), "no problem answered right: the comparison would say little"
 
 
 def test_two_swaps_under_load_drop_no_request(served):

@@ -104,10 +104,12 @@ def _cmd_eval(args) -> int:
 
 
 def _cmd_lm_eval_task(args) -> int:
-    from w2s_ray.eval.lm_eval_task import run
+    from w2s_ray.serve.commands import lm_eval_task
 
     try:
-        return run(args)
+        return lm_eval_task(args.out, config=args.config, run_dir=args.run_dir, data=args.data,
+                            data_format=args.format, settings_from=args.settings_from, name=args.name,
+                            max_tokens=args.max_tokens, endpoint=args.endpoint)
     except ValueError as err:  # bad data or options (InputError and ConfigError among them)
         print(f"w2s lm-eval-task: {_one_line(err)}", file=sys.stderr)
         return 2
@@ -168,11 +170,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--out", help="write the table and the scored rows as JSON here")
     p.set_defaults(func=_cmd_eval)
-    from w2s_ray.eval.lm_eval_task import add_arguments as lm_eval_task_arguments
-
     p = sub.add_parser("lm-eval-task", help="an lm-evaluation-harness task (YAML + JSONL) of a test split or "
                                             "GSM8K-format file, for lm_eval's local-completions on `w2s serve`")
-    lm_eval_task_arguments(p)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run-dir", help="a run: its test split, eval settings and served checkpoint")
+    source.add_argument("--config", help="a run config: its test split and eval settings")
+    source.add_argument("--data", help="JSONL problems: GSM8K ({question, answer: '... #### N'}) or our schema")
+    p.add_argument("--format", default="auto", choices=["auto", "gsm8k", "w2s", "math"])
+    p.add_argument("--settings-from", metavar="RUN_DIR", help="with --data: this run's eval settings")
+    p.add_argument("--out", required=True, help="directory for NAME.yaml and NAME.jsonl")
+    p.add_argument("--name", default="w2s_test", help="the task's name (default w2s_test)")
+    p.add_argument("--max-tokens", type=int, help="lm-eval's max_gen_toks (default: the eval's max_tokens)")
+    p.add_argument("--endpoint", default="http://127.0.0.1:8000/v1", help="the server, for the printed command")
     p.set_defaults(func=_cmd_lm_eval_task)
     return parser
 

@@ -1,8 +1,10 @@
-"""The bodies of `w2s serve`, `w2s run --serve` and `w2s eval --endpoint` (cli.py only wires them)."""
+"""The bodies of `w2s serve`, `w2s run --serve`, `w2s eval --endpoint` and `w2s lm-eval-task` (cli.py
+only wires them)."""
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -175,3 +177,56 @@ def eval_endpoint(endpoint: str, data: str, *, data_format: str = "auto", run_di
                                          "accuracy": result.table, "rows": result.rows}, indent=2, default=str))
         print(f"written: {out}")
     return 0
+
+
+def lm_eval_task(out: str, *, config: str | None = None, run_dir: str | None = None, data: str | None = None,
+                 data_format: str = "auto", settings_from: str | None = None, name: str = "w2s_test",
+                 max_tokens: int | None = None, endpoint: str = "http://127.0.0.1:8000/v1") -> int:
+    """`w2s lm-eval-task`: an lm-eval task (eval.lm_eval_task) of a run's or config's test split, or of a
+    GSM8K / w2s-format JSONL file, asked with the eval settings of the run (or config, or defaults).
+    Prints the lm_eval command for the server at `endpoint`; with a run dir, its model id is the run's
+    alias and its tokenizer the latest promoted snapshot. Bad data or options raise ValueError."""
+    from w2s_ray.config import load_config
+    from w2s_ray.data.loaders import load_problems
+    from w2s_ray.data.sources import load_splits
+    from w2s_ray.eval.endpoint import eval_settings
+    from w2s_ray.eval.lm_eval_task import lm_eval_command, write_task
+    from w2s_ray.serve.promotion import read_latest
+
+    if settings_from and not data:
+        raise ValueError("--settings-from goes with --data (--config and --run-dir give their own settings)")
+    if data:
+        if _data_format(data, data_format) == "math":
+            raise ValueError(f"{data}: MATH-format data; the task's answer filter is GSM8K's '#### N' "
+                             "(use GSM8K or w2s-format JSONL)")
+        problems, where = [p.to_row() for p in load_problems(data, data_format).problems], data
+        run = run_config(settings_from) if settings_from else None
+    else:
+        run = run_config(run_dir) if run_dir else load_config(config)
+        problems, where = [p.to_row() for p in load_splits(run.data)[0]["test"]], f"the test split of {run_dir or config}"
+    teacher, _ = eval_settings(run, max_tokens)
+    task = write_task(out, problems, name=name, stop=teacher.stop, max_tokens=teacher.max_tokens)
+    model, tokenizer = "MODEL", "CHECKPOINT_DIR"
+    if run_dir:
+        model = run.name  # the alias of whatever round is latest
+        latest = read_latest(run_dir)
+        if latest is not None:
+            tokenizer = str(latest.abs_path(run_dir))
+    print(f"{task.n_problems} problems ({where}): {task.data_path}")
+    print(f"task {task.name!r}: {task.yaml_path} (greedy, max_gen_toks {teacher.max_tokens}, until {teacher.stop})")
+    print("run it against the server (a bearer token goes in $OPENAI_API_KEY):")
+    print("  " + shlex.join(lm_eval_command(task, base_url=endpoint, model=model, tokenizer=tokenizer)))
+    print(f"the same problems through `w2s eval`: w2s eval --endpoint {endpoint} --data {task.data_path}"
+          + (f" --run-dir {run_dir}" if run_dir else ""))
+    return 0
+
+
+def _data_format(path: str, data_format: str) -> str:
+    """The format load_problems reads `path` in (its first record's, for "auto")."""
+    from w2s_ray.data.formats import detect_format
+    from w2s_ray.data.jsonl import iter_jsonl
+
+    if data_format != "auto" or str(path).startswith("hf:"):
+        return data_format
+    first = next((line.value for line in iter_jsonl(path) if isinstance(line.value, dict)), None)
+    return detect_format(first) if first is not None else data_format
