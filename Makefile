@@ -66,19 +66,21 @@ demo-mix: $(STAMP)
 demo-lightreasoner: $(STAMP)
 	$(VENV)/bin/w2s run configs/demo-lightreasoner.yaml
 
-test: $(STAMP) $(LMEVAL_STAMP)
+test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
-# The lm-eval task and lock tests, and lm-eval against `w2s serve` on tests/test_serve_app.py's server (also in `make test`).
+# The lm-eval task and lock tests, and lm-eval against `w2s serve` on tests/test_serve_app.py's server (~30 s
+# beside the server's start, and ~70 s to build lm-eval's venv, so not in `make test`, where it skips; `make test-long` runs it).
 test-lm-eval: $(STAMP) $(LMEVAL_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_lm_eval.py tests/test_serve_app.py -k lm_eval
 
 # `make test` runs everything below but the tests too long for its 25 minutes on 2 cores, which run here:
 # the vLLM engine kill, the light_reasoner and easy_to_hard recipes end to end, an outcome RM with LoRA,
 # the supervision-mix recipe. (The multi-node cluster test and the GPU lock's resolver check are in `make test`.)
-test-long: $(STAMP)
-	W2S_LONG_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_faults.py \
+test-long: $(STAMP) $(LMEVAL_STAMP)
+	W2S_LONG_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_faults.py tests/test_lm_eval.py \
 		tests/test_light_reasoner_recipe.py tests/test_easy_to_hard.py tests/test_reward_models.py tests/test_supervision_mix.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_serve_app.py -k lm_eval
 
 # A head and two worker nodes in a private network namespace: submit, kill a node, resume (~95 s).
 test-multinode: $(STAMP)
