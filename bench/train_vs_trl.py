@@ -36,7 +36,7 @@ from pathlib import Path
 
 from w2s_ray.data.world import generate_world
 from w2s_ray.models.weak_teacher import training_examples
-from w2s_ray.runtime import init_ray, shutdown_ray
+from w2s_ray.raycluster.runtime import init_ray, shutdown_ray
 from w2s_ray.train import TrainConfig, train_preference, train_sft
 from w2s_ray.train.worker_loop import step_timer
 
