@@ -77,3 +77,15 @@ def test_resolve_names_paths_and_none(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         resolve_deepspeed(str(path), "cpu")
+
+
+def test_the_step_timer_times_the_steps_after_the_first():
+    from w2s_ray.train.worker_loop import step_timer
+
+    timer = step_timer()
+    assert timer.summary() == {"first_step_seconds": None, "step_seconds_median": None, "step_seconds_mean": None}
+    timer.on_train_begin(None, None, None)
+    timer.on_step_end(None, None, None)
+    assert len(timer.ends) == 2 and timer.summary()["step_seconds_median"] is None  # the first step only
+    timer.ends = [10.0, 15.0, 16.0, 19.0]  # the loop's start, a 5 s first step, then 1 s and 3 s
+    assert timer.summary() == {"first_step_seconds": 5.0, "step_seconds_median": 2.0, "step_seconds_mean": 2.0}

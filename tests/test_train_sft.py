@@ -142,6 +142,8 @@ def test_sft_on_two_workers_learns_saves_safetensors_and_stays_on_loopback(
     assert metrics["tokens"] > metrics["samples"]  # non-pad tokens, several per row
     assert metrics["samples_per_second"] > 0 and metrics["tokens_per_second"] > 0
     assert metrics["wall_seconds"] >= metrics["train_seconds"] > 0
+    # Timed per step inside the worker (worker_loop.step_timer), the first step apart.
+    assert min(metrics[k] for k in ("first_step_seconds", "step_seconds_median", "step_seconds_mean")) > 0
     assert list(Path(result.log_dir).rglob("events.out.tfevents.*")), "no TensorBoard event file"
     # Provenance next to the weights; nothing half-written or left over beside out_dir.
     provenance = json.loads((out / "train_config.json").read_text())

@@ -36,7 +36,8 @@ class TrainResult(BaseModel):
     log_dir: str | None
     # loss_history [{step, loss}], final_train_loss, steps, samples, tokens (non-pad),
     # train_seconds (the HF training loop on rank 0, set-up excluded),
-    # samples_per_second, tokens_per_second, wall_seconds (the whole Ray Train run).
+    # samples_per_second, tokens_per_second, wall_seconds (the whole Ray Train run),
+    # first_step_seconds, step_seconds_median / _mean (the steps after the first; worker_loop.step_timer).
     metrics: dict
 
 

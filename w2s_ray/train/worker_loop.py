@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,6 +108,35 @@ def run_metrics(trainer, n_rows: int, epochs: float, train_seconds: float) -> di
     }
 
 
+def step_timer():
+    """A trainer callback that times each optimizer step on this rank: the interval between one
+    step's end and the next (batch, forward, backward, optimizer, logging: everything the loop does
+    per step, an evaluation included where a step has one), the first from the loop's start (it
+    carries the warm-up). Under data parallelism the
+    ranks meet at every step's all-reduce, so one rank's steps are the group's."""
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def __init__(self):
+            self.ends: list[float] = []
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.ends = [time.perf_counter()]
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.ends.append(time.perf_counter())
+
+        def summary(self) -> dict:
+            """first_step_seconds, and the median and mean of the steps after it (None with < 2 steps)."""
+            steps = [b - a for a, b in zip(self.ends, self.ends[1:])]
+            later = steps[1:]
+            return {"first_step_seconds": steps[0] if steps else None,
+                    "step_seconds_median": statistics.median(later) if later else None,
+                    "step_seconds_mean": statistics.fmean(later) if later else None}
+
+    return StepTimer()
+
+
 def record_attempt(attempts_file: str | None) -> None:
     """Rank 0 appends a line per attempt to the run's storage (shared by every worker, as Ray Train
     requires), so the driver can report how often the worker group was restarted."""
@@ -151,9 +182,11 @@ def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure,
         if early is not None:
             keeper = keep_best_callback(early.patience)
             trainer.add_callback(keeper)
+        timer = step_timer()
+        trainer.add_callback(timer)
         # train_runtime counts the training loop only, not DeepSpeed's engine set-up (~6 s on CPU).
         train_seconds = trainer.train().metrics["train_runtime"]
-        metrics = measure(trainer, config, len(rows), train_seconds)
+        metrics = {**measure(trainer, config, len(rows), train_seconds), **timer.summary()}
         metrics["torch"] = torch_summary()  # the threads and kernels this training ran with
         if keeper is not None:
             trainer.evaluate()  # the last weights are candidates too
