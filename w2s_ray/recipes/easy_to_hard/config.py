@@ -32,6 +32,10 @@ class EasyToHardConfig(Strict):
     # its separator included, and none of the question's); "step_end" (ours): the step-end token only,
     # where the scorer reads the step's score.
     prm_label_tokens: Literal["every_token", "step_end"] = "every_token"
+    # The final-answer step ("#### 19") labelled and scored after the others. True (authors' default):
+    # their PRM data rates the step that holds "# Answer" like any other (data/prepare_prm800k_rm.py,
+    # the "\n\n# Answer\n\n" completions); False (ours): only the steps before "####".
+    prm_answer_step: bool = True
     prm_lr: float = Field(default=1e-4, gt=0.0)
     prm_epochs: float = Field(default=3.0, gt=0.0)
     # Samples per test problem and how they are drawn; the aggregate best-of-N ranks by.

@@ -65,14 +65,16 @@ def run(ctx: RunContext) -> None:
     samples = generate_and_score(ctx, "prm/sample", sampler, policy, prm_problems, inputs=policy_hash)
     label = step_labels_from_gold if e2h.label_source == "gold" else step_labels_from_checker
     sample_rows = stage_rows(samples)
-    labels = select(ctx, "prm/labels", lambda: label(sample_rows, e2h.step_sep),
-                    inputs={"samples": samples.output("rows")["sha256"], "source": e2h.label_source})
+    labels = select(ctx, "prm/labels", lambda: label(sample_rows, e2h.step_sep, e2h.prm_answer_step),
+                    inputs={"samples": samples.output("rows")["sha256"], "source": e2h.label_source,
+                            "answer_step": str(e2h.prm_answer_step)})
     prm = train(ctx, "prm/train", labels, policy if e2h.prm_from == "policy" else cfg.strong.model,
                 e2h.prm_train_config(cfg.train))
 
     # Hard (and every other) level: N samples per test problem, each step scored by the PRM.
     prm_spec = ScorerSpec(name="process_reward_model", num_gpus=prm_gpus(ctx.device),
-                          config={"model_path": checkpoint_path(prm), "step_sep": e2h.step_sep})
+                          config={"model_path": checkpoint_path(prm), "step_sep": e2h.step_sep,
+                                  "answer_step": e2h.prm_answer_step})
     sampler = cfg.strong.model_copy(update={
         "name": "policy-samples", "shots": 0, "n": e2h.n, "temperature": e2h.temperature, "seed": e2h.seed,
         "scorers": [ScorerSpec(name="answer_check"), prm_spec]})
