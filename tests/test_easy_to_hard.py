@@ -95,6 +95,10 @@ def test_a_tiny_easy_to_hard_run_reports_and_resumes(tmp_path, tiny_models):
         assert set(report["rerank"][method]["acc_by_level"]) == {"1", "2", "3", "4", "5"}
     assert "sgr" in report and report["baselines"]["ceiling"] is not None
     assert set(report["prm_step_auroc"]) == {"auroc", "n_steps", "n_negative", "n_solutions"}
+    for part in ("easy", "hard"):  # held-out test samples, labelled as the PRM's training data
+        assert report[f"prm_step_auroc_{part}"]["labels"] == "gold"
+        assert report[f"prm_step_auroc_{part}"]["n_solutions"] >= 0
+    assert "step AUROC on held-out test samples" in (run_dir / "report.md").read_text()
     samples = manifest.record("rerank/sample")
     assert samples["rows_out"] == 10 * 3  # 2 test problems x 5 levels, 3 samples each
     assert json.loads((run_dir / "prm" / "train" / "model" / "config.json").read_text())["architectures"] == [
@@ -116,3 +120,15 @@ def test_auroc_and_the_step_auroc_join():
     labels = [{"problem_id": "p", "source_model": "m", "sample_index": 0, "labels": [1, 0]},  # stops at the error
               {"problem_id": "p", "source_model": "m", "sample_index": 1, "labels": [1, 1]}]
     assert step_auroc(samples, labels) == {"auroc": 1.0, "n_steps": 4, "n_negative": 1, "n_solutions": 2}
+
+
+def test_report_md_shows_the_prms_easy_auroc_beside_the_hard_one():
+    from w2s_ray.recipes.easy_to_hard.report import markdown
+
+    assert markdown({}) == []
+    lines = "\n".join(markdown({
+        "prm_step_auroc_easy": {"auroc": 0.91, "n_steps": 40, "n_negative": 9, "n_solutions": 12, "labels": "gold"},
+        "prm_step_auroc_hard": {"auroc": None, "n_steps": 3, "n_negative": 0, "n_solutions": 1, "labels": "gold"},
+        "prm_step_auroc": {"auroc": 0.55, "n_steps": 20, "n_negative": 5, "n_solutions": 4}}))
+    assert "| easy levels | gold | 0.91 (40 steps, 9 wrong) |" in lines
+    assert "| hard levels | gold | n/a |" in lines and "| hard levels | monte_carlo | 0.55" in lines

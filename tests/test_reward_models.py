@@ -127,6 +127,12 @@ def test_process_rm_trains_on_ray_and_ranks_a_wrong_step_lower(ray_local, tiny_m
     right_first = [r["step_scores"][0] for r in scored[0::2]]
     wrong_first = [r["step_scores"][0] for r in scored[1::2]]
     assert sum(right_first) / 8 > sum(wrong_first) / 8 + 0.2
+    # With answer_step (easy_to_hard's default) the final-answer line is scored after the steps.
+    with_answer = score_rows(rows[:2], [{"name": "process_reward_model",
+                                         "config": {"model_path": str(out), "answer_step": True}}])
+    assert [len(r["step_scores"]) for r in with_answer] == [len(r["step_scores"]) + 1 for r in scored[:2]]
+    assert [s for r in with_answer for s in r["step_scores"][:-1]] == pytest.approx(
+        [s for r in scored[:2] for s in r["step_scores"]], abs=1e-5)  # a causal model: the steps read the same
 
 
 @long_test

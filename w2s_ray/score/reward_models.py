@@ -7,7 +7,8 @@ sequence scores as it would alone. Resources: a CPU by default; on a GPU cluster
 
   reward_model          `reward`: the outcome RM's scalar for (question, solution) (text/reward_format.py)
   process_reward_model  `step_scores`: P(step right) at each step end, a list per row in the step
-                        checker's step order (empty for a text without steps); `prm_min`, `prm_prod`,
+                        checker's step order (empty for a text without steps), then, with
+                        `answer_step`, the final-answer step's ("#### 19"); `prm_min`, `prm_prod`,
                         `prm_last`: the aggregates best-of-N ranks by (NaN, ranked last, for a text
                         without steps or with a step past max_length)
 
@@ -24,7 +25,7 @@ import numpy as np
 from w2s_ray.score.base import Batch, Scorer, object_column, register, require_column
 from w2s_ray.text.prompts import zero_shot
 from w2s_ray.text.reward_format import outcome_rm_ids, process_rm_ids
-from w2s_ray.text.steps import split_steps
+from w2s_ray.text.steps import solution_steps
 
 
 def _device(device: str) -> str:
@@ -105,15 +106,16 @@ class ProcessRewardScorer(_ModelScorer):
     auto_class = "AutoModelForTokenClassification"
 
     def __init__(self, *, model_path: str, step_sep: Literal["line", "blank_line"] = "line",
-                 device: Literal["auto", "cpu", "cuda"] = "auto", forward_batch_size: int = 16,
-                 max_length: int = 1024, text_column: str = "text", question_column: str = "question"):
+                 answer_step: bool = False, device: Literal["auto", "cpu", "cuda"] = "auto",
+                 forward_batch_size: int = 16, max_length: int = 1024, text_column: str = "text",
+                 question_column: str = "question"):
         super().__init__(model_path=model_path, device=device, forward_batch_size=forward_batch_size,
                          max_length=max_length, text_column=text_column, question_column=question_column)
-        self.step_sep = step_sep
+        self.step_sep, self.answer_step = step_sep, answer_step
 
     def __call__(self, batch: Batch) -> Batch:
         texts, questions = self._inputs(batch)
-        encoded = [process_rm_ids(self.tokenizer, zero_shot(q), split_steps(t, self.step_sep))
+        encoded = [process_rm_ids(self.tokenizer, zero_shot(q), solution_steps(t, self.step_sep, self.answer_step))
                    for q, t in zip(questions, texts)]
         # Steps past max_length are not scored (NaN), never silently given a neighbour's score.
         sequences = [ids[:self.max_length] for ids, _ in encoded]

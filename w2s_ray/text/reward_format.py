@@ -5,7 +5,10 @@ Outcome RM: the zero-shot prompt, the solution as a completion, EOS; the score i
 token (TRL's RewardTrainer tokenizes `prompt + chosen + eos` the same way).
 
 Process RM: the zero-shot prompt, then each step followed by STEP_END; the step's score is read at the
-last token of its STEP_END (Sun et al. 2024: binary cross-entropy on the step-end token). Steps are
+last token of its STEP_END. Training labels either every token of a step, its STEP_END included, with
+the step's label (`every_token`: Sun et al.'s published command passes --train_on_every_token, and
+their collator, easy-to-hard data_utils/data_utils_rm_pointwise.py, labels each target token, the
+prompt and earlier steps weight 0), or the step-end token only (`step_end`, ours). Steps are
 cut the way the step checker cuts them (score.step_checker.split_steps), so a step's index means the
 same in `wrong_steps`, in step labels and in `step_scores`. Each piece is tokenized on its own and
 the ids concatenated, so a step's end is a token boundary whatever the tokenizer would merge.
@@ -41,3 +44,21 @@ def process_rm_ids(tokenizer, prompt: str, steps: Sequence[str]) -> tuple[list[i
         ids += tokenizer(piece, add_special_tokens=False)["input_ids"]
         ends.append(len(ids) - 1)
     return ids, ends
+
+
+LABEL_TOKENS = ("every_token", "step_end")
+
+
+def process_rm_token_labels(n_prompt: int, ends: Sequence[int], labels: Sequence[int], n_ids: int,
+                            label_tokens: str = "every_token") -> list[int]:
+    """One label per token of process_rm_ids' ids: -100 (no loss) on the prompt and on the steps
+    without a label; a labelled step's label on every token of it (from the token after the previous
+    step's end to its own end) or on its end token only."""
+    if label_tokens not in LABEL_TOKENS:
+        raise ValueError(f"label_tokens must be one of {LABEL_TOKENS}, got {label_tokens!r}")
+    out = [-100] * n_ids
+    starts = [n_prompt, *(end + 1 for end in ends[:-1])]
+    for start, end, label in zip(starts, ends, labels):
+        for position in range(start if label_tokens == "every_token" else end, end + 1):
+            out[position] = int(label)
+    return out

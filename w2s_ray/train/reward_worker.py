@@ -2,8 +2,10 @@
 
 Outcome RM: TRL's RewardTrainer (a sequence-classification head, one logit, Bradley-Terry loss on
 right-vs-wrong pairs). Process RM: TRL 1.16 has no PRM trainer (PRMTrainer was removed), so the HF
-Trainer on a token-classification model, two labels, cross-entropy on each step's end token only
-(text/reward_format.py puts the ends where the scorer reads them; every other token is -100).
+Trainer on a token-classification model, two labels, cross-entropy on every token of each labelled
+step ("process_reward": Sun et al.'s --train_on_every_token) or on each step's end token only
+("process_reward_step_end", ours); text/reward_format.py puts the ends where the scorer reads them,
+and the prompt's tokens are -100 either way.
 """
 from __future__ import annotations
 
@@ -22,12 +24,13 @@ def outcome_rm_trainer(config: TrainConfig, common: dict, model_dir: str, datase
                          peft_config=lora_peft_config(config, "SEQ_CLS"))
 
 
-def process_rm_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tokenizer):
+def process_rm_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tokenizer,
+                       label_tokens: str = "every_token"):
     import torch
     from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, Trainer, \
         TrainingArguments
 
-    from w2s_ray.text.reward_format import process_rm_ids
+    from w2s_ray.text.reward_format import process_rm_ids, process_rm_token_labels
 
     max_length = common.pop("max_length")  # TRL's argument, not the HF Trainer's
     args = TrainingArguments(**common, include_num_input_tokens_seen="non_padding", remove_unused_columns=False)
@@ -45,9 +48,8 @@ def process_rm_trainer(config: TrainConfig, common: dict, model_dir: str, datase
 
     def encode(row):
         ids, ends = process_rm_ids(tokenizer, row["prompt"], row["steps"])
-        labels = [-100] * len(ids)
-        for end, label in zip(ends, row["labels"]):
-            labels[end] = int(label)
+        n_prompt = len(tokenizer(row["prompt"])["input_ids"])
+        labels = process_rm_token_labels(n_prompt, ends, row["labels"], len(ids), label_tokens)
         return {"input_ids": ids[:max_length], "attention_mask": [1] * min(len(ids), max_length),
                 "labels": labels[:max_length]}
 
@@ -70,3 +72,11 @@ def outcome_rm_loop(loop_config: dict) -> None:
 
 def process_rm_loop(loop_config: dict) -> None:
     run_worker(loop_config, process_rm_trainer, reward_metrics, head=PROCESS_HEAD)
+
+
+def process_rm_step_end_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tokenizer):
+    return process_rm_trainer(config, common, model_dir, dataset, tokenizer, label_tokens="step_end")
+
+
+def process_rm_step_end_loop(loop_config: dict) -> None:
+    run_worker(loop_config, process_rm_step_end_trainer, reward_metrics, head=PROCESS_HEAD)

@@ -23,7 +23,19 @@ class EasyToHardConfig(Strict):
     prm_samples: int = Field(default=4, ge=1)
     prm_temperature: float = Field(default=1.0, gt=0.0)
     label_source: Literal["gold", "step_check"] = "gold"
-    prm_from: Literal["policy", "base"] = "policy"  # the PRM's starting weights
+    # The PRM's starting weights. "base" (authors' default): their published command trains the PRM
+    # from the base checkpoint (easy-to-hard examples/README.md, train_rm_pointwise.py
+    # --checkpoint_path $MODEL_REPO/model.pth); "policy" (ours): from the easy-SFT policy.
+    prm_from: Literal["policy", "base"] = "base"
+    # Which tokens of a step carry its label in the PRM's loss. "every_token" (authors' default:
+    # --train_on_every_token; data_utils/data_utils_rm_pointwise.py labels each token of the step,
+    # its separator included, and none of the question's); "step_end" (ours): the step-end token only,
+    # where the scorer reads the step's score.
+    prm_label_tokens: Literal["every_token", "step_end"] = "every_token"
+    # The final-answer step ("#### 19") labelled and scored after the others. True (authors' default):
+    # their PRM data rates the step that holds "# Answer" like any other (data/prepare_prm800k_rm.py,
+    # the "\n\n# Answer\n\n" completions); False (ours): only the steps before "####".
+    prm_answer_step: bool = True
     prm_lr: float = Field(default=1e-4, gt=0.0)
     prm_epochs: float = Field(default=3.0, gt=0.0)
     # Samples per test problem and how they are drawn; the aggregate best-of-N ranks by.
@@ -47,7 +59,8 @@ class EasyToHardConfig(Strict):
         return self
 
     def prm_train_config(self, base: TrainConfig) -> TrainConfig:
-        return base.model_copy(update={"objective": "process_reward", "lr": self.prm_lr, "epochs": self.prm_epochs,
+        objective = "process_reward" if self.prm_label_tokens == "every_token" else "process_reward_step_end"
+        return base.model_copy(update={"objective": objective, "lr": self.prm_lr, "epochs": self.prm_epochs,
                                        "max_steps": None,  # its own length, in epochs
                                        "early_stopping": None})  # SFT's only
 

@@ -8,8 +8,9 @@
   rerank      the policy samples N solutions of every test problem; the PRM scores each step;
               majority vote vs best-of-N (by the configured aggregate) vs PRM-weighted vote,
               accuracy by level, and SGR for each
-  PRM AUROC   where configured, OmegaPRM Monte Carlo labels of hard solutions' steps (rollouts by the
-              policy, recipes/easy_to_hard/monte_carlo.py) and the PRM's step AUROC against them
+  PRM AUROC   the PRM's step AUROC on the test samples of easy and of hard levels, their steps labelled
+              as its training data is; where configured, also against OmegaPRM Monte Carlo labels of
+              hard solutions' steps (rollouts by the policy, recipes/easy_to_hard/monte_carlo.py)
 The report's `rerank` and `sgr` come from the last stage (tag role "report").
 """
 from __future__ import annotations
@@ -65,17 +66,21 @@ def run(ctx: RunContext) -> None:
     samples = generate_and_score(ctx, "prm/sample", sampler, policy, prm_problems, inputs=policy_hash)
     label = step_labels_from_gold if e2h.label_source == "gold" else step_labels_from_checker
     sample_rows = stage_rows(samples)
-    labels = select(ctx, "prm/labels", lambda: label(sample_rows, e2h.step_sep),
-                    inputs={"samples": samples.output("rows")["sha256"], "source": e2h.label_source})
+    labels = select(ctx, "prm/labels", lambda: label(sample_rows, e2h.step_sep, e2h.prm_answer_step),
+                    inputs={"samples": samples.output("rows")["sha256"], "source": e2h.label_source,
+                            "answer_step": str(e2h.prm_answer_step)})
     prm = train(ctx, "prm/train", labels, policy if e2h.prm_from == "policy" else cfg.strong.model,
                 e2h.prm_train_config(cfg.train))
 
     # Hard (and every other) level: N samples per test problem, each step scored by the PRM.
     prm_spec = ScorerSpec(name="process_reward_model", num_gpus=prm_gpus(ctx.device),
-                          config={"model_path": checkpoint_path(prm), "step_sep": e2h.step_sep})
+                          config={"model_path": checkpoint_path(prm), "step_sep": e2h.step_sep,
+                                  "answer_step": e2h.prm_answer_step})
     sampler = cfg.strong.model_copy(update={
         "name": "policy-samples", "shots": 0, "n": e2h.n, "temperature": e2h.temperature, "seed": e2h.seed,
-        "scorers": [ScorerSpec(name="answer_check"), prm_spec]})
+        # step_check: the test samples' steps labelled as the PRM's training data is (held-out AUROC)
+        "scorers": [ScorerSpec(name="answer_check"), ScorerSpec(name="step_check", config={"step_sep": e2h.step_sep}),
+                    prm_spec]})
     hard = generate_and_score(ctx, "rerank/sample", sampler, policy, test,
                               inputs={**policy_hash, "prm": prm.output("model")["sha256"]})
     hard_rows = stage_rows(hard)
@@ -92,6 +97,11 @@ def run(ctx: RunContext) -> None:
         out = rerank_report(hard_rows, accuracy, e2h.aggregate, e2h.hard_levels)
         if mc_rows is not None:
             out["prm_step_auroc"] = step_auroc(hard_rows, mc_rows)
+        # Held-out test samples labelled as the PRM's training data is: a low easy AUROC says the PRM
+        # did not learn its labels, a high easy and low hard one that it did not generalise.
+        for part, levels in (("easy", e2h.easy_levels), ("hard", e2h.hard_levels)):
+            part_labels = label([r for r in hard_rows if r["level"] in levels], e2h.step_sep, e2h.prm_answer_step)
+            out[f"prm_step_auroc_{part}"] = {**step_auroc(hard_rows, part_labels.rows), "labels": e2h.label_source}
         return StageResult(outputs={"rows": write_stage(ctx.stage_dir("rerank/report"), out.pop("picks"))},
                            rows_in=len(hard_rows), rows_out=out["n_picks"], metrics={"report": out})
 

@@ -83,3 +83,25 @@ def step_auroc(sample_rows: Sequence[dict], label_rows: Sequence[dict]) -> dict:
             xs.append(float(score))
             ys.append(int(label))
     return {"auroc": auroc(xs, ys), "n_steps": len(xs), "n_negative": ys.count(0), "n_solutions": len(label_rows)}
+
+
+def _auroc_cell(value: dict | None) -> str:
+    if not value or value.get("auroc") is None:
+        return "n/a"
+    return f"{value['auroc']:.2f} ({value['n_steps']} steps, {value['n_negative']} wrong)"
+
+
+def markdown(report: dict) -> list[str]:
+    """The PRM's held-out step AUROC, easy levels beside hard ones (rerank/report)."""
+    if "prm_step_auroc_easy" not in report:
+        return []
+    lines = ["", "## Easy-to-hard: the PRM's step AUROC on held-out test samples", "",
+             "| steps of | labels | AUROC |", "|---|---|---|"]
+    for part in ("easy", "hard"):
+        value = report.get(f"prm_step_auroc_{part}") or {}
+        lines.append(f"| {part} levels | {value.get('labels', 'gold')} | {_auroc_cell(value)} |")
+    if report.get("prm_step_auroc"):
+        lines.append(f"| hard levels | monte_carlo | {_auroc_cell(report['prm_step_auroc'])} |")
+    lines += ["", "Low on easy levels: the PRM did not learn its labels; high on easy and low on hard: "
+              "it did not generalise."]
+    return lines

@@ -16,16 +16,24 @@ Every source labels the same way: steps before the first error 1, the first erro
 source, source_model, sample_index, level}, the prompt the zero-shot template, steps cut as the step
 checker cuts them, so a PRM trained on them reads the indices `wrong_steps` uses.
 
+With `with_answer` (easy_to_hard.prm_answer_step, the authors' default) the final-answer step
+("#### 19", text/steps.solution_steps) is labelled after the others: right where the answer is right
+(gold) or restates the last step's result (step_check), the first error where it is wrong and differs
+from that result (an error located on the answer line itself). A wrong answer that restates the last
+result has its error somewhere unseen: dropped, as before.
+
 Unlike the weak-to-strong selections, `gold` reads gold on purpose: the easy levels' gold is the
 supervision easy-to-hard is allowed (Sun et al. 2024). The other two never read it.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from w2s_ray.select.selection import Selection, _as_int
+from w2s_ray.text.answers import normalize_answer
 from w2s_ray.text.prompts import zero_shot
-from w2s_ray.text.steps import split_steps
+from w2s_ray.text.steps import answer_step, split_steps
 
 SOURCES = ("gold", "step_check", "monte_carlo")
 
@@ -46,38 +54,58 @@ def _first_wrong(gen: dict) -> int | None:
     return min(wrong) if wrong else None
 
 
-def step_labels_from_gold(rows: Iterable[dict], step_sep: str = "line") -> Selection:
+_NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def restates_last_result(steps: list[str], answer: str) -> bool | None:
+    """Whether the answer step states the last step's last number (None: that step has none)."""
+    numbers = _NUMBER_RE.findall(steps[-1]) if steps else []
+    if not numbers:
+        return None
+    return normalize_answer(answer.removeprefix("####").strip()) == normalize_answer(numbers[-1])
+
+
+def step_labels_from_gold(rows: Iterable[dict], step_sep: str = "line", with_answer: bool = False) -> Selection:
     """Rows scored by answer_check and step_check, on problems with gold."""
     out, dropped, n = [], {"no_steps": 0, "no_gold": 0, "wrong_answer_unlocated": 0}, 0
     for gen in rows:
         n += 1
         steps = split_steps(gen.get("text"), step_sep)
+        answer = answer_step(gen.get("text")) if with_answer and steps else None
+        first = _first_wrong(gen)
         if not steps:
             dropped["no_steps"] += 1
         elif not gen.get("has_gold"):
             dropped["no_gold"] += 1
-        elif gen.get("correct") and _first_wrong(gen) is None:
-            out.append(labelled_row(gen, steps, None, "gold"))
-        elif (first := _first_wrong(gen)) is not None and first < len(steps):
+        elif first is not None and first < len(steps):
             out.append(labelled_row(gen, steps, first, "gold"))
+        elif gen.get("correct") and first is None:
+            out.append(labelled_row(gen, steps + [answer] if answer else steps, None, "gold"))
+        elif not gen.get("correct") and first is None and answer and restates_last_result(steps, answer) is False:
+            out.append(labelled_row(gen, steps + [answer], len(steps), "gold"))  # the answer line is the error
         else:  # a wrong answer whose error the checker cannot see, or a right one with a wrong step
             dropped["wrong_answer_unlocated"] += 1
     return Selection(out, n_in=n, kept=len(out), dropped=dropped, unit="solution")
 
 
-def step_labels_from_checker(rows: Iterable[dict], step_sep: str = "line") -> Selection:
+def step_labels_from_checker(rows: Iterable[dict], step_sep: str = "line", with_answer: bool = False) -> Selection:
     """Rows scored by step_check; gold is never read."""
     out, dropped, n = [], {"no_steps": 0, "unchecked_steps": 0}, 0
     for gen in rows:
         n += 1
         steps = split_steps(gen.get("text"), step_sep)
+        answer = answer_step(gen.get("text")) if with_answer and steps else None
         first = _first_wrong(gen)
         if not steps:
             dropped["no_steps"] += 1
         elif first is not None and first < len(steps):
             out.append(labelled_row(gen, steps, first, "step_check"))
         elif _as_int(gen.get("n_checkable_steps")) == len(steps):
-            out.append(labelled_row(gen, steps, None, "step_check"))
+            restates = restates_last_result(steps, answer) if answer else None
+            if restates is None:  # no answer step to judge without gold: the steps alone, as before
+                out.append(labelled_row(gen, steps, None, "step_check"))
+            else:
+                out.append(labelled_row(gen, steps + [answer], None if restates else len(steps), "step_check"))
         else:  # some step could not be checked: "no wrong step found" is not "right"
             dropped["unchecked_steps"] += 1
     return Selection(out, n_in=n, kept=len(out), dropped=dropped, unit="solution")
