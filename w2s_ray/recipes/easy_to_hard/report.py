@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 
 from w2s_ray.eval.auroc import auroc
 from w2s_ray.recipes.easy_to_hard.config import SGR_BOUND_LABELS
+from w2s_ray.recipes.easy_to_hard.findings import findings
+from w2s_ray.recipes.easy_to_hard.findings import sgr_value as sgr
 from w2s_ray.select.rerank import METHODS, accuracy_by_level, rerank
 
 
@@ -36,12 +38,6 @@ def hard_accuracy(acc: dict | None, hard_levels: Iterable[int]) -> float | None:
     hard = [str(level) for level in hard_levels if str(level) in by_level]
     n = sum(n_by_level.get(level, 0) for level in hard)
     return sum(by_level[level] * n_by_level.get(level, 0) for level in hard) / n if n else None
-
-
-def sgr(easy: float | None, unsupervised: float | None, hard_trained: float | None) -> float | None:
-    if None in (easy, unsupervised, hard_trained) or hard_trained <= unsupervised:
-        return None
-    return (easy - unsupervised) / (hard_trained - unsupervised)
 
 
 def sgr_key(sgr_bound: str, reranked: bool = False) -> str:
@@ -79,6 +75,10 @@ def rerank_report(sample_rows: Sequence[dict], greedy: dict[str, dict], aggregat
         # samples without a full PRM score (no step, or a step past max_length): ranked last, counted
         "n_unscored_samples": sum(1 for r in sample_rows if _unscored(r.get(aggregate))),
     }
+
+
+def build(manifest, common: dict) -> dict:
+    return {"findings": findings(manifest, common)}
 
 
 def _unscored(value) -> bool:
