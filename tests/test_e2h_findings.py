@@ -102,3 +102,13 @@ def test_the_shared_report_carries_and_renders_them(tmp_path):
     assert report["hard_levels"] == [4, 5]
     text = render_markdown(report)
     assert "| easy_sft_sgr |" in text and "+0.50 [" in text  # SGR as a ratio, not in points
+
+
+def test_report_rows_show_the_policy_and_each_reranking():
+    from w2s_ray.recipes.easy_to_hard.report import rows
+
+    acc = {"acc": 0.5, "acc_by_level": {"4": 0.5}}
+    report = {"students": {"easy_sft": acc}, "rerank": {"majority": acc, "best_of_n": acc, "weighted": acc}}
+    assert [name for name, _ in rows(report)] == ["easy-SFT policy", "easy-SFT majority", "easy-SFT best_of_n",
+                                                  "easy-SFT weighted"]
+    assert rows({"students": {}}) == []

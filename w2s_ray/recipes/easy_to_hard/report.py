@@ -81,6 +81,14 @@ def build(manifest, common: dict) -> dict:
     return {"findings": findings(manifest, common)}
 
 
+def rows(report: dict) -> list[tuple[str, dict]]:
+    """Rows of report.md's table and `w2s compare`: the easy-SFT policy greedy and each reranking of its
+    samples (the SGR bound is a baseline row already, under its label: hard_sft or all_levels_sft)."""
+    out = [("easy-SFT policy", (report.get("students") or {}).get("easy_sft"))]
+    out += [(f"easy-SFT {method}", acc) for method, acc in (report.get("rerank") or {}).items()]
+    return [(name, acc) for name, acc in out if acc]
+
+
 def _unscored(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
