@@ -29,7 +29,9 @@ def _stage(manifest, key, rows, tag, metrics=None):
 
 def _eval(manifest, key, right, tag):
     rows = [{"problem_id": pid, "correct": bool(v), "has_gold": True, "level": LEVEL[pid]} for pid, v in right.items()]
-    _stage(manifest, key, rows, tag)
+    by_level = {str(lvl): sum(right[p] for p in IDS if LEVEL[p] == lvl) / 60 for lvl in range(1, 6)}
+    _stage(manifest, key, rows, tag, {"accuracy": {"acc": sum(right.values()) / len(right), "n": len(right),
+                                                   "acc_by_level": by_level}})
 
 
 def _run(tmp_path, weighted, best, majority=0.4, easy_hard=0.5, bound_hard=0.8, e2h=None, rerank=True):
@@ -45,7 +47,9 @@ def _run(tmp_path, weighted, best, majority=0.4, easy_hard=0.5, bound_hard=0.8, 
                   "n": 8, "method": method}
                  for method, share in (("majority", majority), ("best_of_n", best), ("weighted", weighted))
                  for pid, v in _right(0.9, share).items()]
-        _stage(manifest, "rerank/report", picks, Tag("report", "easy_to_hard"), {"report": dict(COMMON)})
+        rerank_section = {"majority": {"acc": 0.5, "acc_by_level": {"4": majority, "5": majority}, "n": 300}}
+        _stage(manifest, "rerank/report", picks, Tag("report", "easy_to_hard"),
+               {"report": {**COMMON, "rerank": rerank_section}})
     return manifest
 
 
@@ -99,8 +103,9 @@ def test_the_shared_report_carries_and_renders_them(tmp_path):
     report = build_report(manifest.run_dir)
     assert [f["id"] for f in report["findings"]] == ["prm_weighted>majority_hard", "best_of_n>=majority_hard",
                                                      "easy_sft_sgr"]
-    assert report["hard_levels"] == [4, 5]
-    text = render_markdown(report)
+    assert report["hard_levels"] == [4, 5] and report["baselines"]["hard_sft"]["acc_by_level"][4] == 0.8
+    text = render_markdown(report)  # the baselines' int levels beside the rerank section's JSON keys
+    assert "| easy-SFT majority | 50.0 |" in text and "| hard_sft |" in text
     assert "| easy_sft_sgr |" in text and "+0.50 [" in text  # SGR as a ratio, not in points
 
 
@@ -112,3 +117,4 @@ def test_report_rows_show_the_policy_and_each_reranking():
     assert [name for name, _ in rows(report)] == ["easy-SFT policy", "easy-SFT majority", "easy-SFT best_of_n",
                                                   "easy-SFT weighted"]
     assert rows({"students": {}}) == []
+    assert rows(report)[1][1]["acc_by_level"] == {4: 0.5}  # int levels, as the baselines' rows have them

@@ -85,8 +85,14 @@ def rows(report: dict) -> list[tuple[str, dict]]:
     """Rows of report.md's table and `w2s compare`: the easy-SFT policy greedy and each reranking of its
     samples (the SGR bound is a baseline row already, under its label: hard_sft or all_levels_sft)."""
     out = [("easy-SFT policy", (report.get("students") or {}).get("easy_sft"))]
-    out += [(f"easy-SFT {method}", acc) for method, acc in (report.get("rerank") or {}).items()]
+    # the rerank section's levels are JSON's string keys; the table's other rows have int levels
+    out += [(f"easy-SFT {method}", _int_levels(acc))
+            for method, acc in (report.get("rerank") or {}).items()]
     return [(name, acc) for name, acc in out if acc]
+
+
+def _int_levels(acc: dict) -> dict:
+    return {**acc, "acc_by_level": {int(k): v for k, v in _levels(acc, "acc_by_level").items()}}
 
 
 def _unscored(value) -> bool:
