@@ -123,6 +123,16 @@ def test_a_tiny_easy_to_hard_run_reports_and_resumes(tmp_path, tiny_models):
         assert set(report["rerank"][method]["acc_by_level"]) == {"1", "2", "3", "4", "5"}
     assert "sgr" in report and report["baselines"]["hard_sft"] is not None and report["baselines"]["ceiling"] is None
     assert set(report["prm_step_auroc"]) == {"auroc", "n_steps", "n_negative", "n_solutions"}
+    # SGR's bound learned from hard levels only (Hase et al.'s hard-trained model), as many as the policy
+    from pathlib import Path
+
+    from w2s_ray.run.stage_io import read_stage
+    out = manifest.record("baselines/hard_sft/select")["outputs"]["rows"]
+    bound_rows = read_stage(Path(out["path"]).parent, out)
+    assert bound_rows and {r["level"] for r in bound_rows} <= {4, 5} and len(bound_rows) <= 16
+    assert [f["id"] for f in report["findings"]] == ["prm_weighted>majority_hard", "best_of_n>=majority_hard",
+                                                     "easy_sft_sgr"]
+    assert all(f["n_test"] in (0, 4) for f in report["findings"])  # 2 problems a level, levels 4-5
     samples = manifest.record("rerank/sample")
     assert samples["rows_out"] == 10 * 3  # 2 test problems x 5 levels, 3 samples each
     assert json.loads((run_dir / "prm" / "train" / "model" / "config.json").read_text())["architectures"] == [
