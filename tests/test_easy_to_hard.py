@@ -3,6 +3,7 @@ accuracies (fast), and a tiny run end to end that then resumes every stage witho
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -11,8 +12,10 @@ import yaml
 
 from tests.conftest import long_test, shell_env
 from w2s_ray.config import RunConfig, load_config
+from w2s_ray.recipes.easy_to_hard.config import SGR_BOUND_LABELS, EasyToHardConfig, sgr_bound_problems
 from w2s_ray.recipes.easy_to_hard.report import hard_accuracy, rerank_report, sgr
 from w2s_ray.run.manifest import Manifest
+from w2s_ray.run.stage_io import read_stage
 
 BASE = {"name": "t", "recipe": "easy_to_hard", "strong": {"name": "s", "model": "m"}}
 
@@ -48,15 +51,42 @@ def test_sgr_on_hard_levels_and_the_rerank_section():
                 "level": 4} for i, (a, s) in enumerate([("7", 0.1), ("9", 0.9), ("7", 0.2)])]
     samples += [{"problem_id": "e", "model": "p", "sample_index": 0, "answer": "2", "prm_min": 0.5, "correct": True,
                  "level": 1}]
-    report = rerank_report(samples, {"easy_sft": easy, "strong_base": base, "ceiling": ceiling}, "prm_min", [4, 5])
+    report = rerank_report(samples, {"easy_sft": easy, "strong_base": base, "hard_sft": ceiling}, "prm_min", [4, 5])
     assert report["rerank"]["majority"]["acc_by_level"] == {"1": 1.0, "4": 0.0}
     assert report["rerank"]["weighted"]["acc_by_level"] == {"1": 1.0, "4": 1.0}
     assert report["sgr"] == pytest.approx((0.25 - 0.1) / (0.4 - 0.1))
+    assert report["sgr_bound"] == {"trained_on": "hard_levels", "label": "hard_sft"}
+    # a reranked policy's ratio is named as such, never "sgr": majority is 0 right on the hard levels
+    assert report["rerank"]["majority"]["reranked_sgr"] == pytest.approx((0.0 - 0.1) / (0.4 - 0.1))
+    assert "sgr" not in report["rerank"]["majority"]
     assert report["n_picks"] == 6 and {p["method"] for p in report["picks"]} == {"majority", "best_of_n", "weighted"}
     assert report["n_unscored_samples"] == 0
     unscored = rerank_report([*samples, {**samples[0], "sample_index": 3, "prm_min": float("nan")}],
                              {"easy_sft": easy}, "prm_min", [4, 5])
     assert unscored["n_unscored_samples"] == 1
+    # the all-levels SFT is not SGR's hard-trained bound: its ratio never appears as "sgr"
+    ours = rerank_report(samples, {"easy_sft": easy, "strong_base": base, "all_levels_sft": ceiling}, "prm_min",
+                         [4, 5], sgr_bound="all_levels")
+    assert "sgr" not in ours and ours["sgr_vs_all_levels_sft"] == pytest.approx(0.5)
+    assert "reranked_sgr_vs_all_levels_sft" in ours["rerank"]["weighted"]
+    assert ours["sgr_bound"] == {"trained_on": "all_levels", "label": "all_levels_sft"}
+    # a bound the report was not given (the hard-levels one here) gives no SGR, not the other bound's
+    assert rerank_report(samples, {"easy_sft": easy, "strong_base": base, "all_levels_sft": ceiling}, "prm_min",
+                         [4, 5])["sgr"] is None
+
+
+def test_the_sgr_bound_trains_on_hard_levels_by_default_and_on_every_level_as_an_option():
+    from w2s_ray.data.schema import Problem
+
+    split = [Problem(id=f"p{i}", question="q", gold="1", solution=None, level=1 + i % 5, source="t") for i in range(40)]
+    hard = sgr_bound_problems(split, EasyToHardConfig(n_policy_problems=6))
+    assert len(hard) == 6 and {p.level for p in hard} == {4, 5}  # Hase et al.'s hard-trained model
+    assert [p.id for p in hard] == ["p3", "p4", "p8", "p9", "p13", "p14"]
+    every = sgr_bound_problems(split, EasyToHardConfig(n_policy_problems=6, sgr_bound="all_levels"))
+    assert [p.id for p in every] == [f"p{i}" for i in range(6)] and {p.level for p in every} == {1, 2, 3, 4, 5}
+    # fewer hard problems than the policy got: the bound gets what there is, never an easy one
+    assert {p.level for p in sgr_bound_problems(split, EasyToHardConfig(n_policy_problems=100))} == {4, 5}
+    assert SGR_BOUND_LABELS == {"hard_levels": "hard_sft", "all_levels": "all_levels_sft"}
 
 
 def w2s(*args) -> str:
@@ -87,18 +117,25 @@ def test_a_tiny_easy_to_hard_run_reports_and_resumes(tmp_path, tiny_models):
     stages = manifest.stages()
     mc = [key for key in stages if key.startswith("prm_auroc/mc/rollouts_")]
     assert stages == ["policy/select", "policy/train", "policy/eval", "baselines/strong_base/eval",
-                      "baselines/ceiling/select", "baselines/ceiling/train", "baselines/ceiling/eval",
+                      "baselines/hard_sft/select", "baselines/hard_sft/train", "baselines/hard_sft/eval",
                       "prm/sample", "prm/labels", "prm/train", "rerank/sample", *mc, "prm_auroc/mc/labels",
                       "rerank/report"]
     report = json.loads((run_dir / "report.json").read_text())
     for method in ("majority", "best_of_n", "weighted"):
         assert set(report["rerank"][method]["acc_by_level"]) == {"1", "2", "3", "4", "5"}
-    assert "sgr" in report and report["baselines"]["ceiling"] is not None
+    assert "sgr" in report and report["baselines"]["hard_sft"] is not None and report["baselines"]["ceiling"] is None
     assert set(report["prm_step_auroc"]) == {"auroc", "n_steps", "n_negative", "n_solutions"}
     for part in ("easy", "hard"):  # held-out test samples, labelled as the PRM's training data
         assert report[f"prm_step_auroc_{part}"]["labels"] == "gold"
         assert report[f"prm_step_auroc_{part}"]["n_solutions"] >= 0
     assert "step AUROC on held-out test samples" in (run_dir / "report.md").read_text()
+    # SGR's bound learned from hard levels only (Hase et al.'s hard-trained model), as many as the policy
+    out = manifest.record("baselines/hard_sft/select")["outputs"]["rows"]
+    bound_rows = read_stage(Path(out["path"]).parent, out)
+    assert bound_rows and {r["level"] for r in bound_rows} <= {4, 5} and len(bound_rows) <= 16
+    assert [f["id"] for f in report["findings"]] == ["prm_weighted>majority_hard", "best_of_n>=majority_hard",
+                                                     "easy_sft_sgr"]
+    assert all(f["n_test"] in (0, 4) for f in report["findings"])  # 2 problems a level, levels 4-5
     samples = manifest.record("rerank/sample")
     assert samples["rows_out"] == 10 * 3  # 2 test problems x 5 levels, 3 samples each
     assert json.loads((run_dir / "prm" / "train" / "model" / "config.json").read_text())["architectures"] == [

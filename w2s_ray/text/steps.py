@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 
 _BLANK_LINE_RE = re.compile(r"\n\s*\n")
+# What ends a step in a text written in each format: split_steps cuts at these, join_steps writes them.
+STEP_SEPARATORS = {"line": "\n", "blank_line": "\n\n"}
 
 
 def split_steps(text: str | None, step_sep: str = "line") -> list[str]:
@@ -40,3 +42,10 @@ def solution_steps(text: str | None, step_sep: str = "line", with_answer: bool =
     steps = split_steps(text, step_sep)
     answer = answer_step(text) if with_answer and steps else None
     return steps + [answer] if answer else steps
+
+
+def join_steps(steps: list[str], step_sep: str = "line") -> str:
+    """Steps as a solution's text in the format they were split from, each ended by its separator, so
+    a model continuing the text starts a new step and split_steps gives the same steps back."""
+    sep = STEP_SEPARATORS[step_sep]
+    return "".join(step.strip() + sep for step in steps)

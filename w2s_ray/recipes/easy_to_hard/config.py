@@ -16,7 +16,7 @@ class EasyToHardConfig(Strict):
     easy_levels: list[int] = Field(default_factory=lambda: [1, 2, 3], min_length=1)
     hard_levels: list[int] = Field(default_factory=lambda: [4, 5], min_length=1)  # SGR is measured on these
     # Gold problems of the training split (weak_train: the split with gold) for the policy's SFT,
-    # drawn from the easy levels; the all-levels SFT bound (SGR's "hard-trained") gets as many.
+    # drawn from the easy levels; SGR's upper bound (sgr_bound) gets as many.
     n_policy_problems: int = Field(default=400, ge=1)
     # Easy problems (after the policy's) the policy samples to label steps for the PRM.
     n_prm_problems: int = Field(default=200, ge=1)
@@ -47,8 +47,12 @@ class EasyToHardConfig(Strict):
     # prefix (0: not measured), on up to mc_solutions wrong and as many right hard solutions.
     mc_rollouts: int = Field(default=0, ge=0)
     mc_solutions: int = Field(default=16, ge=1)
-    # SGR's other two points: the strong base, unsupervised, and the strong model SFT'd on all levels.
+    # SGR's other two points: the strong base, unsupervised, and a strong model SFT'd on gold.
     sgr_bounds: bool = True
+    # What that SFT learns from. "hard_levels" (authors' definition, Hase et al. 2024): gold of the hard
+    # levels only, SGR's "hard-trained" model. "all_levels" (ours, the bound before issue 26): gold of every
+    # level; it is not SGR's bound, so its ratio is reported as `sgr_vs_all_levels_sft`, never as `sgr`.
+    sgr_bound: Literal["hard_levels", "all_levels"] = "hard_levels"
     seed: int = 0
 
     @model_validator(mode="after")
@@ -63,6 +67,18 @@ class EasyToHardConfig(Strict):
         return base.model_copy(update={"objective": objective, "lr": self.prm_lr, "epochs": self.prm_epochs,
                                        "max_steps": None,  # its own length, in epochs
                                        "early_stopping": None})  # SFT's only
+
+
+# The bound's stage and report label, by what it learned from: an all-levels SFT is never labelled
+# SGR's "hard-trained" model (nor the w2s recipes' "ceiling", whose PGR reads that label).
+SGR_BOUND_LABELS = {"hard_levels": "hard_sft", "all_levels": "all_levels_sft"}
+
+
+def sgr_bound_problems(train_split: list, e2h: EasyToHardConfig) -> list:
+    """The gold problems SGR's upper bound is SFT'd on: as many as the policy got, from the hard levels
+    (Hase et al.'s hard-trained model) or, with sgr_bound "all_levels", from every level."""
+    pool = train_split if e2h.sgr_bound == "all_levels" else [p for p in train_split if p.level in e2h.hard_levels]
+    return pool[:e2h.n_policy_problems]
 
 
 SECTIONS = {"easy_to_hard": EasyToHardConfig}  # None: its defaults

@@ -22,12 +22,20 @@ from w2s_ray.run.manifest import StageResult
 from w2s_ray.score.stage import ScorerSpec
 from w2s_ray.select.selection import Selection
 from w2s_ray.stages.steps import generate_and_score, select, stage_rows
-from w2s_ray.text.reward_format import STEP_END
-from w2s_ray.text.steps import split_steps
+from w2s_ray.text.steps import join_steps, split_steps
 
 
 def solution_id(row: dict) -> str:
     return f"{row['problem_id']}|{row['model']}|{int(row['sample_index'])}"
+
+
+def rollout_problems(probes: dict[str, int], by_id: dict[str, dict], steps: dict[str, list[str]],
+                     step_sep: str = "line") -> list[dict]:
+    """One problem per probed prefix: the solution's first m steps, re-joined in its own step format
+    (a blank-line solution's prefix joined by single newlines would read as one paragraph, one step)."""
+    return [{"id": f"{sid}@{m}", "question": by_id[sid]["question"], "gold": by_id[sid]["gold"],
+             "level": by_id[sid]["level"], "prefix": " " + join_steps(steps[sid][:m], step_sep)}
+            for sid, m in sorted(probes.items())]
 
 
 def monte_carlo_labels(ctx: RunContext, key: str, base: TeacherConfig, model: str, solutions: Sequence[dict],
@@ -43,9 +51,7 @@ def monte_carlo_labels(ctx: RunContext, key: str, base: TeacherConfig, model: st
     round_ = 0
     while probes := {sid: m for sid, search in searches.items() if (m := search.probe()) is not None}:
         round_ += 1
-        problems = [{"id": f"{sid}@{m}", "question": by_id[sid]["question"], "gold": by_id[sid]["gold"],
-                     "level": by_id[sid]["level"], "prefix": " " + STEP_END.join(steps[sid][:m]) + STEP_END}
-                    for sid, m in sorted(probes.items())]
+        problems = rollout_problems(probes, by_id, steps, step_sep)
         digest = hashlib.sha256(json.dumps(problems, sort_keys=True).encode()).hexdigest()[:16]
         result = generate_and_score(ctx, f"{key}/rollouts_{round_}", rollout, model, problems,
                                     inputs={**(inputs or {}), "prefixes": digest})

@@ -1,8 +1,9 @@
 """Easy-to-hard generalisation with a process reward model (Sun et al. 2024; METHODS.md 4), top to bottom.
 
   policy      the strong model, SFT on the gold solutions of easy levels only -> greedy eval
-  SGR bounds  the strong base unsupervised, and SFT on gold of every level (the "hard-trained"
-              model): SGR = (easy - base) / (all levels - base) on the hard levels (Hase et al. 2024)
+  SGR bounds  the strong base unsupervised, and SFT on gold of the hard levels (the "hard-trained"
+              model, `hard_sft`): SGR = (easy - base) / (hard - base) on the hard levels (Hase et al.
+              2024); with sgr_bound "all_levels" the SFT sees every level (`all_levels_sft`, not SGR's)
   PRM         the policy samples easy training problems; their steps are labelled from gold (or by
               the step checker) -> the PRM trains on easy levels only
   rerank      the policy samples N solutions of every test problem; the PRM scores each step;
@@ -15,7 +16,7 @@ The report's `rerank` and `sgr` come from the last stage (tag role "report").
 """
 from __future__ import annotations
 
-from w2s_ray.recipes.easy_to_hard.config import EasyToHardConfig, prm_gpus
+from w2s_ray.recipes.easy_to_hard.config import SGR_BOUND_LABELS, EasyToHardConfig, prm_gpus, sgr_bound_problems
 from w2s_ray.recipes.easy_to_hard.monte_carlo import monte_carlo_labels
 from w2s_ray.recipes.easy_to_hard.report import rerank_report, step_auroc
 from w2s_ray.recipes.easy_to_hard.step_labels import step_labels_from_checker, step_labels_from_gold
@@ -49,13 +50,15 @@ def run(ctx: RunContext) -> None:
         evals["strong_base"] = generate_and_score(ctx, "baselines/strong_base/eval",
                                                   ctx.eval_teacher(cfg.strong, "strong-base"), cfg.strong.model, test,
                                                   tag=Tag("baseline", "strong_base"))
-        every_level = select(ctx, "baselines/ceiling/select",
-                             lambda: gold_sft(train_split[:e2h.n_policy_problems]), inputs={})
-        ceiling = train(ctx, "baselines/ceiling/train", every_level, cfg.strong.model, tag=Tag("train", "ceiling"))
-        evals["ceiling"] = generate_and_score(ctx, "baselines/ceiling/eval", ctx.eval_teacher(cfg.strong, "ceiling"),
-                                              checkpoint_path(ceiling), test,
-                                              inputs={"checkpoint": ceiling.output("model")["sha256"]},
-                                              tag=Tag("baseline", "ceiling"))
+        label = SGR_BOUND_LABELS[e2h.sgr_bound]
+        gold = select(ctx, f"baselines/{label}/select", lambda: gold_sft(sgr_bound_problems(train_split, e2h)),
+                      inputs={})
+        bound = train(ctx, f"baselines/{label}/train", gold, cfg.strong.model, tag=Tag("train", label))
+        evals[label] = generate_and_score(ctx, f"baselines/{label}/eval",
+                                          ctx.eval_teacher(cfg.strong, label.replace("_", "-")),
+                                          checkpoint_path(bound), test,
+                                          inputs={"checkpoint": bound.output("model")["sha256"]},
+                                          tag=Tag("baseline", label))
 
     # The PRM: the policy's own solutions of easy problems, steps labelled, easy levels only.
     prm_problems = [p.to_row() for p in easy[e2h.n_policy_problems:e2h.n_policy_problems + e2h.n_prm_problems]]
@@ -94,7 +97,7 @@ def run(ctx: RunContext) -> None:
 
     def report() -> StageResult:
         accuracy = {name: result.metrics["accuracy"] for name, result in evals.items()}
-        out = rerank_report(hard_rows, accuracy, e2h.aggregate, e2h.hard_levels)
+        out = rerank_report(hard_rows, accuracy, e2h.aggregate, e2h.hard_levels, e2h.sgr_bound)
         if mc_rows is not None:
             out["prm_step_auroc"] = step_auroc(hard_rows, mc_rows)
         # Held-out test samples labelled as the PRM's training data is: a low easy AUROC says the PRM

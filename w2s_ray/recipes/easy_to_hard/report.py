@@ -1,11 +1,18 @@
-"""The easy-to-hard report section: reranked accuracy by level and SGR (METHODS.md: SGR, Hase et al. 2024).
+"""The easy-to-hard report section: reranked accuracy by level, SGR and the findings (METHODS.md: SGR,
+Hase et al. 2024; Sun et al. 2024).
 
 SGR = (acc_easy_trained - acc_unsupervised) / (acc_hard_trained - acc_unsupervised) on the hard
 levels: the unsupervised model is the strong base (greedy), the hard-trained one the strong model
-SFT'd on gold of every level (the recipe's `ceiling`), the easy-trained one the easy-SFT policy,
-greedy (`sgr`) or with each reranking of its N samples (`rerank.<method>.sgr`). None where the
-hard-trained model is no better than the unsupervised one (nothing to recover) or a point is missing.
+SFT'd on gold of the hard levels (the recipe's `hard_sft`), the easy-trained one the easy-SFT policy,
+greedy: `sgr`. The same ratio for each reranking of the policy's N samples is `rerank.<method>.reranked_sgr`:
+a reranked policy is not the easy-trained model SGR is defined on, so it is never called `sgr`. With
+sgr_bound "all_levels" the bound is an all-levels SFT (`all_levels_sft`), which is not SGR's
+hard-trained model, and the ratios are `sgr_vs_all_levels_sft` / `reranked_sgr_vs_all_levels_sft`.
+None where the bound is no better than the unsupervised model (nothing to recover) or a point is missing.
 Levels are string keys ("1".."5") as in JSON.
+
+`build` adds the findings (eval/findings.py), each a paired bootstrap over the hard test problems:
+the PRM-weighted vote above majority vote, best-of-N not below majority vote, and SGR > 0.
 """
 from __future__ import annotations
 
@@ -13,6 +20,9 @@ import math
 from collections.abc import Iterable, Sequence
 
 from w2s_ray.eval.auroc import auroc
+from w2s_ray.recipes.easy_to_hard.config import SGR_BOUND_LABELS
+from w2s_ray.recipes.easy_to_hard.findings import findings
+from w2s_ray.recipes.easy_to_hard.findings import sgr_value as sgr
 from w2s_ray.select.rerank import METHODS, accuracy_by_level, rerank
 
 
@@ -30,17 +40,18 @@ def hard_accuracy(acc: dict | None, hard_levels: Iterable[int]) -> float | None:
     return sum(by_level[level] * n_by_level.get(level, 0) for level in hard) / n if n else None
 
 
-def sgr(easy: float | None, unsupervised: float | None, hard_trained: float | None) -> float | None:
-    if None in (easy, unsupervised, hard_trained) or hard_trained <= unsupervised:
-        return None
-    return (easy - unsupervised) / (hard_trained - unsupervised)
+def sgr_key(sgr_bound: str, reranked: bool = False) -> str:
+    """The report key of the ratio: `sgr` only against SGR's own (hard-trained) bound."""
+    name = "reranked_sgr" if reranked else "sgr"
+    return name if sgr_bound == "hard_levels" else f"{name}_vs_{SGR_BOUND_LABELS[sgr_bound]}"
 
 
 def rerank_report(sample_rows: Sequence[dict], greedy: dict[str, dict], aggregate: str,
-                  hard_levels: Sequence[int]) -> dict:
-    """`greedy`: accuracy records (eval.accuracy) by name: easy_sft, and where run strong_base, ceiling."""
+                  hard_levels: Sequence[int], sgr_bound: str = "hard_levels") -> dict:
+    """`greedy`: accuracy records (eval.accuracy) by name: easy_sft, and where run strong_base and the
+    bound (SGR_BOUND_LABELS[sgr_bound])."""
     base = hard_accuracy(greedy.get("strong_base"), hard_levels)
-    ceiling = hard_accuracy(greedy.get("ceiling"), hard_levels)
+    bound = hard_accuracy(greedy.get(SGR_BOUND_LABELS[sgr_bound]), hard_levels)
     picks, section = [], {}
     for method in METHODS:
         chosen = rerank(sample_rows, method, aggregate)
@@ -50,12 +61,13 @@ def rerank_report(sample_rows: Sequence[dict], greedy: dict[str, dict], aggregat
         for p in chosen:
             n_by_level[str(p["level"])] = n_by_level.get(str(p["level"]), 0) + 1
         acc["n_by_level"] = n_by_level
-        acc["sgr"] = sgr(hard_accuracy(acc, hard_levels), base, ceiling)
+        acc[sgr_key(sgr_bound, reranked=True)] = sgr(hard_accuracy(acc, hard_levels), base, bound)
         section[method] = acc
     easy = greedy.get("easy_sft")
     return {
         "rerank": section,
-        "sgr": sgr(hard_accuracy(easy, hard_levels), base, ceiling),
+        sgr_key(sgr_bound): sgr(hard_accuracy(easy, hard_levels), base, bound),
+        "sgr_bound": {"trained_on": sgr_bound, "label": SGR_BOUND_LABELS[sgr_bound]},
         "aggregate": aggregate, "hard_levels": list(hard_levels),
         "greedy": {name: {"acc": acc["acc"], "acc_by_level": _levels(acc, "acc_by_level"),
                           "hard_acc": hard_accuracy(acc, hard_levels)} for name, acc in greedy.items()},
@@ -63,6 +75,24 @@ def rerank_report(sample_rows: Sequence[dict], greedy: dict[str, dict], aggregat
         # samples without a full PRM score (no step, or a step past max_length): ranked last, counted
         "n_unscored_samples": sum(1 for r in sample_rows if _unscored(r.get(aggregate))),
     }
+
+
+def build(manifest, common: dict) -> dict:
+    return {"findings": findings(manifest, common)}
+
+
+def rows(report: dict) -> list[tuple[str, dict]]:
+    """Rows of report.md's table and `w2s compare`: the easy-SFT policy greedy and each reranking of its
+    samples (the SGR bound is a baseline row already, under its label: hard_sft or all_levels_sft)."""
+    out = [("easy-SFT policy", (report.get("students") or {}).get("easy_sft"))]
+    # the rerank section's levels are JSON's string keys; the table's other rows have int levels
+    out += [(f"easy-SFT {method}", _int_levels(acc))
+            for method, acc in (report.get("rerank") or {}).items()]
+    return [(name, acc) for name, acc in out if acc]
+
+
+def _int_levels(acc: dict) -> dict:
+    return {**acc, "acc_by_level": {int(k): v for k, v in _levels(acc, "acc_by_level").items()}}
 
 
 def _unscored(value) -> bool:
