@@ -3,9 +3,9 @@ accuracies (fast), and a tiny run end to end that then resumes every stage witho
 from __future__ import annotations
 
 import json
-from pathlib import Path
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
