@@ -48,7 +48,8 @@ def run(ctx: RunContext) -> None:
     # LightReasoner: contrast, keep the steps where the two disagree most, train toward the contrast.
     scored = contrast(ctx, keys.CONTRAST, samples, expert.model, amateur.model,
                       (expert.name, amateur.name), lr)
-    steps = select(ctx, keys.SELECT, lambda: select_steps(stage_rows(scored), lr.beta, lr.keep_fraction),
+    steps = select(ctx, keys.SELECT, lambda: select_steps(stage_rows(scored), lr.beta, lr.keep_fraction,
+                                                          lr.first_step, lr.epsilon),
                    inputs={"contrast": scored.output("rows")["sha256"]}, tag=Tag("select", "light_reasoner"))
     trained = train(ctx, keys.TRAIN, steps, expert.model, lr.kl_train_config(cfg.train),
                     tag=Tag("train", "light_reasoner"))
