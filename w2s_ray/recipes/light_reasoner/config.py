@@ -22,6 +22,16 @@ SOFT_KL_OBJECTIVES = {"last_non_pad": "soft_kl", "index_minus_1": "soft_kl_index
 class LightReasonerConfig(Strict):
     n_questions: int = Field(default=1000, ge=1)  # N: the first N questions of strong_train
     max_tokens: int = Field(default=128, ge=1, le=128)  # the paper's cap on the expert's solutions
+    # How the expert reads a question (recipes/light_reasoner/sampling.py). "auto" (authors' default
+    # for hub models): the expert's chat template with `system_prompt` where its tokenizer has one,
+    # else the run's Question/Answer template (the testbed's world models have no chat template and
+    # were trained on that one). "chat" / "plain" force either.
+    prompt_format: Literal["auto", "chat", "plain"] = "auto"
+    system_prompt: str = "Please reason step by step."  # the authors' (LightR_sampling.py)
+    # The sampler's and the evaluations' stop strings. None: the authors' none with a chat template
+    # (128 tokens or EOS); on the plain template the teacher's stops less any that matches a blank
+    # line (ours: the default "\n\n" would end a paragraph-step solution at its first step).
+    stop: list[str] | None = None
     temperature: float = Field(default=0.0, ge=0.0)  # the expert's sampling; 0: greedy
     samples: int = Field(default=1, ge=1)  # solutions per question (RS-SFT keeps the right ones)
     beta: float = Field(default=0.4, ge=0.0)  # keep steps with KL(pi_E || pi_A) >= beta

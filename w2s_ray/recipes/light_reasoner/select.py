@@ -81,12 +81,19 @@ def select_steps(rows: Iterable[dict], beta: float, keep_fraction: float | None 
                      extra={"beta": beta, "first_step": first_step})
 
 
-def rejection_sampling_sft(rows: Iterable[dict]) -> Selection:
+def rejection_sampling_sft(rows: Iterable[dict], sampled_prompt: bool = False) -> Selection:
     """The baseline's training set: the expert's own samples whose answers are right (gold-checked),
-    as SFT rows; unit "solution"."""
+    as SFT rows; unit "solution". sampled_prompt: each row keeps the prompt it was sampled with (a
+    chat prompt), not the zero-shot template."""
     from w2s_ray.select.selection import sft_row
 
     rows = list(rows)
     right = [sft_row(r, "strong") for r in rows if bool(r.get("correct") or False) and (r.get("text") or "").strip()]
+    if sampled_prompt:
+        # A chat prompt ends in the assistant's turn: the completion follows it without the space
+        # the Question/Answer template puts after "Answer:".
+        by_id = {(str(r["problem_id"]), int(r["sample_index"] or 0)): r for r in rows}
+        right = [{**s, "prompt": str(by_id[(s["problem_id"], s["sample_index"])]["prompt"]),
+                  "completion": s["completion"][1:]} for s in right]
     return Selection(rows=right, n_in=len(rows), kept=len(right), dropped={"wrong_or_empty": len(rows) - len(right)},
                      unit="solution")
