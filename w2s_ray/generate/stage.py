@@ -52,9 +52,10 @@ def build_requests(problems: Sequence[dict], teacher: TeacherConfig, demo_pool: 
     """One request row per problem and sample, prompts built on the driver (cheap, deterministic)."""
     rows = []
     for p in problems:
-        # A problem's own `prompt` (a recipe's chat-templated one) replaces the template; a `prefix`
+        # A problem's `own_prompt` (a recipe's chat-templated one) replaces the template (a key of its
+        # own: generation rows passed back as problems carry a `prompt`, built for other shots); a `prefix`
         # (the first steps of a solution, for Monte Carlo rollouts) continues the answer.
-        prompt = p.get("prompt") or build_prompt(p, teacher.shots, demo_pool, teacher.seed)
+        prompt = p.get("own_prompt") or build_prompt(p, teacher.shots, demo_pool, teacher.seed)
         prompt += p.get("prefix") or ""
         for i in range(teacher.n):
             rows.append({

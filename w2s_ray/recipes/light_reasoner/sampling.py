@@ -44,8 +44,8 @@ def chat_prompt(tokenizer, question: str, system_prompt: str) -> str:
 
 
 def with_prompts(problems: Sequence[dict], tokenizer, system_prompt: str) -> list[dict]:
-    """The problems, each with its chat `prompt` (generate/stage.py uses a problem's own prompt)."""
-    return [{**p, "prompt": chat_prompt(tokenizer, p["question"], system_prompt)} for p in problems]
+    """The problems, each with its chat `own_prompt` (generate/stage.py uses it as the prompt)."""
+    return [{**p, "own_prompt": chat_prompt(tokenizer, p["question"], system_prompt)} for p in problems]
 
 
 def stops(fmt: str, configured: list[str] | None, teacher_stops: Sequence[str]) -> list[str]:
