@@ -2,7 +2,9 @@
 
 The expert is the run's `strong` model, the amateur the first of its `weak` teachers (they must share
 a tokenizer; the contrast stage refuses a pair that does not). Defaults are the paper's: beta 0.4,
-alpha 0.2, LoRA r 8 / alpha 16 on the q and v projections, lr 5e-5.
+alpha 0.2, LoRA r 8 / alpha 16 on the q and v projections, lr 5e-5; and the authors' code's
+(HKUDS/LightReasoner, LightR_sampling.py): the chat prompt and no stop for a hub expert, V_t whole,
+epsilon 1e-12, steps from t = 1. The one deliberate difference by default is the loss position.
 """
 from __future__ import annotations
 
