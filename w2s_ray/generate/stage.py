@@ -52,8 +52,11 @@ def build_requests(problems: Sequence[dict], teacher: TeacherConfig, demo_pool: 
     """One request row per problem and sample, prompts built on the driver (cheap, deterministic)."""
     rows = []
     for p in problems:
-        # A `prefix` (the first steps of a solution, for Monte Carlo rollouts) continues the answer.
-        prompt = build_prompt(p, teacher.shots, demo_pool, teacher.seed) + (p.get("prefix") or "")
+        # A problem's `own_prompt` (a recipe's chat-templated one) replaces the template (a key of its
+        # own: generation rows passed back as problems carry a `prompt`, built for other shots); a `prefix`
+        # (the first steps of a solution, for Monte Carlo rollouts) continues the answer.
+        prompt = p.get("own_prompt") or build_prompt(p, teacher.shots, demo_pool, teacher.seed)
+        prompt += p.get("prefix") or ""
         for i in range(teacher.n):
             rows.append({
                 "problem_id": p["id"], "teacher": teacher.name, "role": teacher.role,

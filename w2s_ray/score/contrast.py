@@ -5,12 +5,17 @@ expert and one of the amateur over prompt + text give both next-token distributi
 the solution; per step t (the position that predicts the solution's t-th token):
 
   contrast_kl           KL(pi_E || pi_A) over the whole vocabulary, one float per step
-  contrast_mask_ids     V_t = {a : pi_E(a) >= alpha * max pi_E}, most likely first (at most max_mask)
+  contrast_mask_ids     V_t = {a : pi_E(a) >= alpha * max pi_E}, most likely first (every such token;
+                        at most max_mask where one is set)
   contrast_logp_expert  log pi_E over V_t
   contrast_logp_amateur log pi_A over V_t
   contrast_ids          the token ids of prompt + text that were forced (the training prefixes)
   contrast_prompt_len   how many of them are the prompt
   contrast_mask_cut     steps whose V_t was longer than max_mask (cut to its most likely tokens)
+
+With `epsilon` > 0 (the authors' 1e-12, LightReasoner's LightR_sampling.py) the KL is theirs:
+sum_a (pi_E(a) + eps) * (log(pi_E(a) + eps) - log(pi_A(a) + eps)), which bounds what a token the
+amateur gives ~0 can add; epsilon 0 is the exact KL of the two log-softmaxes.
 
 Only V_t is kept, not the full-vocabulary rows: the selection (recipes/light_reasoner/select.py) needs
 nothing else, and a step's V_t has a handful of tokens where the vocabulary has thousands.
@@ -20,7 +25,6 @@ a pair whose tokenizers differ is refused, naming both models, before any model 
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -56,13 +60,25 @@ def check_same_tokenizer(expert_path: str, amateur_path: str, expert_name: str |
         f"distributions over the same token ids, so both models must share one tokenizer")
 
 
-def expert_mask(logp_expert, alpha: float, max_mask: int) -> tuple[np.ndarray, bool]:
-    """(ids of V_t, most likely first, at most max_mask; whether V_t was longer) for one step's
-    expert log-probs. pi_E(a) >= alpha * max pi_E is tested in log space."""
-    logp = np.asarray(logp_expert, dtype=np.float64)
-    keep = np.flatnonzero(logp >= logp.max() + math.log(alpha))
-    order = keep[np.argsort(-logp[keep], kind="stable")]
+def expert_mask(logp_expert, alpha: float, max_mask: int | None = None) -> tuple[np.ndarray, bool]:
+    """(ids of V_t, most likely first, at most max_mask if one is given; whether V_t was longer) for
+    one step's expert log-probs. pi_E(a) >= alpha * max pi_E is tested on probabilities, as the
+    authors do: in log space a tie at the bar (0.1 against 0.2 * 0.5) can round either way."""
+    p = np.exp(np.asarray(logp_expert, dtype=np.float64))
+    keep = np.flatnonzero(p >= alpha * p.max())
+    order = keep[np.argsort(-p[keep], kind="stable")]
+    if max_mask is None:
+        return order, False
     return order[:max_mask], len(order) > max_mask
+
+
+def contrast_kl(le: np.ndarray, la: np.ndarray, epsilon: float = 0.0) -> np.ndarray:
+    """KL(pi_E || pi_A) per step from [steps, vocab] log-probs; epsilon as in the module docstring."""
+    le, la = np.asarray(le, dtype=np.float64), np.asarray(la, dtype=np.float64)
+    if epsilon <= 0:
+        return np.sum(np.exp(le) * (le - la), axis=1)
+    pe, pa = np.exp(le) + epsilon, np.exp(la) + epsilon
+    return np.sum(pe * (np.log(pe) - np.log(pa)), axis=1)
 
 
 @register("contrast")
@@ -73,14 +89,14 @@ class ContrastScorer(Scorer):
     num_gpus = 0.0
 
     def __init__(self, *, expert: str, amateur: str, expert_name: str | None = None,
-                 amateur_name: str | None = None, alpha: float = 0.2, max_mask: int = 64,
-                 micro_batch: int = 16, device: str = "cpu"):
+                 amateur_name: str | None = None, alpha: float = 0.2, max_mask: int | None = None,
+                 epsilon: float = 0.0, micro_batch: int = 16, device: str = "cpu"):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         check_same_tokenizer(expert, amateur, expert_name, amateur_name)
         torch.set_num_threads(1)  # one thread per actor (platform notes: oversubscribed is ~35x slower)
-        self.alpha, self.max_mask, self.micro_batch = alpha, max_mask, micro_batch
+        self.alpha, self.max_mask, self.epsilon, self.micro_batch = alpha, max_mask, epsilon, micro_batch
         self.device = "cuda" if device == "gpu" else "cpu"
         self.tokenizer = AutoTokenizer.from_pretrained(expert)
         self.models = [AutoModelForCausalLM.from_pretrained(p, dtype=torch.float32).to(self.device).eval()
@@ -137,7 +153,7 @@ class ContrastScorer(Scorer):
 
     def _add_row(self, out: dict, ids: list[int], n_prompt: int, le: np.ndarray, la: np.ndarray) -> None:
         """le / la: [steps, vocab], step t being the position that predicts the solution's t-th token."""
-        kl = np.sum(np.exp(le) * (le - la), axis=1).astype(float).tolist()
+        kl = contrast_kl(le, la, self.epsilon).astype(float).tolist()
         masks, cut = [], 0
         for t in range(len(le)):
             ids_t, was_cut = expert_mask(le[t], self.alpha, self.max_mask)

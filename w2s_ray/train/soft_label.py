@@ -55,8 +55,9 @@ def train_soft_label(
     """Train the model in base_model_dir toward the rows' soft targets; publish it at out_dir (the same
     contract as train_sft: complete or absent, LoRA merged). Metrics add `supervised_tokens`: the
     positions that carried a loss (one per row and epoch)."""
-    if config.objective != "soft_kl":
-        raise ValueError(f"train_soft_label runs objective 'soft_kl', the config says {config.objective!r}")
+    if config.objective not in ("soft_kl", "soft_kl_index_minus_1"):
+        raise ValueError(f"train_soft_label runs objective 'soft_kl' (or 'soft_kl_index_minus_1'), "
+                         f"the config says {config.objective!r}")
     from w2s_ray.train.objectives import train_objective  # the one path every objective trains through
 
     return train_objective(rows, base_model_dir, out_dir, config, device, log_dir=log_dir, overwrite=overwrite)

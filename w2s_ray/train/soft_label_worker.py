@@ -3,8 +3,10 @@ whose loss is KL(v || softmax(student logits at the prefix's last token)), v a s
 
 Batches are right-padded, so the prefix's last token is at its last *non-pad* position, not at index
 -1 (which is a pad for every row shorter than the longest: the public code's mistake); `last_positions`
-finds it from the attention mask, whatever side the padding is on. worker_loop does the rest (process
-setup, LoRA merge, ZeRO, publishing from rank 0).
+finds it from the attention mask, whatever side the padding is on. The objective
+`soft_kl_index_minus_1` reads index -1 as the authors do (LightR_finetuning.py), for comparing with
+the paper's numbers like for like. worker_loop does the rest (process setup, LoRA merge, ZeRO,
+publishing from rank 0).
 """
 from __future__ import annotations
 
@@ -20,8 +22,22 @@ def last_positions(attention_mask):
     return (attention_mask.long() * positions).argmax(dim=1)
 
 
-def soft_label_kl(logits, attention_mask, target_ids, target_probs, target_mask):
-    """Mean over rows of KL(v || softmax(logits[row, last non-pad position])).
+POSITIONS = ("last_non_pad", "index_minus_1")
+
+
+def loss_positions(attention_mask, position: str = "last_non_pad"):
+    """The position each row's loss reads: its last real token, or the batch's last index."""
+    import torch
+
+    if position == "index_minus_1":
+        return torch.full((attention_mask.shape[0],), attention_mask.shape[1] - 1, device=attention_mask.device)
+    if position != "last_non_pad":
+        raise ValueError(f"soft-label loss position must be one of {POSITIONS}, got {position!r}")
+    return last_positions(attention_mask)
+
+
+def soft_label_kl(logits, attention_mask, target_ids, target_probs, target_mask, position: str = "last_non_pad"):
+    """Mean over rows of KL(v || softmax(logits[row, p])), p from loss_positions.
 
     target_ids / target_probs / target_mask: [rows, K], each row's V_t padded to K with mask 0.
     v is zero outside V_t, so the sum runs over V_t only: sum_a v(a) (log v(a) - log q(a)).
@@ -29,7 +45,7 @@ def soft_label_kl(logits, attention_mask, target_ids, target_probs, target_mask)
     import torch
 
     rows = torch.arange(logits.shape[0], device=logits.device)
-    logq = torch.log_softmax(logits[rows, last_positions(attention_mask)].float(), dim=-1)
+    logq = torch.log_softmax(logits[rows, loss_positions(attention_mask, position)].float(), dim=-1)
     logq_t = logq.gather(1, target_ids)
     v = target_probs.float() * target_mask
     logv = torch.log(torch.where(v > 0, v, torch.ones_like(v)))
@@ -60,7 +76,8 @@ def collate(pad_id: int):
     return collate_rows
 
 
-def soft_label_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tokenizer):
+def soft_label_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tokenizer,
+                       position: str = "last_non_pad"):
     import torch
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
@@ -71,7 +88,7 @@ def soft_label_trainer(config: TrainConfig, common: dict, model_dir: str, datase
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
             loss = soft_label_kl(outputs.logits, inputs["attention_mask"], inputs["target_ids"],
-                                 inputs["target_probs"], inputs["target_mask"])
+                                 inputs["target_probs"], inputs["target_mask"], position)
             return (loss, outputs) if return_outputs else loss
 
     common = {k: v for k, v in common.items() if k != "max_length"}  # an SFT/DPO field: rows are token ids here
@@ -94,6 +111,15 @@ def soft_label_metrics(trainer, config: TrainConfig, n_rows: int, train_seconds:
     return metrics
 
 
+def _index_minus_1_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tokenizer):
+    return soft_label_trainer(config, common, model_dir, dataset, tokenizer, position="index_minus_1")
+
+
 def soft_label_loop(loop_config: dict) -> None:
     """Ray Train entry point; `loop_config` is built by w2s_ray.train.soft_label.train_soft_label."""
     run_worker(loop_config, soft_label_trainer, soft_label_metrics)
+
+
+def soft_label_loop_index_minus_1(loop_config: dict) -> None:
+    """The same, the loss at index -1 (objective `soft_kl_index_minus_1`)."""
+    run_worker(loop_config, _index_minus_1_trainer, soft_label_metrics)

@@ -1,6 +1,7 @@
 """LightReasoner (2025; METHODS.md section 2), top to bottom, with its rejection-sampling SFT baseline.
 
-  the expert (the run's `strong` model) answers N questions of strong_train (<= 128 new tokens)
+  the expert (the run's `strong` model) answers N questions of strong_train (<= 128 new tokens; in
+           its chat template with the authors' system prompt and no stop where it has one: sampling.py)
   contrast: teacher-forced forward passes of the expert and of the amateur (the first `weak`
            teacher; the same tokenizer) over each solution -> KL(pi_E || pi_A) per step, V_t
   select:  steps with KL >= beta (or the top keep_fraction by KL) -> soft targets softmax_{V_t}(log pi_E - log pi_A)
@@ -14,7 +15,7 @@ trained token. Every stage goes through the manifest: a resumed run skips what f
 """
 from __future__ import annotations
 
-from w2s_ray.recipes.light_reasoner import keys
+from w2s_ray.recipes.light_reasoner import keys, sampling
 from w2s_ray.recipes.light_reasoner.config import LightReasonerConfig
 from w2s_ray.recipes.light_reasoner.select import rejection_sampling_sft, select_steps
 from w2s_ray.recipes.light_reasoner.stages import contrast, sampled_questions
@@ -35,11 +36,19 @@ def run(ctx: RunContext) -> None:
     # Refused before any sampling: a pair with two tokenizers has no contrast to compute.
     check_same_tokenizer(ctx.model_path(expert.model), ctx.model_path(amateur.model), expert.name, amateur.name)
 
-    # The expert samples; zero-shot, so the prefixes it is later trained on are the bare question.
-    sampler = expert.model_copy(update={"name": "expert", "shots": 0, "n": lr.samples,
+    # The expert samples zero-shot, so the prefixes it is later trained on are the bare question: in
+    # its chat template (the authors') where it has one, with the stops of sampling.py.
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(ctx.model_path(expert.model))
+    fmt = sampling.resolve_format(lr.prompt_format, tokenizer)
+    expert = sampling.expert_teacher(expert, fmt, lr.stop)
+    questions = sampled_questions(ctx, lr.n_questions)
+    if fmt == "chat":
+        questions, test = (sampling.with_prompts(rows, tokenizer, lr.system_prompt) for rows in (questions, test))
+    sampler = expert.model_copy(update={"name": "expert", "n": lr.samples,
                                         "temperature": lr.temperature, "max_tokens": lr.max_tokens})
-    samples = generate_and_score(ctx, keys.SAMPLE, sampler, expert.model,
-                                 sampled_questions(ctx, lr.n_questions))
+    samples = generate_and_score(ctx, keys.SAMPLE, sampler, expert.model, questions)
     samples_hash = {"samples": samples.output("rows")["sha256"]}
 
     generate_and_score(ctx, keys.BASE_EVAL, ctx.eval_teacher(expert, "strong-base"), expert.model,
@@ -48,7 +57,8 @@ def run(ctx: RunContext) -> None:
     # LightReasoner: contrast, keep the steps where the two disagree most, train toward the contrast.
     scored = contrast(ctx, keys.CONTRAST, samples, expert.model, amateur.model,
                       (expert.name, amateur.name), lr)
-    steps = select(ctx, keys.SELECT, lambda: select_steps(stage_rows(scored), lr.beta, lr.keep_fraction),
+    steps = select(ctx, keys.SELECT, lambda: select_steps(stage_rows(scored), lr.beta, lr.keep_fraction,
+                                                          lr.first_step, lr.epsilon),
                    inputs={"contrast": scored.output("rows")["sha256"]}, tag=Tag("select", "light_reasoner"))
     trained = train(ctx, keys.TRAIN, steps, expert.model, lr.kl_train_config(cfg.train),
                     tag=Tag("train", "light_reasoner"))
@@ -58,7 +68,7 @@ def run(ctx: RunContext) -> None:
     promote_latest(ctx.run_dir)  # RUN_DIR/serve/latest.json -> the LightReasoner student (w2s serve)
 
     # Baseline: rejection-sampling SFT on the same samples (gold decides which are right).
-    right = select(ctx, keys.RS_SELECT, lambda: rejection_sampling_sft(stage_rows(samples)), inputs=samples_hash,
+    right = select(ctx, keys.RS_SELECT, lambda: rejection_sampling_sft(stage_rows(samples), fmt == "chat"), inputs=samples_hash,
                    tag=Tag("select", "rs_sft"))
     sft = train(ctx, keys.RS_TRAIN, right, expert.model, lr.rs_sft_train_config(cfg.train), tag=Tag("train", "rs_sft"))
     generate_and_score(ctx, keys.RS_EVAL, ctx.eval_teacher(expert, "rs-sft"), checkpoint_path(sft), test,

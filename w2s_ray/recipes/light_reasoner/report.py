@@ -5,6 +5,8 @@ rejection-sampling SFT baseline side by side (METHODS.md section 2's headline is
   light_reasoner  acc, gain over base, problems sampled, tokens generated, tokens trained, tokens
   rs_sft          processed, wall seconds per stage and in all, gain per trained token
   comparison      LightReasoner's gain as a share of RS-SFT's, its trained tokens as a share of RS-SFT's
+  findings        the paper's two efficiency claims (eval/findings.py): the gain, as a paired
+                  difference over test problems, and the trained tokens, a count
 
 Tokens trained are the tokens that carry a loss, times epochs: one per kept step for LightReasoner
 (its KL is taken at the step's prefix's last position), every completion token plus the EOS TRL
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from w2s_ray.eval.findings import finding, mean_interval, per_problem
+from w2s_ray.eval.pgr_interval import correct_by_problem
 from w2s_ray.recipes.light_reasoner import keys
 from w2s_ray.run.manifest import Manifest
 from w2s_ray.run.stage_io import read_stage
@@ -90,7 +94,41 @@ def light_reasoner_report(manifest: Manifest) -> dict:
             "meets_target": bool(gain_share is not None and token_share is not None
                                  and gain_share >= GAIN_SHARE and token_share <= TOKEN_SHARE),
         }
-    return {"base": {"acc": base_acc}, "light_reasoner": lr, "rs_sft": rs, "comparison": comparison}
+    return {"base": {"acc": base_acc}, "light_reasoner": lr, "rs_sft": rs, "comparison": comparison,
+            "findings": findings(manifest, lr, rs)}
+
+
+def findings(manifest: Manifest, lr: dict | None, rs: dict | None) -> list[dict]:
+    """The paper's claims (METHODS.md 2, headline): LightReasoner reaches >= 80 % of RS-SFT's gain
+    over the base expert with <= 10 % of its trained tokens."""
+    base, lr_right, rs_right = (correct_by_problem(manifest, key) for key in (BASE, keys.EVAL, keys.RS_EVAL))
+    # Per problem, LR_gain - 0.8 * RS_gain: its mean is the claim's margin, in accuracy points, and
+    # one bootstrap draw of problems serves all three models (paired).
+    margin = per_problem(lambda l, r, b: (l - b) - GAIN_SHARE * (r - b), lr_right, rs_right, base)
+    missing = [name for name, m in (("base expert", base), ("LightReasoner", lr_right), ("RS-SFT", rs_right))
+               if m is None]
+    gain = finding(f"lightreasoner_gain>={GAIN_SHARE}_rs_sft",
+                   f"LightReasoner's gain over the base expert is at least {GAIN_SHARE:.0%} of RS-SFT's "
+                   f"(diff: LR gain - {GAIN_SHARE} x RS-SFT gain)",
+                   mean_interval(margin) if margin else None,
+                   why_not_run=f"not evaluated: {', '.join(missing)}" if missing else "no test problem in common")
+    claim = (f"LightReasoner trains on at most {TOKEN_SHARE:.0%} of RS-SFT's trained tokens "
+             f"(diff: {TOKEN_SHARE} - its share)")
+    tokens = [(m or {}).get("tokens_trained") for m in (lr, rs)]
+    if None in tokens or not tokens[1]:
+        share = finding(f"lightreasoner_tokens<={TOKEN_SHARE}_rs_sft", claim, None, unit="ratio",
+                        why_not_run="a method's training did not finish (or RS-SFT trained no token)")
+        return [gain, share]
+    diff = TOKEN_SHARE - tokens[0] / tokens[1]
+    # A count of the tokens each training run carried a loss on, not a sample of test problems: the
+    # interval is the point, and "at most" holds at equality.
+    share = finding(f"lightreasoner_tokens<={TOKEN_SHARE}_rs_sft", claim,
+                    {"diff": diff, "low": diff, "high": diff, "problems": 0}, unit="ratio",
+                    tokens_trained={"light_reasoner": tokens[0], "rs_sft": tokens[1]},
+                    note="a deterministic count of trained tokens: ci95 is the point")
+    if diff == 0:
+        share.update(holds=True, verdict="holds")
+    return [gain, share]
 
 
 def render_markdown(section: dict) -> str:

@@ -43,7 +43,7 @@ def contrast(ctx: RunContext, key: str, samples: StageResult, expert: str, amate
         spec = ScorerSpec(name="contrast", batch_size=lr.contrast_batch_size, num_gpus=1.0 if gpu else 0.0,
                           config={"expert": ctx.model_path(expert), "amateur": ctx.model_path(amateur),
                                   "expert_name": names[0], "amateur_name": names[1], "alpha": lr.alpha,
-                                  "max_mask": lr.max_mask, "micro_batch": lr.contrast_batch_size,
+                                  "max_mask": lr.max_mask, "epsilon": lr.epsilon, "micro_batch": lr.contrast_batch_size,
                                   "device": ctx.device})
         ctx.engines.release()  # the two models' actors need the room
         start = time.perf_counter()
