@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "config.md"
+DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "config.md"  # the repository's docs/, which README links
 HEADER = """# Config reference
 
 Generated from the pydantic models in `w2s_ray/` by `make docs` (`python -m w2s_ray.config.docs`);
