@@ -11,7 +11,7 @@ import random
 from collections.abc import Mapping
 
 from w2s_ray.run.manifest import Manifest
-from w2s_ray.run.stage_io import read_stage
+from w2s_ray.run.stage_io import read_output
 
 N_DRAWS = 1000
 SEED = 0
@@ -24,9 +24,7 @@ def correct_by_problem(manifest: Manifest, key: str) -> dict[str, float] | None:
     output = manifest.record(key)["outputs"].get("rows")
     if output is None:
         return None
-    from pathlib import Path
-
-    rows = read_stage(Path(output["path"]).parent, output)
+    rows = read_output(output)
     right: dict[str, list[float]] = {}
     for r in rows:
         if r.get("has_gold", r.get("gold") is not None):

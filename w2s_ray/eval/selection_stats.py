@@ -5,12 +5,11 @@ numbers are computed from finished stage outputs after the fact and feed nothing
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from w2s_ray.config import RunConfig
 from w2s_ray.data.sources import strong_train_with_gold
 from w2s_ray.run.manifest import Manifest
-from w2s_ray.run.stage_io import read_stage
+from w2s_ray.run.stage_io import read_output
 from w2s_ray.select.quality import selection_quality
 from w2s_ray.text.answers import normalize_answer
 
@@ -22,8 +21,7 @@ def strong_half_gold(manifest: Manifest) -> dict[str, str | None]:
 
 
 def _rows(manifest: Manifest, key: str) -> list[dict]:
-    output = manifest.record(key)["outputs"]["rows"]
-    return read_stage(Path(output["path"]).parent, output)
+    return read_output(manifest.record(key)["outputs"]["rows"])
 
 
 def selection_stats(manifest: Manifest, key: str, gold: dict[str, str | None]) -> dict | None:

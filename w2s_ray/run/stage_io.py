@@ -55,6 +55,11 @@ def read_stage(stage_dir: str | Path, expected: dict[str, Any]) -> list[dict]:
     return pq.read_table(path).to_pylist()
 
 
+def read_output(output: dict[str, Any]) -> list[dict]:
+    """The rows of a stage output as a manifest records it ({path, sha256, ...}), verified."""
+    return read_stage(Path(output["path"]).parent, output)
+
+
 def verify_parquet(path: str | Path, expected: dict[str, Any]) -> None:
     path = Path(path)
     _verify_file(path, expected["bytes"], expected["sha256"])

@@ -11,14 +11,13 @@ import hashlib
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from w2s_ray.config import TeacherConfig
 from w2s_ray.eval.accuracy import accuracy_by_model
 from w2s_ray.generate.stage import generate
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult, run_stage
-from w2s_ray.run.stage_io import describe_checkpoint, read_stage, write_stage
+from w2s_ray.run.stage_io import describe_checkpoint, read_output, write_stage
 from w2s_ray.run.stage_tags import Tag
 from w2s_ray.score.stage import score_dataset, scorers_fit_now
 from w2s_ray.select import Selection
@@ -36,8 +35,7 @@ def _log(message: str) -> None:
 
 def stage_rows(result: StageResult, name: str = "rows") -> list[dict]:
     """The rows a (possibly resumed) stage wrote, verified against its record."""
-    expected = result.output(name)
-    return read_stage(Path(expected["path"]).parent, expected)
+    return read_output(result.output(name))
 
 
 def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model: str,

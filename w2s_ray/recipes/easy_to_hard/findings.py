@@ -14,12 +14,11 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from w2s_ray.eval.findings import N_DRAWS, SEED, finding, paired_finding, restrict
 from w2s_ray.eval.pgr_interval import correct_by_problem
 from w2s_ray.recipes.easy_to_hard.config import SGR_BOUND_LABELS, EasyToHardConfig
-from w2s_ray.run.stage_io import read_stage
+from w2s_ray.run.stage_io import read_output
 from w2s_ray.run.stage_tags import find
 
 
@@ -69,7 +68,7 @@ def _rows(manifest, key: str | None) -> list[dict] | None:
     if key is None:
         return None
     output = manifest.record(key)["outputs"].get("rows")
-    return None if output is None else read_stage(Path(output["path"]).parent, output)
+    return None if output is None else read_output(output)
 
 
 def _pick_correct(picks: list[dict], method: str, hard: set[int]) -> dict[str, float]:

@@ -17,13 +17,12 @@ training (the paper's "total time"); evaluation is listed per stage but not in i
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from w2s_ray.eval.findings import finding, mean_interval, per_problem
 from w2s_ray.eval.pgr_interval import correct_by_problem
 from w2s_ray.recipes.light_reasoner import keys
 from w2s_ray.run.manifest import Manifest
-from w2s_ray.run.stage_io import read_stage
+from w2s_ray.run.stage_io import read_output
 
 SAMPLE, BASE = keys.SAMPLE, keys.BASE_EVAL
 METHOD_STAGES = {"light_reasoner": (keys.CONTRAST, keys.SELECT, keys.TRAIN), "rs_sft": (keys.RS_SELECT, keys.RS_TRAIN)}
@@ -42,8 +41,7 @@ def _acc(manifest: Manifest, key: str) -> float | None:
 
 
 def _rows(record: dict) -> list[dict]:
-    output = record["outputs"]["rows"]
-    return read_stage(Path(output["path"]).parent, output)
+    return read_output(record["outputs"]["rows"])
 
 
 def _tokens_trained(manifest: Manifest, method: str, train: dict) -> int | None:

@@ -8,11 +8,10 @@ paper's claims this run can test (`findings`, eval/findings.py):
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from w2s_ray.eval.findings import finding, paired_finding, restrict
 from w2s_ray.eval.pgr_interval import correct_by_problem
-from w2s_ray.run.stage_io import read_stage
+from w2s_ray.run.stage_io import read_output
 from w2s_ray.run.stage_tags import tagged
 
 STAGE2 = "stage2"  # the label recipe.py tags Stage II's stages with
@@ -77,7 +76,7 @@ def levels(manifest, key: str) -> dict[str, int]:
     output = manifest.record(key)["outputs"].get("rows")
     if output is None:
         return {}
-    return {r["problem_id"]: int(r["level"]) for r in read_stage(Path(output["path"]).parent, output)
+    return {r["problem_id"]: int(r["level"]) for r in read_output(output)
             if r.get("level") is not None}
 
 
