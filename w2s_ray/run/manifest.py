@@ -260,8 +260,15 @@ class StageResult:
         return self.outputs[name]
 
     def output_hashes(self) -> dict[str, str]:
-        """{name: sha256} of the outputs: the `inputs` of the stages that read them."""
+        """{name: sha256} of the outputs."""
         return {name: out["sha256"] for name, out in self.outputs.items()}
+
+    def sha256(self) -> str:
+        """The hash of this stage's one output (its rows, or its model): what a stage that reads it
+        records as an input."""
+        if len(self.outputs) != 1:
+            raise ValueError(f"a stage read as one input must have one output; this one has {sorted(self.outputs)}")
+        return next(iter(self.outputs.values()))["sha256"]
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], resumed: bool) -> "StageResult":
@@ -279,18 +286,30 @@ def _inside_run(manifest: Manifest, value: Any) -> Any:
     return value
 
 
+def inputs_from(upstream: Mapping[str, StageResult], settings: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A stage's inputs: the hash of each upstream stage it reads, by the name it reads it under, and
+    its settings (seeds, digests of what it was handed). A name in both is refused: one would hide
+    the other."""
+    settings = dict(settings or {})
+    both = sorted(set(upstream) & set(settings))
+    if both:
+        raise ValueError(f"stage inputs {both} are named both as an upstream stage and as a setting")
+    return {**{name: result.sha256() for name, result in upstream.items()}, **settings}
+
+
 def run_stage(manifest: Manifest, key: str, fn: Callable[[], StageResult],
-              inputs: Mapping[str, str] | None = None, tag: Tag | None = None) -> StageResult:
+              inputs: Mapping[str, str] | None = None, tag: Tag | None = None,
+              upstream: Mapping[str, StageResult] | None = None) -> StageResult:
     """Run `fn` once per run: a stage already complete is verified and returned from its record.
 
-    `inputs` names the hashes this stage depends on (upstream output hashes, a checkpoint hash);
-    a complete stage asked for with other inputs raises StageInputsChangedError instead of handing
-    back stale data. A complete stage whose files fail verification raises CorruptStageError.
+    `upstream` names the stages `fn` reads (their hashes become inputs: inputs_from), `inputs` any
+    other hash or setting it depends on; a complete stage asked for with other inputs raises
+    StageInputsChangedError instead of handing back stale data. A complete stage whose files fail verification raises CorruptStageError.
     If `fn` raises, nothing is recorded and the next resume runs the stage again.
     `tag` (stage_tags.Tag) is recorded with the stage; a resumed stage keeps the tag it was recorded
     with (a finished record is never rewritten).
     """
-    inputs = {name: _inside_run(manifest, value) for name, value in (inputs or {}).items()}
+    inputs = {name: _inside_run(manifest, value) for name, value in inputs_from(upstream or {}, inputs).items()}
     if manifest.is_complete(key):
         record = manifest.record(key)
         # Records from before inputs were stored relative still hold absolute paths into this run.

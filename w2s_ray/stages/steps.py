@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from w2s_ray.config import TeacherConfig
 from w2s_ray.eval.accuracy import accuracy_by_model
@@ -38,9 +38,54 @@ def stage_rows(result: StageResult, name: str = "rows") -> list[dict]:
     return read_output(result.output(name))
 
 
-def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model: str,
+class UpstreamRows(Mapping[str, list[dict]]):
+    """The rows of the stages a selection reads, by the names its stage records them under as inputs:
+    a selection reads nothing it did not declare. Each stage's rows are read (and verified) once,
+    when first asked for, so a resumed selection reads none."""
+
+    def __init__(self, upstream: Mapping[str, StageResult]):
+        self._upstream, self._rows = dict(upstream), {}
+
+    def __getitem__(self, name: str) -> list[dict]:
+        if name not in self._upstream:
+            raise KeyError(f"{name!r} is not an upstream stage of this selection; it reads {sorted(self._upstream)}")
+        if name not in self._rows:
+            self._rows[name] = stage_rows(self._upstream[name])
+        return self._rows[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._upstream)
+
+    def __len__(self) -> int:
+        return len(self._upstream)
+
+    def joined(self, names: Iterable[str]) -> list[dict]:
+        """The rows of several stages (each weak teacher's, say), one after the other in `names`' order."""
+        return [row for name in names for row in self[name]]
+
+
+Model = str | StageResult  # a model name or path, or the training stage that wrote the checkpoint
+
+
+def model_name(model: Model) -> str:
+    """The model's name, or the path of the checkpoint a training stage wrote."""
+    return checkpoint_path(model) if isinstance(model, StageResult) else model
+
+
+def checkpoint_of(model: Model) -> dict[str, StageResult]:
+    """The training stage a model comes from, as the upstream input "checkpoint" (none for a named model)."""
+    return {"checkpoint": model} if isinstance(model, StageResult) else {}
+
+
+def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model: Model,
                        problems: Sequence[dict], demo_pool: Sequence[dict] | None = None,
-                       inputs: dict | None = None, tag: Tag | None = None) -> StageResult:
+                       upstream: Mapping[str, StageResult] | None = None, settings: Mapping[str, str] | None = None,
+                       tag: Tag | None = None) -> StageResult:
+    """`teacher` answers `problems` with `model` (a trained stage's checkpoint is an input of its own);
+    `upstream`: the stages `problems` or `demo_pool` were made from, `settings` anything else they
+    depend on."""
+    checkpoint, model = checkpoint_of(model), model_name(model)
+
     def body() -> StageResult:
         _log(f"{key}: {teacher.name} on {len(problems)} problems")
         ds, gen = generate(problems, teacher, ctx.model_path(model), ctx.device, demo_pool,
@@ -66,12 +111,19 @@ def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model:
 
     # Files can be edited under the same path: their content is an input (the world is in the config).
     data = {"data": ctx.data_stats["data_hash"]} if ctx.config.data.source == "files" else {}
-    return run_stage(ctx.manifest, key, body, inputs={"model": model, **data, **(inputs or {})}, tag=tag)
+    return run_stage(ctx.manifest, key, body, inputs={"model": model, **data, **(settings or {})},
+                     upstream={**checkpoint, **(upstream or {})}, tag=tag)
 
 
-def select(ctx: RunContext, key: str, make_selection, inputs: dict, tag: Tag | None = None) -> StageResult:
+def select(ctx: RunContext, key: str, make_selection: Callable[[UpstreamRows], Selection],
+           upstream: Mapping[str, StageResult] | None = None, settings: Mapping[str, str] | None = None,
+           tag: Tag | None = None) -> StageResult:
+    """A selection stage: `make_selection` gets the rows of `upstream` (by name) and nothing else, and
+    the stage's inputs are those stages' hashes and `settings`, so what it reads is what it declares."""
+    upstream = dict(upstream or {})
+
     def body() -> StageResult:
-        selection: Selection = make_selection()
+        selection: Selection = make_selection(UpstreamRows(upstream))
         if not selection.rows:
             message = (f"{key}: the selection kept no rows of {selection.n_in} {selection.unit}s "
                        f"(dropped: {selection.dropped}); refusing to train on nothing")
@@ -83,14 +135,16 @@ def select(ctx: RunContext, key: str, make_selection, inputs: dict, tag: Tag | N
                            rows_in=selection.n_in, rows_out=len(selection.rows),
                            dropped=dict(selection.dropped), metrics=selection.stats())
 
-    return run_stage(ctx.manifest, key, body, inputs=inputs, tag=tag)
+    return run_stage(ctx.manifest, key, body, inputs=settings, upstream=upstream, tag=tag)
 
 
-def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: str,
+def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: Model,
           config: TrainConfig | None = None, tag: Tag | None = None) -> StageResult:
     """Train with the objective config.objective names (train/objectives/: SFT on prompt-completion
-    rows, DPO / ORPO on preference rows, reward models on labelled rows, ...)."""
+    rows, DPO / ORPO on preference rows, reward models on labelled rows, ...) from `base_model`
+    (a trained stage's checkpoint continues it)."""
     config = config or ctx.config.train
+    base_model = model_name(base_model)  # an input by its path
 
     def body() -> StageResult:
         rows = stage_rows(rows_result)
@@ -104,13 +158,13 @@ def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: str,
         return StageResult(outputs={"model": describe_checkpoint(out)}, rows_in=len(rows),
                            rows_out=len(rows), metrics=result.metrics)
 
-    inputs = {"rows": rows_result.output("rows")["sha256"], "base_model": base_model}
+    inputs = {"base_model": base_model}
     if config != ctx.config.train:  # a stage's own settings are part of what it depends on
         # max_steps unset hashes as absent: stages recorded before the field existed keep their hash
         unset = {"max_steps"} if config.max_steps is None else set()
         inputs["train_config"] = hashlib.sha256(
             config.model_dump_json(exclude={"max_failures", *unset}).encode()).hexdigest()[:16]
-    return run_stage(ctx.manifest, key, body, inputs=inputs, tag=tag)
+    return run_stage(ctx.manifest, key, body, inputs=inputs, upstream={"rows": rows_result}, tag=tag)
 
 
 def checkpoint_path(result: StageResult) -> str:

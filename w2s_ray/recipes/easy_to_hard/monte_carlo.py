@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from w2s_ray.config import TeacherConfig
 from w2s_ray.recipes.easy_to_hard.step_labels import FirstErrorSearch, labelled_row
@@ -21,7 +21,7 @@ from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult
 from w2s_ray.score.stage import ScorerSpec
 from w2s_ray.select.selection import Selection
-from w2s_ray.stages.steps import generate_and_score, select, stage_rows
+from w2s_ray.stages.steps import Model, checkpoint_of, generate_and_score, select, stage_rows
 from w2s_ray.text.steps import join_steps, split_steps
 
 
@@ -38,10 +38,11 @@ def rollout_problems(probes: dict[str, int], by_id: dict[str, dict], steps: dict
             for sid, m in sorted(probes.items())]
 
 
-def monte_carlo_labels(ctx: RunContext, key: str, base: TeacherConfig, model: str, solutions: Sequence[dict],
+def monte_carlo_labels(ctx: RunContext, key: str, base: TeacherConfig, model: Model, solutions: Sequence[dict],
                        k: int, step_sep: str = "line", temperature: float = 1.0, seed: int = 0,
-                       inputs: dict | None = None) -> StageResult:
-    """`solutions`: generation rows scored by answer_check, on problems with gold."""
+                       upstream: Mapping[str, StageResult] | None = None) -> StageResult:
+    """`solutions`: generation rows scored by answer_check, on problems with gold, from the stages
+    `upstream`; rollouts by `model`."""
     rollout = base.model_copy(update={"name": "mc-rollouts", "shots": 0, "n": k, "temperature": temperature,
                                       "seed": seed, "scorers": [ScorerSpec(name="answer_check")]})
     steps = {solution_id(r): split_steps(r.get("text"), step_sep) for r in solutions}
@@ -54,7 +55,7 @@ def monte_carlo_labels(ctx: RunContext, key: str, base: TeacherConfig, model: st
         problems = rollout_problems(probes, by_id, steps, step_sep)
         digest = hashlib.sha256(json.dumps(problems, sort_keys=True).encode()).hexdigest()[:16]
         result = generate_and_score(ctx, f"{key}/rollouts_{round_}", rollout, model, problems,
-                                    inputs={**(inputs or {}), "prefixes": digest})
+                                    upstream=upstream, settings={"prefixes": digest})
         right, total = defaultdict(int), defaultdict(int)
         for row in stage_rows(result):
             total[row["problem_id"]] += 1
@@ -63,7 +64,7 @@ def monte_carlo_labels(ctx: RunContext, key: str, base: TeacherConfig, model: st
             pid = f"{sid}@{m}"
             searches[sid].record(m, right[pid] / total[pid] if total[pid] else 0.0)
 
-    def make() -> Selection:
+    def make(_) -> Selection:  # from the searches, which read every round's rollouts
         rows, dropped = [], {"no_steps": 0}
         for sid in sorted(steps):
             if not steps[sid]:
@@ -76,4 +77,5 @@ def monte_carlo_labels(ctx: RunContext, key: str, base: TeacherConfig, model: st
             rows.append(row)
         return Selection(rows, n_in=len(steps), kept=len(rows), dropped=dropped, unit="solution")
 
-    return select(ctx, f"{key}/labels", make, inputs={**(inputs or {}), "rounds": str(round_)})
+    return select(ctx, f"{key}/labels", make, upstream={**checkpoint_of(model), **(upstream or {})},
+                  settings={"rounds": str(round_)})

@@ -39,11 +39,10 @@ def run(ctx: RunContext) -> None:
     test = ctx.rows("test")
 
     # The policy: SFT on easy gold only.
-    policy_data = select(ctx, "policy/select", lambda: gold_sft(easy[:e2h.n_policy_problems]), inputs={})
-    trained = train(ctx, "policy/train", policy_data, cfg.strong.model, tag=Tag("train", "easy_sft"))
-    policy, policy_hash = checkpoint_path(trained), {"checkpoint": trained.output("model")["sha256"]}
+    policy_data = select(ctx, "policy/select", lambda _: gold_sft(easy[:e2h.n_policy_problems]))
+    policy = train(ctx, "policy/train", policy_data, cfg.strong.model, tag=Tag("train", "easy_sft"))
     evals = {"easy_sft": generate_and_score(ctx, "policy/eval", ctx.eval_teacher(cfg.strong, "easy-sft"), policy,
-                                            test, inputs=policy_hash, tag=Tag("student_eval", "easy_sft"))}
+                                            test, tag=Tag("student_eval", "easy_sft"))}
     promote_latest(ctx.run_dir)
 
     if e2h.sgr_bounds:  # SGR's other two points, on the same test problems
@@ -51,13 +50,10 @@ def run(ctx: RunContext) -> None:
                                                   ctx.eval_teacher(cfg.strong, "strong-base"), cfg.strong.model, test,
                                                   tag=Tag("baseline", "strong_base"))
         label = SGR_BOUND_LABELS[e2h.sgr_bound]
-        gold = select(ctx, f"baselines/{label}/select", lambda: gold_sft(sgr_bound_problems(train_split, e2h)),
-                      inputs={})
+        gold = select(ctx, f"baselines/{label}/select", lambda _: gold_sft(sgr_bound_problems(train_split, e2h)))
         bound = train(ctx, f"baselines/{label}/train", gold, cfg.strong.model, tag=Tag("train", label))
         evals[label] = generate_and_score(ctx, f"baselines/{label}/eval",
-                                          ctx.eval_teacher(cfg.strong, label.replace("_", "-")),
-                                          checkpoint_path(bound), test,
-                                          inputs={"checkpoint": bound.output("model")["sha256"]},
+                                          ctx.eval_teacher(cfg.strong, label.replace("_", "-")), bound, test,
                                           tag=Tag("baseline", label))
 
     # The PRM: the policy's own solutions of easy problems, steps labelled, easy levels only.
@@ -66,12 +62,11 @@ def run(ctx: RunContext) -> None:
         "name": "policy-prm-samples", "shots": 0, "n": e2h.prm_samples, "temperature": e2h.prm_temperature,
         "seed": e2h.seed, "scorers": [ScorerSpec(name="answer_check"),
                                       ScorerSpec(name="step_check", config={"step_sep": e2h.step_sep})]})
-    samples = generate_and_score(ctx, "prm/sample", sampler, policy, prm_problems, inputs=policy_hash)
+    samples = generate_and_score(ctx, "prm/sample", sampler, policy, prm_problems)
     label = step_labels_from_gold if e2h.label_source == "gold" else step_labels_from_checker
-    sample_rows = stage_rows(samples)
-    labels = select(ctx, "prm/labels", lambda: label(sample_rows, e2h.step_sep, e2h.prm_answer_step),
-                    inputs={"samples": samples.output("rows")["sha256"], "source": e2h.label_source,
-                            "answer_step": str(e2h.prm_answer_step)})
+    labels = select(ctx, "prm/labels", lambda rows: label(rows["samples"], e2h.step_sep, e2h.prm_answer_step),
+                    upstream={"samples": samples},
+                    settings={"source": e2h.label_source, "answer_step": str(e2h.prm_answer_step)})
     prm = train(ctx, "prm/train", labels, policy if e2h.prm_from == "policy" else cfg.strong.model,
                 e2h.prm_train_config(cfg.train))
 
@@ -84,22 +79,19 @@ def run(ctx: RunContext) -> None:
         # step_check: the test samples' steps labelled as the PRM's training data is (held-out AUROC)
         "scorers": [ScorerSpec(name="answer_check"), ScorerSpec(name="step_check", config={"step_sep": e2h.step_sep}),
                     prm_spec]})
-    hard = generate_and_score(ctx, "rerank/sample", sampler, policy, test,
-                              inputs={**policy_hash, "prm": prm.output("model")["sha256"]})
-    hard_rows = stage_rows(hard)
+    hard = generate_and_score(ctx, "rerank/sample", sampler, policy, test, upstream={"prm": prm})
 
     mc = None
     if e2h.mc_rollouts:
-        mc = monte_carlo_labels(ctx, "prm_auroc/mc", cfg.strong, policy, mc_solutions(hard_rows, e2h),
-                                e2h.mc_rollouts, e2h.step_sep, seed=e2h.seed,
-                                inputs={**policy_hash, "samples": hard.output("rows")["sha256"]})
-    mc_rows = stage_rows(mc) if mc is not None else None
+        mc = monte_carlo_labels(ctx, "prm_auroc/mc", cfg.strong, policy, mc_solutions(stage_rows(hard), e2h),
+                                e2h.mc_rollouts, e2h.step_sep, seed=e2h.seed, upstream={"samples": hard})
 
     def report() -> StageResult:
+        hard_rows = stage_rows(hard)
         accuracy = {name: result.metrics["accuracy"] for name, result in evals.items()}
         out = rerank_report(hard_rows, accuracy, e2h.aggregate, e2h.hard_levels, e2h.sgr_bound)
-        if mc_rows is not None:
-            out["prm_step_auroc"] = step_auroc(hard_rows, mc_rows)
+        if mc is not None:
+            out["prm_step_auroc"] = step_auroc(hard_rows, stage_rows(mc))
         # Held-out test samples labelled as the PRM's training data is: a low easy AUROC says the PRM
         # did not learn its labels, a high easy and low hard one that it did not generalise.
         for part, levels in (("easy", e2h.easy_levels), ("hard", e2h.hard_levels)):
@@ -109,9 +101,7 @@ def run(ctx: RunContext) -> None:
                            rows_in=len(hard_rows), rows_out=out["n_picks"], metrics={"report": out})
 
     run_stage(ctx.manifest, "rerank/report", report, tag=Tag("report", "easy_to_hard"),
-              inputs={"samples": hard.output("rows")["sha256"],
-                      **{name: r.output("rows")["sha256"] for name, r in evals.items()},
-                      **({"mc_labels": mc.output("rows")["sha256"]} if mc is not None else {})})
+              upstream={"samples": hard, **evals, **({"mc_labels": mc} if mc is not None else {})})
 
 
 def mc_solutions(rows: list[dict], e2h: EasyToHardConfig) -> list[dict]:

@@ -24,7 +24,7 @@ from w2s_ray.run.model_builds import build_models
 from w2s_ray.run.stage_tags import Tag
 from w2s_ray.score.contrast import check_same_tokenizer
 from w2s_ray.serve.promotion import promote_latest
-from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
+from w2s_ray.stages.steps import generate_and_score, select, train
 
 
 def run(ctx: RunContext) -> None:
@@ -49,7 +49,6 @@ def run(ctx: RunContext) -> None:
     sampler = expert.model_copy(update={"name": "expert", "n": lr.samples,
                                         "temperature": lr.temperature, "max_tokens": lr.max_tokens})
     samples = generate_and_score(ctx, keys.SAMPLE, sampler, expert.model, questions)
-    samples_hash = {"samples": samples.output("rows")["sha256"]}
 
     generate_and_score(ctx, keys.BASE_EVAL, ctx.eval_teacher(expert, "strong-base"), expert.model,
                        test, tag=Tag("baseline", "strong_base"))
@@ -57,19 +56,17 @@ def run(ctx: RunContext) -> None:
     # LightReasoner: contrast, keep the steps where the two disagree most, train toward the contrast.
     scored = contrast(ctx, keys.CONTRAST, samples, expert.model, amateur.model,
                       (expert.name, amateur.name), lr)
-    steps = select(ctx, keys.SELECT, lambda: select_steps(stage_rows(scored), lr.beta, lr.keep_fraction,
-                                                          lr.first_step, lr.epsilon),
-                   inputs={"contrast": scored.output("rows")["sha256"]}, tag=Tag("select", "light_reasoner"))
+    steps = select(ctx, keys.SELECT, lambda rows: select_steps(rows["contrast"], lr.beta, lr.keep_fraction,
+                                                               lr.first_step, lr.epsilon),
+                   upstream={"contrast": scored}, tag=Tag("select", "light_reasoner"))
     trained = train(ctx, keys.TRAIN, steps, expert.model, lr.kl_train_config(cfg.train),
                     tag=Tag("train", "light_reasoner"))
-    generate_and_score(ctx, keys.EVAL, ctx.eval_teacher(expert, "light-reasoner"),
-                       checkpoint_path(trained), test, inputs={"checkpoint": trained.output("model")["sha256"]},
+    generate_and_score(ctx, keys.EVAL, ctx.eval_teacher(expert, "light-reasoner"), trained, test,
                        tag=Tag("student_eval", "light_reasoner"))
     promote_latest(ctx.run_dir)  # RUN_DIR/serve/latest.json -> the LightReasoner student (w2s serve)
 
     # Baseline: rejection-sampling SFT on the same samples (gold decides which are right).
-    right = select(ctx, keys.RS_SELECT, lambda: rejection_sampling_sft(stage_rows(samples), fmt == "chat"), inputs=samples_hash,
-                   tag=Tag("select", "rs_sft"))
+    right = select(ctx, keys.RS_SELECT, lambda rows: rejection_sampling_sft(rows["samples"], fmt == "chat"),
+                   upstream={"samples": samples}, tag=Tag("select", "rs_sft"))
     sft = train(ctx, keys.RS_TRAIN, right, expert.model, lr.rs_sft_train_config(cfg.train), tag=Tag("train", "rs_sft"))
-    generate_and_score(ctx, keys.RS_EVAL, ctx.eval_teacher(expert, "rs-sft"), checkpoint_path(sft), test,
-                       inputs={"checkpoint": sft.output("model")["sha256"]}, tag=Tag("baseline", "rs_sft"))
+    generate_and_score(ctx, keys.RS_EVAL, ctx.eval_teacher(expert, "rs-sft"), sft, test, tag=Tag("baseline", "rs_sft"))

@@ -58,5 +58,5 @@ def contrast(ctx: RunContext, key: str, samples: StageResult, expert: str, amate
         return StageResult(outputs={"rows": write_stage(ctx.stage_dir(key), scored)}, rows_in=len(rows),
                            rows_out=len(scored), metrics=metrics)
 
-    inputs = {"samples": samples.output("rows")["sha256"], "expert": expert, "amateur": amateur}
-    return run_stage(ctx.manifest, key, body, inputs=inputs)
+    return run_stage(ctx.manifest, key, body, upstream={"samples": samples},
+                     inputs={"expert": expert, "amateur": amateur})

@@ -22,7 +22,7 @@ from w2s_ray.recipes.supervision_mix.error_control import build_mix
 from w2s_ray.recipes.supervision_mix.subtasks import hard_set, rephrased_set, subtask_set
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.stage_tags import Tag
-from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
+from w2s_ray.stages.steps import generate_and_score, select, train
 
 
 def _sha(value) -> str:
@@ -44,28 +44,24 @@ def run(ctx: RunContext) -> None:
     # The sets every mix draws from, each a selection stage with what it could not pose counted.
     data = {"data": ctx.data_stats["data_hash"]}
     hard = select(ctx, "supervision/hard",
-                  lambda: hard_set(ctx.splits["weak_train"], mc.hard_levels, mc.n_hard),
-                  inputs={**data, "settings": _sha([mc.hard_levels, mc.n_hard])})
-    hard_rows = stage_rows(hard)
+                  lambda _: hard_set(ctx.splits["weak_train"], mc.hard_levels, mc.n_hard),
+                  settings={**data, "settings": _sha([mc.hard_levels, mc.n_hard])})
     kinds = {part.kind for mix in mc.mixes for part in mix.parts}
     sets = {"hard": hard}
     if "subtask" in kinds:
         sets["subtask"] = select(ctx, "supervision/subtask",
-                                 lambda: subtask_set(hard_rows, mc.subtask_steps, mc.seed, world, step_sep),
-                                 inputs={"hard": hard.output("rows")["sha256"],
-                                         "settings": _sha([mc.subtask_steps, mc.seed])})
+                                 lambda rows: subtask_set(rows["hard"], mc.subtask_steps, mc.seed, world, step_sep),
+                                 upstream={"hard": hard}, settings={"settings": _sha([mc.subtask_steps, mc.seed])})
     if "rephrased" in kinds:
-        sets["rephrased"] = select(ctx, "supervision/rephrased", lambda: rephrased_set(hard_rows, mc.seed),
-                                   inputs={"hard": hard.output("rows")["sha256"], "settings": _sha(mc.seed)})
-    part_rows = {kind: stage_rows(result) for kind, result in sets.items()}
+        sets["rephrased"] = select(ctx, "supervision/rephrased", lambda rows: rephrased_set(rows["hard"], mc.seed),
+                                   upstream={"hard": hard}, settings={"settings": _sha(mc.seed)})
 
     for mix in mc.mixes:
-        used = {part.kind: sets[part.kind].output("rows")["sha256"] for part in mix.parts}
         selection = select(ctx, f"mix/{mix.name}/errors",
-                           lambda mix=mix: build_mix(part_rows, mix.parts, mc.seed, world, step_sep),
-                           inputs={**used, "mix": _sha([mix.model_dump(mode="json"), mc.seed])},
+                           lambda rows, mix=mix: build_mix(rows, mix.parts, mc.seed, world, step_sep),
+                           upstream={part.kind: sets[part.kind] for part in mix.parts},
+                           settings={"mix": _sha([mix.model_dump(mode="json"), mc.seed])},
                            tag=Tag("select", mix.name))
         trained = train(ctx, f"mix/{mix.name}/train", selection, student, tag=Tag("train", mix.name))
         generate_and_score(ctx, f"mix/{mix.name}/eval", ctx.eval_teacher(cfg.strong, f"mix-{mix.name}"),
-                           checkpoint_path(trained), test, inputs={"checkpoint": trained.output("model")["sha256"]},
-                           tag=Tag("student_eval", mix.name))
+                           trained, test, tag=Tag("student_eval", mix.name))

@@ -12,22 +12,23 @@ from __future__ import annotations
 
 from w2s_ray.data.sources import strong_train_with_gold
 from w2s_ray.run.context import RunContext
+from w2s_ray.run.manifest import StageResult
 from w2s_ray.run.stage_tags import Tag
 from w2s_ray.select import Selection, gold_sft, take_all
-from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, train
+from w2s_ray.stages.steps import generate_and_score, select, train
 
 
-def run_baselines(ctx: RunContext, weak_rows: list[dict], weak_inputs: dict) -> None:
+def run_baselines(ctx: RunContext, weak_results: dict[str, StageResult]) -> None:
     """Every baseline but the weak teachers' (weak_baseline, which a recipe runs right after each
     teacher's generation). The strong base's evals come last, just before round 1's generation by the
     same model: consecutive stages on one model share its engines (generate/engine_pool.py)."""
     cfg, wanted, test = ctx.config, set(ctx.config.loop.baselines), ctx.rows("test")
     if "ceiling" in wanted:  # its gold selection is untagged: the report's selection statistics are of weak data
-        gold = select(ctx, "baselines/ceiling/select", lambda: gold_selection(ctx), inputs={})
+        gold = select(ctx, "baselines/ceiling/select", lambda _: gold_selection(ctx))
         train_and_eval(ctx, "ceiling", gold)
     if "full_weak_ft" in wanted:
-        rows = select(ctx, "baselines/full_weak_ft/select", lambda: take_all(weak_rows), inputs=weak_inputs,
-                      tag=Tag("select", "full_weak_ft"))
+        rows = select(ctx, "baselines/full_weak_ft/select", lambda rows: take_all(rows.joined(weak_results)),
+                      upstream=weak_results, tag=Tag("select", "full_weak_ft"))
         train_and_eval(ctx, "full_weak_ft", rows)
     if "strong_base" in wanted:
         generate_and_score(ctx, "baselines/strong_base/eval", ctx.eval_teacher(cfg.strong, "strong-base"),
@@ -51,8 +52,7 @@ def weak_baseline(ctx: RunContext, teacher, model: str) -> None:
 def train_and_eval(ctx: RunContext, name: str, selection) -> None:
     trained = train(ctx, f"baselines/{name}/train", selection, ctx.config.strong.model, tag=Tag("train", name))
     generate_and_score(ctx, f"baselines/{name}/eval", ctx.eval_teacher(ctx.config.strong, name.replace("_", "-")),
-                       checkpoint_path(trained), ctx.rows("test"),
-                       inputs={"checkpoint": trained.output("model")["sha256"]}, tag=Tag("baseline", name))
+                       trained, ctx.rows("test"), tag=Tag("baseline", name))
 
 
 def gold_selection(ctx: RunContext) -> Selection:

@@ -54,9 +54,18 @@ class Stage2Config(Strict):
 SECTIONS = {"stage2": Stage2Config}  # None: Stage I only
 
 
+# The names other upstream stages are read under beside the weak teachers' (recipe.py): a teacher
+# so named would stand in for that stage's rows in a selection, or hide it as an input.
+RESERVED_STAGE_NAMES = ("strong", "samples", "demos", "weak_side", "checkpoint", "model", "data")
+
+
 def check(config) -> None:
     if not config.weak:
         raise ValueError("weak: the w2s_reasoning recipe needs at least one weak teacher")
+    reserved = sorted({t.name for t in config.weak} & set(RESERVED_STAGE_NAMES))
+    if reserved:
+        raise ValueError(f"weak: teacher names {reserved} are reserved by the w2s_reasoning recipe for its "
+                         f"own stages ({', '.join(RESERVED_STAGE_NAMES)}); rename the teacher")
 
 
 def hash_section(name: str, value: dict | None) -> dict | None:

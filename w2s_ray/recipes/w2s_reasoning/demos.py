@@ -41,14 +41,14 @@ def draw_fixed(pool: Sequence[dict], k: int, seed: int) -> FixedDemos:
     return FixedDemos(chosen)
 
 
-def stage_demos(ctx: RunContext, weak_rows: Sequence[dict], weak_inputs: dict) -> tuple[Sequence[dict], dict]:
-    """(the demos to pass to generation, the manifest inputs naming them) under loop.demos."""
+def stage_demos(ctx: RunContext, weak_results: dict[str, StageResult]) -> tuple[Sequence[dict], dict[str, StageResult]]:
+    """(the demos to pass to generation, the stages they come from) under loop.demos."""
     cfg = ctx.config
-    pool = demo_pool(weak_rows)
+    pool = demo_pool([row for result in weak_results.values() for row in stage_rows(result)])
     # A run that no stage shows demos to (no round, no few-shot Stage II) draws none.
     k = max(cfg.strong.shots if cfg.loop.rounds else 0, cfg.stage2.shots if cfg.stage2 is not None else 0)
     if cfg.loop.demos == "per_problem" or k == 0:
-        return pool, {}
+        return pool, weak_results
 
     def body() -> StageResult:
         demos = draw_fixed(pool, k, cfg.loop.demo_seed)
@@ -56,6 +56,6 @@ def stage_demos(ctx: RunContext, weak_rows: Sequence[dict], weak_inputs: dict) -
                            rows_in=len(pool), rows_out=len(demos),
                            metrics={"seed": cfg.loop.demo_seed, "ids": [d["id"] for d in demos]})
 
-    result = run_stage(ctx.manifest, DEMOS_STAGE, body, inputs={**weak_inputs, "seed": str(cfg.loop.demo_seed)})
-
-    return FixedDemos(stage_rows(result)), {"demos": result.output("rows")["sha256"]}
+    result = run_stage(ctx.manifest, DEMOS_STAGE, body, upstream=weak_results,
+                       inputs={"seed": str(cfg.loop.demo_seed)})
+    return FixedDemos(stage_rows(result)), {**weak_results, "demos": result}

@@ -26,7 +26,7 @@ from w2s_ray.run.model_builds import build_models
 from w2s_ray.run.stage_tags import Tag
 from w2s_ray.select import consistency_filter, take_all
 from w2s_ray.serve.promotion import promote_latest
-from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
+from w2s_ray.stages.steps import Model, generate_and_score, select, train
 
 
 def run(ctx: RunContext) -> None:
@@ -39,32 +39,27 @@ def run(ctx: RunContext) -> None:
     for t in cfg.weak:
         weak_results[t.name] = generate_and_score(ctx, f"weak/{t.name}/generate", t, weak_models[t.name], strong_train)
         weak_baseline(ctx, t, weak_models[t.name])  # now, while its engines are up
-    weak_rows = [r for res in weak_results.values() for r in stage_rows(res)]
-    weak_inputs = {name: res.output("rows")["sha256"] for name, res in weak_results.items()}
     # The strong model's demos are weak outputs on the same questions, right or wrong (METHODS 1.2).
-    demo_pool, demo_inputs = stage_demos(ctx, weak_rows, weak_inputs)
+    demo_pool, demo_stages = stage_demos(ctx, weak_results)
 
-    run_baselines(ctx, weak_rows, weak_inputs)
+    run_baselines(ctx, weak_results)
 
     # Stage I: progressive refinement.
-    student, checkpoint = cfg.strong.model, {}
+    student = cfg.strong.model  # then each round's training stage
     for k in range(1, cfg.loop.rounds + 1):
         teacher = cfg.strong.model_copy(update={"name": f"strong-round-{k}"})
         strong = generate_and_score(ctx, f"round_{k}/generate_strong", teacher, student, strong_train,
-                                    demo_pool, inputs={**weak_inputs, **demo_inputs, **checkpoint})
-        strong_rows = stage_rows(strong)
-        side_rows, side_inputs = weak_side(ctx, k, student, checkpoint, strong_train, weak_rows, weak_inputs)
-        selector = (lambda: take_all(side_rows)) if cfg.loop.selection == "take_all" else \
-            (lambda: consistency_filter(side_rows, strong_rows))
+                                    demo_pool, upstream=demo_stages)
+        side = weak_side(ctx, k, student, strong_train, weak_results)
+        selector = (lambda rows: take_all(rows.joined(side))) if cfg.loop.selection == "take_all" else \
+            (lambda rows: consistency_filter(rows.joined(side), rows["strong"]))
         label = f"round {k}"  # the tags that make this a round of the report and a student to serve
-        selection = select(ctx, f"round_{k}/select", selector,
-                           inputs={**side_inputs, "strong": strong.output("rows")["sha256"]},
+        selection = select(ctx, f"round_{k}/select", selector, upstream={**side, "strong": strong},
                            tag=Tag("select", label, round=k))
         base = cfg.strong.model if cfg.loop.train_from == "base" else student
-        trained = train(ctx, f"round_{k}/train", selection, base, tag=Tag("train", label, round=k))
-        student, checkpoint = checkpoint_path(trained), {"checkpoint": trained.output("model")["sha256"]}
+        student = train(ctx, f"round_{k}/train", selection, base, tag=Tag("train", label, round=k))
         generate_and_score(ctx, f"round_{k}/eval", ctx.eval_teacher(cfg.strong, f"student-round-{k}"),
-                           student, ctx.rows("test"), inputs=checkpoint, tag=Tag("student_eval", label, round=k))
+                           student, ctx.rows("test"), tag=Tag("student_eval", label, round=k))
         promote_latest(ctx.run_dir)  # RUN_DIR/serve/latest.json -> this round's student (w2s serve)
 
     # Stage II: the student's own confidence decides where it overrules the weak teachers.
@@ -78,28 +73,26 @@ def run(ctx: RunContext) -> None:
         "max_tokens": s2.max_tokens or cfg.strong.max_tokens})
     samples = generate_and_score(ctx, "stage2/sample", sampler, student, strong_train[:s2.questions],
                                  demo_pool if s2.shots else None,
-                                 inputs={**weak_inputs, **(demo_inputs if s2.shots else {}), **checkpoint})
-    sample_rows = stage_rows(samples)
+                                 upstream=demo_stages if s2.shots else weak_results)
     pairs = select(ctx, "stage2/pairs",
-                   lambda: build_preference_pairs(sample_rows, weak_rows, min_confidence=s2.min_confidence,
-                                                  flip_confidence=s2.flip_confidence, seed=s2.seed,
-                                                  max_pairs=s2.max_pairs),
-                   inputs={**weak_inputs, "samples": samples.output("rows")["sha256"]}, tag=Tag("select", STAGE2))
+                   lambda rows: build_preference_pairs(rows["samples"], rows.joined(weak_results),
+                                                       min_confidence=s2.min_confidence,
+                                                       flip_confidence=s2.flip_confidence, seed=s2.seed,
+                                                       max_pairs=s2.max_pairs),
+                   upstream={**weak_results, "samples": samples}, tag=Tag("select", STAGE2))
     trained = train(ctx, "stage2/train", pairs, student, s2.train_config(cfg.train), tag=Tag("train", STAGE2))
-    generate_and_score(ctx, "stage2/eval", ctx.eval_teacher(cfg.strong, "student-stage2"),
-                       checkpoint_path(trained), ctx.rows("test"),
-                       inputs={"checkpoint": trained.output("model")["sha256"]}, tag=Tag("student_eval", STAGE2))
+    generate_and_score(ctx, "stage2/eval", ctx.eval_teacher(cfg.strong, "student-stage2"), trained,
+                       ctx.rows("test"), tag=Tag("student_eval", STAGE2))
     promote_latest(ctx.run_dir)  # the final student: served as RUN-stage2
 
 
-def weak_side(ctx: RunContext, k: int, student: str, checkpoint: dict, strong_train, weak_rows, weak_inputs):
-    """(rows, manifest inputs) of round k's zero-shot side. Round 1, or loop.weak_side "weak_teacher":
-    the weak teachers' answers. Later rounds by default (the authors'): the round-(k-1) student,
-    zero-shot on the same questions, stands where the weak teacher stood."""
+def weak_side(ctx: RunContext, k: int, student: Model, strong_train, weak_results: dict) -> dict:
+    """The stages of round k's zero-shot side, by the names the round's selection reads them under.
+    Round 1, or loop.weak_side "weak_teacher": the weak teachers' answers. Later rounds by default
+    (the authors'): the round-(k-1) student, zero-shot on the same questions, stands where the weak
+    teacher stood."""
     cfg = ctx.config
     if k == 1 or cfg.loop.weak_side == "weak_teacher":
-        return weak_rows, weak_inputs
+        return weak_results
     zero_shot = cfg.strong.model_copy(update={"name": f"student-round-{k - 1}-zero-shot", "shots": 0, "role": "weak"})
-    result = generate_and_score(ctx, f"round_{k}/generate_weak_side", zero_shot, student, strong_train,
-                                inputs=checkpoint)
-    return stage_rows(result), {"weak_side": result.output("rows")["sha256"]}
+    return {"weak_side": generate_and_score(ctx, f"round_{k}/generate_weak_side", zero_shot, student, strong_train)}

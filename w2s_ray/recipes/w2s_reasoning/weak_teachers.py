@@ -19,7 +19,7 @@ def prepare_weak_teachers(ctx: RunContext) -> dict[str, str]:
         if not teacher.sft_on_weak_half:
             models[teacher.name] = teacher.model
             continue
-        gold = select(ctx, f"weak/{teacher.name}/gold_select", lambda: weak_half_gold(ctx), inputs={})
+        gold = select(ctx, f"weak/{teacher.name}/gold_select", lambda _: weak_half_gold(ctx))
         trained = train(ctx, f"weak/{teacher.name}/train", gold, teacher.model)
         models[teacher.name] = checkpoint_path(trained)
     return models
