@@ -118,3 +118,18 @@ def test_report_rows_show_the_policy_and_each_reranking():
                                                   "easy-SFT weighted"]
     assert rows({"students": {}}) == []
     assert rows(report)[1][1]["acc_by_level"] == {4: 0.5}  # int levels, as the baselines' rows have them
+
+
+@pytest.mark.parametrize("e2h, bound", [({}, "hard_sft"), ({"sgr_bound": "all_levels"}, "all_levels_sft")])
+def test_w2s_compare_shows_the_sgr_bound_beside_the_policy_and_its_rerankings(tmp_path, e2h, bound):
+    from w2s_ray.eval.compare import compare_rows, write_compare
+
+    manifest = _run(tmp_path / "run", weighted=0.7, best=0.6, e2h=e2h)
+    rows = {r["model"]: r for r in compare_rows(manifest.run_dir)}
+    assert list(rows) == ["easy-SFT policy", "easy-SFT majority", bound]  # the bound: SFT on gold, under its label
+    other = {"hard_sft", "all_levels_sft"} - {bound}
+    assert not other & set(rows)  # only the bound this run trained
+    assert rows[bound]["acc_by_level"][4] == rows[bound]["acc_by_level"][5] == 0.8  # _run's bound_hard
+    assert rows[bound]["acc_by_level"][1] == 0.9 and rows[bound]["run"] == "e2h"
+    table = write_compare([str(manifest.run_dir)], tmp_path / "out")
+    assert f"| e2h | {bound} | 86.0 | 90 | 90 | 90 | 80 | 80 |" in table

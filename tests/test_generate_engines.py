@@ -51,6 +51,15 @@ def test_vllm_and_transformers_engines_agree_on_greedy_text(ray_local, tiny_mode
     same = sum(v["text"] == h["text"] for v, h in zip(v_rows, h_rows))
     assert same >= len(problems) - 1, [(v["text"], h["text"]) for v, h in zip(v_rows, h_rows)]
     assert sum(bool(r["answer"]) for r in v_rows) >= len(problems) // 2  # a trained model answers
+    # How each text ended (generate/finish.py), the same from both engines where the text is: EOS (the
+    # token kept), the "\n\n" stop string or the 24-token cap (no token).
+    from transformers import AutoTokenizer
+
+    eos = AutoTokenizer.from_pretrained(tiny_model_dir).eos_token_id
+    ends = [((v["finish_reason"], v["stop_token_id"]), (h["finish_reason"], h["stop_token_id"]))
+            for v, h in zip(v_rows, h_rows) if v["text"] == h["text"]]
+    assert all(v == h for v, h in ends), ends
+    assert ("stop", eos) in {v for v, _ in ends} <= {("stop", eos), ("stop", -1), ("length", -1)}
     assert v_stats.generated_tokens == sum(r["n_generated_tokens"] for r in v_rows)
 
 

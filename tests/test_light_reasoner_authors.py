@@ -1,5 +1,9 @@
 """Differential test of LightReasoner against the authors' code, re-implemented line by line below
 (never vendored): HKUDS/LightReasoner at commit fbd55c7dd105dde45f87c621006b03b7668fe279,
+  LightR_sampling.py lines 93-147    the expert's greedy generate (expert_targets: its new tokens, the
+                                      EOS it stopped on included; one distribution per token) and the
+                                      amateur on each prefix; with score/contrast.py on the same
+                                      made-up models: the step that emitted EOS is contrasted
   LightR_sampling.py lines 150-199   step selection (full-vocabulary KL with eps 1e-12, kl < beta
                                       dropped), V_t (expert_dist >= alpha * max) and the soft targets
                                       (softmax over V_t of log(P_E + eps) - log(P_A + eps)), from step 1
@@ -221,3 +225,117 @@ def test_the_config_names_the_loss_position_by_its_objective():
     assert base(TrainConfig()).objective == "soft_kl"
     assert LightReasonerConfig(loss_position="index_minus_1").kl_train_config(TrainConfig()).objective == \
         "soft_kl_index_minus_1"
+
+
+# --- The step that emitted EOS (LightR_sampling.py lines 93-101 and 150) ------------------------
+# Their expert_targets are generate's new tokens: transformers appends the EOS it stops on, and
+# outputs.scores holds one distribution per generated token, so `range(1, len(expert_targets))`
+# reaches the position that emitted EOS. Ours forces the text, which holds no EOS, and adds the
+# token the engine recorded (stop_token_id) where eos_step is on (the default).
+
+V, PAD, EOS = 24, 0, 1  # a character-level vocabulary: ids 2.. are the letters a..v
+
+
+class _CharTokenizer:
+    """Letters to ids and back, no special tokens: decode then encode is exact, as the authors'
+    re-tokenized prefixes assume (their line 113, tokenizer.decode(expert_targets[:step]))."""
+
+    pad_token_id = PAD
+
+    def __call__(self, text, add_special_tokens=True):
+        return {"input_ids": [2 + ord(c) - ord("a") for c in text]}
+
+    def decode(self, ids):
+        return "".join(chr(ord("a") + i - 2) for i in ids)
+
+
+class _PrefixLM:
+    """A causal LM of fixed made-up logits per prefix: the same prefix gives the same logits in the
+    step-by-step generate and in one teacher-forced pass. EOS is impossible before `stop_after`
+    tokens of a solution and the most likely after, so the expert ends with EOS when that is below
+    the cap; PAD is never likely."""
+
+    def __init__(self, seed, n_prompt, stop_after, eos_bias):
+        self.seed, self.n_prompt, self.stop_after, self.eos_bias = seed, n_prompt, stop_after, eos_bias
+
+    def next_logits(self, prefix):
+        rng = np.random.default_rng([self.seed, *prefix])
+        logits = rng.normal(size=V) * 3.0
+        logits[PAD] = -30.0
+        logits[EOS] = logits.max() + self.eos_bias if len(prefix) - self.n_prompt >= self.stop_after else -30.0
+        return torch.tensor(logits)
+
+    def __call__(self, input_ids, attention_mask=None):
+        rows = [[self.next_logits(ids[: p + 1].tolist()) for p in range(ids.shape[0])] for ids in input_ids]
+        return type("Out", (), {"logits": torch.stack([torch.stack(r) for r in rows])})()
+
+
+def _authors_generate(expert, prompt_ids, max_new_tokens):
+    """LightR_sampling.py lines 93-101, greedy: expert_targets the new tokens of sequences[0], EOS
+    included where generate stopped on it; expert_probs the softmax of each of outputs.scores."""
+    seq, scores = list(prompt_ids), []
+    for _ in range(max_new_tokens):
+        scores.append(expert.next_logits(seq))
+        seq.append(int(torch.argmax(scores[-1])))
+        if seq[-1] == EOS:
+            break
+    return seq[len(prompt_ids):], [F.softmax(score, dim=-1) for score in scores]
+
+
+def _authors_amateur(amateur, prompt_ids, expert_targets):
+    """LightR_sampling.py lines 104-147: the amateur's next-token softmax on prompt + the decoded
+    prefix expert_targets[:step], step 1 .. L-1 (the character tokenizer re-encodes it exactly)."""
+    return [F.softmax(amateur.next_logits(list(prompt_ids) + expert_targets[:step]), dim=-1)
+            for step in range(1, len(expert_targets))]
+
+
+def _ours(expert, amateur, prompt, text, stop_token, lr):
+    """score/contrast.py's ContrastScorer.__call__ on the same models (built without loading any)."""
+    from w2s_ray.score.contrast import ContrastScorer
+
+    scorer = object.__new__(ContrastScorer)
+    scorer.alpha, scorer.max_mask, scorer.epsilon, scorer.micro_batch = lr.alpha, lr.max_mask, lr.epsilon, 4
+    scorer.eos_step, scorer.device, scorer.tokenizer = lr.eos_step, "cpu", _CharTokenizer()
+    scorer.models, scorer.n_vocab, scorer.max_len = [expert, amateur], V, 1 << 30
+    batch = {"prompt": np.array([prompt], dtype=object), "text": np.array([text], dtype=object),
+             "stop_token_id": np.array([stop_token])}
+    out = scorer(batch)
+    row = {"problem_id": "p", "model": "expert", "sample_index": 0, **{c: out[c][0] for c in out}}
+    return row, select_steps([row], lr.beta, lr.keep_fraction, lr.first_step, lr.epsilon)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("stop_after,ends_with_eos", [(9, True), (40, False)])  # the cap is 16 tokens
+def test_the_step_that_emitted_eos_is_contrasted_as_the_authors_do(seed, stop_after, ends_with_eos):
+    prompt = "question"
+    tok = _CharTokenizer()
+    prompt_ids = tok(prompt)["input_ids"]
+    expert = _PrefixLM(seed, len(prompt_ids), stop_after, eos_bias=0.5)
+    amateur = _PrefixLM(seed + 100, len(prompt_ids), stop_after, eos_bias=-1.0)  # less sure it is done
+    targets, expert_probs = _authors_generate(expert, prompt_ids, max_new_tokens=16)
+    assert (targets[-1] == EOS) is ends_with_eos
+    theirs = _authors_select(expert_probs, _authors_amateur(amateur, prompt_ids, targets), beta=0.0)
+    # the engine's row: the text without EOS (special tokens dropped), and the token it ended on
+    text = tok.decode([t for t in targets if t != EOS])
+    stop_token = EOS if ends_with_eos else -1
+
+    lr = LightReasonerConfig(beta=0.0)  # every candidate step kept: the steps themselves compared
+    assert lr.eos_step is True  # the authors' default
+    row, sel = _ours(expert, amateur, prompt, text, stop_token, lr)
+    assert row["contrast_eos_step"] == int(ends_with_eos)
+    assert [r["step"] for r in sel.rows] == [r["step"] for r in theirs] == list(range(1, len(targets)))
+    assert sel.n_in == len(targets) - 1  # their steps 1 .. L-1, L counting the EOS
+    for ours, their in zip(sel.rows, theirs):
+        assert ours["kl"] == pytest.approx(their["kl_divergence"], abs=1e-5, rel=1e-5)
+        got = dict(zip(ours["target_ids"], ours["target_probs"]))
+        want = dict(zip(their["token_ids"], their["weights"]))
+        assert set(got) == set(want) and max(abs(got[a] - want[a]) for a in want) < 1e-5
+    if ends_with_eos:  # the EOS step trains on the whole text toward the contrast at its end
+        last = sel.rows[-1]
+        assert last["input_ids"] == prompt_ids + targets[:-1] and EOS in last["target_ids"]
+
+    ours_before = lr.model_copy(update={"eos_step": False})  # ours before issue 26: the text's tokens only
+    row, sel = _ours(expert, amateur, prompt, text, stop_token, ours_before)
+    lost = 1 if ends_with_eos else 0  # at the cap there is no EOS step to lose
+    assert row["contrast_eos_step"] == 0 and sel.n_in == len(targets) - 1 - lost
+    assert [r["step"] for r in sel.rows] == [r["step"] for r in theirs][: len(theirs) - lost]

@@ -69,6 +69,8 @@ def test_light_reasoner_runs_resumes_and_reports_both_methods(tmp_path, tiny_mod
     steps = manifest.record("light_reasoner/select")
     # every step but each solution's first (the authors' steps from t = 1) is a candidate
     assert contrast["rows_out"] == 12 and steps["rows_in"] == contrast["metrics"]["steps"] - 12 > steps["rows_out"] > 0
+    # the solutions the expert ended with EOS have that step too (eos_step, the authors' default)
+    assert 0 < contrast["metrics"]["eos_steps"] <= 12
     train = manifest.record("light_reasoner/train")
     assert train["metrics"]["supervised_tokens"] == steps["rows_out"]
     lora = json.loads((tmp_path / "run" / "light_reasoner" / "train" / "model" / "train_config.json").read_text())

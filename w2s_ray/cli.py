@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write report.md, report.json and report.png for a run")
     p.add_argument("run_dir")
     p.set_defaults(func=_cmd_report)
-    p = sub.add_parser("compare", help="one table over runs: weak, full weak FT, rounds, stage II, ceiling")
+    p = sub.add_parser("compare",
+                       help="one table over runs: weak, full weak FT, rounds, stage II, ceiling, a recipe's baselines")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--out", default=".", help="where compare.md and compare.json go (default: here)")
     p.set_defaults(func=_cmd_compare)

@@ -1,7 +1,9 @@
 """`w2s compare RUN_DIR...`: one table over runs, one row per model of each run.
 
-Rows: each weak teacher; full weak FT; each Stage-I round; Stage II; the gold ceiling; each supervision
-mix (recipe supervision_mix), named with its training set's outcome and step-wise error.
+Rows: each weak teacher; full weak FT; each Stage-I round; a recipe's own rows (Stage II; easy_to_hard's
+policy and rerankings); the gold ceiling; each baseline a recipe tags beyond the shared ones, under its
+label (easy_to_hard's SGR bound `hard_sft` or `all_levels_sft`, light_reasoner's `rs_sft`); each
+supervision mix (recipe supervision_mix), named with its training set's outcome and step-wise error.
 Columns: accuracy overall and by level, PGR, and selection statistics: the share the selection kept
 and the share of kept answers that are right against gold (gold used for reporting only).
 """
@@ -11,7 +13,7 @@ import json
 from pathlib import Path
 
 from w2s_ray.eval.findings import diff_cell
-from w2s_ray.eval.report import build_report
+from w2s_ray.eval.report import BASELINES, build_report
 from w2s_ray.recipes.base import recipe_report
 
 LEVELS = (1, 2, 3, 4, 5)
@@ -34,6 +36,10 @@ def compare_rows(run_dir: str | Path) -> list[dict]:
     rows += [_row(run, f"stage I round {r['round']}", r, r.get("selection")) for r in report["rounds"]]
     rows += [_row(run, name, row, row.get("selection")) for name, row in recipe_report(report["recipe"]).rows(report)]
     rows.append(_row(run, "ceiling (gold SFT)", base.get("ceiling")))
+    # A recipe's own baselines (report.md shows every baseline; this table only named the shared ones,
+    # so easy_to_hard's SGR bound was missing from it): under the label the recipe tagged them with.
+    rows += [_row(run, name, acc, (acc or {}).get("selection")) for name, acc in base.items()
+             if name not in (*BASELINES, "weak")]
     rows += [_row(run, f"mix {m['name']} (outcome err {100 * m['outcome_error']:.0f}%, "
                   f"step err {100 * m['step_error']:.0f}%)", m) for m in report.get("mixes", []) if m["acc"] is not None]
     return [r for r in rows if r]

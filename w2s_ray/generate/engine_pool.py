@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from w2s_ray.generate.finish import vllm_end
 from w2s_ray.raycluster.devices import Device
 from w2s_ray.raycluster.free_resources import ROW_TASK_CPUS
 
@@ -60,13 +61,15 @@ class VLLMEngine:
     def ready(self) -> bool:
         return True
 
-    def generate(self, requests: list[tuple[str, dict]]) -> list[tuple[str, int, int]]:
-        """(prompt, sampling params) in; (text, prompt tokens, generated tokens) out, in order."""
+    def generate(self, requests: list[tuple[str, dict]]) -> list[tuple[str, int, int, str, int]]:
+        """(prompt, sampling params) in; (text, prompt tokens, generated tokens, finish_reason,
+        stop_token_id) out, in order (generate/finish.py)."""
         from vllm import SamplingParams
 
         params = [SamplingParams(**dict(p)) for _, p in requests]
         outputs = self.llm.generate([prompt for prompt, _ in requests], params, use_tqdm=False)
-        return [(o.outputs[0].text, len(o.prompt_token_ids), len(o.outputs[0].token_ids)) for o in outputs]
+        return [(o.outputs[0].text, len(o.prompt_token_ids), len(o.outputs[0].token_ids), *vllm_end(o.outputs[0]))
+                for o in outputs]
 
 
 class EngineRouter:
@@ -79,7 +82,7 @@ class EngineRouter:
         self.waiting: list[tuple[list, asyncio.Future]] = []
         self.max_merged = max_merged
 
-    async def generate(self, requests: list[tuple[str, dict]]) -> list[tuple[str, int, int]]:
+    async def generate(self, requests: list[tuple[str, dict]]) -> list[tuple[str, int, int, str, int]]:
         done = asyncio.get_running_loop().create_future()
         self.waiting.append((requests, done))
         self._dispatch()
@@ -188,15 +191,16 @@ class EngineCache:
 
 
 def generate_batch(batch, router):
-    """A Ray Data batch (pyarrow) through the pool's router: adds text and token counts."""
+    """A Ray Data batch (pyarrow) through the pool's router: adds text, token counts and how it ended."""
     import pyarrow as pa
     import ray
 
     rows = batch.to_pylist()
     outputs = ray.get(router.generate.remote([(r["prompt"], r["sampling_params"]) for r in rows]))
-    for row, (text, n_prompt, n_generated) in zip(rows, outputs, strict=True):
+    for row, (text, n_prompt, n_generated, reason, stop_token) in zip(rows, outputs, strict=True):
         del row["sampling_params"]
-        row.update(text=text, n_prompt_tokens=n_prompt, n_generated_tokens=n_generated)
+        row.update(text=text, n_prompt_tokens=n_prompt, n_generated_tokens=n_generated, finish_reason=reason,
+                   stop_token_id=stop_token)
     return pa.Table.from_pylist(rows)
 
 

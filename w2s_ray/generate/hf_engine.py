@@ -1,14 +1,16 @@
 """transformers `generate` in a Ray Data actor pool: the engine where vLLM is not installed.
 
-Same rows in and out as the vLLM engine. Per-row seeds cannot be honoured inside one batched
-`generate` call, so a sampled batch is seeded by its first row's seed: reproducible for the same
-batch composition, which Ray Data keeps for the same input and batch size.
+Same rows in and out as the vLLM engine (finish_reason and stop_token_id: generate/finish.py).
+Per-row seeds cannot be honoured inside one batched `generate` call, so a sampled batch is seeded by
+its first row's seed: reproducible for the same batch composition, which Ray Data keeps for the same
+input and batch size.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from w2s_ray.config import TeacherConfig
+from w2s_ray.generate.finish import eos_ids_of, hf_end
 from w2s_ray.raycluster.devices import Device, actor_resources
 
 
@@ -30,6 +32,7 @@ class HFGenerator:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         dtype = "auto" if self.teacher.dtype == "auto" else getattr(torch, self.teacher.dtype)
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device).eval()
+        self.eos_ids = eos_ids_of(self.model, self.tokenizer)  # where generate stops (generate/finish.py)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
@@ -49,15 +52,21 @@ class HFGenerator:
                 pad_token_id=self.tokenizer.pad_token_id,
             )
         new_tokens = out[:, enc["input_ids"].shape[1]:]
-        texts, counts = [], []
+        texts, counts, reasons, stop_tokens = [], [], [], []
         for row in new_tokens:
-            text = truncate_at_stop(self.tokenizer.decode(row, skip_special_tokens=True), t.stop)
+            full = self.tokenizer.decode(row, skip_special_tokens=True)
+            text = truncate_at_stop(full, t.stop)
+            reason, stop_token = hf_end(row.tolist(), self.eos_ids, cut_by_stop_string=len(text) < len(full))
             texts.append(text)
             counts.append(len(self.tokenizer(text, add_special_tokens=False)["input_ids"]))
+            reasons.append(reason)
+            stop_tokens.append(stop_token)
         result = {k: v for k, v in batch.items() if k != "sampling_params"}
         result["text"] = np.array(texts, dtype=object)
         result["n_prompt_tokens"] = enc["attention_mask"].sum(dim=1).cpu().numpy()
         result["n_generated_tokens"] = np.array(counts)
+        result["finish_reason"] = np.array(reasons, dtype=object)
+        result["stop_token_id"] = np.array(stop_tokens, dtype=np.int64)
         return result
 
 

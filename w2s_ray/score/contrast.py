@@ -9,9 +9,16 @@ the solution; per step t (the position that predicts the solution's t-th token):
                         at most max_mask where one is set)
   contrast_logp_expert  log pi_E over V_t
   contrast_logp_amateur log pi_A over V_t
-  contrast_ids          the token ids of prompt + text that were forced (the training prefixes)
+  contrast_ids          the token ids of prompt + text (+ the ending token, below) that were forced
+                        (the training prefixes)
   contrast_prompt_len   how many of them are the prompt
   contrast_mask_cut     steps whose V_t was longer than max_mask (cut to its most likely tokens)
+  contrast_eos_step     1 where the last step is the one that emitted EOS, else 0
+
+The text holds no EOS (the engines drop special tokens). With `eos_step` (LightReasoner's authors'
+default: they contrast every generated token, EOS included) a row whose generation ended on a token
+(its `stop_token_id`, generate/finish.py; -1 or absent: none) has that token forced after the text, so
+the position that emitted it is one step more; without, the steps are the text's tokens only.
 
 With `epsilon` > 0 (the authors' 1e-12, LightReasoner's LightR_sampling.py) the KL is theirs:
 sum_a (pi_E(a) + eps) * (log(pi_E(a) + eps) - log(pi_A(a) + eps)), which bounds what a token the
@@ -84,19 +91,21 @@ def contrast_kl(le: np.ndarray, la: np.ndarray, epsilon: float = 0.0) -> np.ndar
 @register("contrast")
 class ContrastScorer(Scorer):
     columns = ("contrast_ids", "contrast_prompt_len", "contrast_kl", "contrast_mask_ids",
-               "contrast_logp_expert", "contrast_logp_amateur", "contrast_mask_cut")
+               "contrast_logp_expert", "contrast_logp_amateur", "contrast_mask_cut", "contrast_eos_step")
+    int_columns = ("contrast_prompt_len", "contrast_mask_cut", "contrast_eos_step")
     num_cpus = 1.0
     num_gpus = 0.0
 
     def __init__(self, *, expert: str, amateur: str, expert_name: str | None = None,
                  amateur_name: str | None = None, alpha: float = 0.2, max_mask: int | None = None,
-                 epsilon: float = 0.0, micro_batch: int = 16, device: str = "cpu"):
+                 epsilon: float = 0.0, micro_batch: int = 16, device: str = "cpu", eos_step: bool = True):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         check_same_tokenizer(expert, amateur, expert_name, amateur_name)
         torch.set_num_threads(1)  # one thread per actor (platform notes: oversubscribed is ~35x slower)
         self.alpha, self.max_mask, self.epsilon, self.micro_batch = alpha, max_mask, epsilon, micro_batch
+        self.eos_step = eos_step
         self.device = "cuda" if device == "gpu" else "cpu"
         self.tokenizer = AutoTokenizer.from_pretrained(expert)
         self.models = [AutoModelForCausalLM.from_pretrained(p, dtype=torch.float32).to(self.device).eval()
@@ -105,13 +114,18 @@ class ContrastScorer(Scorer):
         self.n_vocab = min(len(self.tokenizer), *(m.config.vocab_size for m in self.models))
         self.max_len = min(getattr(m.config, "max_position_embeddings", 1 << 30) for m in self.models)
 
-    def token_ids(self, prompt: str, text: str) -> tuple[list[int], int]:
+    def token_ids(self, prompt: str, text: str, stop_token: int | None = None) -> tuple[list[int], int, bool]:
         """prompt + text as the expert saw it: the prompt with the tokenizer's special tokens (as the
-        engines tokenise prompts), the text without, so the prompt/solution boundary is exact."""
+        engines tokenise prompts), the text without, so the prompt/solution boundary is exact; then,
+        with eos_step, the token the generation ended on. Whether that token is in the ids (not cut
+        by max_len) comes third."""
         prompt_ids = self.tokenizer(prompt)["input_ids"]
         text_ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        ids = (prompt_ids + text_ids)[: self.max_len]
-        return ids, len(prompt_ids)
+        # generate/finish.py writes -1 where no token ended the text (a stop string, the length cap)
+        end = [int(stop_token)] if self.eos_step and stop_token is not None and int(stop_token) >= 0 else []
+        full = prompt_ids + text_ids + end
+        ids = full[: self.max_len]
+        return ids, len(prompt_ids), bool(end) and len(ids) == len(full)
 
     def log_probs(self, sequences: Sequence[list[int]], starts: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per sequence, (log pi_E, log pi_A) at its positions starts[i] .. len - 2 (those that predict a
@@ -141,15 +155,18 @@ class ContrastScorer(Scorer):
     def __call__(self, batch: Batch) -> Batch:
         prompts = require_column(batch, "prompt", self.name)
         texts = require_column(batch, "text", self.name)
+        # rows from before the engines recorded how a text ended have no stop token: text only
+        stop_tokens = batch["stop_token_id"] if "stop_token_id" in batch else [None] * len(texts)
         out = {c: [] for c in self.columns}
-        encoded = [self.token_ids(str(p or ""), str(t or "")) for p, t in zip(prompts, texts)]
+        encoded = [self.token_ids(str(p or ""), str(t or ""), s) for p, t, s in zip(prompts, texts, stop_tokens)]
         for start in range(0, len(encoded), self.micro_batch):
             chunk = encoded[start: start + self.micro_batch]
-            starts = [max(n_prompt, 1) - 1 for _, n_prompt in chunk]  # predicts the solution's first token
-            for (ids, n_prompt), (le, la) in zip(chunk, self.log_probs([ids for ids, _ in chunk], starts)):
+            starts = [max(n_prompt, 1) - 1 for _, n_prompt, _ in chunk]  # predicts the solution's first token
+            for (ids, n_prompt, eos), (le, la) in zip(chunk, self.log_probs([ids for ids, _, _ in chunk], starts)):
                 self._add_row(out, ids, n_prompt, le, la)
-        return {c: object_column(v) if c != "contrast_prompt_len" and c != "contrast_mask_cut"
-                else np.array(v, dtype=np.int64) for c, v in out.items()}
+                out["contrast_eos_step"].append(int(eos))
+        return {c: object_column(v) if c not in self.int_columns else np.array(v, dtype=np.int64)
+                for c, v in out.items()}
 
     def _add_row(self, out: dict, ids: list[int], n_prompt: int, le: np.ndarray, la: np.ndarray) -> None:
         """le / la: [steps, vocab], step t being the position that predicts the solution's t-th token."""

@@ -4,7 +4,8 @@ The expert is the run's `strong` model, the amateur the first of its `weak` teac
 a tokenizer; the contrast stage refuses a pair that does not). Defaults are the paper's: beta 0.4,
 alpha 0.2, LoRA r 8 / alpha 16 on the q and v projections, lr 5e-5; and the authors' code's
 (HKUDS/LightReasoner, LightR_sampling.py): the chat prompt and no stop for a hub expert, V_t whole,
-epsilon 1e-12, steps from t = 1. The one deliberate difference by default is the loss position.
+epsilon 1e-12, steps from t = 1 up to the one that emitted EOS. The one deliberate difference by
+default is the loss position.
 """
 from __future__ import annotations
 
@@ -51,6 +52,12 @@ class LightReasonerConfig(Strict):
     # Authors' default 1: step 0 (the first token, predicted from the prompt alone) is never a
     # training step (`range(1, len(expert_targets))`); 0 (ours before issue 26): it is a candidate.
     first_step: Literal[0, 1] = 1
+    # Authors' default True: where the expert ended its solution with EOS, the position that emitted
+    # EOS is a step too. Their expert_targets are generate's new tokens, EOS included, and every one
+    # from step 1 is contrasted (LightR_sampling.py lines 100-101, 150). False (ours before issue 26):
+    # only the solution text's tokens, which never hold the EOS, so that last step was lost. At the
+    # 128-token cap there is no EOS and the two agree; a stop string is no EOS either.
+    eos_step: bool = True
     # Where the soft-label KL reads the student's logits. "last_non_pad" (ours, the default on purpose,
     # METHODS.md 2.6): each row's last real token. "index_minus_1" (the authors' LightR_finetuning.py,
     # `logits[:, -1]`): the batch's last position, a pad for every right-padded row shorter than the

@@ -22,6 +22,13 @@ from w2s_ray.stages.steps import stage_rows
 CONTRAST_INPUT_COLUMNS = ("problem_id", "model", "sample_index", "prompt", "text")
 
 
+def _stop_token(row: dict) -> int:
+    """The token the expert's generation ended on (generate/finish.py), -1 for none; samples from
+    before the engines recorded it have none, and their contrast is over the text alone."""
+    value = row.get("stop_token_id")
+    return -1 if value is None or value != value else int(value)  # value != value: NaN
+
+
 def sampled_questions(ctx: RunContext, n: int) -> list[dict]:
     """The first n questions of strong_train, with their gold answers (for the RS-SFT baseline)."""
     problems = strong_train_with_gold(ctx.config.data)
@@ -37,14 +44,15 @@ def contrast(ctx: RunContext, key: str, samples: StageResult, expert: str, amate
     def body() -> StageResult:
         import ray
 
-        rows = [{c: r[c] for c in CONTRAST_INPUT_COLUMNS} for r in stage_rows(samples)]
+        rows = [{**{c: r[c] for c in CONTRAST_INPUT_COLUMNS}, "stop_token_id": _stop_token(r)}
+                for r in stage_rows(samples)]
         print(f"[w2s] {key}: {names[0]} vs {names[1]} on {len(rows)} solutions", file=sys.stderr, flush=True)
         gpu = ctx.device == "gpu"
         spec = ScorerSpec(name="contrast", batch_size=lr.contrast_batch_size, num_gpus=1.0 if gpu else 0.0,
                           config={"expert": ctx.model_path(expert), "amateur": ctx.model_path(amateur),
                                   "expert_name": names[0], "amateur_name": names[1], "alpha": lr.alpha,
                                   "max_mask": lr.max_mask, "epsilon": lr.epsilon, "micro_batch": lr.contrast_batch_size,
-                                  "device": ctx.device})
+                                  "device": ctx.device, "eos_step": lr.eos_step})
         ctx.engines.release()  # the two models' actors need the room
         start = time.perf_counter()
         scored = score_dataset(ray.data.from_items(rows), [spec]).take_all()
@@ -54,9 +62,13 @@ def contrast(ctx: RunContext, key: str, samples: StageResult, expert: str, amate
         forced = sum(len(r["contrast_ids"]) for r in scored)
         metrics = {"seconds": seconds, "solutions": len(scored), "steps": steps, "forced_tokens": forced,
                    "mask_cut_steps": sum(int(r["contrast_mask_cut"]) for r in scored),
+                   "eos_steps": sum(int(r["contrast_eos_step"]) for r in scored),  # solutions ended by EOS
                    "forward_tokens": 2 * forced}  # one pass of each model
         return StageResult(outputs={"rows": write_stage(ctx.stage_dir(key), scored)}, rows_in=len(rows),
                            rows_out=len(scored), metrics=metrics)
 
+    # The EOS step changes the contrast's rows: a contrast made without it is not reused for a run
+    # that asks for it (without it, the inputs are those of contrasts made before the option).
+    eos = {"eos_step": "True"} if lr.eos_step else {}
     return run_stage(ctx.manifest, key, body, upstream={"samples": samples},
-                     inputs={"expert": expert, "amateur": amateur})
+                     inputs={"expert": expert, "amateur": amateur, **eos})
