@@ -67,17 +67,20 @@ def test_train_threads_come_from_the_config_not_the_machine():
         torch.set_num_threads(before)
 
 
-def test_tiny_student_build_is_the_same_under_one_and_two_threads(tmp_path):
-    """Seeded init and data order: the thread count the build runs with does not change the weights
-    of the tiny student (measured here; a build records its threads and kernels in training.json)."""
+def test_tiny_student_build_is_the_same_at_the_same_threads_and_records_them(tmp_path):
+    """Seeded init and data order: at one thread count the tiny student's weights repeat exactly, and
+    the build records its threads and kernels in training.json. Another thread count may round
+    differently: on an AVX512 machine 1 and 2 threads gave other weights (measured 2026-12-06), on an
+    AVX2 one the same; builds run at a fixed count (build_strong_student's threads=1) for that reason."""
     recipe = DEFAULT_STUDENTS["world-student-tiny"]
-    digests = []
     for threads in (1, 2):
-        out = tmp_path / str(threads)
-        out.mkdir()
-        train_strong_student(recipe, out, threads=threads)
-        digests.append(hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest())
-        report = json.loads((out / "training.json").read_text())
-        assert report["torch_threads"] == threads
-        assert report["environment"]["torch"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
-    assert digests[0] == digests[1]
+        digests = []
+        for attempt in range(2):
+            out = tmp_path / f"{threads}-{attempt}"
+            out.mkdir()
+            train_strong_student(recipe, out, threads=threads)
+            digests.append(hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest())
+            report = json.loads((out / "training.json").read_text())
+            assert report["torch_threads"] == threads
+            assert report["environment"]["torch"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+        assert digests[0] == digests[1], f"{threads} thread(s): two builds of one recipe differ"
