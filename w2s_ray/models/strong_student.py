@@ -16,10 +16,12 @@ import functools
 import hashlib
 import json
 from pathlib import Path
+from typing import Annotated
 
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from w2s_ray.config.base import Added, hash_exclude
 from w2s_ray.data.pretrain_corpus import CorpusSpec, build_corpus, leaks
 from w2s_ray.models.cache import cached_model
 from w2s_ray.models.pretrain import PretrainConfig, pretrain
@@ -49,8 +51,9 @@ class StrongStudentRecipe(BaseModel):
     n_unlabelled: int = 6000  # train-split target questions shown without solutions
     target_wording: float = 0.5
     symbols: float = 0.5
-    styles: tuple[str, ...] = ()  # data/pretrain_corpus.SOLUTION_STYLES
-    target_entities: float = 0.0  # share of solved problems with the target's names and items
+    styles: Annotated[tuple[str, ...], Added(())] = ()  # data/pretrain_corpus.SOLUTION_STYLES
+    # share of solved problems with the target's names and items
+    target_entities: Annotated[float, Added(0.0)] = 0.0
     max_steps: int = 1200  # ~5 min on 2 cores (measured: solves its own wording at every level)
     lr: float = 3e-3
     batch: int = 16
@@ -95,10 +98,9 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
 
 
 def recipe_record(recipe: StrongStudentRecipe) -> dict:
-    """The recipe as cache keys and run manifests record it. Fields added later are left out while
-    unset, so students built and runs made before them keep their keys."""
-    unset = (set() if recipe.styles else {"styles"}) | (set() if recipe.target_entities else {"target_entities"})
-    return recipe.model_dump(mode="json", exclude=unset)
+    """The recipe as cache keys and run manifests record it (config/base.hash_exclude: a field at its
+    `Added` value is left out, so built students keep their keys)."""
+    return recipe.model_dump(mode="json", exclude=hash_exclude(recipe))
 
 
 @functools.lru_cache(maxsize=2)  # ~30 s to build; a run hashes it for the cache key and the manifest
