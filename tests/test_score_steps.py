@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 
 from w2s_ray.score import get_scorer
-from w2s_ray.score.arith import ParseError, Unevaluable, calc
+from w2s_ray.score.arith import ParseError, Unevaluable, evaluate, parse_tokens, tokenize
 from w2s_ray.score.step_checker import check_steps, split_steps
+
+
+def calc(text: str) -> Fraction:
+    """What the step checker computes of one side of an equation (score/equations.py)."""
+    return evaluate(parse_tokens(tokenize(text)))
 
 
 @pytest.mark.parametrize("expr, value", [

@@ -45,9 +45,3 @@ def lock_run_dir(run_dir: str | Path) -> None:
         raise RunLockedError(f"{run_dir} is in use by another w2s process (pid {holder}); wait for it "
                              f"to finish or stop it, or use another run_dir") from None
 
-
-def unlock_run_dir(run_dir: str | Path) -> None:
-    """Release early (tests, or a process that goes on to other work)."""
-    lock = _held.pop(Path(run_dir).resolve(), None)
-    if lock is not None:
-        lock.release()
