@@ -65,7 +65,8 @@ def test_config_fields_at_their_added_value_keep_the_hash_and_others_change_it()
 
 
 def test_an_unset_recipe_section_hashes_as_absent_unless_its_recipe_keeps_it():
-    hashed = RunConfig.model_validate(BASE).model_dump(mode="json", exclude=hash_exclude(RunConfig.model_validate(BASE)))
+    config = RunConfig.model_validate(BASE)
+    hashed = config.model_dump(mode="json", exclude=hash_exclude(config))
     assert hashed["stage2"] is None  # w2s_reasoning's HASHED_UNSET
     assert not {"light_reasoner", "easy_to_hard", "supervision_mix"} & set(hashed)
 

@@ -52,7 +52,8 @@ class TrainConfig(_Strict):
     num_workers: int = Field(default=2, ge=1)
     # None: a fair share of the cluster's CPUs, at most 1 per worker (fits a 2-CPU Ray).
     cpus_per_worker: float | None = Field(default=None, gt=0)
-    gpus_per_worker: Annotated[float, Added(1.0)] = Field(default=1.0, gt=0)  # GPU runs only; a data-parallel rank per worker
+    # GPU runs only; a data-parallel rank per worker
+    gpus_per_worker: Annotated[float, Added(1.0)] = Field(default=1.0, gt=0)
     # Torch threads per CPU train worker. None: the node's cores shared among its workers, so another
     # machine trains with another count and its float sums round differently (run/environment.py);
     # a number gives every machine the same (ours: the demos set it; the number is recorded either way).

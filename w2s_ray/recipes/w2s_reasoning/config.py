@@ -29,7 +29,7 @@ class Stage2Config(Strict):
     # Pairs per (weak teacher, question). 3 (authors' default for MATH and OlympicArena, their
     # src/construct_training_data.py construct_paired_data_math; this project's data is MATH-style,
     # level-graded): up to 3 minority samples against an agreeing weak solution, up to 3 majority
-    # samples of different text against an overruled one. 1: their GSM8K rule, and ours before.
+    # samples of different text against an overruled one. 1: their GSM8K rule.
     max_pairs: int = Field(default=3, ge=1)
     objective: Literal["dpo", "orpo"] = "dpo"
     beta: float = Field(default=0.1, gt=0.0)
@@ -52,8 +52,8 @@ class Stage2Config(Strict):
 
 
 SECTIONS = {"stage2": Stage2Config}  # None: Stage I only
-# Every recorded config hash holds `stage2`, null while unset (the section predates the other
-# recipes' sections, which hash as absent while unset): so it stays.
+# Unset, stage2 hashes as null, not absent as other recipes' sections do: every recorded config hash
+# holds it so, whatever its recipe.
 HASHED_UNSET = {"stage2"}
 
 
