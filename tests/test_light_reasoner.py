@@ -224,7 +224,7 @@ def test_a_light_reasoner_section_belongs_to_its_recipe_and_leaves_other_hashes_
     kl = lr.kl_train_config(load_config(path).train)
     assert (kl.objective, kl.lr, kl.lora.r, kl.lora.alpha, kl.lora.target_modules) == \
         ("soft_kl", 5e-5, 8, 16, ["q_proj", "v_proj"])
-    # a config without the section hashes as before the section existed
+    # a config without the section: the section is not in its hash
     path.write_text(BASE_YAML)
     assert "light_reasoner" not in load_config(path).model_dump(exclude_none=True)
     shipped = {"demo": "f0f6901e488a2b95", "demo-w2s": "1270dd7e8d5cece7", "demo-smollm2": "b2e5d4df5ac8350f"}

@@ -143,11 +143,11 @@ def test_selection_and_targets_match_the_authors_on_the_same_distributions(kind_
         assert max(abs(got[a] - want[a]) for a in want) < 1e-6
 
 
-def test_a_flat_expert_keeps_every_token_of_v_t_where_the_old_cap_of_64_moved_the_target():
+def test_a_flat_expert_keeps_every_token_of_v_t_where_a_cap_of_64_moves_the_target():
     pe, pa = _pair("flat", "peaked", 2)
     theirs, _ = _compare(pe, pa, LightReasonerConfig(beta=0.0))
-    assert min(len(r["token_ids"]) for r in theirs) > 64  # the authors' V_t is past the old cap
-    capped = LightReasonerConfig(beta=0.0, max_mask=64)  # ours before issue 26
+    assert min(len(r["token_ids"]) for r in theirs) > 64  # the authors' V_t is past a cap of 64
+    capped = LightReasonerConfig(beta=0.0, max_mask=64)
     sel = select_steps([_ours_rows(pe, pa, capped)], 0.0, None, capped.first_step, capped.epsilon)
     moved = 0.0
     for ours, their in zip(sel.rows, theirs):

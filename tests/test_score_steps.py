@@ -204,7 +204,7 @@ def _cpu_of(fn, text: str) -> float:
 
 
 @pytest.mark.parametrize("small, large", [
-    # ~4 KB lines of tokens that never parse (every start position used to be tried): 10x the line
+    # ~4 KB lines of tokens that never parse (trying every start position is quadratic): 10x the line
     (("( 1 " * 99 + "= 2\n") * 15, ("( 1 " * 990 + "= 2\n") * 15),
     ("1+1=2\n" * 1_000, "1+1=2\n" * 10_000),  # 10x the lines
     ("( a ) + " * 800 + "= 3", "( a ) + " * 8_000 + "= 3"),  # 10x one unparseable line

@@ -1,7 +1,7 @@
 """One writer per run directory: an exclusive lock held for the life of the process that writes it.
 
-Two processes on one run directory used to both run the same stage, and the last manifest write won
-(a lost update). `lock_run_dir` takes RUN_DIR/.w2s.lock (file_lock: flock, which the kernel drops
+Two processes on one run directory would both run the same stage, and the last manifest write would
+win (a lost update). `lock_run_dir` takes RUN_DIR/.w2s.lock (file_lock: flock, which the kernel drops
 when the holder exits, even on SIGKILL, so a crashed run never leaves a stale lock), writes the
 holder's pid into it, and keeps it until the process exits. A second process gets RunLockedError
 naming that pid at once. Re-entrant within one process: a resume that first edits the manifest and
