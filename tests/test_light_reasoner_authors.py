@@ -334,8 +334,8 @@ def test_the_step_that_emitted_eos_is_contrasted_as_the_authors_do(seed, stop_af
         last = sel.rows[-1]
         assert last["input_ids"] == prompt_ids + targets[:-1] and EOS in last["target_ids"]
 
-    ours_before = lr.model_copy(update={"eos_step": False})  # ours before issue 26: the text's tokens only
-    row, sel = _ours(expert, amateur, prompt, text, stop_token, ours_before)
+    text_only = lr.model_copy(update={"eos_step": False})  # eos_step off: the text's tokens only
+    row, sel = _ours(expert, amateur, prompt, text, stop_token, text_only)
     lost = 1 if ends_with_eos else 0  # at the cap there is no EOS step to lose
     assert row["contrast_eos_step"] == 0 and sel.n_in == len(targets) - 1 - lost
     assert [r["step"] for r in sel.rows] == [r["step"] for r in theirs][: len(theirs) - lost]

@@ -54,8 +54,8 @@ class LightReasonerConfig(Strict):
     first_step: Literal[0, 1] = 1
     # Authors' default True: where the expert ended its solution with EOS, the position that emitted
     # EOS is a step too. Their expert_targets are generate's new tokens, EOS included, and every one
-    # from step 1 is contrasted (LightR_sampling.py lines 100-101, 150). False (ours before issue 26):
-    # only the solution text's tokens, which never hold the EOS, so that last step was lost. At the
+    # from step 1 is contrasted (LightR_sampling.py lines 100-101, 150). False: only the solution
+    # text's tokens, which never hold the EOS, so that last step is lost. At the
     # 128-token cap there is no EOS and the two agree; a stop string is no EOS either.
     eos_step: bool = True
     # Where the soft-label KL reads the student's logits. "last_non_pad" (ours, the default on purpose,
