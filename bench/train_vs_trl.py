@@ -37,7 +37,8 @@ from pathlib import Path
 from w2s_ray.data.world import generate_world
 from w2s_ray.models.weak_teacher import training_examples
 from w2s_ray.raycluster.runtime import init_ray, shutdown_ray
-from w2s_ray.train import TrainConfig, train_preference, train_sft
+from w2s_ray.train import TrainConfig
+from w2s_ray.train.objectives import train_objective
 from w2s_ray.train.worker_loop import step_timer
 
 
@@ -69,9 +70,8 @@ def config_for(objective: str, steps: int, batch: int, workers: int, max_length:
 
 
 def ours(objective: str, rows: list[dict], model: str, config: TrainConfig, work: Path) -> dict:
-    train = train_sft if objective == "sft" else train_preference
     out = work / f"ours-{objective}-{config.num_workers}w-{config.max_steps}-{time.monotonic_ns()}"
-    m = train(rows, model, out, config, "cpu", log_dir=work / "tb" / out.name).metrics
+    m = train_objective(rows, model, out, config, "cpu", log_dir=work / "tb" / out.name).metrics
     return {"steps": m["steps"], "train": m["train_seconds"], "wall": m["wall_seconds"], "step": m["step_seconds_median"],
             "step_mean": m["step_seconds_mean"], "first": m["first_step_seconds"]}
 

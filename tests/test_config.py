@@ -131,7 +131,7 @@ def test_yaml_alias_bomb_is_refused_fast(tmp_path):
     assert len(bomb) < 1000
     start = time.thread_time()  # CPU, not wall clock: an expanded bomb costs minutes of it
     with pytest.raises(ConfigError, match="alias"):
-        load_config(_write(tmp_path, BASE_YAML + bomb))  # before: loaded, and config_hash() never returned
+        load_config(_write(tmp_path, BASE_YAML + bomb))  # expanded, config_hash() would never return
     assert time.thread_time() - start < 2
 
 
@@ -162,7 +162,7 @@ def test_stages_with_their_own_epochs_do_not_inherit_the_runs_max_steps(tmp_path
     e2h = load_config(_write(tmp_path, "strong: {name: s, model: m}\nrecipe: easy_to_hard\ntrain: {max_steps: 339}\n"
                                         "easy_to_hard: {prm_epochs: 2}\n"))
     assert e2h.easy_to_hard.prm_train_config(e2h.train).max_steps is None
-    # unset, the field hashes as absent: runs made before it resume
+    # unset, the field hashes as absent (its Added value)
     assert load_config(_write(tmp_path, BASE_YAML)).config_hash() == \
         load_config(_write(tmp_path, BASE_YAML + "train: {max_steps: null}\n")).config_hash()
 

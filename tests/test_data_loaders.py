@@ -3,7 +3,8 @@ import json
 import pytest
 
 from w2s_ray.data.formats import last_boxed
-from w2s_ray.data.loaders import load_hf_dataset, load_jsonl, load_problems, save_problems
+from w2s_ray.data.jsonl import write_jsonl
+from w2s_ray.data.loaders import load_hf_dataset, load_jsonl, load_problems
 from w2s_ray.data.schema import InputError, content_hash
 from w2s_ray.data.splits import questions_only
 from w2s_ray.data.world import generate_world
@@ -74,7 +75,7 @@ def test_world_round_trip_in_own_schema(tmp_path):
     world = generate_world(20, seed=0)
     for problems in (world, questions_only(world)):
         path = tmp_path / "w.jsonl"
-        assert save_problems(path, problems) == 20
+        assert write_jsonl(path, (p.to_row() for p in problems)) == 20
         assert load_problems(path, "w2s").problems == problems
 
 

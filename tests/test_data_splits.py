@@ -106,8 +106,8 @@ def test_demo_splits_with_a_tiny_split_still_fill():
 
 def test_demo_splits_of_different_sizes_never_cross():
     # A weak teacher is trained on one config's weak_train; a run may ask for other sizes. Its
-    # strong_train and test must still be questions the teacher never saw (the bug this guards:
-    # shares proportional to the sizes moved questions between splits when the sizes changed).
+    # strong_train and test must still be questions the teacher never saw (shares proportional to the
+    # sizes would move questions between splits when the sizes change).
     teacher = build_demo_splits(seed=3, n_weak_train=2000, n_strong_train=300, n_test_per_level=20)
     run = build_demo_splits(seed=3, n_weak_train=50, n_strong_train=1500, n_test_per_level=8)
     seen = _hashes(teacher["weak_train"])

@@ -187,14 +187,14 @@ def test_soft_label_training_on_ray_train_moves_the_student_toward_the_targets(p
     from safetensors.torch import load_file
 
     from w2s_ray.train import LoraSettings, TrainConfig
-    from w2s_ray.train.soft_label import train_soft_label
+    from w2s_ray.train.objectives import train_objective
 
     base = pair[0]
     rows = [{"input_ids": [1, 40 + i, 41, 42][: 2 + i % 3], "target_ids": [50 + i, 60],
              "target_probs": [0.75, 0.25], "kl": 0.9} for i in range(8)]
     config = TrainConfig(objective="soft_kl", num_workers=1, epochs=6, lr=2e-2, per_device_batch_size=4,
                          logging="none", lora=LoraSettings(r=8, alpha=16, target_modules=["q_proj", "v_proj"]))
-    result = train_soft_label(rows, base, tmp_path / "model", config)
+    result = train_objective(rows, base, tmp_path / "model", config)
     assert result.metrics["supervised_tokens"] == 8 * 6
     assert result.metrics["tokens"] == 6 * sum(len(r["input_ids"]) for r in rows)  # non-pad tokens only
     assert _kl_to_targets(str(tmp_path / "model"), rows) < 0.75 * _kl_to_targets(base, rows)  # 9.6 -> 5.4 seen
@@ -203,7 +203,7 @@ def test_soft_label_training_on_ray_train_moves_the_student_toward_the_targets(p
     moved = {k for k in before if not (before[k] == after[k]).all()}
     assert moved and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in moved)
     with pytest.raises(ValueError, match="row 1 field 'target_probs' is not a distribution"):
-        train_soft_label([rows[0], {**rows[1], "target_probs": [0.5, 0.1]}], base, tmp_path / "bad", config)
+        train_objective([rows[0], {**rows[1], "target_probs": [0.5, 0.1]}], base, tmp_path / "bad", config)
 
 
 BASE_YAML = "strong: {name: s, model: m}\nweak:\n  - name: a\n    model: m\n"
@@ -224,7 +224,7 @@ def test_a_light_reasoner_section_belongs_to_its_recipe_and_leaves_other_hashes_
     kl = lr.kl_train_config(load_config(path).train)
     assert (kl.objective, kl.lr, kl.lora.r, kl.lora.alpha, kl.lora.target_modules) == \
         ("soft_kl", 5e-5, 8, 16, ["q_proj", "v_proj"])
-    # a config without the section hashes as before the section existed
+    # a config without the section: the section is not in its hash
     path.write_text(BASE_YAML)
     assert "light_reasoner" not in load_config(path).model_dump(exclude_none=True)
     shipped = {"demo": "f0f6901e488a2b95", "demo-w2s": "1270dd7e8d5cece7", "demo-smollm2": "b2e5d4df5ac8350f"}

@@ -143,11 +143,11 @@ def test_selection_and_targets_match_the_authors_on_the_same_distributions(kind_
         assert max(abs(got[a] - want[a]) for a in want) < 1e-6
 
 
-def test_a_flat_expert_keeps_every_token_of_v_t_where_the_old_cap_of_64_moved_the_target():
+def test_a_flat_expert_keeps_every_token_of_v_t_where_a_cap_of_64_moves_the_target():
     pe, pa = _pair("flat", "peaked", 2)
     theirs, _ = _compare(pe, pa, LightReasonerConfig(beta=0.0))
-    assert min(len(r["token_ids"]) for r in theirs) > 64  # the authors' V_t is past the old cap
-    capped = LightReasonerConfig(beta=0.0, max_mask=64)  # ours before issue 26
+    assert min(len(r["token_ids"]) for r in theirs) > 64  # the authors' V_t is past a cap of 64
+    capped = LightReasonerConfig(beta=0.0, max_mask=64)
     sel = select_steps([_ours_rows(pe, pa, capped)], 0.0, None, capped.first_step, capped.epsilon)
     moved = 0.0
     for ours, their in zip(sel.rows, theirs):
@@ -334,8 +334,8 @@ def test_the_step_that_emitted_eos_is_contrasted_as_the_authors_do(seed, stop_af
         last = sel.rows[-1]
         assert last["input_ids"] == prompt_ids + targets[:-1] and EOS in last["target_ids"]
 
-    ours_before = lr.model_copy(update={"eos_step": False})  # ours before issue 26: the text's tokens only
-    row, sel = _ours(expert, amateur, prompt, text, stop_token, ours_before)
+    text_only = lr.model_copy(update={"eos_step": False})  # eos_step off: the text's tokens only
+    row, sel = _ours(expert, amateur, prompt, text, stop_token, text_only)
     lost = 1 if ends_with_eos else 0  # at the cap there is no EOS step to lose
     assert row["contrast_eos_step"] == 0 and sel.n_in == len(targets) - 1 - lost
     assert [r["step"] for r in sel.rows] == [r["step"] for r in theirs][: len(theirs) - lost]

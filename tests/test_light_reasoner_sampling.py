@@ -1,4 +1,4 @@
-"""LightReasoner's sampling (recipes/light_reasoner/sampling.py; issue 26, difference 6a): the authors'
+"""LightReasoner's sampling (recipes/light_reasoner/sampling.py): the authors'
 chat prompt and no stop strings for an expert with a chat template (HKUDS/LightReasoner
 LightR_sampling.py lines 84-98 at fbd55c7dd105dde45f87c621006b03b7668fe279), the testbed's template
 without blank-line stops for one without, and the same prompt in the requests and the RS-SFT rows.

@@ -54,8 +54,8 @@ def test_the_student_is_pretrained_once_as_a_stage_and_then_found(tmp_path, monk
 
 
 def test_a_changed_corpus_under_the_same_recipe_is_a_new_build(tmp_path, monkeypatch):
-    # Version 1 keyed the cache on the recipe alone: after the corpus code changed, runs went on
-    # using a student pretrained on the old corpus (measured: 23 % vs 50.5 % zero-shot).
+    # Keyed on the recipe alone, the cache would hand a run a student pretrained on an earlier
+    # corpus after the corpus code changed (measured: 23 % vs 50.5 % zero-shot).
     from w2s_ray.data import pretrain_corpus
 
     recipe = DEFAULT_STUDENTS[TINY]
@@ -94,6 +94,6 @@ def test_student_recipes_record_added_fields_only_when_set():
     assert "target_entities" not in recipe_record(DEFAULT_STUDENTS["world-student"])
     assert recipe_record(DEFAULT_STUDENTS["world-student-entities"])["target_entities"] == 0.5
     # The demo student's recorded recipe (the stage's "recipe" input; its "data" input, the corpus
-    # hash, takes ~10 s to compute and is not asked). Issue 26 changed it on purpose: the leak check
-    # now covers the 1,000-problem test split (split_test_per_level 100 -> 200).
+    # hash, takes ~10 s to compute and is not asked). Pinned: a change rebuilds every cache's student and
+    # reruns every run's build stage, so it is made on purpose only.
     assert built_in("world-student").recipe_sha256() == "712283a96f48dfec"

@@ -31,7 +31,7 @@ def test_a_probed_prefix_splits_back_into_the_steps_it_probes(text, step_sep):
 def test_a_blank_line_prefix_is_joined_by_blank_lines():
     steps = split_steps(BLANK, "blank_line")
     (problem,) = rollout_problems({"s": 2}, {"s": _row(BLANK)}, {"s": steps}, "blank_line")
-    # before the fix: " Let a = 1.\nSo a is one.\nThen b = a + 1 = 2.\n", a single paragraph
+    # not " Let a = 1.\nSo a is one.\nThen b = a + 1 = 2.\n": that would be a single paragraph
     assert problem["prefix"] == " Let a = 1.\nSo a is one.\n\nThen b = a + 1 = 2.\n\n"
 
 

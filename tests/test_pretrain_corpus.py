@@ -147,7 +147,8 @@ def test_target_entities_put_the_targets_names_in_solved_problems_without_leakin
     assert all(q.split(" ", 1)[0] in world.NAMES for q in questions)
     without_exclusion = build_corpus(spec, [])
     assert {c.split("\n", 1)[0].split(" ", 1)[1] for c, _ in without_exclusion} & {p.question for p in held}
-    # Unset, the corpus is drawn as before the field existed (the built-in students' cache keys).
+    # Unset, the field draws nothing: the corpora of students that leave it unset (their cache keys) do not
+    # depend on it.
     assert build_corpus(CorpusSpec(n_problems=50, seed=4), []) == \
         build_corpus(CorpusSpec(n_problems=50, seed=4, target_entities=0.0), [], held)
     mixed = build_corpus(CorpusSpec(n_problems=400, seed=4, target_entities=0.5), [])

@@ -68,7 +68,7 @@ def embedded():
 def test_a_client_without_the_token_is_refused(embedded):
     address, _, base = embedded
     client = dict(base, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token")
-    assert _connect(address, dict(client, RAY_AUTH_TOKEN="f" * 32)) == "REFUSED"  # before: CONNECTED
+    assert _connect(address, dict(client, RAY_AUTH_TOKEN="f" * 32)) == "REFUSED"  # any token but the owner's
     assert _connect(address, client) == "CONNECTED"  # the owner's token (~/.ray/auth_token)
 
 
@@ -116,10 +116,10 @@ def test_no_port_of_the_embedded_ray_serves_a_dashboard_or_takes_a_job(embedded,
     assert any(status is not None for status in answers.values()), answers  # some ports speak HTTP
 
 
-# Three exporters answered GETs without the token: the DashboardAgent's, the autoscaler monitor's
-# (44217) and the dashboard head's (44227, a `python` process of the session serving
-# ray_dashboard_api_* metrics). The last only when no other Ray on the machine held 44227 first,
-# which made this test pass in some runs and fail in others (#14); init_ray closes all three.
+# Three exporters answer GETs without the token unless init_ray closes them: the DashboardAgent's, the
+# autoscaler monitor's (44217) and the dashboard head's (44227, a `python` process of the session serving
+# ray_dashboard_api_* metrics). The last only when no other Ray on the machine holds 44227 first, so an
+# open one shows in some runs only.
 def test_no_port_of_the_embedded_ray_answers_a_get_without_the_token(embedded):
     _, driver, _ = embedded
     deadline = time.time() + 30
@@ -132,7 +132,7 @@ def test_no_port_of_the_embedded_ray_answers_a_get_without_the_token(embedded):
         for path in ("/", "/metrics", "/api/version"):
             answer = _http(port, "GET", path)
             answered[(port, name, path)] = answer
-            # before: the DashboardAgent's Prometheus exporter answered 200 "# HELP python_gc_..."
+            # an open Prometheus exporter answers 200 "# HELP python_gc_..."
             assert answer is None or answer[0] in (401, 403), (port, name, path, answer)
             assert answer is None or b"# HELP" not in answer[1], (port, name, path, answer)
     assert any(a is not None for a in answered.values()), answered  # the runtime-env agent: 401

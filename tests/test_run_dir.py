@@ -45,7 +45,7 @@ time.sleep(60)
 
 
 def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
-    from w2s_ray.run.lock import RunLockedError, lock_run_dir, unlock_run_dir
+    from w2s_ray.run.lock import RunLockedError, lock_run_dir
 
     run = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run)], stdout=subprocess.PIPE, text=True)
@@ -59,7 +59,6 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
         holder.wait()
     lock_run_dir(run)  # a killed holder leaves no stale lock
     lock_run_dir(run)  # re-entrant in one process
-    unlock_run_dir(run)
 
 
 def test_resume_cleans_leftovers_of_unfinished_stages_only(tmp_path):

@@ -48,7 +48,7 @@ def test_cluster_address_prefers_config_then_env(monkeypatch):
 
 def test_ray_imported_before_init_ray_is_refused_by_name_not_after_a_failed_gcs_start():
     """Ray reads RAY_AUTH_MODE at its first import: imported earlier, a driver cannot talk to the token-auth
-    embedded Ray, and ray.init used to fail after ~30 s with "Failed to start GCS" (`w2s run --serve` did)."""
+    embedded Ray, and ray.init would fail after ~30 s with "Failed to start GCS"."""
     code = "import ray\nfrom w2s_ray.raycluster.runtime import init_ray\ninit_ray(num_cpus=1)"
     env = shell_env()
     env.pop("RAY_AUTH_MODE", None)

@@ -8,7 +8,6 @@ from w2s_ray.score import (
     Scorer,
     ScorerSpec,
     UnknownScorerError,
-    available_scorers,
     extract_answer,
     get_scorer,
     object_column,
@@ -16,6 +15,7 @@ from w2s_ray.score import (
     score_dataset,
     score_rows,
 )
+from w2s_ray.score.base import SCORERS
 
 
 @register("test_step_lengths")
@@ -73,7 +73,7 @@ ADDED = ("correct", "has_gold", "answer_refused", "answer_timed_out", "n_steps",
 
 
 def test_registry_lists_builtins_and_explains_unknown_names():
-    assert {"answer_check", "step_check", "majority_vote"} <= set(available_scorers())
+    assert {"answer_check", "step_check", "majority_vote"} <= set(SCORERS.names())
     assert get_scorer("majority_vote").group_by == ("problem_id", "model")
     with pytest.raises(KeyError, match="known scorers: .*answer_check"):
         get_scorer("no_such_scorer")

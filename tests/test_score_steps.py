@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 
 from w2s_ray.score import get_scorer
-from w2s_ray.score.arith import ParseError, Unevaluable, calc
+from w2s_ray.score.arith import ParseError, Unevaluable, evaluate, parse_tokens, tokenize
 from w2s_ray.score.step_checker import check_steps, split_steps
+
+
+def calc(text: str) -> Fraction:
+    """What the step checker computes of one side of an equation (score/equations.py)."""
+    return evaluate(parse_tokens(tokenize(text)))
 
 
 @pytest.mark.parametrize("expr, value", [
@@ -199,7 +204,7 @@ def _cpu_of(fn, text: str) -> float:
 
 
 @pytest.mark.parametrize("small, large", [
-    # ~4 KB lines of tokens that never parse (every start position used to be tried): 10x the line
+    # ~4 KB lines of tokens that never parse (trying every start position is quadratic): 10x the line
     (("( 1 " * 99 + "= 2\n") * 15, ("( 1 " * 990 + "= 2\n") * 15),
     ("1+1=2\n" * 1_000, "1+1=2\n" * 10_000),  # 10x the lines
     ("( a ) + " * 800 + "= 3", "( a ) + " * 8_000 + "= 3"),  # 10x one unparseable line

@@ -15,6 +15,7 @@ import urllib.request
 import pytest
 
 from tests.lm_eval_run import require_lm_eval, run_lm_eval
+from tests.loadgen import Load, between, summary
 from tests.serve_run import add_round, make_run
 from w2s_ray.cli import main as w2s
 from w2s_ray.data.world import generate_world
@@ -22,7 +23,6 @@ from w2s_ray.eval.accuracy import accuracy_by_model
 from w2s_ray.eval.endpoint import eval_settings, evaluate_endpoint
 from w2s_ray.generate.stage import generate
 from w2s_ray.score.stage import score_dataset
-from w2s_ray.serve.loadgen import Load, between, summary
 from w2s_ray.serve.promotion import promote_latest
 from w2s_ray.serve.server import StudentServer
 

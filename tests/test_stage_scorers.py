@@ -1,5 +1,5 @@
 """Each stage names its own scorers: a teacher's `scorers` for the stages it generates in,
-`eval.scorers` for evaluations, else the run's `scorers`; unset, a config hashes as before."""
+`eval.scorers` for evaluations, else the run's `scorers`; unset, they are not in the config hash."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -11,11 +11,10 @@ from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import Manifest
 from w2s_ray.stages import steps
 
-# The shipped configs' hashes. Per-stage scorers left them alone; issue 26's authors' defaults (loop.weak_side,
-# loop.demos, stage2.max_pairs, train.cpu_threads, 1,000 test problems) changed them on purpose: a run
-# directory from before must not resume into the new method.
+# The shipped configs' hashes, pinned: a run directory resumes only under its own hash, so a change to one
+# is made on purpose (a changed method must not resume into a run of the previous one) or not at all.
 SHIPPED_HASHES = {"demo-smollm2": "b2e5d4df5ac8350f", "demo-w2s": "1270dd7e8d5cece7", "demo": "f0f6901e488a2b95",
-                  "gpu-gsm8k-w2s": "71b3a2cc67d3ab77", "gpu-math-w2s": "ba355d799c3a1f77"}  # GPU configs: as resized for 2 GPUs (#11)
+                  "gpu-gsm8k-w2s": "71b3a2cc67d3ab77", "gpu-math-w2s": "ba355d799c3a1f77"}  # GPU configs: sized for 2 GPUs
 BASE = {"name": "t", "weak": [{"name": "wa", "model": "m"}], "strong": {"name": "s", "model": "m"}}
 
 

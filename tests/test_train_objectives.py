@@ -6,13 +6,13 @@ import pytest
 from pydantic import ValidationError
 
 from w2s_ray.train.config import TrainConfig
-from w2s_ray.train.objectives import available_objectives, get_objective, register_objective, train_objective
+from w2s_ray.train.objectives import OBJECTIVES, get_objective, register_objective, train_objective
 from w2s_ray.train.preference_worker import preference_loop
 from w2s_ray.train.sft_worker import sft_loop
 
 
 def test_the_built_in_objectives_are_registered_with_their_loops():
-    assert {"sft", "dpo", "orpo"} <= set(available_objectives())
+    assert {"sft", "dpo", "orpo"} <= set(OBJECTIVES.names())
     assert get_objective("sft").loop is sft_loop
     assert get_objective("dpo").loop is get_objective("orpo").loop is preference_loop
 

@@ -17,7 +17,8 @@ from safetensors.torch import load_file
 
 from w2s_ray.data.world import generate_world
 from w2s_ray.select import build_preference_pairs
-from w2s_ray.train import LoraSettings, TrainConfig, train_preference, train_sft
+from w2s_ray.train import LoraSettings, TrainConfig
+from w2s_ray.train.objectives import train_objective
 
 # 16 pairs, 4 epochs, batch 4: 16 optimizer steps on one worker, 8 on two.
 FAST = dict(epochs=4, per_device_batch_size=4, max_length=128, logging="none")
@@ -102,7 +103,7 @@ def assert_learned(metrics: dict, steps: int, margin_grows: bool = True) -> None
 def test_dpo_learns_the_preference_and_publishes_a_plain_model(ray_local, base_model, pairs, tmp_path):
     out = tmp_path / "stage2" / "student"
     config = TrainConfig(objective="dpo", num_workers=1, lr=1e-3, **{**FAST, "logging": "tensorboard"})
-    result = train_preference(pairs, base_model, out, config, device="cpu")
+    result = train_objective(pairs, base_model, out, config, device="cpu")
 
     assert Path(result.model_dir) == out.resolve()
     assert_published(out, "dpo", len(pairs))
@@ -122,7 +123,7 @@ def test_dpo_learns_the_preference_and_publishes_a_plain_model(ray_local, base_m
 @pytest.mark.slow
 def test_orpo_learns_the_preference(ray_local, base_model, pairs, tmp_path):
     out = tmp_path / "orpo"
-    result = train_preference(pairs, base_model, out, TrainConfig(objective="orpo", num_workers=1, lr=1e-3, **FAST))
+    result = train_objective(pairs, base_model, out, TrainConfig(objective="orpo", num_workers=1, lr=1e-3, **FAST))
 
     assert_published(out, "orpo", len(pairs))
     assert changed_weights(base_model, out)
@@ -138,7 +139,7 @@ def test_dpo_with_zero2_on_two_workers_and_lora_merges_into_a_plain_model(ray_lo
     out = tmp_path / "zero2-lora"
     lora = LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj"])
     config = TrainConfig(objective="dpo", num_workers=2, deepspeed="zero2", lora=lora, lr=2e-2, **FAST)
-    result = train_preference(pairs, base_model, out, config, device="cpu")
+    result = train_objective(pairs, base_model, out, config, device="cpu")
 
     assert_published(out, "dpo", len(pairs))
     changed = changed_weights(base_model, out)
@@ -152,7 +153,7 @@ def test_dpo_with_zero2_on_two_workers_and_lora_merges_into_a_plain_model(ray_lo
 
 def test_an_empty_pair_set_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no preference pairs to train on"):
-        train_preference([], tmp_path, tmp_path / "out", TrainConfig(objective="dpo"))
+        train_objective([], tmp_path, tmp_path / "out", TrainConfig(objective="dpo"))
     assert not (tmp_path / "out").exists()
 
 
@@ -165,19 +166,19 @@ def test_an_empty_pair_set_is_an_error(tmp_path):
 ])
 def test_a_bad_row_is_named_by_index_and_field(pairs, tmp_path, bad, message):
     with pytest.raises(ValueError, match=message):
-        train_preference([*pairs[:2], bad, *pairs[2:]], tmp_path, tmp_path / "out", TrainConfig(objective="dpo"))
+        train_objective([*pairs[:2], bad, *pairs[2:]], tmp_path, tmp_path / "out", TrainConfig(objective="dpo"))
 
 
-def test_each_trainer_refuses_the_other_objectives(pairs, tmp_path):
-    with pytest.raises(ValueError, match="'dpo' or 'orpo'.*'sft'"):
-        train_preference(pairs, tmp_path, tmp_path / "out", TrainConfig())
-    with pytest.raises(ValueError, match="objective 'sft'.*'dpo'"):
-        train_sft([{"prompt": "q", "completion": " a"}], tmp_path, tmp_path / "out", TrainConfig(objective="dpo"))
+def test_rows_of_another_objective_are_refused_by_the_configured_ones(pairs, tmp_path):
+    with pytest.raises(ValueError, match="SFT row 0 needs string 'prompt' and 'completion'"):
+        train_objective(pairs, tmp_path, tmp_path / "out", TrainConfig())
+    with pytest.raises(ValueError, match="preference row 0 field 'chosen' must be a string"):
+        train_objective([{"prompt": "q", "completion": " a"}], tmp_path, tmp_path / "out", TrainConfig(objective="dpo"))
 
 
 def test_not_a_model_directory_and_existing_output_are_refused(pairs, tmp_path):
     with pytest.raises(FileNotFoundError, match="not a model directory"):
-        train_preference(pairs, tmp_path, tmp_path / "out", TrainConfig(objective="orpo"))
+        train_objective(pairs, tmp_path, tmp_path / "out", TrainConfig(objective="orpo"))
     (tmp_path / "done").mkdir()
     with pytest.raises(FileExistsError):
-        train_preference(pairs, tmp_path, tmp_path / "done", TrainConfig(objective="dpo"))
+        train_objective(pairs, tmp_path, tmp_path / "done", TrainConfig(objective="dpo"))

@@ -21,7 +21,8 @@ from w2s_ray.data.world import generate_world
 from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, save_model_dir
 from w2s_ray.models.weak_teacher import training_examples
 from w2s_ray.models.word_tokenizer import build_world_tokenizer
-from w2s_ray.train import LoraSettings, TrainConfig, TrainingFailed, train_sft
+from w2s_ray.train import LoraSettings, TrainConfig, TrainingFailed
+from w2s_ray.train.objectives import train_objective
 
 # hidden / heads = 32: a head size vLLM's CPU kernels accept, so the output could be served too.
 SHAPE = TinyLlamaShape(hidden=64, layers=2, heads=2)
@@ -127,7 +128,7 @@ def test_sft_on_two_workers_learns_saves_safetensors_and_stays_on_loopback(
     watch = ListenerWatch()
     watch.start()
     try:
-        result = train_sft(rows, base_model, out, TrainConfig(**FAST), device="cpu")
+        result = train_objective(rows, base_model, out, TrainConfig(**FAST), device="cpu")
     finally:
         watch.done.set()
         watch.join()
@@ -159,7 +160,7 @@ def test_sft_on_two_workers_learns_saves_safetensors_and_stays_on_loopback(
 @pytest.mark.parametrize("stage", ["zero2", "zero3"])
 def test_deepspeed_zero_on_cpu_trains_and_saves_full_weights(ray_for_training, base_model, rows, tmp_path, stage):
     out = tmp_path / stage
-    result = train_sft(rows, base_model, out, TrainConfig(deepspeed=stage, logging="none", **FAST), device="cpu")
+    result = train_objective(rows, base_model, out, TrainConfig(deepspeed=stage, logging="none", **FAST), device="cpu")
 
     assert_plain_model_dir(out)
     assert_weights_moved(base_model, out)  # ZeRO-3: gathered, not empty shards
@@ -172,7 +173,7 @@ def test_lora_adapter_is_merged_into_a_plain_model(ray_for_training, base_model,
     out = tmp_path / "lora"
     lora = LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj"])
     ctrl_c = signal.getsignal(signal.SIGINT)
-    train_sft(rows, base_model, out, TrainConfig(lora=lora, logging="none", **FAST), device="cpu")
+    train_objective(rows, base_model, out, TrainConfig(lora=lora, logging="none", **FAST), device="cpu")
     # Ray Train's fit() leaves its own Ctrl-C handler behind; a later Ctrl-C must reach the caller
     assert signal.getsignal(signal.SIGINT) is ctrl_c
 
@@ -190,7 +191,7 @@ def test_a_failure_inside_the_workers_publishes_nothing(ray_for_training, base_m
     # max_failures=0: the same error would only repeat on a restart.
     bad = TrainConfig(lora=LoraSettings(target_modules=["no_such_module"]), logging="none", max_failures=0, **FAST)
     with pytest.raises(TrainingFailed, match="no_such_module"):
-        train_sft(rows, base_model, out, bad, device="cpu")
+        train_objective(rows, base_model, out, bad, device="cpu")
 
     assert not out.exists()
     assert not list(tmp_path.glob("student.tmp-*"))
@@ -198,7 +199,7 @@ def test_a_failure_inside_the_workers_publishes_nothing(ray_for_training, base_m
 
 def test_an_empty_training_set_is_an_error_before_anything_starts(base_model, tmp_path):
     with pytest.raises(ValueError, match="empty training set"):
-        train_sft([], base_model, tmp_path / "out", TrainConfig(), device="cpu")
+        train_objective([], base_model, tmp_path / "out", TrainConfig(), device="cpu")
     assert not (tmp_path / "out").exists()
 
 
@@ -211,7 +212,7 @@ def test_an_empty_training_set_is_an_error_before_anything_starts(base_model, tm
 )
 def test_malformed_rows_are_named(base_model, tmp_path, rows, bad_row, message):
     with pytest.raises(ValueError, match=message) as err:
-        train_sft([*rows[:3], bad_row], base_model, tmp_path / "out", TrainConfig(), device="cpu")
+        train_objective([*rows[:3], bad_row], base_model, tmp_path / "out", TrainConfig(), device="cpu")
     assert "row 3" in str(err.value)
 
 
@@ -219,7 +220,7 @@ def test_an_existing_output_is_never_overwritten_by_default(base_model, rows, tm
     out = tmp_path / "done"
     out.mkdir()
     with pytest.raises(FileExistsError):
-        train_sft(rows, base_model, out, TrainConfig(), device="cpu")
+        train_objective(rows, base_model, out, TrainConfig(), device="cpu")
 
 
 def _completion_loss(model_dir: Path, rows: list[dict]) -> float:
@@ -250,7 +251,7 @@ def test_early_stopping_keeps_the_weights_with_the_lowest_held_out_loss(ray_for_
     # epochs): the held-out loss falls, then rises as it memorises.
     config = TrainConfig(**FAST, max_steps=90, lr_scheduler="constant", num_workers=1, logging="none",
                          early_stopping={"holdout": 0.25, "eval_steps": 6})
-    result = train_sft(rows, base_model, out, config, device="cpu")
+    result = train_objective(rows, base_model, out, config, device="cpu")
     early = result.metrics["early_stopping"]
     train_rows, held = split_holdout(rows, 0.25, seed=0)
     assert result.metrics["steps"] == 90 and result.metrics["epochs"] == pytest.approx(30)

@@ -170,7 +170,7 @@ def test_stage2_pairs_follow_the_authors_gsm8k_and_math_rules(seed, math):
     if math:  # the deterministic parts of the MATH rule
         assert len(theirs) > len({t[0] for t in theirs})  # several pairs for some questions
         one = build_preference_pairs(samples, weak, min_confidence=0.6, flip_confidence=0.8, seed=seed).rows
-        assert len(one) < len(theirs)  # our old one-pair rule is not theirs
+        assert len(one) < len(theirs)  # one pair per question (their GSM8K rule) is not their MATH rule
         for pid in {t[0] for t in theirs}:
             mine = [p for p in ours if p["problem_id"] == pid]
             their = [t for t in theirs if t[0] == pid]

@@ -34,8 +34,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-# PyYAML follows YAML 1.1, where `1e-4` (no dot) is a string; lax validation used to turn it into a
-# float, strict validation would refuse it. Read YAML 1.2 floats as floats instead.
+# PyYAML follows YAML 1.1, where `1e-4` (no dot) is a string, which strict validation refuses as a
+# float. Read YAML 1.2 floats as floats instead.
 _UniqueKeyLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),

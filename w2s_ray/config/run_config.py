@@ -9,11 +9,11 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, create_model, field_validator, model_validator
 
-from w2s_ray.config.base import Strict as _Strict, repeated
+from w2s_ray.config.base import NOT_HASHED, Added, Strict as _Strict, hash_exclude, repeated
 from w2s_ray.recipes.base import all_recipe_configs, recipe_config, recipe_names
 from w2s_ray.score.stage import ScorerSpec, as_specs
 from w2s_ray.text.answers import DEFAULT_MARKERS, check_markers
@@ -25,7 +25,7 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")  # what text/steps.py splits paragraph s
 
 
 class RayConfig(_Strict):
-    address: str | None = None  # None: RAY_ADDRESS, else an embedded Ray on 127.0.0.1
+    address: Annotated[str | None, NOT_HASHED] = None  # None: RAY_ADDRESS, else an embedded Ray on 127.0.0.1
     num_cpus: int | None = Field(default=None, ge=1)  # embedded Ray only
     device: Literal["auto", "cpu", "gpu"] = "auto"  # auto: GPU when the cluster has one
     # files: workers' and engines' output stays in Ray's log files (linked as RUN_DIR/logs/ray), the
@@ -99,16 +99,18 @@ class TeacherConfig(_Strict):
     batch_size: int = Field(default=64, ge=1)
     concurrency: int = Field(default=1, ge=1)  # engine replicas (each a Ray actor holding a vllm.LLM)
     # vLLM only. GPUs per replica: one placement-group bundle per tensor-parallel rank.
-    tensor_parallel_size: int = Field(default=1, ge=1)
-    gpu_memory_utilization: float | None = Field(default=None, gt=0.0, le=1.0)  # None: vLLM's default
-    max_num_seqs: int | None = Field(default=None, ge=1)  # None: vLLM's default (CPU: min(batch_size, 64))
+    tensor_parallel_size: Annotated[int, Added(1)] = Field(default=1, ge=1)
+    # None: vLLM's default
+    gpu_memory_utilization: Annotated[float | None, Added(None)] = Field(default=None, gt=0.0, le=1.0)
+    # None: vLLM's default (CPU: min(batch_size, 64))
+    max_num_seqs: Annotated[int | None, Added(None)] = Field(default=None, ge=1)
     # Any other vLLM engine argument (EngineArgs), passed as is: e.g. {enable_prefix_caching: true}.
-    engine_kwargs: dict[str, Any] = Field(default_factory=dict)
+    engine_kwargs: Annotated[dict[str, Any], Added({})] = Field(default_factory=dict)
     # Weak teachers only: fine-tune `model` on the weak half's gold solutions first (METHODS.md 1).
     sft_on_weak_half: bool = False
     # The scorers of the stages this model generates in (its eval stages use `eval.scorers`);
     # None: the run's `scorers`. A step checker or a reward model need not run on every stage.
-    scorers: list[ScorerSpec] | None = None
+    scorers: Annotated[list[ScorerSpec] | None, Added(None)] = None
 
     @field_validator("scorers")
     @classmethod
@@ -139,7 +141,7 @@ class EvalConfig(_Strict):
     max_tokens: int = Field(default=96, ge=1)
     # The scorers of every evaluation stage; None: the run's `scorers`. Accuracy needs a `correct`
     # column, so one of them must give it (answer_check does).
-    scorers: list[ScorerSpec] | None = None
+    scorers: Annotated[list[ScorerSpec] | None, Added(None)] = None
 
     @field_validator("scorers")
     @classmethod
@@ -206,8 +208,9 @@ class _CommonConfig(_Strict):
 
     name: str = "run"
     recipe: str = "w2s_reasoning"  # a folder of w2s_ray/recipes/ (or a registered Recipe)
-    run_dir: str = "runs/run"
-    cache_dir: str | None = None  # built/converted models; None: $W2S_CACHE, else the checkout's .cache/w2s
+    run_dir: Annotated[str, NOT_HASHED] = "runs/run"
+    # built/converted models; None: $W2S_CACHE, else the checkout's .cache/w2s
+    cache_dir: Annotated[str | None, NOT_HASHED] = None
     ray: RayConfig = Field(default_factory=RayConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     # Weak teachers, greedy zero-shot by default; w2s_reasoning needs one, easy_to_hard none.
@@ -218,11 +221,12 @@ class _CommonConfig(_Strict):
     )
     # Literal phrases that introduce a final answer in a generation ("^" = at a line's start); the
     # generate stage's `answer` column is read with them. See w2s_ray.text.answers.
-    answer_markers: list[str] = Field(default_factory=lambda: list(DEFAULT_MARKERS))
+    answer_markers: Annotated[list[str], Added(list(DEFAULT_MARKERS))] = Field(
+        default_factory=lambda: list(DEFAULT_MARKERS))
     eval: EvalConfig = Field(default_factory=EvalConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
-    serve: ServeConfig = Field(default_factory=ServeConfig)
+    serve: Annotated[ServeConfig, NOT_HASHED] = Field(default_factory=ServeConfig)
 
     @field_validator("recipe")
     @classmethod
@@ -292,30 +296,9 @@ class _CommonConfig(_Strict):
         return self
 
     def config_hash(self) -> str:
-        """What the run computes, not where: a run directory moved or resumed elsewhere keeps it."""
-        content = self.model_dump(mode="json", exclude={"run_dir": True, "cache_dir": True, "ray": {"address"},
-                                                       "serve": True})
-        if content["answer_markers"] == list(DEFAULT_MARKERS):  # runs from before the field keep their hash
-            del content["answer_markers"]
-        # Fields added after runs existed hash as if absent while at their default, so those runs
-        # still resume (Manifest.create refuses another hash).
-        for teacher in [*content["weak"], content["strong"]]:
-            for key, default in _ADDED_TEACHER_DEFAULTS.items():
-                if teacher.get(key) == default:
-                    teacher.pop(key)
-        for key, default in _ADDED_TRAIN_DEFAULTS.items():
-            if content["train"].get(key) == default:
-                content["train"].pop(key)
-        content["train"].pop("max_failures", None)  # how to survive a dead worker, not what is computed
-        for section in [*content["weak"], content["strong"], content["eval"]]:
-            if section.get("scorers", ()) is None:  # per-stage scorers unset: the hash runs had before them
-                del section["scorers"]
-        for part in all_recipe_configs().values():
-            for section in part.sections:  # without the recipe's own rule: absent while unset
-                if part.hash_section is not None:
-                    content[section] = part.hash_section(section, content.get(section))
-                elif content.get(section, ()) is None:
-                    content.pop(section, None)
+        """What the run computes, not where: a run directory moved or resumed elsewhere keeps it
+        (fields marked NOT_HASHED or at their `Added` value are left out: config/base.hash_exclude)."""
+        content = self.model_dump(mode="json", exclude=hash_exclude(self))
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolved_cache_dir(self) -> Path:
@@ -331,13 +314,12 @@ def _with_recipe_sections() -> type[_CommonConfig]:
         for section, model in part.sections.items():
             if section in fields or section in _CommonConfig.model_fields:
                 raise TypeError(f"recipe {name!r}: config section {section!r} is taken")
-            fields[section] = (model | None, Field(default=None, description=(
+            # Unset, a section hashes as absent (a recipe's section is added after configs of other
+            # recipes were hashed), or as null where the recipe says its records hold it so.
+            kind = model | None if section in part.hashed_unset else Annotated[model | None, Added(None)]
+            fields[section] = (kind, Field(default=None, description=(
                 f"recipe {name}'s own section (recipes/{name}/config.py); only the configured recipe's may be set")))
     return create_model("RunConfig", __base__=_CommonConfig, __module__=__name__, **fields)
 
 
 RunConfig = _with_recipe_sections()
-
-_ADDED_TEACHER_DEFAULTS = {"tensor_parallel_size": 1, "gpu_memory_utilization": None, "max_num_seqs": None,
-                           "engine_kwargs": {}}
-_ADDED_TRAIN_DEFAULTS = {"gpus_per_worker": 1.0, "report_to": [], "max_steps": None}

@@ -169,7 +169,3 @@ def load_problems(
         raise InputError(text, None, None, "no such file")
     return load_jsonl(text, format, quarantine)
 
-
-def save_problems(path: str | Path, problems: Iterable[Problem]) -> int:
-    """Write problems as JSONL in our own schema (load_problems(path, "w2s") reads them back)."""
-    return write_jsonl(path, (p.to_row() for p in problems))

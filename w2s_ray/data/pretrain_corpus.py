@@ -2,7 +2,7 @@
 
 Why this exists: weak-to-strong generalisation appears where the strong model already has the skill
 from pretraining on a broader, related distribution, and weak labels only elicit it (Burns et al.
-2023; ISSUE 10). A real LLM met arithmetic word problems on the web in many wordings and formats,
+2023). A real LLM met arithmetic word problems on the web in many wordings and formats,
 never in the benchmark's own; this corpus plays that role for the CPU testbed:
 
   - solved problems of the same world (same chains, `world.sample_chain`) worded with other names,

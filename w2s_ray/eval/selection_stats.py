@@ -57,7 +57,7 @@ def pairs_by_level(rows: list[dict], gold: dict[str, str | None]) -> dict[str, d
         if not answer:
             continue
         right = normalize_answer(r["chosen_answer"]) == answer
-        # Pairs written before the rejected side's answer was a column count as not known wrong.
+        # A pair without `rejected_answer` (a selection that did not record it) counts as not known wrong.
         wrong = r.get("rejected_answer") is not None and normalize_answer(r["rejected_answer"]) != answer
         t = tallies.setdefault(str(r.get("level")), {"pairs": 0, "chosen_right": 0, "rejected_wrong": 0, "right_over_wrong": 0})
         t["pairs"] += 1

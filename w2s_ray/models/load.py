@@ -12,12 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from w2s_ray.models.built_in import BUILT_IN, built_in
+from w2s_ray.models.built_in import built_in
 from w2s_ray.models.gguf_convert import converted_gguf_dir
 from w2s_ray.models.hub import ModelNotFoundError, hub_snapshot
-
-BUILT_IN_MODELS = tuple(BUILT_IN)
-
 
 def resolve_model(spec: str | Path, cache_dir: str | Path | None = None) -> Path:
     """A local model directory for `spec` (see the module docstring); ModelNotFoundError names a

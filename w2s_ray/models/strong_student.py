@@ -16,10 +16,12 @@ import functools
 import hashlib
 import json
 from pathlib import Path
+from typing import Annotated
 
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from w2s_ray.config.base import Added, hash_exclude
 from w2s_ray.data.pretrain_corpus import CorpusSpec, build_corpus, leaks
 from w2s_ray.models.cache import cached_model
 from w2s_ray.models.pretrain import PretrainConfig, pretrain
@@ -28,9 +30,8 @@ from w2s_ray.models.word_tokenizer import build_world_tokenizer, vocabulary_sha2
 from w2s_ray.run.environment import build_environment
 
 STRONG_STUDENT_KIND = "strong-student"
-# 2: the cache key holds the corpus and vocabulary hashes (version 1 reused a directory built from
-# an older corpus after the corpus code changed); solutions open with "NAME started with N.".
-# (The recipe's solution styles are part of the key through the corpus hash, and the name is not.)
+# Bump when what a build does changes beyond what its cache key holds (the recipe, and the corpus and
+# vocabulary hashes, so the corpus code and the solution styles are in it already; the name is not).
 STRONG_STUDENT_VERSION = "2"
 BUILD_REPORT = "training.json"
 
@@ -49,8 +50,9 @@ class StrongStudentRecipe(BaseModel):
     n_unlabelled: int = 6000  # train-split target questions shown without solutions
     target_wording: float = 0.5
     symbols: float = 0.5
-    styles: tuple[str, ...] = ()  # data/pretrain_corpus.SOLUTION_STYLES
-    target_entities: float = 0.0  # share of solved problems with the target's names and items
+    styles: Annotated[tuple[str, ...], Added(())] = ()  # data/pretrain_corpus.SOLUTION_STYLES
+    # share of solved problems with the target's names and items
+    target_entities: Annotated[float, Added(0.0)] = 0.0
     max_steps: int = 1200  # ~5 min on 2 cores (measured: solves its own wording at every level)
     lr: float = 3e-3
     batch: int = 16
@@ -74,11 +76,11 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
     # Solutions in four styles that each hold part of the target format, never all of it. With opened
     # paragraphs only (styles=()), the skill was tied to that format: gold SFT fell from 50.5 % to 8 %
     # before it climbed (the "valley"); with the styles, gold SFT is at 61.5 % after 60 steps and
-    # 90.5 % after 120 (bench/w2s_variants.py, plain loop, 400 rows; ISSUE 10).
+    # 90.5 % after 120 (bench/w2s_variants.py, plain loop, 400 rows).
     "world-student": StrongStudentRecipe(name="world-student", styles=STYLES),
     # LightReasoner's amateur: the same model and corpus, a quarter of the pretraining. It writes the
     # expert's prose with less skill, so the two differ on the reasoning, not on the format (an
-    # amateur trained on another format disagrees on almost every token: #13).
+    # amateur trained on another format disagrees with it on almost every token).
     "world-student-amateur": StrongStudentRecipe(name="world-student-amateur", styles=STYLES, max_steps=300),
     # Half of its solved problems in the target's names and items (the default student meets them
     # only in unlabelled questions, and cannot read them zero-shot: bench/student_wording_probe.py).
@@ -95,10 +97,9 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
 
 
 def recipe_record(recipe: StrongStudentRecipe) -> dict:
-    """The recipe as cache keys and run manifests record it. Fields added later are left out while
-    unset, so students built and runs made before them keep their keys."""
-    unset = (set() if recipe.styles else {"styles"}) | (set() if recipe.target_entities else {"target_entities"})
-    return recipe.model_dump(mode="json", exclude=unset)
+    """The recipe as cache keys and run manifests record it (config/base.hash_exclude: a field at its
+    `Added` value is left out, so built students keep their keys)."""
+    return recipe.model_dump(mode="json", exclude=hash_exclude(recipe))
 
 
 @functools.lru_cache(maxsize=2)  # ~30 s to build; a run hashes it for the cache key and the manifest

@@ -26,9 +26,8 @@ from w2s_ray.run.environment import build_environment
 from w2s_ray.text.prompts import completion_text, zero_shot
 
 WEAK_TEACHER_KIND = "weak-teacher"
-# Bump when what a recipe trains on changes. 2: demo splits at fixed shares (a new weak_train).
-# 3: the world's values in 1..40, and one tokenizer with the student's corpus.
-# 4: the cache key holds the training data and vocabulary hashes (a vocabulary change reused stale builds).
+# Bump when what a build does changes beyond what its cache key holds (the recipe, and the training
+# data and vocabulary hashes): a build made by other code must not be reused.
 WEAK_TEACHER_VERSION = "4"
 TRAINING_REPORT = "training.json"
 

@@ -14,7 +14,7 @@ with `NoRoomError`, naming the stage, what one actor needs, what is free and wha
 A stage's engine pool is not all it runs: its rows go on through Ray Data map tasks (the engine's
 postprocess, the answer extraction). Those ask ROW_TASK_CPUS each, and the engine pool is sized from
 what is free less that much, so an engine pool that takes every free CPU cannot leave its own rows
-waiting for a CPU (the stage hung so with a Serve replica holding the rest, #11).
+waiting for a CPU (a stage hangs so while a Serve replica holds the rest).
 
 Free resources move (a Serve swap holds two replicas for a moment), so this is a snapshot: a pool
 sized from it can still wait for a moment, but not for resources that were never there.

@@ -87,8 +87,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: 
         # port it cannot bind as "no metrics server" (it logs the error to monitor.log and goes
         # on), so it gets one no socket accepts. The dashboard head's (DASHBOARD_METRIC_PORT, 44227,
         # started even with include_dashboard=False, for the job API): the same, it logs the bind
-        # error to dashboard.log. Before this, the port answered only when no other Ray on the
-        # machine held 44227 first, which is why the test of it passed in some runs only.
+        # error to dashboard.log. Left on, the port answers whenever no other Ray on the machine
+        # holds 44227 first: unauthenticated metrics in some runs and not in others.
         os.environ["RAY_enable_metrics_collection"] = "0"
         os.environ["AUTOSCALER_METRIC_PORT"] = "-1"
         os.environ["DASHBOARD_METRIC_PORT"] = "-1"

@@ -6,7 +6,7 @@ configs give as `recipe:`):
   config.py  (optional; imported without the rest, to validate a config)
     SECTIONS = {"stage2": Stage2Config}     the RunConfig fields it owns (each optional in YAML)
     def check(config) -> None               rules over the whole config; raise ValueError
-    def hash_section(name, value) -> value  what of a section the config hash sees (None: drop it)
+    HASHED_UNSET = {"stage2"}               sections that, unset, hash as null (others: as absent)
     def plan_asks(config, asks) -> [Ask]    what its own stages ask of a cluster (`w2s plan`)
   recipe.py
     def run(ctx: RunContext) -> None        the method, top to bottom
@@ -41,7 +41,7 @@ class RecipeConfig:
 
     sections: Mapping[str, type] = field(default_factory=dict)
     check: Callable[[Any], None] | None = None
-    hash_section: Callable[[str, Any], Any] | None = None
+    hashed_unset: frozenset[str] = frozenset()
     plan_asks: Callable[[Any, Any], list] = _none
 
 
@@ -106,7 +106,7 @@ def recipe_config(name: str) -> RecipeConfig:
         module = _optional(f"{PACKAGE}.{name}.config")
         _CONFIGS[name] = RecipeConfig(
             sections=dict(getattr(module, "SECTIONS", {})), check=getattr(module, "check", None),
-            hash_section=getattr(module, "hash_section", None), plan_asks=getattr(module, "plan_asks", _none))
+            hashed_unset=frozenset(getattr(module, "HASHED_UNSET", ())), plan_asks=getattr(module, "plan_asks", _none))
     return _CONFIGS[name]
 
 

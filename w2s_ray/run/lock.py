@@ -1,7 +1,7 @@
 """One writer per run directory: an exclusive lock held for the life of the process that writes it.
 
-Two processes on one run directory used to both run the same stage, and the last manifest write won
-(a lost update). `lock_run_dir` takes RUN_DIR/.w2s.lock (file_lock: flock, which the kernel drops
+Two processes on one run directory would both run the same stage, and the last manifest write would
+win (a lost update). `lock_run_dir` takes RUN_DIR/.w2s.lock (file_lock: flock, which the kernel drops
 when the holder exits, even on SIGKILL, so a crashed run never leaves a stale lock), writes the
 holder's pid into it, and keeps it until the process exits. A second process gets RunLockedError
 naming that pid at once. Re-entrant within one process: a resume that first edits the manifest and
@@ -45,9 +45,3 @@ def lock_run_dir(run_dir: str | Path) -> None:
         raise RunLockedError(f"{run_dir} is in use by another w2s process (pid {holder}); wait for it "
                              f"to finish or stop it, or use another run_dir") from None
 
-
-def unlock_run_dir(run_dir: str | Path) -> None:
-    """Release early (tests, or a process that goes on to other work)."""
-    lock = _held.pop(Path(run_dir).resolve(), None)
-    if lock is not None:
-        lock.release()

@@ -6,7 +6,6 @@ from w2s_ray.text.answers import extract_answer, normalize_answer, parse_number
 from w2s_ray.score.base import (
     Scorer,
     UnknownScorerError,
-    available_scorers,
     get_scorer,
     object_column,
     register,
@@ -14,7 +13,7 @@ from w2s_ray.score.base import (
 from w2s_ray.score.stage import ScorerSpec, run_scorer, score_dataset, score_rows
 
 __all__ = [
-    "Scorer", "ScorerSpec", "UnknownScorerError", "available_scorers", "extract_answer",
+    "Scorer", "ScorerSpec", "UnknownScorerError", "extract_answer",
     "get_scorer", "normalize_answer", "object_column", "parse_number", "register", "run_scorer",
     "score_dataset", "score_rows",
 ]

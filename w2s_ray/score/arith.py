@@ -275,10 +275,6 @@ def parse_tokens(tokens: list[Token]) -> Node:
     return _Parser(tokens).parse()
 
 
-def parse_expression(text: str) -> Node:
-    return parse_tokens(tokenize(text))
-
-
 def evaluate(node: Node) -> Fraction:
     """Exact value of a tree; raises ZeroDivisionError or Unevaluable."""
     kind = node[0]
@@ -328,7 +324,3 @@ def has_percent(node: Node) -> bool:
         return has_percent(node[2]) or has_percent(node[3])
     return False
 
-
-def calc(text: str) -> Fraction:
-    """Parse and evaluate `text`."""
-    return evaluate(parse_expression(text))

@@ -173,10 +173,6 @@ def check_options(cls: type[Scorer], config: dict) -> None:
         raise ValueError(problems) from None
 
 
-def available_scorers() -> list[str]:
-    return SCORERS.names()
-
-
 def object_column(values: Iterable[Any]) -> np.ndarray:
     """A 1-D object array with one Python value (e.g. a list) per row."""
     values = list(values)

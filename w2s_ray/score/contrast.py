@@ -155,7 +155,7 @@ class ContrastScorer(Scorer):
     def __call__(self, batch: Batch) -> Batch:
         prompts = require_column(batch, "prompt", self.name)
         texts = require_column(batch, "text", self.name)
-        # rows from before the engines recorded how a text ended have no stop token: text only
+        # rows without a recorded stop token (an engine that does not record how a text ended): text only
         stop_tokens = batch["stop_token_id"] if "stop_token_id" in batch else [None] * len(texts)
         out = {c: [] for c in self.columns}
         encoded = [self.token_ids(str(p or ""), str(t or ""), s) for p, t, s in zip(prompts, texts, stop_tokens)]

@@ -39,7 +39,7 @@ def stop_on_signals():
 
     Installed after Ray starts, since ray.init installs its own SIGTERM handler (a stack dump, then
     an abort: exit -6), and for SIGINT even when the process inherited it ignored (a job started in
-    the background of a script, where `kill -INT` used to do nothing). A second signal while
+    the background of a script, where `kill -INT` would otherwise do nothing). A second signal while
     stopping is ignored, so it cannot cut the clean-up short. Main thread only.
     """
     stopping = []

@@ -4,11 +4,11 @@ Unknown keys are errors: a typo in a YAML training section must not silently fal
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from w2s_ray.config.base import Strict as _Strict
+from w2s_ray.config.base import NOT_HASHED, Added, Strict as _Strict
 
 
 
@@ -52,7 +52,8 @@ class TrainConfig(_Strict):
     num_workers: int = Field(default=2, ge=1)
     # None: a fair share of the cluster's CPUs, at most 1 per worker (fits a 2-CPU Ray).
     cpus_per_worker: float | None = Field(default=None, gt=0)
-    gpus_per_worker: float = Field(default=1.0, gt=0)  # GPU runs only; a data-parallel rank per worker
+    # GPU runs only; a data-parallel rank per worker
+    gpus_per_worker: Annotated[float, Added(1.0)] = Field(default=1.0, gt=0)
     # Torch threads per CPU train worker. None: the node's cores shared among its workers, so another
     # machine trains with another count and its float sums round differently (run/environment.py);
     # a number gives every machine the same (ours: the demos set it; the number is recorded either way).
@@ -62,7 +63,7 @@ class TrainConfig(_Strict):
     # full set it is compared with, instead of in proportion to what the filter kept. Not the demo's
     # choice: measured on the testbed, 339 steps everywhere made the filtered rounds worse than 3
     # epochs (weak-r1: round 1 35.5 -> 30.0 %, round 2 51.0 -> 42.0 %), a small kept set being narrow.
-    max_steps: int | None = Field(default=None, ge=1)
+    max_steps: Annotated[int | None, Added(None)] = Field(default=None, ge=1)
     lr: float = Field(default=2e-5, gt=0)
     per_device_batch_size: int = Field(default=8, ge=1)
     grad_accum: int = Field(default=1, ge=1)
@@ -76,7 +77,7 @@ class TrainConfig(_Strict):
     logging: Literal["tensorboard", "none"] = "tensorboard"  # TensorBoard under RUN_DIR/tensorboard/
     # More trackers for TRL's report_to; each reads its own environment (MLFLOW_TRACKING_URI,
     # WANDB_PROJECT, WANDB_API_KEY, ...) and needs its package installed on the workers.
-    report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(default_factory=list)
+    report_to: Annotated[list[Literal["tensorboard", "mlflow", "wandb"]], Added([])] = Field(default_factory=list)
     logging_steps: int = Field(default=1, ge=1)
     completion_only_loss: bool = True  # SFT: loss on the answer only, not on the question
     # DPO: strength of the pull toward the reference model (higher: stays closer); TRL's default.
@@ -89,8 +90,8 @@ class TrainConfig(_Strict):
     # Ray Train restarts the whole worker group this many times after a worker dies (a killed or
     # OOM-killed process, a lost node): the restart trains again from the base model on the same rows,
     # cheaper than failing the stage. It also retries an exception raised by the training code.
-    # How a model is made, not what: left out of the config hashes (w2s_ray.config, stages/steps.py).
-    max_failures: int = Field(default=1, ge=0)
+    # How a model is made, not what: left out of the config hashes (config/base.hash_exclude).
+    max_failures: Annotated[int, NOT_HASHED] = Field(default=1, ge=0)
 
     @field_validator("objective")
     @classmethod

@@ -1,4 +1,5 @@
-"""Preference training (DPO or ORPO) on {prompt, chosen, rejected} pairs, on Ray Train workers.
+"""The rows of preference training (objectives "dpo" and "orpo": objectives/preference.py, TRL's trainers in
+preference_worker.py): {prompt, chosen, rejected} pairs.
 
 Rows use TRL's preference format: {"prompt": "Question: ...\\nAnswer:", "chosen": " ...", "rejected": " ..."},
 as w2s_ray.select.build_preference_pairs writes them (its provenance columns are accepted and left
@@ -11,13 +12,7 @@ full-model DPO run holds two models per worker. ORPO needs no reference model.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-from w2s_ray.raycluster.devices import Device
-from w2s_ray.train.config import TrainConfig
-from w2s_ray.train.train_job import TrainResult
-
-PREFERENCE_OBJECTIVES = ("dpo", "orpo")
 PAIR_FIELDS = ("prompt", "chosen", "rejected")
 
 
@@ -40,27 +35,3 @@ def validate_preference_rows(rows: Sequence[dict]) -> list[dict]:
             raise ValueError(f"preference row {i} field 'rejected' equals 'chosen': the pair prefers nothing")
         clean.append({field: row[field] for field in PAIR_FIELDS})
     return clean
-
-
-def train_preference(
-    rows: Sequence[dict],
-    base_model_dir: str | Path,
-    out_dir: str | Path,
-    config: TrainConfig,
-    device: Device = "cpu",
-    log_dir: str | Path | None = None,
-    overwrite: bool = False,
-) -> TrainResult:
-    """DPO or ORPO (config.objective) of the model in base_model_dir on rows; publish it at out_dir.
-
-    Ray must be initialised (w2s_ray.raycluster.runtime.init_ray). Same contract as train_sft: out_dir appears
-    complete (model.safetensors, tokenizer, train_config.json, metrics.json) or not at all, and a
-    LoRA adapter is merged before saving. Set config.lr for preference training (see TrainConfig).
-    Metrics add, from the trainer's log: preference_history [{step, reward_accuracy, reward_margin,
-    ...}], final_reward_accuracy and final_reward_margin.
-    """
-    if config.objective not in PREFERENCE_OBJECTIVES:
-        raise ValueError(f"train_preference runs objective 'dpo' or 'orpo', the config says {config.objective!r}")
-    from w2s_ray.train.objectives import train_objective  # the one path every objective trains through
-
-    return train_objective(rows, base_model_dir, out_dir, config, device, log_dir=log_dir, overwrite=overwrite)

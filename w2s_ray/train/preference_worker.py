@@ -87,5 +87,5 @@ def preference_trainer(config: TrainConfig, common: dict, model_dir: str, datase
 
 
 def preference_loop(loop_config: dict) -> None:
-    """Ray Train entry point; `loop_config` is built by w2s_ray.train.preference.train_preference."""
+    """Ray Train entry point; `loop_config` is built by w2s_ray.train.train_job.run_train_job."""
     run_worker(loop_config, preference_trainer, preference_metrics)

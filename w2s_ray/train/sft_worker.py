@@ -25,5 +25,5 @@ def sft_metrics(trainer, config: TrainConfig, n_rows: int, train_seconds: float)
 
 
 def sft_loop(loop_config: dict) -> None:
-    """Ray Train entry point; `loop_config` is built by w2s_ray.train.sft.train_sft."""
+    """Ray Train entry point; `loop_config` is built by w2s_ray.train.train_job.run_train_job."""
     run_worker(loop_config, sft_trainer, sft_metrics)

@@ -116,7 +116,7 @@ def _index_minus_1_trainer(config: TrainConfig, common: dict, model_dir: str, da
 
 
 def soft_label_loop(loop_config: dict) -> None:
-    """Ray Train entry point; `loop_config` is built by w2s_ray.train.soft_label.train_soft_label."""
+    """Ray Train entry point; `loop_config` is built by w2s_ray.train.train_job.run_train_job."""
     run_worker(loop_config, soft_label_trainer, soft_label_metrics)
 
 

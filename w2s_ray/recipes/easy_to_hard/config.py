@@ -50,7 +50,7 @@ class EasyToHardConfig(Strict):
     # SGR's other two points: the strong base, unsupervised, and a strong model SFT'd on gold.
     sgr_bounds: bool = True
     # What that SFT learns from. "hard_levels" (authors' definition, Hase et al. 2024): gold of the hard
-    # levels only, SGR's "hard-trained" model. "all_levels" (ours, the bound before issue 26): gold of every
+    # levels only, SGR's "hard-trained" model. "all_levels" (ours): gold of every
     # level; it is not SGR's bound, so its ratio is reported as `sgr_vs_all_levels_sft`, never as `sgr`.
     sgr_bound: Literal["hard_levels", "all_levels"] = "hard_levels"
     seed: int = 0

@@ -35,9 +35,6 @@ from w2s_ray.text.answers import normalize_answer
 from w2s_ray.text.prompts import zero_shot
 from w2s_ray.text.steps import answer_step, split_steps
 
-SOURCES = ("gold", "step_check", "monte_carlo")
-
-
 def labelled_row(gen: dict, steps: list[str], first_error: int | None, source: str) -> dict:
     """Labels 1 up to `first_error` (exclusive), 0 there, the steps after it left out."""
     if first_error is None:

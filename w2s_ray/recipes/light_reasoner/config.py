@@ -43,19 +43,19 @@ class LightReasonerConfig(Strict):
     keep_fraction: float | None = Field(default=None, gt=0.0, le=1.0)
     alpha: float = Field(default=0.2, gt=0.0, le=1.0)  # V_t = {a : pi_E(a) >= alpha * max pi_E}
     # None (authors' default): V_t whole, every token the rule keeps (at most 1/alpha times 1/max pi_E).
-    # A number (ours before issue 26: 64) cuts it to that many most likely tokens, counted in the
+    # A number (e.g. 64) cuts it to that many most likely tokens, counted in the
     # contrast stage's metrics; on a flat pi_E the cut moved targets by up to 0.49.
     max_mask: int | None = Field(default=None, ge=1)
     # Authors' default 1e-12: added to both probabilities in the KL and in the contrast score
     # (LightR_sampling.py), bounding a token the amateur gives ~0; 0.0 (ours): the exact log-ratios.
     epsilon: float = Field(default=1e-12, ge=0.0, lt=1e-3)
     # Authors' default 1: step 0 (the first token, predicted from the prompt alone) is never a
-    # training step (`range(1, len(expert_targets))`); 0 (ours before issue 26): it is a candidate.
+    # training step (`range(1, len(expert_targets))`); 0: it is a candidate.
     first_step: Literal[0, 1] = 1
     # Authors' default True: where the expert ended its solution with EOS, the position that emitted
     # EOS is a step too. Their expert_targets are generate's new tokens, EOS included, and every one
-    # from step 1 is contrasted (LightR_sampling.py lines 100-101, 150). False (ours before issue 26):
-    # only the solution text's tokens, which never hold the EOS, so that last step was lost. At the
+    # from step 1 is contrasted (LightR_sampling.py lines 100-101, 150). False: only the solution
+    # text's tokens, which never hold the EOS, so that last step is lost. At the
     # 128-token cap there is no EOS and the two agree; a stop string is no EOS either.
     eos_step: bool = True
     # Where the soft-label KL reads the student's logits. "last_non_pad" (ours, the default on purpose,

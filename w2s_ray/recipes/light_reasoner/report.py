@@ -27,7 +27,7 @@ from w2s_ray.run.stage_io import read_output
 SAMPLE, BASE = keys.SAMPLE, keys.BASE_EVAL
 METHOD_STAGES = {"light_reasoner": (keys.CONTRAST, keys.SELECT, keys.TRAIN), "rs_sft": (keys.RS_SELECT, keys.RS_TRAIN)}
 EVALS = {"light_reasoner": keys.EVAL, "rs_sft": keys.RS_EVAL}
-# The done-when of issue 13: LightReasoner's gain >= 80 % of RS-SFT's with <= 10 % of its trained tokens.
+# LightReasoner's claim, checked on every run: its gain >= 80 % of RS-SFT's with <= 10 % of its trained tokens.
 GAIN_SHARE, TOKEN_SHARE = 0.8, 0.1
 
 

@@ -1,9 +1,9 @@
-"""How the expert is prompted and where its samples stop (LightReasoner's difference 6a of issue 26).
+"""How the expert is prompted and where its samples stop, as the authors do it.
 
 The authors (HKUDS/LightReasoner, LightR_sampling.py lines 84-98) wrap each question in the expert's
 chat template, with the system prompt "Please reason step by step.", and generate 128 new tokens or
-up to EOS with no stop string. Ours inherited the run's Question/Answer template and the teacher
-stops ["\\n\\n", "Question:"], which end a hub model's solution at its first blank line, its first
+up to EOS with no stop string. The run's Question/Answer template and the teacher stops
+["\\n\\n", "Question:"] would end a hub model's solution at its first blank line, its first
 paragraph. `prompt_format: auto` takes the authors' way wherever the expert's tokenizer has a chat
 template (a hub model); the testbed's world models have none and were trained on the
 Question/Answer template, so they keep it, with every stop that matches a blank line dropped.

@@ -23,10 +23,6 @@ import numpy as np
 
 from w2s_ray.select.selection import Selection
 
-SOFT_LABEL_COLUMNS = ("problem_id", "source_model", "sample_index", "step", "kl", "input_ids", "target_ids",
-                      "target_probs")
-
-
 def contrast_target(logp_expert: Sequence[float], logp_amateur: Sequence[float], epsilon: float = 0.0) -> np.ndarray:
     """v over V_t: softmax of (log pi_E - log pi_A), the two given over the same ids of V_t; with
     epsilon, of log(pi_E + eps) - log(pi_A + eps)."""

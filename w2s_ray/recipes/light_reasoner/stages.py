@@ -68,7 +68,7 @@ def contrast(ctx: RunContext, key: str, samples: StageResult, expert: str, amate
                            rows_out=len(scored), metrics=metrics)
 
     # The EOS step changes the contrast's rows: a contrast made without it is not reused for a run
-    # that asks for it (without it, the inputs are those of contrasts made before the option).
+    # that asks for it. Off, the inputs leave it out: recorded contrasts that lack the key computed it off.
     eos = {"eos_step": "True"} if lr.eos_step else {}
     return run_stage(ctx.manifest, key, body, upstream={"samples": samples},
                      inputs={"expert": expert, "amateur": amateur, **eos})

@@ -29,9 +29,6 @@ from w2s_ray.score.step_checker import split_steps
 from w2s_ray.select.selection import Selection
 from w2s_ray.text.answers import normalize_answer
 
-KINDS = ("hard", "subtask", "rephrased")
-
-
 def _item(problem_id: str, kind: str, question: str, level: int | None, solution: str, gold: str) -> dict:
     return {"problem_id": problem_id, "source_model": "gold", "sample_index": 0, "kind": kind,
             "question": question, "level": level, "solution": solution, "gold": gold, "gold_solution": solution}

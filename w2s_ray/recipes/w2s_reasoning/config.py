@@ -1,11 +1,11 @@
 """Config sections of the w2s_reasoning recipe (recipes/w2s_reasoning/recipe.py)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from w2s_ray.config.base import Strict
+from w2s_ray.config.base import Added, Strict
 from w2s_ray.train.config import TrainConfig
 
 
@@ -17,7 +17,7 @@ class Stage2Config(Strict):
     n: int = Field(default=10, ge=2)
     # Sample only the first `questions` of the strong half (its order is fixed by the split), None: all.
     # n samples a question make this stage the run's costliest generation; a subset bounds it.
-    questions: int | None = Field(default=None, ge=1)
+    questions: Annotated[int | None, Added(None)] = Field(default=None, ge=1)
     temperature: float = Field(default=1.0, gt=0.0)
     max_tokens: int | None = Field(default=None, ge=1)  # None: the strong model's max_tokens
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)  # below: no pair
@@ -29,7 +29,7 @@ class Stage2Config(Strict):
     # Pairs per (weak teacher, question). 3 (authors' default for MATH and OlympicArena, their
     # src/construct_training_data.py construct_paired_data_math; this project's data is MATH-style,
     # level-graded): up to 3 minority samples against an agreeing weak solution, up to 3 majority
-    # samples of different text against an overruled one. 1: their GSM8K rule, and ours before.
+    # samples of different text against an overruled one. 1: their GSM8K rule.
     max_pairs: int = Field(default=3, ge=1)
     objective: Literal["dpo", "orpo"] = "dpo"
     beta: float = Field(default=0.1, gt=0.0)
@@ -52,6 +52,9 @@ class Stage2Config(Strict):
 
 
 SECTIONS = {"stage2": Stage2Config}  # None: Stage I only
+# Unset, stage2 hashes as null, not absent as other recipes' sections do: every recorded config hash
+# holds it so, whatever its recipe.
+HASHED_UNSET = {"stage2"}
 
 
 # The names other upstream stages are read under beside the weak teachers' (recipe.py): a teacher
@@ -66,14 +69,6 @@ def check(config) -> None:
     if reserved:
         raise ValueError(f"weak: teacher names {reserved} are reserved by the w2s_reasoning recipe for its "
                          f"own stages ({', '.join(RESERVED_STAGE_NAMES)}); rename the teacher")
-
-
-def hash_section(name: str, value: dict | None) -> dict | None:
-    """An unset stage2 hashes as null (the field was there from the start); its `questions`, added
-    later, hashes as absent while unset, so runs from before it still resume."""
-    if value is not None and value.get("questions") is None:
-        value = {k: v for k, v in value.items() if k != "questions"}
-    return value
 
 
 def plan_asks(config, asks) -> list:

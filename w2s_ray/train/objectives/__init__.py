@@ -48,10 +48,6 @@ def register_objective(name: str, *, loop: Loop, rows: Rows) -> Objective:
     return OBJECTIVES.add(name, Objective(name, loop, rows))
 
 
-def available_objectives() -> list[str]:
-    return OBJECTIVES.names()
-
-
 def get_objective(name: str) -> Objective:
     return OBJECTIVES.get(name)
 
