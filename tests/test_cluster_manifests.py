@@ -54,7 +54,7 @@ def test_rayjob_run_dir_is_on_the_shared_read_write_many_volume(rayjob):
     assert pvc["kind"] == "PersistentVolumeClaim" and pvc["spec"]["accessModes"] == ["ReadWriteMany"]
     for group in groups:  # every node sees the run directory at the same path, on that claim
         pod = group["template"]["spec"]
-        claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]}
+        claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v}
         mounts = [m for c in pod["containers"] for m in c["volumeMounts"]
                   if run_dir.is_relative_to(m["mountPath"]) and claims.get(m["name"]) == pvc["metadata"]["name"]]
         assert mounts, f"{group.get('groupName', 'head')} does not mount {run_dir} from {pvc['metadata']['name']}"
