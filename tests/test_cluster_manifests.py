@@ -54,7 +54,7 @@ def test_rayjob_run_dir_is_on_the_shared_read_write_many_volume(rayjob):
     assert pvc["kind"] == "PersistentVolumeClaim" and pvc["spec"]["accessModes"] == ["ReadWriteMany"]
     for group in groups:  # every node sees the run directory at the same path, on that claim
         pod = group["template"]["spec"]
-        claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]}
+        claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v}
         mounts = [m for c in pod["containers"] for m in c["volumeMounts"]
                   if run_dir.is_relative_to(m["mountPath"]) and claims.get(m["name"]) == pvc["metadata"]["name"]]
         assert mounts, f"{group.get('groupName', 'head')} does not mount {run_dir} from {pvc['metadata']['name']}"
@@ -122,3 +122,32 @@ def test_the_cluster_launcher_yaml_is_valid_for_ray_and_runs_the_gpu_image():
     assert shared and all(v.startswith("/shared") for v in shared)
     assert "-v /shared:/shared" in launcher["docker"]["run_options"]
     assert any("mount" in c and "/shared" in c for c in launcher["initialization_commands"])
+
+
+def test_the_job_api_admits_only_kuberays_submitter_and_the_operators_namespace():
+    (policy,) = docs("networkpolicy.yaml")
+    (dashboard,) = [r for r in policy["spec"]["ingress"] if any(p["port"] == 8265 for p in r.get("ports", []))]
+    assert [p["port"] for p in dashboard["ports"]] == [8265]
+    peers = dashboard["from"]
+    assert all(p.get("podSelector") != {} for p in peers), "an empty podSelector admits every pod of the namespace"
+    pods = [p["podSelector"]["matchLabels"] for p in peers if "podSelector" in p and "namespaceSelector" not in p]
+    # The labels KubeRay v1.7.0 stamps on a RayJob's submitter pod (rayjob_controller.getSubmitterTemplate).
+    assert pods == [{"ray.io/originated-from-crd": "RayJob", "app.kubernetes.io/created-by": "kuberay-operator"}]
+    (namespace,) = [p["namespaceSelector"]["matchLabels"] for p in peers if "namespaceSelector" in p]
+    (label,) = namespace.items()
+    assert label[0] != "kubernetes.io/metadata.name", "the operator's namespace by a label the user sets, not a name"
+    # The one place that label is set: the policy's own comment, quoted by the README.
+    command = f"kubectl label namespace <the operator's namespace> {label[0]}={label[1]}"
+    assert command in (CLUSTER / "networkpolicy.yaml").read_text()
+    assert command in (REPO / "README.md").read_text()
+
+
+def test_only_the_launchers_gpu_workers_run_with_gpus():
+    """Ray's launcher runs `docker run` with run_options + head_run_options / worker_run_options
+    (autoscaler/_private/command_runner.py); `--gpus all` on the CPU-only head fails its start."""
+    launcher = yaml.safe_load((CLUSTER / "cluster-launcher.yaml").read_text())
+    docker = launcher["docker"]
+    head = docker.get("run_options", []) + docker.get("head_run_options", [])
+    worker = docker.get("run_options", []) + docker.get("worker_run_options", [])
+    assert not [o for o in head if "--gpus" in o], head
+    assert "--gpus all" in worker

@@ -21,8 +21,8 @@ PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)$")
 # Its requirements, from deepspeed 0.19.8's own metadata, are checked against the lock instead.
 SDIST_ONLY = {"deepspeed": ["einops", "hjson", "msgpack", "ninja", "numpy", "packaging>=20.0", "psutil",
                             "py-cpuinfo", "pydantic>=2.0.0", "torch>=2.0.0", "tqdm"]}
-# The GPU image's libc (cluster/Dockerfile: Debian bookworm, glibc 2.36); vLLM's llguidance needs
-# >= 2.31. pip does not expand a manylinux_2_X tag to older ones, so every compatible tag is listed.
+# Wheels for glibc <= 2.36, which the GPU image (cluster/Dockerfile: Ubuntu 24.04, glibc 2.39) runs;
+# vLLM's llguidance needs >= 2.31. pip does not expand a manylinux_2_X tag to older ones, so every compatible tag is listed.
 PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)] + [
     "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]
 
@@ -98,10 +98,14 @@ def test_pip_resolves_the_lock_for_linux_x86_64():
 
 def test_the_gpu_dockerfile_installs_exactly_the_lock():
     text = (REPO / "cluster" / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11", text, re.M), "the lock is for Python 3.11"
-    runs = " ".join(re.findall(r"^RUN (.*(?:\\\n.*)*)", text, re.M))
+    # The lock is for Python 3.11: the image's `python` and `pip` are a 3.11 venv's.
+    assert re.search(r"^RUN python3\.11 -m venv /opt/venv$", text, re.M)
+    assert re.search(r"^ENV PATH=/opt/venv/bin:\$PATH$", text, re.M)
+    # Continuation lines joined first: a greedy `.*` would stop each RUN at its first line.
+    runs = " ".join(re.findall(r"^RUN (.*)$", text.replace("\\\n", " "), re.M))
     installs = [cmd.strip() for cmd in re.split(r"&&", runs) if "pip install" in cmd]
-    assert any("--no-deps -r" in c and "gpu.lock" in c or "wheels.lock" in c for c in installs), installs
+    assert any("--no-deps -r" in c and ("gpu.lock" in c or "wheels.lock" in c) for c in installs), installs
+    assert any("deepspeed==" in c for c in installs) and any("-e ." in c for c in installs), installs
     for command in installs:  # nothing unpinned, nothing from outside the lock, no resolver
         assert "--no-deps" in command, command
         assert re.search(r"(-r \S+\.lock|gpu\.lock\)|-e \.)", command), command

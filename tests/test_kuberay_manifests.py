@@ -104,3 +104,46 @@ def test_rayservice_replicas_arg_overrides_the_run_config(tmp_path, monkeypatch)
     monkeypatch.setenv("W2S_SERVE_API_KEY", "t")
     assert rayservice.app_spec({"run_dir": str(run)}).serve.replicas == 1
     assert rayservice.app_spec({"run_dir": str(run), "replicas": 3}).serve.replicas == 3
+
+
+def pod_specs(crd: str, doc: dict) -> dict[str, dict]:
+    cluster = doc["spec"]["rayClusterSpec" if crd == "rayjobs" else "rayClusterConfig"]
+    return {"head": cluster["headGroupSpec"]["template"]["spec"],
+            **{g["groupName"]: g["template"]["spec"] for g in cluster["workerGroupSpecs"]}}
+
+
+def gib(quantity: str) -> float:
+    units = {"Gi": 1.0, "Mi": 1 / 1024, "Ti": 1024.0}
+    return float(quantity[:-2]) * units[quantity[-2:]]
+
+
+@pytest.mark.parametrize("name, crd", [("rayjob.yaml", "rayjobs"), ("rayservice.yaml", "rayservices")])
+def test_every_ray_container_has_a_memory_backed_dev_shm(name, crd):
+    """Without it Ray's object store falls back to /tmp and NCCL / vLLM TP lack shared memory (64 MiB)."""
+    doc = manifest(name)
+    for group, pod in pod_specs(crd, doc).items():
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for container in pod["containers"]:
+            (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/dev/shm"]
+            empty_dir = volumes[mount["name"]].get("emptyDir")
+            assert empty_dir and empty_dir["medium"] == "Memory", f"{name} {group}: /dev/shm is not RAM"
+            # It counts against the pod's memory: room for Ray's default object store (30 %), and less
+            # than the whole limit.
+            memory = gib(container["resources"]["limits"]["memory"])
+            assert 0.3 * memory <= gib(empty_dir["sizeLimit"]) < memory, (name, group)
+    validate(doc, crd)  # the volume as the CRD takes it
+
+
+@pytest.mark.parametrize("name, crd", [("rayjob.yaml", "rayjobs"), ("rayservice.yaml", "rayservices")])
+def test_worker_replicas_mean_what_they_say(name, crd):
+    """KubeRay (v1.7.0 ValidateRayClusterSpec) requires minReplicas and maxReplicas without autoscaling
+    and ignores them for scaling: a fixed pool says so with min == replicas == max."""
+    doc = manifest(name)
+    cluster = doc["spec"]["rayClusterSpec" if crd == "rayjobs" else "rayClusterConfig"]
+    autoscaling = cluster.get("enableInTreeAutoscaling", False)
+    for group in cluster["workerGroupSpecs"]:
+        if autoscaling:
+            assert "autoscalerOptions" in cluster
+            assert 0 <= group["minReplicas"] <= group.get("replicas", group["minReplicas"]) <= group["maxReplicas"]
+        else:
+            assert group["minReplicas"] == group["replicas"] == group["maxReplicas"], group["groupName"]

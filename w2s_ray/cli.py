@@ -191,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
 # that was never imported cannot have been raised, and importing w2s_ray.stages (torch, Ray) just to
 # catch a config error would cost the first answer ~5-10 s.
 BAD_INPUT = (("w2s_ray.data.schema", "InputError"), ("w2s_ray.models.hub", "ModelNotFoundError"),
-             ("w2s_ray.raycluster.runtime", "RelativeJobPathError"), ("w2s_ray.run.file_lock", "LockUnavailableError"))
+             ("w2s_ray.raycluster.runtime", "RelativeJobPathError"), ("w2s_ray.run.file_lock", "LockUnavailableError"),
+             ("w2s_ray.raycluster.cuda_check", "GpuUnavailableError"))
 BAD_RUN_RECORD = (("w2s_ray.run.stage_io", "CorruptStageError"), ("w2s_ray.run.manifest", "ManifestError"),
                   ("w2s_ray.stages.steps", "EmptyTrainingSet"))
 NO_ROOM = (("w2s_ray.raycluster.free_resources", "NoRoomError"), ("w2s_ray.run.file_lock", "LockTimeoutError"))

@@ -12,8 +12,9 @@ from w2s_ray.data.sources import load_splits
 from w2s_ray.generate.engine_pool import EngineCache
 from w2s_ray.models.built_in import built_in
 from w2s_ray.models.load import resolve_model
+from w2s_ray.raycluster import cuda_check
 from w2s_ray.raycluster.devices import Device, resolve_device
-from w2s_ray.raycluster.runtime import init_ray, quiet_ray_data, ray_logs_dir
+from w2s_ray.raycluster.runtime import cluster_address, init_ray, quiet_ray_data, ray_logs_dir
 from w2s_ray.run.environment import environment
 from w2s_ray.run.lock import lock_run_dir
 from w2s_ray.run.manifest import Manifest
@@ -109,14 +110,20 @@ def open_run(config: RunConfig, data: tuple[dict, dict] | None = None) -> RunCon
     # Data and models first: a missing file or unknown model id must fail before a manifest exists or Ray starts.
     splits, stats = data if data is not None else load_splits(config.data)
     models = resolve_models(config)
+    embedded = cluster_address(config.ray.address) is None
+    if config.ray.device == "gpu" and embedded:  # no GPU here: one line before Ray or a manifest
+        cuda_check.check_this_machine()
     run_dir = Path(config.run_dir)
     lock_run_dir(run_dir)  # before anything reads or writes the manifest
     manifest = Manifest.create(run_dir, config.model_dump(mode="json"), config.config_hash())
     manifest.note_data(stats)
     clean_leftovers(manifest)
-    init_ray(config.ray.address, config.ray.num_cpus, log_to_driver=config.ray.log_to_driver)
+    ray = init_ray(config.ray.address, config.ray.num_cpus, log_to_driver=config.ray.log_to_driver)
+    device = resolve_device(config.ray.device)
+    if device == "gpu":  # a cluster's GPUs are checked where they are (its head usually has none)
+        cuda_check.check_cluster(ray, embedded)
     manifest.note_environment(environment())  # after init_ray: it sets the env vars workers inherit
     link_ray_logs(run_dir)
     if not config.ray.log_to_driver:
         quiet_ray_data()
-    return RunContext(config, manifest, resolve_device(config.ray.device), splits, stats, models)
+    return RunContext(config, manifest, device, splits, stats, models)
