@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from w2s_ray.config import TeacherConfig
+from w2s_ray.config.base import hash_exclude
 from w2s_ray.eval.accuracy import accuracy_by_model
 from w2s_ray.generate.stage import generate
 from w2s_ray.run.context import RunContext
@@ -160,10 +161,10 @@ def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: Model
 
     inputs = {"base_model": base_model}
     if config != ctx.config.train:  # a stage's own settings are part of what it depends on
-        # max_steps unset hashes as absent: stages recorded before the field existed keep their hash
-        unset = {"max_steps"} if config.max_steps is None else set()
-        inputs["train_config"] = hashlib.sha256(
-            config.model_dump_json(exclude={"max_failures", *unset}).encode()).hexdigest()[:16]
+        # The config hash's rule (config/base.py), but for the two fields this input has held since
+        # it was first recorded.
+        exclude = hash_exclude(config, hashed_always={"gpus_per_worker", "report_to"})
+        inputs["train_config"] = hashlib.sha256(config.model_dump_json(exclude=exclude).encode()).hexdigest()[:16]
     return run_stage(ctx.manifest, key, body, inputs=inputs, upstream={"rows": rows_result}, tag=tag)
 
 
