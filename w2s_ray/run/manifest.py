@@ -304,7 +304,8 @@ def run_stage(manifest: Manifest, key: str, fn: Callable[[], StageResult],
 
     `upstream` names the stages `fn` reads (their hashes become inputs: inputs_from), `inputs` any
     other hash or setting it depends on; a complete stage asked for with other inputs raises
-    StageInputsChangedError instead of handing back stale data. A complete stage whose files fail verification raises CorruptStageError.
+    StageInputsChangedError instead of handing back stale data. A complete stage whose files fail
+    verification raises CorruptStageError.
     If `fn` raises, nothing is recorded and the next resume runs the stage again.
     `tag` (stage_tags.Tag) is recorded with the stage; a resumed stage keeps the tag it was recorded
     with (a finished record is never rewritten).
