@@ -9,16 +9,19 @@ built by the functions the recipe builds them with:
   gold  k demos per problem from weak_train's first data.n_demos gold solutions (text/prompts.py
         pick_demos, seeded by the strong teacher's seed): the strong_base_few_shot baseline's prompt;
   weak  the authors' Stage I prompt: one fixed set of k weak-teacher outputs on the strong half, right
-        or wrong, drawn as recipes/w2s_reasoning/demos.py draws it (loop.demo_seed); --no-weak-demos
-        leaves it out.
+        or wrong, drawn as recipes/w2s_reasoning/demos.py draws it (loop.demo_seed);
+  corpus (--demos ...,corpus) a diagnostic: per-problem demos of the student's own pretraining
+        text, alt-worded problems solved in one SOLUTION_STYLES style, in the target's frame. It tells
+        a student that cannot use demos at all from one thrown by the target format it never saw.
 Generation is transformers `generate` in batches, greedy, cut at the stops as generate/hf_engine.py
 cuts; answers are scored by the answer_check scorer. The students are built (or found) in the model
-cache by name (models/strong_student.py).
+cache by name (models/strong_student.py). --demos picks the pools (default gold,weak).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import time
 from pathlib import Path
 
@@ -27,6 +30,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from w2s_ray.config.loading import load_config
+from w2s_ray.data.pretrain_corpus import alt_problem
 from w2s_ray.data.splits import build_demo_splits
 from w2s_ray.eval.findings import paired_finding, render_findings
 from w2s_ray.generate.hf_engine import truncate_at_stop
@@ -74,13 +78,22 @@ def weak_demos(cfg, strong_train: list[dict], k: int, batch: int) -> list[dict]:
     return draw_fixed(demo_pool(rows), k, cfg.loop.demo_seed)
 
 
+def corpus_demos(style: str, n: int, seed: int = 0) -> list[dict]:
+    """n demos in the student's own pretraining text: alt problems of levels 1-5, solved in `style`."""
+    rng = random.Random(seed)
+    return [{"id": f"corpus-{i}", "question": q, "solution": s}
+            for i, (q, s) in enumerate(alt_problem(rng, 1 + i % 5, target_wording=0.5, styles=(style,))
+                                       for i in range(n))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--student", action="append", help="built-in student name (repeatable)")
     parser.add_argument("--config", default="configs/demo.yaml")
     parser.add_argument("--per-level", type=int, default=200, help="test problems a level (5 levels)")
     parser.add_argument("--shots", default="3,4", help="k of the k-shot prompts, comma-separated")
-    parser.add_argument("--no-weak-demos", action="store_true", help="gold demos only")
+    parser.add_argument("--demos", default="gold,weak", help="demo pools of the k-shot prompts: gold, weak, corpus")
+    parser.add_argument("--corpus-style", default="symbols", help="the corpus pool's SOLUTION_STYLES style")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", help="write the measurements here as JSON")
@@ -91,8 +104,15 @@ def main() -> None:
     cfg = load_config(args.config)
     splits = build_demo_splits(cfg.data.seed, cfg.data.n_weak_train, cfg.data.n_strong_train, args.per_level)
     test = [p.to_row() for p in splits["test"]]
-    pools = {"gold": [p.to_row() for p in splits["weak_train"][: cfg.data.n_demos]]}
-    if not args.no_weak_demos and shots:
+    wanted = [d.strip() for d in args.demos.split(",") if d.strip()]
+    if set(wanted) - {"gold", "weak", "corpus"}:
+        parser.error(f"--demos: gold, weak or corpus, not {wanted}")
+    pools = {}
+    if "gold" in wanted:
+        pools["gold"] = [p.to_row() for p in splits["weak_train"][: cfg.data.n_demos]]
+    if "corpus" in wanted:
+        pools["corpus"] = corpus_demos(args.corpus_style, cfg.data.n_demos)
+    if "weak" in wanted and shots:
         start = time.perf_counter()
         pools["weak"] = weak_demos(cfg, [p.to_row() for p in splits["strong_train"]], max(shots), args.batch)
         gold = {p.id: p.gold for p in splits["strong_train"]}
