@@ -11,8 +11,13 @@ never in the benchmark's own; this corpus plays that role for the CPU testbed:
     (steps in symbols, a step a line, no opening sentence) but never all of them together,
     each in one of a few frames ("Problem:/Solution:", "Q:/A:", "Question:/Answer:");
   - the target questions of the train splits, without solutions (unlabelled text in the target's
-    own wording; never a test question).
-The loss is on the solutions and on the unlabelled questions (see build_corpus).
+    own wording; never a test question);
+  - with `CorpusSpec.worksheets` set, worksheets: 2-5 solved problems in one document, one frame and
+    one solution style throughout, joined as a k-shot prompt joins its shots (text/prompts.py), as
+    real corpora hold exercise sheets and worked-example pages. A student pretrained on single
+    problems only had never seen a solved problem before the one it solves, and k-shot prompts with
+    gold demos made it worse than zero-shot (issue 26, difference 7).
+The loss is on the solutions and on the unlabelled questions (see build_corpus and worksheet).
 
 It never holds the target solution format (step lines "a op b = c", "#### N") nor a strong-half or
 test question together with its solution; `leaks` checks a corpus for both (tests hold it to that).
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from w2s_ray.data import world
 from w2s_ray.data.schema import Problem
 from w2s_ray.data.world import FINAL_MARK, Step, sample_chain
+from w2s_ray.text.prompts import SHOT_SEPARATOR
 
 ALT_NAMES = {"Ada": "She", "Ivy": "She", "Zoe": "She", "Maya": "She", "Rosa": "She", "Iris": "She",
              "Eli": "He", "Finn": "He", "Kai": "He", "Hugo": "He", "Omar": "He", "Theo": "He"}
@@ -130,9 +136,46 @@ class CorpusSpec:
     # Share of solved problems with the target's names and items (web text shares a benchmark's
     # entities): 0 keeps the target's entities for the unlabelled questions only.
     target_entities: float = 0.0
+    # Share of the solved documents that are worksheets (several solved problems, see `worksheet`),
+    # and how many problems one holds (fewest, most). Drawn only when set: corpora without worksheets
+    # stay draw for draw (the built-in students' cache keys hold their corpus hash).
+    worksheets: float = 0.0
+    worksheet_problems: tuple[int, int] = (2, 5)
 
 
-Example = tuple[str, str]  # (context, text the loss is on)
+# (context, text the loss is on); a worksheet is longer: (context, text, context, text, ...), the
+# contexts out of the loss and the texts in it, read in that order as one document.
+Example = tuple[str, ...]
+
+
+def worksheet(rng: random.Random, spec: CorpusSpec, held: set[str] = frozenset()) -> Example:
+    """One document of several solved problems: (frame + question, solution, frame + question, ...).
+
+    Laid out as `few_shot` lays out its shots (question and solution in a frame, shots joined by
+    SHOT_SEPARATOR), but in one of the corpus's frames and solution styles, never the target's
+    solution format. One frame and one style hold for the whole document, as in a real worksheet:
+    a student learns that a solution follows the ones before it, and in their manner.
+
+    Where the loss goes: on every solution, and on the separator that ends each one but the last,
+    as on a single document's solution and its EOS (pretrain.py): the student learns to solve a
+    problem with solved problems before it in view (the skill k-shot prompts ask for), and that a
+    solution ends where the next shot would begin, so greedy decoding stops at the recipe's "\n\n"
+    stop rather than running on. The frames and questions stay out of it, as for single documents:
+    their starting amounts are random, and predicting them spends steps on noise (build_corpus).
+    """
+    ask, answer = rng.choice(FRAMES)
+    styles = (rng.choice(spec.styles),) if spec.styles else ()
+    n = rng.randint(*spec.worksheet_problems)
+    shots: list[tuple[str, str]] = []
+    while len(shots) < n:
+        question, solution = alt_problem(rng, rng.choice(spec.levels), spec.target_wording, spec.symbols,
+                                         styles, spec.target_entities)
+        if question not in held:  # a held-out question never appears with its solution
+            shots.append((f"{ask} {question}\n{answer}", f" {solution}"))
+    segments: list[str] = []
+    for i, (context, solution) in enumerate(shots):
+        segments += [context, solution + (SHOT_SEPARATOR if i < n - 1 else "")]
+    return tuple(segments)
 
 
 def build_corpus(spec: CorpusSpec, unlabelled: Sequence[Problem], held_out: Sequence[Problem] = ()) -> list[Example]:
@@ -144,11 +187,15 @@ def build_corpus(spec: CorpusSpec, unlabelled: Sequence[Problem], held_out: Sequ
     Only the question text of `unlabelled` is read; the caller passes train-split questions only.
     A solved problem that words a `held_out` question exactly (possible only with the target's
     entities and sentences) is drawn again: it would hold that question with its solution.
+    With `spec.worksheets`, that share of the `n_problems` solved documents are worksheets.
     """
     rng = random.Random(spec.seed)
     held = {p.question for p in held_out}
     examples: list[Example] = []
     while len(examples) < spec.n_problems:
+        if spec.worksheets and rng.random() < spec.worksheets:
+            examples.append(worksheet(rng, spec, held))
+            continue
         ask, answer = rng.choice(FRAMES)
         question, solution = alt_problem(rng, rng.choice(spec.levels), spec.target_wording, spec.symbols,
                                          spec.styles, spec.target_entities)
@@ -172,22 +219,29 @@ def vocabulary_texts() -> list[str]:
     return texts
 
 
-def _question_of(example: Example) -> str | None:
-    first = (example[0] or example[1]).split("\n", 1)[0]
+def _question_of(context: str, text: str) -> str | None:
+    first = (context or text).split("\n", 1)[0]
     return first.split(" ", 1)[1] if " " in first else None
+
+
+def questions_of(example: Example) -> list[str]:
+    """The question of each (context, text) pair of a document: one, or a worksheet's several."""
+    return [q for context, text in zip(example[::2], example[1::2]) if (q := _question_of(context, text))]
 
 
 def leaks(examples: Sequence[Example], held_out: Sequence[Problem]) -> list[str]:
     """Why `examples` would leak the target: the target's solution format, or a held-out question
-    (strong half or test) together with its solution or its gold answer sentence."""
+    (strong half or test) together with its solution or its gold answer sentence anywhere in the
+    same document (a worksheet's every question is checked against the whole worksheet)."""
     found = []
     by_question = {p.question: p for p in held_out}
     for i, example in enumerate(examples):
         text = "".join(example)
         if FINAL_MARK in text or TARGET_STEP_LINE.search(text):
             found.append(f"example {i}: holds the target solution format")
-        problem = by_question.get(_question_of(example))
-        if problem and ((problem.solution and problem.solution in text)
-                        or ANSWER_SENTENCE.format(n=problem.gold) in text):
-            found.append(f"example {i}: holds held-out question {problem.id} with its solution")
+        for question in questions_of(example):
+            problem = by_question.get(question)
+            if problem and ((problem.solution and problem.solution in text)
+                            or ANSWER_SENTENCE.format(n=problem.gold) in text):
+                found.append(f"example {i}: holds held-out question {problem.id} with its solution")
     return found

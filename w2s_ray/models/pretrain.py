@@ -1,7 +1,7 @@
 """Train a causal LM from scratch on (prompt, completion) pairs, packed into fixed-length rows.
 
-Each example is BOS + prompt + completion + EOS. Examples are shuffled once per epoch (seeded) and
-laid whole into rows of `seq_len` tokens, the rest of a row padded and left out of the loss: an
+Each example is BOS + prompt + completion + EOS (or several prompt/completion pairs: one document).
+Examples are shuffled once per epoch (seeded) and laid whole into rows of `seq_len` tokens, the rest of a row padded and left out of the loss: an
 example cut at a row boundary would ask for an answer whose question is not in view. Attention
 runs across the examples of a row, which the EOS/BOS pair separates. With a step budget the run is
 deterministic for a seed; a time budget stops wherever the clock says.
@@ -61,16 +61,29 @@ PAD_ROLE, PROMPT_ROLE, COMPLETION_ROLE = 0, 1, 2
 
 
 def tokenize_examples(
-    tokenizer: PreTrainedTokenizerBase, examples: Sequence[tuple[str, str]]
+    tokenizer: PreTrainedTokenizerBase, examples: Sequence[tuple[str, ...]]
 ) -> list[tuple[list[int], list[int]]]:
-    """(ids, roles) per example: BOS + prompt + completion + EOS; EOS counts as completion."""
-    prompts = tokenizer([p for p, _ in examples], add_special_tokens=True)["input_ids"]
-    completions = tokenizer([c for _, c in examples], add_special_tokens=False)["input_ids"]
+    """(ids, roles) per example: BOS + prompt + completion + EOS; EOS counts as completion.
+
+    An example of more parts (prompt, completion, prompt, completion, ...: a document of several
+    solved problems) is one document the same way: BOS, its parts in order, each prompt out of the
+    loss and each completion in it, then EOS."""
+    if any(len(e) % 2 for e in examples):
+        raise ValueError("an example is (prompt, completion) pairs: an even number of parts")
+    # The first prompt carries BOS; every later part is tokenised without specials (as a completion is).
+    firsts = tokenizer([e[0] for e in examples], add_special_tokens=True)["input_ids"] if examples else []
+    later = [part for e in examples for part in e[1:]]
+    later_ids = iter(tokenizer(later, add_special_tokens=False)["input_ids"] if later else [])
     eos = tokenizer.eos_token_id
-    return [
-        (p + c + [eos], [PROMPT_ROLE] * len(p) + [COMPLETION_ROLE] * (len(c) + 1))
-        for p, c in zip(prompts, completions)
-    ]
+    encoded = []
+    for example, first in zip(examples, firsts):
+        ids, roles = list(first), [PROMPT_ROLE] * len(first)
+        for j in range(1, len(example)):
+            part = next(later_ids)
+            ids += part
+            roles += [COMPLETION_ROLE if j % 2 else PROMPT_ROLE] * len(part)
+        encoded.append((ids + [eos], roles + [COMPLETION_ROLE]))
+    return encoded
 
 
 def _pack_epoch(

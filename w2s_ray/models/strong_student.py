@@ -53,6 +53,10 @@ class StrongStudentRecipe(BaseModel):
     styles: Annotated[tuple[str, ...], Added(())] = ()  # data/pretrain_corpus.SOLUTION_STYLES
     # share of solved problems with the target's names and items
     target_entities: Annotated[float, Added(0.0)] = 0.0
+    # Share of solved documents that are worksheets of several solved problems (data/pretrain_corpus
+    # `worksheet`), and how many problems one holds; seq_len must hold the longest one whole.
+    worksheets: Annotated[float, Added(0.0)] = 0.0
+    worksheet_problems: Annotated[tuple[int, int], Added((2, 5))] = (2, 5)
     max_steps: int = 1200  # ~5 min on 2 cores (measured: solves its own wording at every level)
     lr: float = 3e-3
     batch: int = 16
@@ -68,7 +72,8 @@ class StrongStudentRecipe(BaseModel):
     def corpus_spec(self) -> CorpusSpec:
         return CorpusSpec(n_problems=self.n_problems, levels=self.levels, target_wording=self.target_wording,
                           symbols=self.symbols, styles=self.styles, seed=self.seed,
-                          target_entities=self.target_entities)
+                          target_entities=self.target_entities, worksheets=self.worksheets,
+                          worksheet_problems=self.worksheet_problems)
 
 
 STYLES = ("words", "symbols", "symbols_bare", "word_lines")
@@ -89,6 +94,17 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
     # strong.model=world-student-entities`: round 1 64.0 %, PGR 0.43; full weak FT 41.5 %, 0.03).
     "world-student-entities": StrongStudentRecipe(name="world-student-entities", styles=STYLES,
                                                   target_entities=0.5),
+    # The default student, with half of its solved documents worksheets of 2-5 problems (issue 26,
+    # difference 7: k-shot prompts made the default student worse than zero-shot). Rows of 768 tokens
+    # hold every worksheet whole (median ~280 tokens, 0.7 % over 512, five level-6 problems up to
+    # ~650: measured); at batch 5 a step is 3,840 tokens, so 1,280 steps keep the default student's
+    # pretraining budget in tokens (4.9 M), at about its time per step (0.47 s against 0.42 s).
+    # Measured (bench/student_few_shot.py, 1,000 test problems, k-shot minus zero-shot, 95 % paired CI):
+    # zero-shot 49.6 % (world-student: 30.8 %); demos in its own corpus style now help, 3-shot +3.1
+    # [-0.5, +6.7] (world-student: -24.8 [-27.8, -21.6]); but gold or weak demos in the target format
+    # still hurt, 3-shot gold -38.9 [-42.5, -35.5], 3-shot weak -40.1 [-43.7, -36.4]. Not the demos'.
+    "world-student-worksheets": StrongStudentRecipe(name="world-student-worksheets", styles=STYLES,
+                                                    worksheets=0.5, seq_len=768, batch=5, max_steps=1280),
     # For tests: the same path at a size that builds in seconds.
     "world-student-tiny": StrongStudentRecipe(name="world-student-tiny", styles=STYLES, hidden=64, layers=2,
                                               n_problems=400, n_unlabelled=200, max_steps=30, batch=8, seq_len=128,
@@ -103,7 +119,7 @@ def recipe_record(recipe: StrongStudentRecipe) -> dict:
 
 
 @functools.lru_cache(maxsize=2)  # ~30 s to build; a run hashes it for the cache key and the manifest
-def student_corpus(recipe: StrongStudentRecipe) -> list[tuple[str, str]]:
+def student_corpus(recipe: StrongStudentRecipe) -> list[tuple[str, ...]]:
     """The recipe's corpus, refused if it leaks the target format or a held-out solution."""
     from w2s_ray.data.splits import build_demo_splits
 
@@ -119,10 +135,12 @@ def student_corpus(recipe: StrongStudentRecipe) -> list[tuple[str, str]]:
     return examples
 
 
-def corpus_hash(examples: list[tuple[str, str]]) -> str:
+def corpus_hash(examples: list[tuple[str, ...]]) -> str:
+    """A (context, text) example hashes as it always has; a worksheet's parts are joined the same
+    way, so it hashes apart from the single documents it is made of."""
     digest = hashlib.sha256()
-    for context, text in examples:
-        digest.update(context.encode() + b"\1" + text.encode() + b"\0")
+    for parts in examples:
+        digest.update(b"\1".join(part.encode() for part in parts) + b"\0")
     return digest.hexdigest()
 
 
