@@ -77,3 +77,15 @@ def test_student_records_and_stage_train_settings_go_through_the_same_rule():
     own = TrainConfig(max_failures=4)
     assert set(hash_exclude(own)) == {"max_failures", "gpus_per_worker", "report_to", "max_steps"}
     assert set(hash_exclude(own, hashed_always={"gpus_per_worker", "report_to"})) == {"max_failures", "max_steps"}
+
+
+def test_light_reasoner_eos_step_off_hashes_as_a_config_from_before_the_option():
+    """eos_step is on by default (the authors'); off, the section hashes without it, as configs made
+    before the option did, so their runs resume with `eos_step: false`."""
+    base = {"name": "t", "recipe": "light_reasoner", "weak": [{"name": "w", "model": "m"}],
+            "strong": {"name": "s", "model": "m"}}
+    off = RunConfig.model_validate({**base, "light_reasoner": {"eos_step": False}})
+    on = RunConfig.model_validate({**base, "light_reasoner": {}})
+    assert "eos_step" not in off.light_reasoner.model_dump(exclude=hash_exclude(off.light_reasoner))
+    assert on.light_reasoner.model_dump(exclude=hash_exclude(on.light_reasoner))["eos_step"] is True
+    assert off.config_hash() != on.config_hash()

@@ -9,11 +9,11 @@ default is the loss position.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from w2s_ray.config.base import Strict
+from w2s_ray.config.base import Added, Strict
 from w2s_ray.train.config import LoraSettings, TrainConfig
 
 
@@ -56,8 +56,9 @@ class LightReasonerConfig(Strict):
     # EOS is a step too. Their expert_targets are generate's new tokens, EOS included, and every one
     # from step 1 is contrasted (LightR_sampling.py lines 100-101, 150). False: only the solution
     # text's tokens, which never hold the EOS, so that last step is lost. At the
-    # 128-token cap there is no EOS and the two agree; a stop string is no EOS either.
-    eos_step: bool = True
+    # 128-token cap there is no EOS and the two agree; a stop string is no EOS either. False hashes as
+    # absent (Added): a run made without the option resumes with `eos_step: false`.
+    eos_step: Annotated[bool, Added(False)] = True
     # Where the soft-label KL reads the student's logits. "last_non_pad" (ours, the default on purpose,
     # METHODS.md 2.6): each row's last real token. "index_minus_1" (the authors' LightR_finetuning.py,
     # `logits[:, -1]`): the batch's last position, a pad for every right-padded row shorter than the
