@@ -5,7 +5,7 @@ new code must write the same report.md.
 
     python bench/resume_across_commits.py OLD_REV [--recipes w2s_reasoning easy_to_hard ...] [--out DIR]
 
-Tiny models as the tests build them (HF engine, one train worker); about 10 min on 2 cores for the
+Tiny models as the tests build them (tests/tiny_run.py; HF engine, one train worker); about 10 min on 2 cores for the
 four recipes. OLD_REV is checked out in a temporary git worktree, removed at the end. Exit 1 when a
 recipe re-ran a stage or its report changed, or its run was refused: a config whose hash changed
 between the two (a default that changed on purpose) is refused as another config, as it should be.
@@ -32,21 +32,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.tiny_run import write_config  # noqa: E402
+from tests.tiny_run import build_tiny_models, write_config  # noqa: E402
 
 TEACHER = dict(engine="hf", max_tokens=24, dtype="float32", batch_size=32)
-
-
-def tiny_models() -> tuple[str, str]:
-    """(weak, strong) as tests/conftest.py builds them (the same cache, so the suite's are reused)."""
-    from w2s_ray.models.weak_teacher import WeakTeacherRecipe, build_weak_teacher
-
-    cache = Path(os.environ.get("W2S_CACHE", ROOT / ".cache" / "w2s")) / "tests"
-    common = dict(hidden=64, heads=2, layers=2, n_train_problems=2000, split_strong_train=50,
-                  split_test_per_level=5)
-    weak = build_weak_teacher(WeakTeacherRecipe(name="t-weak", max_steps=120, **common), cache, threads=2)
-    strong = build_weak_teacher(WeakTeacherRecipe(name="t-strong", max_steps=60, seed=1, **common), cache, threads=2)
-    return str(weak), str(strong)
 
 
 def configs(out: Path, models: tuple[str, str]) -> dict[str, Path]:
@@ -129,7 +117,7 @@ def main() -> None:
     old = out / "old-code"
     subprocess.run(["git", "worktree", "add", "--detach", str(old), args.old_rev], cwd=ROOT, check=True)
     try:
-        runs = configs(out, tiny_models())
+        runs = configs(out, build_tiny_models())
         ok = [compare(name, path, old, out) for name, path in runs.items()
               if args.recipes is None or name in args.recipes]
     finally:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -42,15 +41,9 @@ def ray_local():
 @pytest.fixture(scope="session")
 def tiny_models():
     """(weak, strong) model dirs: two small world models trained briefly (~1 min together)."""
-    from w2s_ray.models.weak_teacher import WeakTeacherRecipe, build_weak_teacher
+    from tests.tiny_run import build_tiny_models
 
-    # Kept between sessions (keyed by recipe, like every built model): tests rebuild nothing twice.
-    cache = Path(os.environ.get("W2S_CACHE", Path(__file__).parent.parent / ".cache" / "w2s")) / "tests"
-    common = dict(hidden=64, heads=2, layers=2, n_train_problems=2000, split_strong_train=50,
-                  split_test_per_level=5)
-    weak = build_weak_teacher(WeakTeacherRecipe(name="t-weak", max_steps=120, **common), cache, threads=2)
-    strong = build_weak_teacher(WeakTeacherRecipe(name="t-strong", max_steps=60, seed=1, **common), cache, threads=2)
-    return str(weak), str(strong)
+    return build_tiny_models()
 
 
 # Tests whose first ZeRO run compiles DeepSpeed's shm comm op (tests/deepspeed_prebuild.py).
