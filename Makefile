@@ -43,12 +43,15 @@ $(LMEVAL_STAMP): $(LMEVAL_LOCK)
 demo: $(STAMP)
 	$(VENV)/bin/w2s demo --config configs/demo.yaml
 
-# The headline rows over 3 training seeds, a run dir each, then one table over them (w2s compare
-# prints each finding per run): a finding is the seeds' spread, not one run.
+# A config's findings over 3 training seeds, a run dir each, then one table over them (w2s compare
+# prints each finding per run and its spread over the runs): a finding is the seeds' spread, not one
+# run. Any demo config: make demo-seeds SEED_CONFIG=configs/demo-w2s.yaml (runs/demo-w2s-seed0, ...).
 SEEDS ?= 0 1 2
+SEED_CONFIG ?= configs/demo.yaml
+SEED_NAME := $(basename $(notdir $(SEED_CONFIG)))
 demo-seeds: $(STAMP)
-	for s in $(SEEDS); do $(VENV)/bin/w2s run configs/demo.yaml --set train.seed=$$s --set run_dir=runs/demo-seed$$s || exit 1; done
-	$(VENV)/bin/w2s compare $(foreach s,$(SEEDS),runs/demo-seed$(s)) --out runs/demo-seeds
+	for s in $(SEEDS); do $(VENV)/bin/w2s run $(SEED_CONFIG) --set train.seed=$$s --set run_dir=runs/$(SEED_NAME)-seed$$s || exit 1; done
+	$(VENV)/bin/w2s compare $(foreach s,$(SEEDS),runs/$(SEED_NAME)-seed$(s)) --out runs/$(SEED_NAME)-seeds
 
 demo-w2s: $(STAMP)
 	$(VENV)/bin/w2s run configs/demo-w2s.yaml

@@ -71,17 +71,48 @@ def compare_findings(run_dir: str | Path) -> list[dict]:
     return [{"run": run, **f} for f in report["findings"]]
 
 
+def findings_over_runs(findings: list[dict]) -> list[dict]:
+    """Per claim, its spread over the runs that measured it (seeds of one config, say): the mean
+    and range of the per-run differences, and in how many runs the claim held or reversed. One run's
+    interval says how sure that run is; only the spread over seeds says whether training noise could
+    have made it, so a claim is settled only when every run agrees."""
+    by_id: dict[str, list[dict]] = {}
+    for f in findings:
+        if f["diff"] is not None:
+            by_id.setdefault(f["id"], []).append(f)
+    out = []
+    for claim_id, fs in sorted(by_id.items()):
+        diffs = [f["diff"] for f in fs]
+        held = sum(1 for f in fs if f["verdict"] == "holds")
+        reversed_ = sum(1 for f in fs if f["verdict"] == "reversed")
+        verdict = ("holds in every run" if held == len(fs) else "reversed in every run" if reversed_ == len(fs)
+                   else "not distinguishable in every run" if held == reversed_ == 0 else "runs disagree")
+        out.append({"id": claim_id, "claim": fs[0]["claim"], "runs": len(fs), "mean_diff": sum(diffs) / len(diffs),
+                    "min_diff": min(diffs), "max_diff": max(diffs), "held": held, "reversed": reversed_,
+                    "unit": fs[0].get("unit"), "verdict": verdict})
+    return out
+
+
+def _points(value: float, unit: str | None) -> str:
+    return f"{value:+.2f}" if unit == "ratio" else f"{100 * value:+.1f}"
+
+
 def render_findings_over_runs(findings: list[dict]) -> str:
-    """One row per (claim, run): a claim measured by several runs (seeds, say) reads down one block."""
+    """One row per (claim, run): a claim measured by several runs (seeds, say) reads down one block;
+    then one row per claim over the runs."""
     if not findings:
         return ""
     lines = ["", "## Findings", "", "| claim | run | diff (95% CI) | n test | verdict |", "|---|---|---|---|---|"]
     for f in sorted(findings, key=lambda f: (f["id"], f["run"])):
         lines.append(f"| {f['id']}: {f['claim']} | {f['run']} | {diff_cell(f)} | {f['n_test'] or '-'} | {f['verdict']} |")
-    held = {}
-    for f in findings:
-        held.setdefault(f["id"], []).append(f["holds"])
-    lines += ["", "Held in: " + "; ".join(f"{i} {sum(1 for h in hs if h)}/{len(hs)} runs" for i, hs in sorted(held.items()))]
+    spread = findings_over_runs(findings)
+    if spread:
+        lines += ["", "## Findings over runs", "",
+                  "| claim | runs | mean diff | range over runs | holds / reversed | over runs |", "|---|---|---|---|---|---|"]
+        for s in spread:
+            lines.append(f"| {s['id']}: {s['claim']} | {s['runs']} | {_points(s['mean_diff'], s['unit'])} | "
+                         f"{_points(s['min_diff'], s['unit'])} to {_points(s['max_diff'], s['unit'])} | "
+                         f"{s['held']} / {s['reversed']} | {s['verdict']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -92,6 +123,6 @@ def write_compare(run_dirs: list[str], out_dir: str | Path) -> str:
     out_dir.mkdir(parents=True, exist_ok=True)
     table = render(rows) + render_findings_over_runs(findings)
     (out_dir / "compare.md").write_text(table)
-    (out_dir / "compare.json").write_text(json.dumps({"runs": list(run_dirs), "rows": rows, "findings": findings},
-                                                     indent=2))
+    (out_dir / "compare.json").write_text(json.dumps({"runs": list(run_dirs), "rows": rows, "findings": findings,
+                                                      "findings_over_runs": findings_over_runs(findings)}, indent=2))
     return table

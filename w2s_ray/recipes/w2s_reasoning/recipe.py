@@ -71,11 +71,19 @@ def run(ctx: RunContext) -> None:
     sampler = cfg.strong.model_copy(update={
         "name": "stage2-sampler", "shots": s2.shots, "n": s2.n, "temperature": s2.temperature, "seed": s2.seed,
         "max_tokens": s2.max_tokens or cfg.strong.max_tokens})
-    samples = generate_and_score(ctx, "stage2/sample", sampler, student, strong_train[:s2.questions],
+    asked = strong_train[:s2.questions]
+    samples = generate_and_score(ctx, "stage2/sample", sampler, student, asked,
                                  demo_pool if s2.shots else None,
                                  upstream=demo_stages if s2.shots else weak_results)
+    # The weak solutions of the asked questions only: the pairs are the same, but the count reads
+    # "kept k of (questions x teachers)", not of every weak solution with `student_missing` for the rest.
+    asked_ids = {p["id"] for p in asked}
+
+    def weak_on_asked(rows) -> list[dict]:
+        return [r for r in rows.joined(weak_results) if r["problem_id"] in asked_ids]
+
     pairs = select(ctx, "stage2/pairs",
-                   lambda rows: build_preference_pairs(rows["samples"], rows.joined(weak_results),
+                   lambda rows: build_preference_pairs(rows["samples"], weak_on_asked(rows),
                                                        min_confidence=s2.min_confidence,
                                                        flip_confidence=s2.flip_confidence, seed=s2.seed,
                                                        max_pairs=s2.max_pairs),
