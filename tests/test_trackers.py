@@ -1,0 +1,105 @@
+"""train.report_to's trackers: checked at config load, and given the report's metrics (eval/trackers.py).
+MLflow for real, against a file store in tmp_path; wandb offline where it is installed."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import yaml
+
+from w2s_ray.config import ConfigError, load_config
+from w2s_ray.eval.trackers import log_report, report_metrics
+
+
+def a_report() -> dict:
+    """What report.json holds for a run with one teacher, a ceiling and one round of a loop."""
+    selection = {"unit": "problem", "n_in": 200, "kept": 60, "rows": 140, "share_kept": 0.3,
+                 "kept_correct": 0.8, "by_teacher": {}}
+    return {"run": "tiny", "recipe": None, "config_hash": "abc123",
+            "teachers": {"weak-b": {"acc": 0.4, "n": 100, "acc_by_level": {"1": 0.6, "2": 0.2},
+                                    "selection_round_1": None}},
+            "baselines": {"weak": {"acc": 0.4, "n": 100, "acc_by_level": {"1": 0.6, "2": 0.2}},
+                          "ceiling": {"acc": 0.9, "n": 100, "acc_by_level": {"1": 1.0, "2": 0.8}},
+                          "strong_base": None, "strong_base_few_shot": None, "full_weak_ft": None},
+            "rounds": [{"round": 1, "acc": 0.5, "acc_by_level": {"1": 0.7, "2": 0.3}, "pgr": 0.2,
+                        "selected_rows": 140, "selection": selection,
+                        "pgr_ci": {"pgr": 0.2, "low": 0.05, "high": 0.35, "level": 0.95}}],
+            "students": {}}
+
+
+EXPECTED = {"weak/weak-b/acc": 0.4, "weak/weak-b/acc_L1": 0.6, "weak/weak-b/acc_L2": 0.2,
+            "ceiling/acc": 0.9, "ceiling/acc_L1": 1.0, "ceiling/acc_L2": 0.8,
+            "round_1/acc": 0.5, "round_1/acc_L1": 0.7, "round_1/acc_L2": 0.3, "round_1/pgr": 0.2,
+            "round_1/pgr_low": 0.05, "round_1/pgr_high": 0.35, "round_1/share_kept": 0.3, "round_1/kept_correct": 0.8}
+
+
+def test_report_metrics_are_every_number_of_the_tables_rows():
+    # The first teacher's "weak" baseline is its teacher row; nulls (no PGR for a teacher) are left out.
+    assert report_metrics(a_report()) == pytest.approx(EXPECTED)
+
+
+def test_mlflow_file_store_holds_the_reports_metrics(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow", reason="mlflow-skinny (requirements/cpu.lock) is not installed: run `make venv`")
+    from mlflow import MlflowClient
+
+    store = (tmp_path / "mlruns").as_uri()  # a directory that does not exist yet: the store creates it
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3.x keeps file stores behind this switch
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    report = a_report()
+    (run_dir / "report.json").write_text(json.dumps(report))
+
+    logged = log_report(report, ["tensorboard", "mlflow"], run_dir)
+
+    assert set(logged) == {"mlflow"}  # TensorBoard holds the trainer's curves, not the report
+    run = MlflowClient(tracking_uri=store).get_run(logged["mlflow"])
+    assert run.data.metrics == pytest.approx(EXPECTED)
+    assert run.data.tags["w2s.config_hash"] == "abc123" and run.data.tags["w2s.run_dir"] == str(run_dir.resolve())
+    artifacts = [a.path for a in MlflowClient(tracking_uri=store).list_artifacts(logged["mlflow"])]
+    assert artifacts == ["report.json"]
+
+
+def test_a_failing_tracker_is_named(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow", reason="mlflow-skinny (requirements/cpu.lock) is not installed: run `make venv`")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "false")  # MLflow refuses the file store
+    with pytest.raises(RuntimeError, match="train.report_to: logging the report of .* to mlflow failed"):
+        log_report(a_report(), ["mlflow"], tmp_path)
+
+
+def test_wandb_offline_run_holds_the_reports_metrics(tmp_path, monkeypatch):
+    wandb = pytest.importorskip("wandb", reason="wandb is in requirements/gpu.lock's trackers only, not installed here")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    logged = log_report(a_report(), ["wandb"], tmp_path)
+    summaries = list(tmp_path.glob(f"wandb/offline-run-*-{logged['wandb']}/files/wandb-summary.json"))
+    assert len(summaries) == 1, list(tmp_path.rglob("*"))
+    summary = json.loads(summaries[0].read_text())
+    assert {k: summary[k] for k in EXPECTED} == pytest.approx(EXPECTED)
+    assert wandb.run is None  # finished
+
+
+def _config(tmp_path, report_to) -> str:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"weak": [{"name": "w", "model": "weak-a"}],
+                                    "strong": {"name": "s", "model": "world-student"},
+                                    "train": {"report_to": report_to}}))
+    return str(path)
+
+
+@pytest.mark.parametrize("tracker, package", [("mlflow", "mlflow-skinny"), ("wandb", "wandb")])
+def test_a_tracker_that_does_not_import_is_refused_at_config_load(tmp_path, monkeypatch, tracker, package):
+    monkeypatch.setitem(sys.modules, tracker, None)  # `import <tracker>` raises ImportError, installed or not
+    path = _config(tmp_path, [tracker])
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: field 'train.report_to': '{tracker}' needs the package {package}"), message
+
+
+def test_a_tracker_that_imports_passes_config_load(tmp_path):
+    pytest.importorskip("mlflow", reason="mlflow-skinny (requirements/cpu.lock) is not installed: run `make venv`")
+    assert load_config(_config(tmp_path, ["tensorboard", "mlflow"])).train.report_to == ["tensorboard", "mlflow"]
