@@ -103,3 +103,31 @@ def test_a_tracker_that_does_not_import_is_refused_at_config_load(tmp_path, monk
 def test_a_tracker_that_imports_passes_config_load(tmp_path):
     pytest.importorskip("mlflow", reason="mlflow-skinny (requirements/cpu.lock) is not installed: run `make venv`")
     assert load_config(_config(tmp_path, ["tensorboard", "mlflow"])).train.report_to == ["tensorboard", "mlflow"]
+
+
+def test_a_finished_run_logs_its_report_and_w2s_report_does_not_again(tmp_path, monkeypatch, capsys):
+    """The run's end (cli._finish, as `w2s run` and `w2s resume` call it) on a real manifest: the
+    report's numbers, as report.json has them, in one MLflow run; `w2s report` re-reports without logging."""
+    pytest.importorskip("mlflow", reason="mlflow-skinny (requirements/cpu.lock) is not installed: run `make venv`")
+    from mlflow import MlflowClient
+
+    from tests.test_stage_tags import _run  # a finished w2s_reasoning run: baselines, one round, Stage II
+    from w2s_ray.cli import _finish, main
+
+    store = (tmp_path / "mlruns").as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    run_dir = tmp_path / "run"
+    _run(run_dir, {}, tags=True)
+
+    assert _finish(str(run_dir), ["mlflow"]) == 0
+    client = MlflowClient(tracking_uri=store)
+    (run,) = client.search_runs(["0"])
+    report = json.loads((run_dir / "report.json").read_text())
+    assert run.data.metrics == pytest.approx(report_metrics(report))
+    assert run.data.metrics["round_1/acc"] == 0.75 and run.data.metrics["stage_II/acc"] == 0.75
+    assert run.data.metrics["round_1/pgr"] == pytest.approx(1.0) and run.data.metrics["round_1/kept_correct"] == 0.5
+    assert "report logged to mlflow" in capsys.readouterr().err
+
+    assert main(["report", str(run_dir)]) == 0
+    assert len(client.search_runs(["0"])) == 1
