@@ -79,8 +79,7 @@ def _log_wandb(report: dict, metrics: dict[str, float], run_dir: Path) -> str:
     run = wandb.init(name=f"{report.get('run')} report", job_type="w2s-report", dir=str(run_dir),
                      config=_tags(report, run_dir))
     try:
-        run.log(metrics)
-        run.summary.update(metrics)  # single values, shown as such (a one-point chart otherwise)
+        run.log(metrics)  # one step: wandb's summary of the run holds the same values
         return run.id
     finally:
         run.finish()
