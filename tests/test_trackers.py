@@ -9,7 +9,8 @@ import sys
 import pytest
 import yaml
 
-from w2s_ray.config import ConfigError, load_config
+from w2s_ray.cli import main
+from w2s_ray.config import check_trackers, load_config
 from w2s_ray.eval.trackers import log_report, report_metrics
 
 
@@ -115,18 +116,20 @@ def _config(tmp_path, report_to) -> str:
 
 
 @pytest.mark.parametrize("tracker, package", [("mlflow", "mlflow-skinny"), ("wandb", "wandb")])
-def test_a_tracker_that_does_not_import_is_refused_at_config_load(tmp_path, monkeypatch, tracker, package):
+def test_w2s_run_refuses_a_tracker_that_does_not_import(tmp_path, monkeypatch, capsys, tracker, package):
     monkeypatch.setitem(sys.modules, tracker, None)  # `import <tracker>` raises ImportError, installed or not
     path = _config(tmp_path, [tracker])
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    message = str(caught.value)
-    assert message.startswith(f"{path}: field 'train.report_to': '{tracker}' needs the package {package}"), message
+    assert main(["run", path]) == 2  # before any data is read, Ray started or model built
+    message = capsys.readouterr().err
+    assert message.startswith(f"w2s: {path}: field 'train.report_to': '{tracker}' needs the package {package}"), message
+    # `w2s plan` and `w2s serve` read the same file without the tracker: loading alone does not check.
+    assert load_config(path).train.report_to == [tracker]
 
 
-def test_a_tracker_that_imports_passes_config_load(tmp_path):
+def test_a_tracker_that_imports_passes_the_check(tmp_path):
     pytest.importorskip("mlflow", reason="mlflow-skinny (requirements/cpu.lock) is not installed: run `make venv`")
-    assert load_config(_config(tmp_path, ["tensorboard", "mlflow"])).train.report_to == ["tensorboard", "mlflow"]
+    path = _config(tmp_path, ["tensorboard", "mlflow"])
+    assert check_trackers(load_config(path), path) is None
 
 
 def test_a_finished_run_logs_its_report_and_w2s_report_does_not_again(tmp_path, monkeypatch, capsys):
@@ -136,7 +139,7 @@ def test_a_finished_run_logs_its_report_and_w2s_report_does_not_again(tmp_path, 
     from mlflow import MlflowClient
 
     from tests.test_stage_tags import _run  # a finished w2s_reasoning run: baselines, one round, Stage II
-    from w2s_ray.cli import _finish, main
+    from w2s_ray.cli import _finish
 
     store = (tmp_path / "mlruns").as_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)

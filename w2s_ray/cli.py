@@ -6,7 +6,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from w2s_ray.config import ConfigError, load_config, validate_config
+from w2s_ray.config import ConfigError, check_trackers, load_config, validate_config
 
 
 def _finish(run_dir: str, report_to: list[str]) -> int:
@@ -30,6 +30,7 @@ def _cmd_run(args) -> int:
     from w2s_ray.raycluster.runtime import job_safe_path
 
     config = load_config(args.config, sets=getattr(args, "set", None) or [])
+    check_trackers(config, args.config)
     if getattr(args, "run_dir", None):
         config = config.model_copy(update={"run_dir": args.run_dir})
     config = config.model_copy(update={"run_dir": job_safe_path(config.run_dir, "run_dir")})
@@ -73,6 +74,7 @@ def _cmd_resume(args) -> int:
     args.run_dir = job_safe_path(args.run_dir, "the run directory to resume")
     manifest = Manifest.load(args.run_dir)
     config = validate_config(manifest.config, manifest.path)
+    check_trackers(config, manifest.path)
     if args.from_stage:
         from w2s_ray.run.lock import lock_run_dir
 
