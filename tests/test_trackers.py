@@ -1,4 +1,4 @@
-"""train.report_to's trackers: checked at config load, and given the report's metrics (eval/trackers.py).
+"""train.report_to's trackers: checked by `w2s run` before it starts, and given the report's metrics (eval/trackers.py).
 MLflow for real, against a file store in tmp_path; wandb offline where it is installed."""
 from __future__ import annotations
 
