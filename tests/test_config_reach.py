@@ -81,13 +81,13 @@ def config_file(tmp_path) -> Path:
 def test_set_overrides_are_typed_by_the_config(config_file):
     config = load_config(config_file, sets=[
         "train.num_workers=4", "train.lora.r=8", "weak.1.tensor_parallel_size=2", "strong.gpu_memory_utilization=0.9",
-        "strong.engine_kwargs.enable_prefix_caching=true", "stage2.n=4", "train.report_to=[mlflow]",
+        "strong.engine_kwargs.enable_prefix_caching=true", "stage2.n=4", "train.report_to=[tensorboard]",
         "strong.stop=['Question:']", "name=with spaces", "train.lr=5e-5"])
     assert config.train.num_workers == 4 and config.train.lora.r == 8
     assert config.weak[1].tensor_parallel_size == 2 and config.weak[0].tensor_parallel_size == 1
     assert config.strong.gpu_memory_utilization == 0.9
     assert config.strong.engine_kwargs == {"enable_prefix_caching": True}
-    assert config.stage2.n == 4 and config.train.report_to == ["mlflow"]
+    assert config.stage2.n == 4 and config.train.report_to == ["tensorboard"]
     assert config.strong.stop == ["Question:"] and config.name == "with spaces"
     assert config.train.lr == 5e-5  # YAML 1.2's float, as in a config file (YAML 1.1 reads a string)
 

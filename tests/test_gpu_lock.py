@@ -60,14 +60,35 @@ def _satisfied(requirement: str, pins: dict[str, str], extras=("",)) -> str | No
     return None
 
 
-def test_pyproject_base_and_gpu_extra_agree_with_the_lock():
-    """`pip install -e .[gpu]` must pick the lock's versions: e.g. vllm 0.33 needs torch 2.14 while the
-    base pins torch 2.13, and ray[llm] 2.60 needs vllm 0.29."""
+def test_pyproject_base_gpu_and_trackers_extras_agree_with_the_lock():
+    """`pip install -e .[gpu,trackers]` must pick the lock's versions: e.g. vllm 0.33 needs torch 2.14
+    while the base pins torch 2.13."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     pins = lock_pins()
-    wanted = project["dependencies"] + project["optional-dependencies"]["gpu"]
+    extras = project["optional-dependencies"]
+    wanted = project["dependencies"] + extras["gpu"] + extras["trackers"]
     problems = [p for p in (_satisfied(r, pins) for r in wanted) if p]
     assert not problems, problems
+
+
+def test_the_gpu_extra_is_ray_llm_but_for_its_vllm_pin():
+    """ray[llm]==2.60.0 pins vllm 0.29; the image ships vllm 0.32 (what the tests run), so the extra lists
+    ray[llm]'s other requirements, as Ray 2.60's own metadata has them, so that ray.serve.llm has them all."""
+    from importlib.metadata import distribution
+
+    ray = distribution("ray")
+    assert ray.version == lock_pins()["ray"], "compared with another Ray's metadata"
+    environment = {"python_version": "3.11", "sys_platform": "linux", "platform_machine": "x86_64"}
+    llm = set()
+    for line in ray.requires:
+        req = Requirement(line)
+        if req.marker and req.marker.evaluate({**environment, "extra": "llm"}) \
+                and not req.marker.evaluate({**environment, "extra": ""}) and canonicalize_name(req.name) != "vllm":
+            req.marker = None
+            llm.add(str(req))
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["gpu"]
+    assert set(extra) - llm == {f"vllm=={lock_pins()['vllm']}"}
+    assert llm - set(extra) == set()
 
 
 def test_sdist_only_packages_requirements_are_in_the_lock():

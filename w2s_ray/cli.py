@@ -6,14 +6,22 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from w2s_ray.config import ConfigError, load_config, validate_config
+from w2s_ray.config import ConfigError, check_trackers, load_config, validate_config
 
 
-def _finish(run_dir: str) -> int:
+def _finish(run_dir: str, report_to: list[str]) -> int:
+    """Write the run's report, print it, and log its metrics to the trackers of train.report_to."""
     from w2s_ray.eval.report import write_report
+    from w2s_ray.eval.trackers import log_report
 
-    write_report(run_dir)
+    report = write_report(run_dir)
     print((Path(run_dir) / "report.md").read_text())
+    try:
+        for tracker, run_id in log_report(report, report_to, run_dir).items():
+            print(f"w2s: report logged to {tracker} (run {run_id})", file=sys.stderr)
+    except RuntimeError as err:  # the run and its report are complete; only the tracker missed them
+        print(f"w2s: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -22,6 +30,7 @@ def _cmd_run(args) -> int:
     from w2s_ray.raycluster.runtime import job_safe_path
 
     config = load_config(args.config, sets=getattr(args, "set", None) or [])
+    check_trackers(config, args.config)
     if getattr(args, "run_dir", None):
         config = config.model_copy(update={"run_dir": args.run_dir})
     config = config.model_copy(update={"run_dir": job_safe_path(config.run_dir, "run_dir")})
@@ -38,11 +47,11 @@ def _cmd_run(args) -> int:
 
         with serving_alongside(config) as keep_serving:
             run(config)
-            code = _finish(config.run_dir)
+            code = _finish(config.run_dir, config.train.report_to)
             keep_serving()
         return code
     run(config)
-    return _finish(config.run_dir)
+    return _finish(config.run_dir, config.train.report_to)
 
 
 def _cmd_plan(args) -> int:
@@ -65,6 +74,7 @@ def _cmd_resume(args) -> int:
     args.run_dir = job_safe_path(args.run_dir, "the run directory to resume")
     manifest = Manifest.load(args.run_dir)
     config = validate_config(manifest.config, manifest.path)
+    check_trackers(config, manifest.path)
     if args.from_stage:
         from w2s_ray.run.lock import lock_run_dir
 
@@ -74,11 +84,12 @@ def _cmd_resume(args) -> int:
     if Path(config.run_dir).resolve() != Path(args.run_dir).resolve():
         config = config.model_copy(update={"run_dir": args.run_dir})
     run(config)
-    return _finish(args.run_dir)
+    return _finish(args.run_dir, config.train.report_to)
 
 
 def _cmd_report(args) -> int:
-    return _finish(args.run_dir)
+    # Not logged to trackers: the run or resume that finished the run did, and again would be a second run there.
+    return _finish(args.run_dir, [])
 
 
 def _cmd_compare(args) -> int:

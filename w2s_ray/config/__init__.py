@@ -10,7 +10,7 @@ import importlib
 
 _WHERE = {**dict.fromkeys(("BASELINES", "DataConfig", "EvalConfig", "LoopConfig", "RayConfig", "RunConfig",
                            "ServeConfig", "TeacherConfig", "checked_scorers"), "run_config"),
-          **dict.fromkeys(("ConfigError", "load_config", "validate_config"), "loading")}
+          **dict.fromkeys(("ConfigError", "check_trackers", "load_config", "validate_config"), "loading")}
 __all__ = sorted(_WHERE)
 
 

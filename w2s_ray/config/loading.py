@@ -98,6 +98,20 @@ def load_config(path: str | Path, overrides: dict | None = None, sets: list[str]
     return validate_config(raw, path)
 
 
+def check_trackers(config: RunConfig, where: str | Path) -> None:
+    """Each tracker of train.report_to imports here, on the driver, which has the workers' packages (one
+    image, one lock): a missing one would otherwise fail only in the train workers, after generation.
+    ConfigError naming `where`, the field and the package. For the commands that train (`w2s run`,
+    `w2s resume`), not in load_config: `w2s plan` and `w2s serve` read the same config without a tracker,
+    and importing MLflow takes seconds."""
+    from w2s_ray.eval.trackers import missing_tracker
+
+    for tracker in config.train.report_to:
+        why = missing_tracker(tracker)
+        if why:
+            raise ConfigError(f"{where}: field 'train.report_to': {why}")
+
+
 def validate_config(raw: dict, where: str | Path) -> RunConfig:
     """RunConfig from a mapping (a config file's, or a manifest's); ConfigError naming `where` and
     every bad field, on one line."""

@@ -136,13 +136,13 @@ def _throughput(manifest: Manifest) -> dict[str, dict]:
 
 
 def render_markdown(report: dict) -> str:
-    levels = sorted({lvl for row in _rows(report) for lvl in row[1]["acc_by_level"]})
+    levels = sorted({lvl for row in model_rows(report) for lvl in row[1]["acc_by_level"]})
     lines = [f"# w2s-ray report: {report['run']}", "",
              "Greedy accuracy (%) on the test split, by level; PGR against the first weak teacher and the gold "
              "ceiling, with a 95% bootstrap interval over test problems.", "",
              "| model | acc | " + " | ".join(f"L{l}" for l in levels) + " | PGR | selected rows |",
              "|---|---|" + "---|" * len(levels) + "---|---|"]
-    for name, row in _rows(report):
+    for name, row in model_rows(report):
         cells = [f"{100 * row['acc_by_level'].get(l, float('nan')):.0f}" for l in levels]
         lines.append(f"| {name} | {100 * row['acc']:.1f} | " + " | ".join(cells)
                      + f" | {_pgr_cell(row)} | {row.get('selected_rows') or '-'} |")
@@ -193,7 +193,8 @@ def _rate(t: dict | None) -> str:
     return rate
 
 
-def _rows(report: dict) -> list[tuple[str, dict]]:
+def model_rows(report: dict) -> list[tuple[str, dict]]:
+    """(name, row) of every model in report.md's table: teachers, baselines, rounds, the recipe's students."""
     rows = [(f"weak: {n}", acc) for n, acc in report["teachers"].items() if acc]
     rows += [(name, acc) for name, acc in report["baselines"].items() if acc and name != "weak"]
     rows += [(f"round {r['round']}", r) for r in report["rounds"]]

@@ -75,8 +75,9 @@ class TrainConfig(_Strict):
     # None, a built-in ZeRO stage, or the path of a DeepSpeed JSON config.
     deepspeed: str | None = None
     logging: Literal["tensorboard", "none"] = "tensorboard"  # TensorBoard under RUN_DIR/tensorboard/
-    # More trackers for TRL's report_to; each reads its own environment (MLFLOW_TRACKING_URI,
-    # WANDB_PROJECT, WANDB_API_KEY, ...) and needs its package installed on the workers.
+    # More trackers for TRL's report_to, which also get the run report's metrics (eval/trackers.py); each
+    # reads its own environment (MLFLOW_TRACKING_URI, WANDB_PROJECT, WANDB_API_KEY, ...). Its package must
+    # import on the driver (`w2s run` and `w2s resume` check): the GPU image has both (requirements/gpu.lock).
     report_to: Annotated[list[Literal["tensorboard", "mlflow", "wandb"]], Added([])] = Field(default_factory=list)
     logging_steps: int = Field(default=1, ge=1)
     completion_only_loss: bool = True  # SFT: loss on the answer only, not on the question
