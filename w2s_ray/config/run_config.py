@@ -31,6 +31,9 @@ class RayConfig(_Strict):
     # files: workers' and engines' output stays in Ray's log files (linked as RUN_DIR/logs/ray), the
     # console gets one line per stage; console: everything, as Ray prints it.
     worker_logs: Literal["files", "console"] = "files"
+    # A long stage's progress line on the driver's output (rows or steps done, rate, loss, ETA): at
+    # most this often, plus one at each tenth done and one at the end.
+    progress_seconds: Annotated[float, NOT_HASHED] = Field(default=30.0, gt=0)
 
     @property
     def log_to_driver(self) -> bool:

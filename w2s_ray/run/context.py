@@ -17,6 +17,7 @@ from w2s_ray.raycluster.devices import Device, resolve_device
 from w2s_ray.raycluster.runtime import cluster_address, init_ray, quiet_ray_data, ray_logs_dir
 from w2s_ray.run.environment import environment
 from w2s_ray.run.lock import lock_run_dir
+from w2s_ray.run import progress
 from w2s_ray.run.manifest import Manifest
 from w2s_ray.train.train_job import STORAGE_DIRNAME
 
@@ -124,6 +125,7 @@ def open_run(config: RunConfig, data: tuple[dict, dict] | None = None) -> RunCon
         cuda_check.check_cluster(ray, embedded)
     manifest.note_environment(environment())  # after init_ray: it sets the env vars workers inherit
     link_ray_logs(run_dir)
+    progress.set_interval(config.ray.progress_seconds)
     if not config.ray.log_to_driver:
         quiet_ray_data()
     return RunContext(config, manifest, device, splits, stats, models)

@@ -18,6 +18,7 @@ from w2s_ray.eval.accuracy import accuracy_by_model
 from w2s_ray.generate.stage import generate
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult, run_stage
+from w2s_ray.run.progress import Progress, iter_rows
 from w2s_ray.run.stage_io import describe_checkpoint, read_output, write_stage
 from w2s_ray.run.stage_tags import Tag
 from w2s_ray.score.stage import score_dataset, scorers_fit_now
@@ -96,7 +97,7 @@ def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model:
         specs = ctx.config.scorers if teacher.scorers is None else teacher.scorers
         if ctx.engines.pool is not None and not scorers_fit_now(specs):  # engines stay up only where they leave room
             ctx.engines.release()
-        rows = score_dataset(ds, specs).take_all()
+        rows = list(iter_rows(score_dataset(ds, specs), Progress(f"score {key}", gen.rows)))
         score_seconds = time.perf_counter() - start
         rows.sort(key=lambda r: (r["problem_id"], r["sample_index"]))
         metrics = {
