@@ -1,62 +1,17 @@
-"""`python -m w2s_ray.smoke` (or jobs/gpu_smoke.py): what to run first on a GPU node (about two
-minutes), one line per part (illustrative):
-
-    PASS  cuda         1 x <GPU name>, torch <version> (CUDA 13.0), driver <version>
-    PASS  model        tiny model (128 hidden, 2 layers): forward on cuda:0, logits finite
-    PASS  vllm-tp1     8 rows, <n> tokens through 1 x vLLM(<dir>) on gpu in <s> s
-    SKIP  vllm-tp2     needs 2 GPUs, this node has 1
-    PASS  handoff      1 x vLLM(<dir>) released, its GPU memory free in <s> s
-    PASS  zero2-train  2 step(s) of ZeRO-2 on 1 GPU worker(s) over NCCL, loss <x>
-    PASS  serve        one completion from ray.serve.llm on gpu: '<text>'
-
-Every part runs the project's own path: the generate stage with a run's engine cache (vLLM engine
-actors, TP placement groups), the engine release with its GPU hand-off check (raycluster/
-gpu_handoff.py), the train job (Ray Train, DeepSpeed, TRL), the Serve app `w2s serve` deploys. The
-models are random tiny ones built here: the parts check the GPU stack, not what a model learned.
-Exit status: 0 when nothing failed, 1 when a part failed, 2 when torch sees no CUDA device.
-tests/test_gpu_smoke.py runs the same parts as pytest tests marked `gpu`.
-"""
+"""The smoke's parts, in the order they run; each returns its line's detail, raises Skip (why it does
+not apply on this node) or fails with the error a user would meet."""
 from __future__ import annotations
 
 import json
-import os
-import sys
-import tempfile
 import time
-import traceback
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+
+from w2s_ray.smoke.report import Skip, SmokeState
 
 PROBLEMS = 4
 SAMPLES = 2
 MAX_TOKENS = 8
-
-
-class Skip(Exception):
-    """A part that does not apply on this node (why, in the message)."""
-
-
-@dataclass
-class SmokeState:
-    """What the parts hand each other: the work directory, the model, the engines kept up."""
-
-    work_dir: Path
-    n_gpus: int = 0
-    model_dir: str | None = None
-    engines: object | None = None  # generate.engine_pool.EngineCache
-    problems: list[dict] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    part: str
-    status: str  # PASS, FAIL, SKIP
-    detail: str
-
-    def line(self) -> str:
-        return f"{self.status:<5} {self.part:<12} {self.detail}"
 
 
 def _on_a_gpu(fn, *args):
@@ -234,66 +189,3 @@ PARTS: list[tuple[str, Callable[[SmokeState], str]]] = [
     ("cuda", part_cuda), ("model", part_model), ("vllm-tp1", part_vllm_tp1), ("vllm-tp2", part_vllm_tp2),
     ("handoff", part_handoff), ("zero2-train", part_zero2_train), ("serve", part_serve),
 ]
-
-
-def run_parts(parts, state, out=None, verbose: bool = False) -> list[Outcome]:
-    """Each part in turn, one line as each ends; a part's failure does not stop the others."""
-    outcomes = []
-    for name, part in parts:
-        start = time.perf_counter()
-        try:
-            outcome = Outcome(name, "PASS", part(state))
-        except Skip as why:
-            outcome = Outcome(name, "SKIP", str(why))
-        except Exception as err:  # noqa: BLE001 - a failed part is reported, and the next one runs
-            outcome = Outcome(name, "FAIL", f"{type(err).__name__}: {' '.join(str(err).split())[:400]}")
-            if verbose:
-                traceback.print_exc()
-        outcomes.append(outcome)
-        print(f"{outcome.line()}  [{time.perf_counter() - start:.0f} s]", file=out or sys.stdout, flush=True)
-    return outcomes
-
-
-def exit_code(outcomes: list[Outcome]) -> int:
-    return 1 if any(o.status == "FAIL" for o in outcomes) else 0
-
-
-def no_gpu_reason() -> str | None:
-    """Why this machine cannot run the smoke on an embedded Ray (cuda_check's phrase), or None."""
-    from w2s_ray.raycluster.cuda_check import cuda_problem
-
-    return cuda_problem()
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    verbose = "--verbose" in argv or "-v" in argv
-    from w2s_ray.raycluster.runtime import cluster_address, init_ray, shutdown_ray
-
-    # An embedded Ray's GPUs are this machine's (asked before Ray starts); a cluster's, its GPU nodes'.
-    problem = no_gpu_reason() if cluster_address() is None else None
-    if problem:
-        print(f"w2s smoke: no CUDA device: {problem}", file=sys.stderr, flush=True)
-        return 2
-    ray = init_ray()
-    try:
-        if ray.cluster_resources().get("GPU", 0) < 1:
-            print("w2s smoke: no CUDA device: the Ray cluster has no GPU", file=sys.stderr, flush=True)
-            return 2
-        # On a cluster the parts' workers read the model from here: storage every node sees.
-        with tempfile.TemporaryDirectory(prefix="w2s-smoke-", dir=os.environ.get("W2S_SHARED_DIR")) as work:
-            state = SmokeState(Path(work))
-            try:
-                outcomes = run_parts(PARTS, state, verbose=verbose)
-            finally:
-                if state.engines is not None:
-                    state.engines.release()
-    finally:
-        shutdown_ray()
-    failed = [o.part for o in outcomes if o.status == "FAIL"]
-    print(f"w2s smoke: {'FAILED: ' + ', '.join(failed) if failed else 'all parts passed or skipped'}", flush=True)
-    return exit_code(outcomes)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
