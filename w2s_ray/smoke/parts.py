@@ -77,8 +77,8 @@ def part_model(state: SmokeState) -> str:
     from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, save_model_dir
     from w2s_ray.models.word_tokenizer import build_world_tokenizer
 
-    # Head size 64 (vLLM's GPU attention takes it) and 2 heads (tensor parallel 2 splits them).
-    shape = TinyLlamaShape(hidden=128, layers=2, heads=2)
+    # Head size 64 (every vLLM GPU attention backend takes it); 2 heads, 2 KV heads: TP 2 splits them.
+    shape = TinyLlamaShape(hidden=128, layers=2, heads=2, head_dim=64)
     tokenizer = build_world_tokenizer()
     state.model_dir = str(save_model_dir(build_tiny_llama(tokenizer, shape, seed=0), tokenizer,
                                          state.work_dir / "model"))
