@@ -1,12 +1,12 @@
 """The GPU hand-off on a machine without a GPU (tests/test_gpu_handoff.py runs this in a process of its
 own: its Ray declares one GPU, which the session's CPU Ray must not).
 
-    python -m tests.gpu_handoff_standin HELD_READS:TIMEOUT_S [HELD_READS:TIMEOUT_S ...]
+    python -m tests.gpu_handoff_standin HELD_READS:TIMEOUT_S ... [taken]
 
 A stand-in engine takes the one GPU Ray has and starts a child process in a session of its own, as
 vLLM's engine core is started; `EnginePool.shutdown` kills the engine as it kills a real one. The
 stand-in reader says the GPU's memory is held while that child lives, with its pid, as NVML would,
-and ends the child after HELD_READS reads (inf: never). Prints a JSON line per hand-off (one Ray for
+and ends the child after HELD_READS reads (inf: never). `taken`: another actor holds the GPU instead. Prints a JSON line per hand-off (one Ray for
 all): whether it succeeded, the reads, or its error.
 """
 from __future__ import annotations
@@ -104,10 +104,27 @@ def handoff(ray, held_reads: float, timeout_s: float) -> dict:
     return result
 
 
+def taken(ray) -> dict:
+    """Other work holds the GPU Ray would give the probe (a Serve replica, another run): not our leak."""
+    from w2s_ray.raycluster import gpu_handoff
+
+    holder = ray.remote(StandinEngine).options(num_gpus=1, num_cpus=0).remote(hold_s=0)
+    ray.get(holder.ready.remote())
+    try:
+        return {"ok": True, "readings": len(gpu_handoff.wait_for_free_gpus(1, "1 x vLLM(other)", timeout_s=2))}
+    except gpu_handoff.GpuStillHeldError as err:
+        return {"ok": False, "error": str(err)}
+    finally:
+        ray.kill(holder)
+
+
 if __name__ == "__main__":
     ray = start_ray()
     try:
         for arg in sys.argv[1:]:
+            if arg == "taken":
+                print("RESULT " + json.dumps(taken(ray)), flush=True)
+                continue
             held, timeout = arg.split(":")
             print("RESULT " + json.dumps(handoff(ray, float(held), float(timeout))), flush=True)
     finally:

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def handoffs() -> list[dict]:
-    """Two releases in one Ray: the core ends after 3 reads (bound 120 s); it never does (bound 3 s)."""
-    proc = subprocess.Popen([sys.executable, "-m", "tests.gpu_handoff_standin", "3:120", "inf:3"],
+    """In one Ray: the core ends after 3 reads (bound 120 s); it never does (bound 3 s); other work
+    holds the GPU (bound 2 s). Its stderr comes back as the last item."""
+    proc = subprocess.Popen([sys.executable, "-m", "tests.gpu_handoff_standin", "3:120", "inf:3", "taken"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=shell_env(),
                             start_new_session=True)
     try:
@@ -31,8 +32,8 @@ def handoffs() -> list[dict]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     results = [json.loads(line.removeprefix("RESULT ")) for line in out.splitlines() if line.startswith("RESULT ")]
-    assert len(results) == 2, out[-2000:] + err[-4000:]
-    return results
+    assert len(results) == 3, out[-2000:] + err[-4000:]
+    return [*results, err]
 
 
 def test_a_release_waits_for_the_engine_core_left_behind_then_hands_the_gpu_over(handoffs):
@@ -50,6 +51,12 @@ def test_a_gpu_still_held_past_the_bound_stops_naming_the_node_and_the_pid(hando
     assert error.startswith("after releasing 1 x vLLM(standin), GPU memory was still in use 3 s later")
     assert f"held by pid {result['child']} (standin-engine-core, 9.0 GiB)" in error
     assert "GPU 0 on node " in error and "(127.0.0.1)" in error and "9.0 of 10.0 GiB in use" in error
+
+
+def test_gpus_that_other_work_took_are_said_in_a_line_not_an_error(handoffs):
+    assert handoffs[2] == {"ok": True, "readings": 0}
+    assert ("GPU hand-off after releasing 1 x vLLM(other): 1 of 1 GPU(s) not checked, none free within 2 s"
+            in handoffs[3])
 
 
 def test_the_probe_reads_until_free_and_stops_at_its_deadline():

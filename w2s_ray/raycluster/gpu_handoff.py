@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,22 +130,22 @@ def wait_for_free_gpus(n_gpus: int, what: str, *, timeout_s: float = HANDOFF_TIM
                        fraction: float = FREE_FRACTION,
                        read: Callable[[], list[GpuMemory]] | None = None) -> list[GpuMemory]:
     """After `what` released `n_gpus` whole GPUs: wait until as many GPUs are Ray's to give and report
-    their memory free; the readings. GpuStillHeldError past `timeout_s`. `read`: how a probe reads
-    its GPU; None: read_gpu_memory (a stand-in replaces it on machines without a GPU)."""
+    their memory free; the readings. GpuStillHeldError when a GPU Ray gave still has its memory in use
+    past `timeout_s`; a GPU Ray never gives (other work took it) is said in a line, not an error.
+    `read`: how a probe reads its GPU; None: read_gpu_memory (a stand-in replaces it without a GPU)."""
     import ray
 
     read = read or read_gpu_memory
     deadline = time.time() + timeout_s
     probe = ray.remote(num_gpus=1, num_cpus=0, max_calls=1, max_retries=0)(probe_until_free)
     refs = [probe.remote(read, fraction, deadline, poll_s) for _ in range(n_gpus)]
-    ready, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout_s + _GET_SLACK_S)
+    ready, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout_s + min(_GET_SLACK_S, timeout_s))
     for ref in pending:
         ray.cancel(ref, force=True)
-    if pending:
-        raise GpuStillHeldError(
-            f"after releasing {what}, Ray did not free {len(pending)} of its {n_gpus} GPU(s) within "
-            f"{timeout_s:g} s (their actors still alive, or other work took the GPUs); `ray list actors "
-            f"--filter state=ALIVE` shows who holds them")
+    if pending:  # other work (a Serve replica, another run) took the GPUs Ray freed: theirs to hold
+        print(f"[generate] GPU hand-off after releasing {what}: {len(pending)} of {n_gpus} GPU(s) not checked, "
+              f"none free within {timeout_s:g} s (`ray list actors --filter state=ALIVE` shows who holds them)",
+              file=sys.stderr, flush=True)
     readings = [r for batch in ray.get(ready) for r in batch]
     held = [r for r in readings if not r.is_free(fraction)]
     if held:
