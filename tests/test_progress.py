@@ -40,6 +40,7 @@ def test_lines_come_every_interval_and_at_each_tenth_and_at_the_end():
                                             "17 tokens/s, ETA 2m44s")
     assert _at(progress, clock, 38, 35) is not None  # two tenths at once: one line
     assert _at(progress, clock, 39, 39) is None
+    assert _at(progress, clock, 90, 100) is None  # all done: finish() says so
     clock.now = 1100.0
     final = progress.finish(100)
     assert final.startswith("[progress] generate weak: 100/100 rows (100 %), ") and final.endswith("took 1m40s")

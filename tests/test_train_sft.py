@@ -156,7 +156,7 @@ def test_sft_on_two_workers_learns_saves_safetensors_and_stays_on_loopback(
     assert watch.seen and not exposed, f"listening beyond loopback during training: {exposed}"
     # Rank 0's steps and loss reach the driver's output (run/progress.py), the last line at least.
     progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[progress] train")]
-    assert progress and progress[-1].startswith("[progress] train round_1: 8/8 steps (100 %), "), progress
+    assert progress and progress[-1].startswith("[progress] train round_1/student: 8/8 steps (100 %), "), progress
     assert f"loss {metrics['final_train_loss']:.4f}" in progress[-1]
 
 

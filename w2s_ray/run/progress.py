@@ -64,7 +64,8 @@ class Progress:
             now = self.clock()
             tenths = math.floor(10 * self.done / self.total) if self.total else 0
             due = now - self.last_line_at >= self.every_s or tenths > self._tenths_shown
-            if self._finished or not due or self.done == 0:
+            # All done is finish()'s line (with the time taken), not one more before it.
+            if self._finished or not due or self.done == 0 or 0 < self.total <= self.done:
                 return None
             return self._emit(now, tenths)
 

@@ -156,7 +156,7 @@ def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: Model
         # An earlier attempt may have published `out` and died before the manifest recorded it:
         # unrecorded work is not a finished stage, so it is redone.
         result = train_objective(rows, ctx.model_path(base_model), out, config, ctx.device,
-                         log_dir=ctx.run_dir / "tensorboard" / key.replace("/", "_"), overwrite=True)
+                         log_dir=ctx.run_dir / "tensorboard" / key.replace("/", "_"), overwrite=True, label=key)
         return StageResult(outputs={"model": describe_checkpoint(out)}, rows_in=len(rows),
                            rows_out=len(rows), metrics=result.metrics)
 

@@ -100,11 +100,13 @@ def run_train_job(
     provenance: dict | None = None,
     log_dir: str | Path | None = None,
     overwrite: bool = False,
+    label: str | None = None,
 ) -> TrainResult:
     """Run `loop` on config.num_workers Ray Train workers over the (validated) rows, starting from
     base_model_dir, and publish its model to out_dir.
 
     train_config.json records the config, the base model, the rows' count and hash, and `provenance`.
+    `label` names the run in its progress lines (default: out_dir's last two parts).
     """
     out_dir = Path(out_dir).resolve()
     refuse_existing(out_dir, overwrite)  # now, not after an hour of training
@@ -157,7 +159,7 @@ def run_train_job(
         ),
     )
     started = time.perf_counter()
-    progress = Progress(f"train {out_dir.parent.name}", total=0, unit="steps")
+    progress = Progress(f"train {label or f'{out_dir.parent.name}/{out_dir.name}'}", total=0, unit="steps")
     try:
         with _sigint_restored(), Poller(lambda: _show_progress(board, progress), min(BOARD_POLL_S, progress.every_s)):
             result = trainer.fit()
