@@ -108,3 +108,23 @@ def test_a_cluster_without_gpus_is_refused_and_busy_gpus_are_not(monkeypatch, no
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     cuda_check.check_cluster(FakeRay({"CPU": 8.0, "GPU": 1.0}), embedded=False)
 
+
+
+def test_serve_checks_the_gpu_at_start_up_as_a_run_does(tmp_path, monkeypatch, capsys, cuda_build_without_a_gpu):
+    """`w2s serve RUN_DIR` of a gpu run on a machine whose torch sees no GPU: the run's one line, exit 2,
+    before Ray starts (it resolved the device after Ray and never checked it)."""
+    from w2s_ray.config import load_config
+    from w2s_ray.run.manifest import Manifest
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    import ray
+
+    started = []
+    monkeypatch.setattr(ray, "init", lambda *a, **k: started.append(1))
+    config = load_config(gpu_config(tmp_path))
+    Manifest.create(tmp_path / "run", config.model_dump(mode="json"), config.config_hash())
+    assert main(["serve", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("w2s: ray.device is gpu, but on this machine: torch.cuda.is_available() is False")
+    assert not started

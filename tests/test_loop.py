@@ -61,6 +61,12 @@ def test_a_run_writes_parquet_per_stage_a_manifest_and_a_report(clean_run):
     assert [r["round"] for r in report["rounds"]] == [1] and report["rounds"][0]["selected_rows"] == 24
     assert set(report["baselines"]) >= {"weak", "strong_base", "ceiling", "full_weak_ft"}
     assert (run_dir / "report.png").stat().st_size > 1000 and "round 1" in out
+    # worker_logs: files, the default: the console has each long stage's progress (its last line at
+    # least), and RUN_DIR/logs/ray real copies of the workers' output, not a link into /tmp/ray.
+    for stage in ("generate weak: ", "score round_1/generate_strong: ", "train round_1/train: "):
+        assert f"[progress] {stage}" in out, stage
+    logs = run_dir / "logs" / "ray"
+    assert not logs.is_symlink() and any(p.is_file() and not p.is_symlink() for p in logs.glob("session_*/worker-*"))
 
 
 def test_killed_in_train_then_resumed_equals_uninterrupted(tmp_path, clean_run):

@@ -49,12 +49,13 @@ def ctx(tmp_path, monkeypatch):
                                        "eval": {"scorers": [{"name": "answer_check"}]},
                                        "weak": [{"name": "wa", "model": "m", "scorers": [{"name": "majority_vote"}]}]})
     ran = {}
-    gen = SimpleNamespace(engine="stand-in", seconds=1.0, startup_seconds=0.0, generated_tokens=1, tokens_per_s=1.0)
+    gen = SimpleNamespace(engine="stand-in", rows=1, seconds=1.0, startup_seconds=0.0, generated_tokens=1,
+                          tokens_per_s=1.0)
     monkeypatch.setattr(steps, "generate", lambda problems, teacher, *a, **kw: (teacher.name, gen))
 
     def score_dataset(ds, specs):  # ds: the stand-in generate's "dataset", the teacher's name
         ran[ds] = [spec.name for spec in specs]
-        return SimpleNamespace(take_all=lambda: [{"problem_id": "p", "sample_index": 0, "model": ds}])
+        return SimpleNamespace(iter_rows=lambda: iter([{"problem_id": "p", "sample_index": 0, "model": ds}]))
 
     monkeypatch.setattr(steps, "score_dataset", score_dataset)
     context = RunContext(config, Manifest.create(tmp_path, {}, "h"), None, {}, {})

@@ -122,7 +122,7 @@ class ListenerWatch(threading.Thread):
 
 @pytest.mark.slow
 def test_sft_on_two_workers_learns_saves_safetensors_and_stays_on_loopback(
-    ray_for_training, base_model, rows, tmp_path
+    ray_for_training, base_model, rows, tmp_path, capsys
 ):
     out = tmp_path / "round_1" / "student"
     watch = ListenerWatch()
@@ -154,6 +154,10 @@ def test_sft_on_two_workers_learns_saves_safetensors_and_stays_on_loopback(
     # The rendezvous store and every Ray process listened on loopback only, during training too.
     exposed = [entry for entry in watch.seen if entry[0] not in LOOPBACK_ADDRESSES]
     assert watch.seen and not exposed, f"listening beyond loopback during training: {exposed}"
+    # Rank 0's steps and loss reach the driver's output (run/progress.py), the last line at least.
+    progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[progress] train")]
+    assert progress and progress[-1].startswith("[progress] train round_1/student: 8/8 steps (100 %), "), progress
+    assert f"loss {metrics['final_train_loss']:.4f}" in progress[-1]
 
 
 @pytest.mark.slow

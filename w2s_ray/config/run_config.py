@@ -28,9 +28,12 @@ class RayConfig(_Strict):
     address: Annotated[str | None, NOT_HASHED] = None  # None: RAY_ADDRESS, else an embedded Ray on 127.0.0.1
     num_cpus: int | None = Field(default=None, ge=1)  # embedded Ray only
     device: Literal["auto", "cpu", "gpu"] = "auto"  # auto: GPU when the cluster has one
-    # files: workers' and engines' output stays in Ray's log files (linked as RUN_DIR/logs/ray), the
-    # console gets one line per stage; console: everything, as Ray prints it.
+    # files: workers' and engines' output stays in Ray's log files (copied into RUN_DIR/logs/ray at each
+    # stage's end), the console gets the stages' lines and progress; console: everything, as Ray prints it.
     worker_logs: Literal["files", "console"] = "files"
+    # A long stage's progress line on the driver's output (rows or steps done, rate, loss, ETA): at
+    # most this often, plus one at each tenth done and one at the end.
+    progress_seconds: Annotated[float, NOT_HASHED] = Field(default=30.0, gt=0)
 
     @property
     def log_to_driver(self) -> bool:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from w2s_ray.generate.finish import vllm_end
 from w2s_ray.raycluster.devices import Device
 from w2s_ray.raycluster.free_resources import ROW_TASK_CPUS
+from w2s_ray.raycluster.gpu_handoff import HANDOFF_TIMEOUT_S, wait_for_free_gpus
 
 # Restarts of a dead engine, and re-sends of the batch it held: a killed engine process costs its
 # start-up, not the stage.
@@ -32,6 +33,8 @@ MAX_MERGED_REQUESTS = 2048
 # Batches in flight per engine: the one it serves and the next, ready when it is done (each waits in a
 # Ray Data task: more only start more Ray workers to wait).
 BATCHES_IN_FLIGHT_PER_ENGINE = 2
+# The longest a CPU engine's release waits for its actor to die (its CPUs free for the next stage).
+ENGINE_EXIT_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -154,14 +157,21 @@ class EnginePool:
 
         for actor in [*self.engines, *([self.router] if self.router is not None else [])]:
             ray.kill(actor, no_restart=True)
-        for engine in self.engines:  # returns once the engine is dead: its CPUs / GPUs are free
-            try:
-                ray.get(engine.ready.options(max_task_retries=0).remote(), timeout=30)
-            except ray.exceptions.RayError:
-                pass
+        on_gpu = self.spec.device == "gpu" and bool(self.engines)
+        if not on_gpu:
+            for engine in self.engines:  # returns once the engine is dead: its CPUs are free
+                try:
+                    ray.get(engine.ready.options(max_task_retries=0).remote(), timeout=ENGINE_EXIT_TIMEOUT_S)
+                except ray.exceptions.RayError:
+                    pass
         for group in self.groups:
             remove_placement_group(group)
+        n_gpus = len(self.engines) * self.spec.tensor_parallel_size
         self.engines, self.groups, self.router = [], [], None
+        if on_gpu:
+            # Ray freeing the GPUs is not their memory being free (gpu_handoff.py): the probes start
+            # once the engines are dead and wait, within a bound, for the memory too.
+            wait_for_free_gpus(n_gpus, self.spec.describe(), timeout_s=HANDOFF_TIMEOUT_S)
 
 
 class EngineCache:

@@ -19,6 +19,7 @@ from w2s_ray.generate.hf_engine import build_hf_generator
 from w2s_ray.generate.vllm_engine import engine_spec, vllm_available
 from w2s_ray.raycluster.devices import Device, engine_actor_resources
 from w2s_ray.raycluster.free_resources import ROW_TASK_CPUS, fit_pool, free_resources, total_resources
+from w2s_ray.run.progress import Progress, materialize
 from w2s_ray.text.answers import DEFAULT_MARKERS, extract_answer
 from w2s_ray.text.prompts import build_prompt
 
@@ -127,7 +128,8 @@ def generate(problems: Sequence[dict], teacher: TeacherConfig, model_path: str, 
             ds = dataset_through_pool(requests, pool, teacher.batch_size)
         else:
             ds = build_hf_generator(teacher, model_path, device)(ray.data.from_items(requests))
-        ds = ds.map(partial(_finish, markers=tuple(markers)), num_cpus=ROW_TASK_CPUS).materialize()
+        ds = ds.map(partial(_finish, markers=tuple(markers)), num_cpus=ROW_TASK_CPUS)
+        ds = materialize(ds, Progress(f"generate {teacher.name}", len(requests)), count_tokens="n_generated_tokens")
     finally:
         if own:
             engines.release()

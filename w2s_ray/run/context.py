@@ -17,7 +17,9 @@ from w2s_ray.raycluster.devices import Device, resolve_device
 from w2s_ray.raycluster.runtime import cluster_address, init_ray, quiet_ray_data, ray_logs_dir
 from w2s_ray.run.environment import environment
 from w2s_ray.run.lock import lock_run_dir
+from w2s_ray.run import progress
 from w2s_ray.run.manifest import Manifest
+from w2s_ray.run.ray_logs import RayLogCopy, prepare_logs_dir
 from w2s_ray.train.train_job import STORAGE_DIRNAME
 
 
@@ -65,20 +67,6 @@ class RunContext:
         })
 
 
-def link_ray_logs(run_dir: Path) -> None:
-    """RUN_DIR/logs/ray -> this session's Ray log directory (engines, train workers, Ray itself)."""
-    logs = ray_logs_dir()
-    if logs is None:
-        return
-    link = run_dir / "logs" / "ray"
-    link.parent.mkdir(exist_ok=True)
-    if link.is_symlink():
-        link.unlink()
-    elif link.exists():  # a copied run directory brings the old logs as a real directory: keep them
-        return
-    link.symlink_to(logs, target_is_directory=True)
-
-
 def clean_leftovers(manifest: Manifest) -> list[Path]:
     """Remove what a killed attempt left: checkpoints being published (`*.tmp-*` beside a stage's
     model) and Ray Train's state of stages not complete. Only this process writes the run (lock),
@@ -123,7 +111,11 @@ def open_run(config: RunConfig, data: tuple[dict, dict] | None = None) -> RunCon
     if device == "gpu":  # a cluster's GPUs are checked where they are (its head usually has none)
         cuda_check.check_cluster(ray, embedded)
     manifest.note_environment(environment())  # after init_ray: it sets the env vars workers inherit
-    link_ray_logs(run_dir)
+    prepare_logs_dir(run_dir)
+    logs = ray_logs_dir()
+    if logs is not None:  # a driver joined to a remote cluster may have none on its node
+        manifest.stage_end_hooks.append(RayLogCopy(run_dir, logs).sync)
+    progress.set_interval(config.ray.progress_seconds)
     if not config.ray.log_to_driver:
         quiet_ray_data()
     return RunContext(config, manifest, device, splits, stats, models)

@@ -68,6 +68,8 @@ class Manifest:
         self.run_dir = Path(run_dir).resolve()
         self.path = self.run_dir / MANIFEST_FILE
         self._data = data
+        # Called with a stage's key when it ends, finished or failed (a run copies its Ray logs).
+        self.stage_end_hooks: list[Callable[[str], object]] = []
 
     @classmethod
     def create(cls, run_dir: str | Path, config: Mapping[str, Any], config_hash: str) -> "Manifest":
@@ -330,7 +332,11 @@ def run_stage(manifest: Manifest, key: str, fn: Callable[[], StageResult],
         return StageResult.from_record(record, resumed=True)
 
     started, t0 = now_iso(), time.perf_counter()
-    result = fn()
+    try:
+        result = fn()
+    finally:
+        for hook in manifest.stage_end_hooks:
+            hook(key)
     if not isinstance(result, StageResult):
         raise TypeError(f"stage {key!r} function returned {type(result).__name__}, expected a StageResult")
     seconds = round(time.perf_counter() - t0, 3)

@@ -142,6 +142,9 @@ def _ignoring_signals():
 
 
 def _shutdown(server: StudentServer) -> None:
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():  # the server stopped before Ray (a start-up check)
+        return
     from ray import serve
 
     from w2s_ray.raycluster.runtime import cluster_address, shutdown_ray

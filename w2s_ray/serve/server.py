@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from w2s_ray.config import RunConfig
+from w2s_ray.raycluster import cuda_check
 from w2s_ray.raycluster.devices import resolve_device
 from w2s_ray.raycluster.runtime import LOOPBACK, cluster_address, init_ray, ray_logs_dir
 from w2s_ray.run.manifest import MANIFEST_FILE, ManifestError
@@ -79,7 +80,12 @@ class StudentServer:
     def start(self) -> None:
         """Start Serve (HTTP on serve.host:serve.port) and deploy the latest promotion, if there is one."""
         check_exposure(self.config)
-        init_ray_for_serving(self.config)
+        # The same start-up GPU check as a run's (run/context.py open_run): a GPU server without a
+        # usable GPU stops here in one line, not in a replica that Serve restarts forever.
+        embedded = cluster_address(self.config.ray.address) is None
+        if self.config.ray.device == "gpu" and embedded:
+            cuda_check.check_this_machine()
+        ray = init_ray_for_serving(self.config)
         from ray import serve  # after init_ray: importing ray first fixes the driver's auth mode (raycluster/runtime.py)
 
         logs = ray_logs_dir()
@@ -87,6 +93,8 @@ class StudentServer:
             _log(f"replica and engine logs: {logs}")
 
         self.device = resolve_device(self.config.ray.device)
+        if self.device == "gpu":
+            cuda_check.check_cluster(ray, embedded)
         self.port = self.config.serve.port or _free_port(self.config.serve.host)
         serve.start(http_options={"host": self.config.serve.host, "port": self.port})
         if (self.run_dir / MANIFEST_FILE).exists():  # `w2s run --serve` starts before the manifest

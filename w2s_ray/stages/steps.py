@@ -18,6 +18,7 @@ from w2s_ray.eval.accuracy import accuracy_by_model
 from w2s_ray.generate.stage import generate
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult, run_stage
+from w2s_ray.run.progress import Progress, iter_rows
 from w2s_ray.run.stage_io import describe_checkpoint, read_output, write_stage
 from w2s_ray.run.stage_tags import Tag
 from w2s_ray.score.stage import score_dataset, scorers_fit_now
@@ -96,7 +97,7 @@ def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model:
         specs = ctx.config.scorers if teacher.scorers is None else teacher.scorers
         if ctx.engines.pool is not None and not scorers_fit_now(specs):  # engines stay up only where they leave room
             ctx.engines.release()
-        rows = score_dataset(ds, specs).take_all()
+        rows = list(iter_rows(score_dataset(ds, specs), Progress(f"score {key}", gen.rows)))
         score_seconds = time.perf_counter() - start
         rows.sort(key=lambda r: (r["problem_id"], r["sample_index"]))
         metrics = {
@@ -155,7 +156,7 @@ def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: Model
         # An earlier attempt may have published `out` and died before the manifest recorded it:
         # unrecorded work is not a finished stage, so it is redone.
         result = train_objective(rows, ctx.model_path(base_model), out, config, ctx.device,
-                         log_dir=ctx.run_dir / "tensorboard" / key.replace("/", "_"), overwrite=True)
+                         log_dir=ctx.run_dir / "tensorboard" / key.replace("/", "_"), overwrite=True, label=key)
         return StageResult(outputs={"model": describe_checkpoint(out)}, rows_in=len(rows),
                            rows_out=len(rows), metrics=result.metrics)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from w2s_ray.raycluster.devices import Device, train_scaling
+from w2s_ray.run.progress import Poller, Progress, ProgressBoard
 from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.deepspeed_configs import resolve_deepspeed
 from w2s_ray.train.publish import place_checkpoint, publish_dir, refuse_existing, write_json
@@ -27,6 +28,7 @@ from w2s_ray.train.worker_runtime import default_torch_extensions_dir
 
 STORAGE_DIRNAME = ".ray_train"  # Ray Train's run state, beside out_dir rather than in ~/ray_results
 ATTEMPTS_FILE = "w2s_attempts"
+BOARD_POLL_S = 2.0  # how often the driver reads rank 0's progress (the lines themselves: run/progress.py)
 
 
 class TrainResult(BaseModel):
@@ -80,6 +82,14 @@ def _sigint_restored():
             signal.signal(signal.SIGINT, previous)
 
 
+def _show_progress(board, progress: Progress) -> None:
+    import ray
+
+    state = ray.get(board.get.remote(), timeout=BOARD_POLL_S * 5)
+    if state.get("step"):
+        progress.update(state["step"], total=state.get("total"), loss=state.get("loss"))
+
+
 def run_train_job(
     loop: Callable[[dict], None],
     rows: list[dict],
@@ -90,11 +100,13 @@ def run_train_job(
     provenance: dict | None = None,
     log_dir: str | Path | None = None,
     overwrite: bool = False,
+    label: str | None = None,
 ) -> TrainResult:
     """Run `loop` on config.num_workers Ray Train workers over the (validated) rows, starting from
     base_model_dir, and publish its model to out_dir.
 
     train_config.json records the config, the base model, the rows' count and hash, and `provenance`.
+    `label` names the run in its progress lines (default: out_dir's last two parts).
     """
     out_dir = Path(out_dir).resolve()
     refuse_existing(out_dir, overwrite)  # now, not after an hour of training
@@ -126,6 +138,9 @@ def run_train_job(
         "tensorboard_dir": tb_dir,
         "report_to": config.trackers(tb_dir) or "none",
     }
+    # Rank 0 writes its step and loss here; the driver prints them as the run goes (run/progress.py).
+    board = ray.remote(ProgressBoard).options(num_cpus=0).remote()
+    loop_config["progress_board"] = board
     storage = out_dir.parent / STORAGE_DIRNAME
     run_name = f"{out_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     # Rank 0 adds a line per attempt: Ray Train's result does not say how often it restarted.
@@ -144,11 +159,15 @@ def run_train_job(
         ),
     )
     started = time.perf_counter()
+    progress = Progress(f"train {label or f'{out_dir.parent.name}/{out_dir.name}'}", total=0, unit="steps")
     try:
-        with _sigint_restored():
+        with _sigint_restored(), Poller(lambda: _show_progress(board, progress), min(BOARD_POLL_S, progress.every_s)):
             result = trainer.fit()
     except Exception as err:  # Ray Train wraps the worker's exception; keep its message visible
         raise TrainingFailed(f"training for {out_dir} failed: {err}") from err
+    finally:
+        ray.kill(board)
+    progress.finish(result.metrics.get("steps", progress.done), loss=result.metrics.get("final_train_loss"))
     if result.checkpoint is None:
         raise TrainingFailed(f"training for {out_dir} finished without reporting a model")
     metrics = {**result.metrics, "wall_seconds": time.perf_counter() - started,

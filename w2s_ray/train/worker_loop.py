@@ -137,6 +137,22 @@ def step_timer():
     return StepTimer()
 
 
+def progress_reporter(board):
+    """A trainer callback for rank 0: its step, the run's total and the last logged loss, to the
+    driver's ProgressBoard (run/progress.py), fire and forget."""
+    from transformers import TrainerCallback
+
+    class ReportProgress(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            board.put.remote(step=state.global_step, total=state.max_steps)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                board.put.remote(loss=float(logs["loss"]))
+
+    return ReportProgress()
+
+
 def record_attempt(attempts_file: str | None) -> None:
     """Rank 0 appends a line per attempt to the run's storage (shared by every worker, as Ray Train
     requires), so the driver can report how often the worker group was restarted."""
@@ -184,6 +200,8 @@ def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure,
             trainer.add_callback(keeper)
         timer = step_timer()
         trainer.add_callback(timer)
+        if loop_config.get("progress_board") is not None and world_rank() == 0:
+            trainer.add_callback(progress_reporter(loop_config["progress_board"]))
         # train_runtime counts the training loop only, not DeepSpeed's engine set-up (~6 s on CPU).
         train_seconds = trainer.train().metrics["train_runtime"]
         metrics = {**measure(trainer, config, len(rows), train_seconds), **timer.summary()}

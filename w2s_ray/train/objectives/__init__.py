@@ -53,12 +53,14 @@ def get_objective(name: str) -> Objective:
 
 
 def train_objective(rows: Sequence[dict], base_model_dir: str | Path, out_dir: str | Path, config,
-                    device: str = "cpu", log_dir: str | Path | None = None, overwrite: bool = False):
+                    device: str = "cpu", log_dir: str | Path | None = None, overwrite: bool = False,
+                    label: str | None = None):
     """Train with config.objective's loop on its validated rows; publish the model at out_dir
-    (train_job.run_train_job: complete or not at all). Ray must be initialised."""
+    (train_job.run_train_job: complete or not at all). Ray must be initialised. `label`: the run's
+    name for it in progress lines (its stage key)."""
     from w2s_ray.train.train_job import run_train_job
 
     objective = get_objective(config.objective)
     clean = objective.rows(rows)
     return run_train_job(objective.loop, clean, base_model_dir, config, device, out_dir, log_dir=log_dir,
-                         overwrite=overwrite)
+                         overwrite=overwrite, label=label)

@@ -1,0 +1,6 @@
+"""`python -m w2s_ray.smoke`."""
+import sys
+
+from w2s_ray.smoke import main
+
+sys.exit(main())
