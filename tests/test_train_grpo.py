@@ -193,3 +193,51 @@ def test_a_short_run_raises_positive_and_lowers_negative_advantage_completions(r
     assert sum(margin_gain) / len(margin_gain) > 0.3, margin_gain
     assert sum(g > 0 for g in margin_gain) >= 6, margin_gain
     assert sum(change[1::2]) < 0  # the wrong answers lost probability
+
+
+def process_rollouts(base_model: Path, rollouts: list[dict]) -> list[dict]:
+    """The same right/wrong pairs with per-token process advantages: a step per line, every step of
+    the right solution rewarded 1, the wrong one's steps 1 but its final answer line 0."""
+    from transformers import AutoTokenizer
+
+    from w2s_ray.select.advantages import process_advantages, token_ends_from_char_ends
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    rows = []
+    for right, bad in zip(rollouts[::2], rollouts[1::2]):
+        rewards, ends, lengths = [], [], []
+        for row, last_reward in ((right, 1.0), (bad, 0.0)):
+            text = row["completion"]
+            encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            char_ends = [k + 1 for k, ch in enumerate(text) if ch == "\n"] + [len(text)]
+            n_tokens = len(encoded.input_ids) + 1  # EOS, part of the last step
+            step_ends = token_ends_from_char_ends(encoded.offset_mapping, char_ends)[:-1] + [n_tokens - 1]
+            rewards.append([1.0] * (len(step_ends) - 1) + [last_reward])
+            ends.append(step_ends)
+            lengths.append(n_tokens)
+        for row, advantages in zip((right, bad), process_advantages(rewards, ends, lengths)):
+            rows.append({"prompt": row["prompt"], "completion": row["completion"], "advantages": advantages})
+    return rows
+
+
+@pytest.mark.slow
+def test_process_advantages_with_zero2_on_two_workers_and_lora_merge_into_a_plain_model(
+        ray_local, base_model, rollouts, tmp_path):
+    from safetensors.torch import load_file
+
+    rows = process_rollouts(base_model, rollouts)
+    assert min(rows[1]["advantages"]) < 0 < min(rows[0]["advantages"])  # the wrong answer's step is negative
+    out = tmp_path / "grpo-zero2-lora"
+    lora = LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj"])
+    config = TrainConfig(objective="grpo", num_workers=2, deepspeed="zero2", lora=lora, epochs=4,
+                         per_device_batch_size=4, lr=2e-2, max_length=256, logging="none")
+    result = train_objective(rows, base_model, out, config, device="cpu")
+
+    assert result.metrics["steps"] == 8
+    assert "adapter_config.json" not in {p.name for p in out.iterdir()}
+    before, after = load_file(str(base_model / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all("q_proj" in k or "v_proj" in k for k in changed), changed
+    change = [a - b for a, b in zip(completion_logp(out, rows), completion_logp(base_model, rows))]
+    margin_gain = [right - wrong for right, wrong in zip(change[::2], change[1::2])]
+    assert sum(margin_gain) / len(margin_gain) > 0, margin_gain
