@@ -97,6 +97,9 @@ def test_the_pool_serves_new_weights_and_a_restarted_engine_reloads_them(ray_loc
         # Killed: Ray restarts the engine on its first checkpoint; the router's next batch reloads it.
         ray.kill(pool.engines[0], no_restart=False)
         restarted = [text for text, *_ in ray.get(pool.router.generate.remote(requests))]
+        from ray._private.state import actors  # the test session's Ray (the state API may find others)
+
+        assert actors()[pool.engines[0]._actor_id.hex()]["NumRestarts"] == 1
     finally:
         pool.shutdown()
     fresh_llm = vllm_in_process.LLM(model=strong, **ENGINE)
