@@ -12,8 +12,9 @@ step, with the policy itself (no second model): at that point the policy is the 
 with LoRA too (a fresh adapter is the identity). They are the reference of the KL term (beta > 0;
 DeepSeekMath's iterative GRPO sets the reference to the policy each iteration starts from, Algorithm 1)
 and the "old" policy of the ratio for rows without the sampling policy's `old_logps` (TRL computes
-the same with the model before its first update, grpo_trainer.py 2638-2657). TRL's DPOTrainer offers
-the same precomputation (precompute_ref_log_probs). Every rank computes all rows, the same number of
+the same with the model that sampled, grpo_trainer.py 2634-2657, when its optimizer steps and its
+generations are out of step). TRL's DPOTrainer offers the same precomputation
+(precompute_ref_log_probs). Every rank computes all rows, the same number of
 forwards on each, so ZeRO-3's collective parameter gathers stay in step.
 """
 from __future__ import annotations
