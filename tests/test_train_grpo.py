@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from tests.conftest import long_test
 from w2s_ray.data.world import generate_world
 from w2s_ray.train import LoraSettings, TrainConfig
 from w2s_ray.train.config import GrpoSettings
@@ -221,6 +222,7 @@ def process_rollouts(base_model: Path, rollouts: list[dict]) -> list[dict]:
 
 
 @pytest.mark.slow
+@long_test  # ~3 min on 2 loaded cores: make test-long
 def test_process_advantages_with_zero2_on_two_workers_and_lora_merge_into_a_plain_model(
         ray_local, base_model, rollouts, tmp_path):
     from safetensors.torch import load_file

@@ -9,6 +9,8 @@ import shutil
 
 import pytest
 
+from tests.conftest import long_test
+
 from w2s_ray.data.world import generate_world
 from w2s_ray.generate.weight_update import check_same_model_shape
 from w2s_ray.text.prompts import zero_shot
@@ -77,6 +79,7 @@ def test_another_shape_tokenizer_or_no_weights_is_refused_naming_file_and_field(
 
 
 @pytest.mark.slow
+@long_test  # ~3 min on 2 loaded cores: make test-long
 def test_the_pool_serves_new_weights_and_a_restarted_engine_reloads_them(ray_local, tiny_models, vllm_in_process):
     import ray
 
