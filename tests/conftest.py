@@ -47,7 +47,7 @@ def tiny_models():
 
 
 # Tests whose first ZeRO run compiles DeepSpeed's shm comm op (tests/deepspeed_prebuild.py).
-ZERO_TESTS = ("test_train_sft.py", "test_train_preference.py", "test_train_early_stopping.py")
+ZERO_TESTS = ("test_train_sft.py", "test_train_preference.py", "test_train_early_stopping.py", "test_train_grpo.py")
 
 
 @pytest.hookimpl(trylast=True)  # after -k / -m have deselected what will not run

@@ -17,7 +17,7 @@ import asyncio
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from w2s_ray.generate.finish import vllm_end
 from w2s_ray.raycluster.devices import Device
@@ -60,14 +60,31 @@ class VLLMEngine:
         from vllm import LLM
 
         self.llm = LLM(model=model_path, **engine_kwargs)
+        self.weights = model_path  # the checkpoint whose weights the engine holds
 
     def ready(self) -> bool:
         return True
 
-    def generate(self, requests: list[tuple[str, dict]]) -> list[tuple[str, int, int, str, int]]:
+    def load_weights(self, model_dir: str) -> float:
+        """New weights of the same model shape, in place (generate/weight_update.py); seconds taken."""
+        from w2s_ray.generate.weight_update import load_weights_in_place
+
+        if model_dir == self.weights:
+            return 0.0
+        seconds = load_weights_in_place(self.llm, model_dir)
+        self.weights = model_dir
+        return seconds
+
+    def generate(self, requests: list[tuple[str, dict]], weights: str | None = None
+                 ) -> list[tuple[str, int, int, str, int]]:
         """(prompt, sampling params) in; (text, prompt tokens, generated tokens, finish_reason,
-        stop_token_id) out, in order (generate/finish.py)."""
+        stop_token_id) out, in order (generate/finish.py). `weights`: the checkpoint the pool's
+        engines hold now; an engine Ray restarted after a crash starts on its first checkpoint and
+        loads it here first."""
         from vllm import SamplingParams
+
+        if weights is not None:
+            self.load_weights(weights)
 
         params = [SamplingParams(**dict(p)) for _, p in requests]
         outputs = self.llm.generate([prompt for prompt, _ in requests], params, use_tqdm=False)
@@ -84,6 +101,10 @@ class EngineRouter:
         self.idle = list(engines)
         self.waiting: list[tuple[list, asyncio.Future]] = []
         self.max_merged = max_merged
+        self.weights: str | None = None  # set once weights were loaded in place (EnginePool.load_weights)
+
+    def set_weights(self, model_dir: str) -> None:
+        self.weights = model_dir
 
     async def generate(self, requests: list[tuple[str, dict]]) -> list[tuple[str, int, int, str, int]]:
         done = asyncio.get_running_loop().create_future()
@@ -101,7 +122,7 @@ class EngineRouter:
 
     async def _run(self, engine, batches: list[tuple[list, asyncio.Future]]) -> None:
         try:
-            outputs = await engine.generate.remote([r for requests, _ in batches for r in requests])
+            outputs = await engine.generate.remote([r for requests, _ in batches for r in requests], self.weights)
         except Exception as err:  # the engine died past its restarts: every batch it held fails
             for _, done in batches:
                 done.set_exception(err)
@@ -150,6 +171,18 @@ class EnginePool:
             raise
         self.router = ray.remote(EngineRouter).options(num_cpus=0).remote(self.engines)
         self.startup_seconds = time.perf_counter() - start
+
+    def load_weights(self, model_dir: str) -> float:
+        """Every engine loads model_dir's weights in place (no new engine: same shape and tokenizer,
+        checked); the pool's spec then names model_dir, so a stage asking for engines on it gets these.
+        Returns the seconds until the last engine was done."""
+        import ray
+
+        start = time.perf_counter()
+        ray.get([engine.load_weights.remote(str(model_dir)) for engine in self.engines])
+        ray.get(self.router.set_weights.remote(str(model_dir)))
+        self.spec = replace(self.spec, model_path=str(model_dir))
+        return time.perf_counter() - start
 
     def shutdown(self) -> None:
         import ray

@@ -32,6 +32,18 @@ class EarlyStopping(_Strict):
     patience: int | None = Field(default=None, ge=1)  # evaluations without a new best before stopping
 
 
+class GrpoSettings(_Strict):
+    """The GRPO objective's clipped policy-gradient loss (train/grpo.py): TRL GRPOConfig's fields of
+    the same names. The reference policy of the KL term is the job's start checkpoint."""
+
+    # Clip range of the probability ratio: [1 - epsilon, 1 + epsilon_high]; TRL's and the paper's 0.2.
+    epsilon: float = Field(default=0.2, gt=0.0, lt=1.0)
+    epsilon_high: float | None = Field(default=None, gt=0.0)  # None: epsilon (symmetric clipping)
+    # Weight of the k3 KL estimate to the reference: DeepSeekMath's 0.04 (TRL's default is 0.0: no
+    # reference at all). 0 skips the reference log-probabilities.
+    beta: float = Field(default=0.04, ge=0.0)
+
+
 # TRL DPOConfig.loss_type values that need no further parameters (exo_pair needs label smoothing,
 # aot sorts pairs across the batch); "sigmoid" is the DPO paper's loss.
 DpoLossType = Literal["sigmoid", "hinge", "ipo", "sigmoid_norm", "nca_pair", "sppo_hard", "apo_zero", "apo_down"]
@@ -40,8 +52,9 @@ DpoLossType = Literal["sigmoid", "hinge", "ipo", "sigmoid_norm", "nca_pair", "sp
 class TrainConfig(_Strict):
     """One training job. `objective` picks the trainer, by the name it is registered under
     (train/objectives/): "sft" on {prompt, completion} rows, "dpo" or "orpo" on {prompt, chosen,
-    rejected} pairs, "soft_kl" on {input_ids, target_ids, target_probs}
-    rows (LightReasoner's KL to a sparse soft target), and whatever else a module there registers.
+    rejected} pairs, "grpo" on {prompt, completion, advantage(s)} rollouts, "soft_kl" on {input_ids,
+    target_ids, target_probs} rows (LightReasoner's KL to a sparse soft target), and whatever else a
+    module there registers.
 
     `lr` is shared by every objective and its default suits SFT. Preference training usually wants a
     lower one, which the caller sets: DPO on a full model ~5e-7 to 5e-6 (TRL's default is 1e-6), with
@@ -86,6 +99,7 @@ class TrainConfig(_Strict):
     beta: float = Field(default=0.1, gt=0)
     dpo_loss_type: DpoLossType = "sigmoid"
     early_stopping: EarlyStopping | None = None  # SFT only
+    grpo: Annotated[GrpoSettings | None, Added(None)] = None  # objective "grpo" only; None: its defaults
     # auto: bfloat16 mixed precision on GPU, float32 on CPU (bf16 on CPU is slow or unsupported).
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     # Ray Train restarts the whole worker group this many times after a worker dies (a killed or
@@ -113,6 +127,8 @@ class TrainConfig(_Strict):
     def _early_stopping_supported(self):
         if self.early_stopping is not None and self.objective != "sft":
             raise ValueError(f"early_stopping is for objective 'sft', not {self.objective!r}")
+        if self.grpo is not None and self.objective != "grpo":
+            raise ValueError(f"the grpo section is for objective 'grpo', not {self.objective!r}")
         if self.early_stopping is not None and self.deepspeed == "zero3":
             raise ValueError("early_stopping keeps the best weights in memory, which ZeRO-3 partitions; "
                              "use zero2 or no DeepSpeed")
