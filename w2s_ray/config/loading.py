@@ -104,7 +104,7 @@ def check_trackers(config: RunConfig, where: str | Path) -> None:
     ConfigError naming `where`, the field and the package. For the commands that train (`w2s run`,
     `w2s resume`), not in load_config: `w2s plan` and `w2s serve` read the same config without a tracker,
     and importing MLflow takes seconds."""
-    from w2s_ray.eval.trackers import missing_tracker
+    from w2s_ray.config.trackers import missing_tracker
 
     for tracker in config.train.report_to:
         why = missing_tracker(tracker)

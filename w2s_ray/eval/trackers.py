@@ -9,28 +9,13 @@ curves under RUN_DIR/tensorboard/, and the report is already in RUN_DIR.
 """
 from __future__ import annotations
 
-import importlib
 import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
-# The import each tracker of train.report_to needs, and the package of requirements/*.lock that provides it.
-TRACKER_PACKAGES = {"mlflow": ("mlflow", "mlflow-skinny"), "wandb": ("wandb", "wandb"),
-                    "tensorboard": ("tensorboard", "tensorboard")}
+
 REPORT_FILES = ("report.json", "report.md", "report.png")
-
-
-def missing_tracker(tracker: str) -> str | None:
-    """None when `tracker`'s module imports here, else why not (naming the package to install).
-    A real import, not a lookup: a `--no-deps` install can leave the module present but broken."""
-    module, package = TRACKER_PACKAGES[tracker]
-    try:
-        importlib.import_module(module)
-    except ImportError as err:
-        return (f"'{tracker}' needs the package {package} (`pip install {package}`, or the image's "
-                f"`trackers` extra, requirements/gpu.lock), and `import {module}` failed: {err}")
-    return None
 
 
 def _metric_name(model: str, what: str) -> str:
@@ -41,7 +26,7 @@ def _metric_name(model: str, what: str) -> str:
 def report_metrics(report: dict) -> dict[str, float]:
     """{metric name: value} of every model row of the report: acc, acc_L<level>, pgr, pgr_low,
     pgr_high, share_kept, kept_correct; a value the report has as null (no ceiling, no selection) is left out."""
-    from w2s_ray.eval.report import model_rows  # here: config loading imports this module for missing_tracker
+    from w2s_ray.eval.report import model_rows
 
     metrics = {}
     for model, row in model_rows(report):
