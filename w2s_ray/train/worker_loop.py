@@ -51,9 +51,10 @@ def trainer_arguments(config: TrainConfig, device: str, ds_config: dict | None, 
         max_length=config.max_length,
         seed=config.seed,
         data_seed=config.seed,
-        # TRL 1.16 defaults both to True; neither works for fp32 training on CPU (platform notes).
+        # TRL 1.16 defaults both to True; neither works for fp32 training on CPU (platform notes), so
+        # both are set from the config, which turns them off on CPU.
         bf16=config.mixed_precision_bf16(device),
-        gradient_checkpointing=False,
+        gradient_checkpointing=config.checkpointing(device),
         use_cpu=device == "cpu",
         deepspeed=ds_config,
         report_to=report_to,
