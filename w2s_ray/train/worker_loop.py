@@ -66,6 +66,11 @@ def trainer_arguments(config: TrainConfig, device: str, ds_config: dict | None, 
     )
 
 
+def merged_dtype(config: TrainConfig, device: str) -> str:
+    """The dtype a LoRA merge is saved in: the training's (bf16 under bf16 mixed precision, else fp32)."""
+    return "bfloat16" if config.mixed_precision_bf16(device) else "float32"
+
+
 def lora_peft_config(config: TrainConfig, task_type: str = "CAUSAL_LM"):
     if config.lora is None:
         return None
@@ -194,7 +199,8 @@ def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure,
             keeper.restore(trainer.model)
             metrics["early_stopping"] = {**keeper.report(), "holdout_rows": len(holdout), "train_rows": len(rows)}
         model_dir = scratch / "model"
-        save_final_model(trainer, tokenizer, loop_config["base_model_dir"], config.lora is not None, model_dir, head)
+        save_final_model(trainer, tokenizer, loop_config["base_model_dir"], config.lora is not None, model_dir, head,
+                         merged_dtype=merged_dtype(config, device))
         report_final(metrics, model_dir if world_rank() == 0 else None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
