@@ -125,10 +125,23 @@ class TeacherConfig(_Strict):
         twice = sorted(typed & set(kwargs))
         if twice:
             raise ValueError(f"set {twice} as the teacher's own field(s), not in engine_kwargs")
+        pp = kwargs.get("pipeline_parallel_size", 1)
+        if isinstance(pp, bool) or not isinstance(pp, int) or pp < 1:
+            raise ValueError(f"engine_kwargs.pipeline_parallel_size must be a whole number >= 1, got {pp!r}")
         return kwargs
 
     def eager(self, device: str) -> bool:
         return device == "cpu" if self.enforce_eager == "auto" else self.enforce_eager
+
+    @property
+    def pipeline_parallel_size(self) -> int:
+        """vLLM's pipeline_parallel_size (an `engine_kwargs` entry; 1 without one)."""
+        return int(self.engine_kwargs.get("pipeline_parallel_size", 1))
+
+    @property
+    def engine_gpus(self) -> int:
+        """GPUs one vLLM engine of this model holds: tensor x pipeline parallel ranks, one GPU each."""
+        return self.tensor_parallel_size * self.pipeline_parallel_size
 
 
 BASELINES = ("weak", "strong_base", "ceiling", "full_weak_ft")

@@ -94,12 +94,16 @@ def stage_asks(config: RunConfig, device: str, cluster_cpus: float | None = None
 
 
 def serve_ask(config: RunConfig, device: str) -> Ask:
-    # serve/app.py: serve.replicas replicas, each the GPU bundle of devices.vllm_placement or
-    # serve.num_cpus on CPU; max_surge 100% starts the next round's replicas before the old ones stop.
+    # serve/app.py: serve.replicas replicas, each the strong model's engine GPUs (devices.vllm_placement:
+    # a GPU and a CPU per tensor x pipeline rank) or serve.num_cpus on CPU; max_surge 100% starts the
+    # next round's replicas before the old ones stop.
     n = config.serve.replicas
     during = f"{n} x vLLM replica" if n > 1 else "vLLM replica"
     if device == "gpu":
-        return Ask("serve", f"{during} ({2 * n} during a swap)", 2 * n, 1.0, 1.0)
+        gpus = config.strong.engine_gpus
+        ranks = f", {gpus} GPUs each" if gpus > 1 else ""
+        return Ask("serve", f"{during}{ranks} ({2 * n} during a swap)", 2 * n, float(gpus), float(gpus),
+                   one_actor=gpus == 1)
     return Ask("serve", f"{during}, CPU ({2 * n} during a swap)", 2 * n, 0.0, config.serve.num_cpus)
 
 
