@@ -28,6 +28,8 @@ class RayConfig(_Strict):
     address: Annotated[str | None, NOT_HASHED] = None  # None: RAY_ADDRESS, else an embedded Ray on 127.0.0.1
     num_cpus: int | None = Field(default=None, ge=1)  # embedded Ray only
     device: Literal["auto", "cpu", "gpu"] = "auto"  # auto: GPU when the cluster has one
+    # One GPU's memory, for `w2s plan`'s memory estimates (`--cluster gpu_memory_gib=N` overrides it).
+    gpu_memory_gib: Annotated[float, NOT_HASHED] = Field(default=80.0, gt=0)
     # files: workers' and engines' output stays in Ray's log files (linked as RUN_DIR/logs/ray), the
     # console gets one line per stage; console: everything, as Ray prints it.
     worker_logs: Literal["files", "console"] = "files"

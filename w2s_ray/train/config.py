@@ -87,8 +87,8 @@ class TrainConfig(_Strict):
     early_stopping: EarlyStopping | None = None  # SFT only
     # auto: bfloat16 mixed precision on GPU, float32 on CPU (bf16 on CPU is slow or unsupported).
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    # Recompute each layer's activations in the backward pass instead of keeping them: a 1.5B model's
-    # activations at batch 8 x 1024 tokens are ~20 GB kept, ~1.5 GB recomputed (`w2s plan` shows both),
+    # Recompute each layer's activations in the backward pass instead of keeping them: Qwen2.5-1.5B's
+    # at batch 8 x 1024 tokens are ~19.5 GiB kept, ~1.4 GiB checkpointed (`w2s plan` estimates them),
     # for ~30 % more compute. auto: on GPU; off on CPU, where it does not work for fp32 training
     # (TRL 1.16 defaults it on; platform notes). The gradients are the same either way, so auto hashes
     # as configs made before the field did (always off then): their runs resume.
