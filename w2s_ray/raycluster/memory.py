@@ -10,8 +10,10 @@ names where it comes from:
   here because calling them needs deepspeed and torch (deepspeed 0.19.8,
   runtime/zero/stage_1_and_2.py `estimate_zero2_model_states_mem_needs` and runtime/zero/stage3.py
   `estimate_zero3_model_states_mem_needs`, both with cpu_offload=False: 2P + 18P/N and 4 x largest
-  layer + 18P/N bytes), accelerate's "4 x the model" rule for plain data parallelism with Adam
-  (accelerate/commands/estimate.py), applied to the trainable parameters only under LoRA; then the
+  layer + 18P/N bytes); for plain data parallelism accelerate's parts for fp32 Adam (accelerate
+  1.x, commands/estimate.py `estimate_training_usage`: model 4, gradients 4, optimizer 8 bytes a
+  parameter), summed, as all are live at the optimizer step, and DDP's gradient buckets; gradients and
+  optimizer for the trainable parameters only under LoRA; then the
   activations (per layer and token, the tensors a dense decoder keeps for its backward pass with
   flash attention and no dropout, in the manner of Korthikanti et al. 2022, "Reducing Activation
   Recomputation in Large Transformer Models"), and the logits with their fp32 copy for the loss.
@@ -139,7 +141,7 @@ def train_memory(shape: ModelShape, model: str, *, objective: str, workers: int,
         parts = [("weights (ZeRO-3 share)", half * (frozen + reference) / workers / GIB),
                  ("gradients + optimizer (ZeRO-3)", states * trainable / workers / GIB),
                  ("gathered layer", 4 * shape.largest_layer_params / GIB)]
-    else:  # plain DDP: fp32 weights, gradients, Adam (accelerate's 4 x model), and DDP's gradient buckets
+    else:  # plain DDP: fp32 weights, gradients and Adam's moments (accelerate's parts), DDP's gradient buckets
         parts = [("weights", 4 * (total + reference) / GIB),
                  ("gradients + optimizer", 12 * trainable / GIB), ("DDP buckets", 4 * trainable / GIB)]
     abytes = 2 if bf16 else 4
