@@ -30,6 +30,12 @@ class RayConfig(_Strict):
     device: Literal["auto", "cpu", "gpu"] = "auto"  # auto: GPU when the cluster has one
     # One GPU's memory, for `w2s plan`'s memory estimates (`--cluster gpu_memory_gib=N` overrides it).
     gpu_memory_gib: Annotated[float, NOT_HASHED] = Field(default=80.0, gt=0)
+    # Whether the cluster adds nodes on demand. Then a stage asks the autoscaler for its pools' actors
+    # and waits up to autoscale_wait_s for them before sizing its pools from what is free (otherwise
+    # a pool is cut to the nodes already up, and nothing ever asks for more). auto: what the autoscaler
+    # reported to Ray (a node group that may grow: KubeRay's enableInTreeAutoscaling, `ray up`).
+    autoscaling: Annotated[Literal["auto"] | bool, NOT_HASHED] = "auto"
+    autoscale_wait_s: Annotated[float, NOT_HASHED] = Field(default=600.0, ge=0)
     # files: workers' and engines' output stays in Ray's log files (linked as RUN_DIR/logs/ray), the
     # console gets one line per stage; console: everything, as Ray prints it.
     worker_logs: Literal["files", "console"] = "files"
