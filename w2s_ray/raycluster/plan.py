@@ -267,12 +267,14 @@ def format_plan(config: RunConfig, device: str, asks: list[Ask], serve: Ask) -> 
     lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     if device == "gpu":
         lines.append("GPU memory per GPU (estimates; raycluster/memory.py):")
+        unknown: dict[str, list[str]] = {}  # one line per reason: it is usually one model out of reach
         for a in [*asks, serve]:
             if a.memory is not None:
                 note = f"; {a.memory.note}" if a.memory.note else ""
                 lines.append(f"  {a.stage} ({a.memory.model}): {a.memory.summary()}{note}")
             elif a.memory_unknown:
-                lines.append(f"  {a.stage}: {a.memory_unknown}")
+                unknown.setdefault(a.memory_unknown, []).append(a.stage)
+        lines += [f"  {', '.join(stages)}: {reason}" for reason, stages in unknown.items()]
     return "\n".join(lines)
 
 
