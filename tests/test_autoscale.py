@@ -37,7 +37,7 @@ def cluster(monkeypatch):
         return dict(GROWN if grown else SMALL)
 
     monkeypatch.setattr(ray, "available_resources", available)
-    monkeypatch.setattr(autoscale, "POLL_S", 0.0)
+    monkeypatch.setattr(autoscale, "POLL_S", 0.01)
     return state
 
 

@@ -71,12 +71,13 @@ def _room_for(bundles: Sequence[Mapping[str, float]], free: Mapping[str, float])
 
 
 def grow_for(stage: str, bundles: Sequence[Mapping[str, float]], free_now, wait_s: float | None = None,
-             poll_s: float = POLL_S) -> dict[str, float]:
+             poll_s: float | None = None) -> dict[str, float]:
     """Ask the autoscaler for `bundles` (every actor of the stage's pools, one bundle each), wait up to
     `wait_s` until `free_now()` has room for them all, withdraw the request, and return what is free."""
     from ray.autoscaler.sdk import request_resources
 
     wait_s = _policy.wait_s if wait_s is None else wait_s
+    poll_s = POLL_S if poll_s is None else poll_s
     bundles = [{k: float(v) for k, v in b.items() if v > 0} for b in bundles]
     free = free_now()
     if _room_for(bundles, free):

@@ -48,8 +48,8 @@ def free_resources(want: Mapping[str, float] | None = None, settle_s: float | No
                    bundles: Sequence[Mapping[str, float]] | None = None, stage: str = "") -> dict[str, float]:
     """CPU and GPU the cluster has free now (Ray must be initialised). With `want`, waits up to
     `settle_s` (default SETTLE_S) for that much to be free, and returns what is free then. With
-    `bundles` (one per actor the stage's pools want), a cluster that autoscales is first asked for
-    what is still missing then, and given up to `ray.autoscale_wait_s` to add it (autoscale.grow_for)."""
+    `bundles` (one per actor the stage's pools want), a cluster that autoscales and is still short
+    then is asked for them and given up to `ray.autoscale_wait_s` to add them (autoscale.grow_for)."""
     import ray
 
     from w2s_ray.raycluster import autoscale
