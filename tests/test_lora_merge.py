@@ -11,6 +11,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from tests.test_train_sft import FAST, base_model, ray_for_training, rows  # noqa: F401 (fixtures)
 from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, save_model_dir
 from w2s_ray.models.word_tokenizer import build_world_tokenizer
 from w2s_ray.train import LoraSettings, TrainConfig
@@ -64,3 +65,17 @@ def test_a_bf16_merge_saves_bf16_weights_equal_to_the_fp32_merge_rounded(base_an
     changed = [k for k in full if not torch.equal(original[k], full[k])]
     assert changed and all("q_proj" in k or "v_proj" in k for k in changed)  # the adapter was merged
     assert (tmp_path / "bf16" / "model.safetensors").stat().st_size < 0.6 * (tmp_path / "fp32" / "model.safetensors").stat().st_size
+
+
+@pytest.mark.slow
+def test_a_bf16_lora_training_publishes_bf16_weights(ray_for_training, base_model, rows, tmp_path):
+    """End to end through Ray Train: bf16 mixed precision (on CPU here, as train.dtype bfloat16 asks),
+    LoRA, merged and published in bf16."""
+    from w2s_ray.train.objectives import train_objective
+
+    out = tmp_path / "lora-bf16"
+    lora = LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj"])
+    train_objective(rows, base_model, out, TrainConfig(lora=lora, logging="none", dtype="bfloat16", **FAST),
+                    device="cpu")
+    assert saved_dtypes(out) == {"BF16"}
+    assert json.loads((out / "train_config.json").read_text())["gradient_checkpointing"] is False  # auto on CPU
