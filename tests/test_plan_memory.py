@@ -5,6 +5,7 @@ GiB, and the plan running where neither torch nor vLLM imports."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -185,3 +186,21 @@ def test_the_plan_needs_neither_torch_nor_vllm(qwen):
                           env={**__import__("os").environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "vLLM engine, TP 1" in done.stdout and f"train (SFT) ({qwen}): weights 2.9" in done.stdout
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2"])
+def test_the_count_from_config_json_is_the_saved_models_own(family, tmp_path):
+    """The formula against real checkpoints of both layouts (Qwen2: q/k/v biases, no config key for them),
+    small ones built here with GQA and an untied head."""
+    import torch
+    from safetensors import safe_open
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    kwargs = dict(hidden_size=64, intermediate_size=160, num_hidden_layers=3, num_attention_heads=4,
+                  num_key_value_heads=2, vocab_size=300, tie_word_embeddings=False)
+    config, cls = (LlamaConfig(**kwargs), LlamaForCausalLM) if family == "llama" else (Qwen2Config(**kwargs), Qwen2ForCausalLM)
+    torch.manual_seed(0)
+    cls(config).save_pretrained(tmp_path)
+    with safe_open(str(tmp_path / "model.safetensors"), "pt") as f:
+        saved = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+    assert model_shape(str(tmp_path)).params == saved
