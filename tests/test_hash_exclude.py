@@ -75,8 +75,10 @@ def test_student_records_and_stage_train_settings_go_through_the_same_rule():
     assert "styles" not in recipe_record(StrongStudentRecipe(name="x"))
     assert recipe_record(StrongStudentRecipe(name="x", target_entities=0.5))["target_entities"] == 0.5
     own = TrainConfig(max_failures=4)
-    assert set(hash_exclude(own)) == {"max_failures", "gpus_per_worker", "report_to", "max_steps", "grpo"}
-    assert set(hash_exclude(own, hashed_always={"gpus_per_worker", "report_to"})) == {"max_failures", "max_steps", "grpo"}
+    assert set(hash_exclude(own)) == {"max_failures", "gpus_per_worker", "report_to", "max_steps", "grpo",
+                                      "gradient_checkpointing"}
+    assert set(hash_exclude(own, hashed_always={"gpus_per_worker", "report_to"})) == {
+        "max_failures", "max_steps", "grpo", "gradient_checkpointing"}
 
 
 def test_light_reasoner_eos_step_off_hashes_as_a_config_from_before_the_option():
@@ -89,3 +91,13 @@ def test_light_reasoner_eos_step_off_hashes_as_a_config_from_before_the_option()
     assert "eos_step" not in off.light_reasoner.model_dump(exclude=hash_exclude(off.light_reasoner))
     assert on.light_reasoner.model_dump(exclude=hash_exclude(on.light_reasoner))["eos_step"] is True
     assert off.config_hash() != on.config_hash()
+
+
+def test_gradient_checkpointing_at_auto_keeps_the_hashes_of_runs_from_before_the_field():
+    """Before the field, training never checkpointed; `auto` (on GPU only) recomputes the same gradients,
+    so it hashes as absent and those runs resume; an explicit choice is part of the hash."""
+    base = RunConfig.model_validate(BASE).config_hash()
+    auto = RunConfig.model_validate({**BASE, "train": {"gradient_checkpointing": "auto"}})
+    assert auto.config_hash() == base
+    for explicit in (True, False):
+        assert RunConfig.model_validate({**BASE, "train": {"gradient_checkpointing": explicit}}).config_hash() != base

@@ -83,11 +83,16 @@ def test_rayservice_application_imports_and_refuses_what_it_cannot_serve(tmp_pat
 
 
 def test_rayservice_workers_hold_a_swap_of_the_apps_replicas():
+    """Each replica holds the served run's strong engine GPUs (the run of configs/gpu-gsm8k-w2s.yaml)."""
+    from w2s_ray.config import load_config
+
     service = manifest("rayservice.yaml")
     (application,) = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"]
+    run = load_config(REPO / "configs" / "gpu-gsm8k-w2s.yaml")
+    assert application["args"]["run_dir"].endswith(run.run_dir.split("/", 1)[1])
     gpus = sum(g["maxReplicas"] * int(g["template"]["spec"]["containers"][0]["resources"]["limits"].get("nvidia.com/gpu", 0))
                for g in service["spec"]["rayClusterConfig"]["workerGroupSpecs"])
-    assert gpus >= 2 * application["args"]["replicas"]
+    assert gpus >= 2 * application["args"]["replicas"] * run.strong.engine_gpus
 
 
 def test_rayservice_replicas_arg_overrides_the_run_config(tmp_path, monkeypatch):

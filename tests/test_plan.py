@@ -79,7 +79,7 @@ def test_serve_beside_the_loop_is_added_to_every_stage(capsys):
 def test_no_cluster_in_reach_prints_the_plan_and_exits_0(capsys, monkeypatch):
     assert main(["plan", str(REPO / GPU_CONFIGS[0])]) == 0
     out = capsys.readouterr().out
-    assert "vLLM engine" in out and "nothing checked" in out
+    assert "vLLM engine" in out and "GPUs and CPUs not checked" in out
     monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port()}")  # nothing listens there
     assert main(["plan", str(REPO / GPU_CONFIGS[0])]) == 0
     assert "does not answer" in capsys.readouterr().out

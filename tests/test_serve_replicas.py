@@ -82,3 +82,39 @@ def test_a_one_device_cpu_replica_runs_the_model_in_vllms_engine_core(tiny_model
     args, _, ours = OneDeviceInProcessEngine(llm_config(spec))._prepare_engine_config(CallbackCtx())
     assert ours.parallel_config.distributed_executor_backend == args.distributed_executor_backend == "uni"
     assert Executor.get_class(ours) is UniProcExecutor
+
+
+def test_a_gpu_replica_holds_the_strong_models_tensor_x_pipeline_ranks(tmp_path, capsys, monkeypatch):
+    """Not 1 GPU whatever the model needs: the replica's placement and vLLM's ranks come from the config,
+    and the plan counts them (a swap: twice)."""
+    import json
+
+    from w2s_ray.config import ServeConfig, TeacherConfig
+    from w2s_ray.serve.app import AppSpec, llm_config
+
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ messages }}"}))
+    for tp, pp, gpus in [(1, None, 1), (2, None, 2), (2, 2, 4)]:
+        teacher = TeacherConfig(name="strong", model=str(tmp_path), tensor_parallel_size=tp,
+                                engine_kwargs={"pipeline_parallel_size": pp} if pp else {})
+        config = llm_config(AppSpec(model_id="m", model_dir=str(tmp_path), run_name="r", teacher=teacher,
+                                    serve=ServeConfig(replicas=2), device="gpu", embedded=False))
+        assert config.placement_group_config["bundles"] == [{"GPU": 1, "CPU": 1}] * gpus
+        assert (config.engine_kwargs["tensor_parallel_size"], config.engine_kwargs["pipeline_parallel_size"]) == \
+            (tp, pp or 1)
+        assert config.deployment_config["num_replicas"] == 2
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    args = ["plan", str(GPU_CONFIG), "--serve", "--set", "strong.tensor_parallel_size=2"]
+    assert main([*args, "--cluster", "gpus=6,cpus=40"]) == 1  # 4 for serve's swap + the loop's 2 engines x 2
+    out = capsys.readouterr().out
+    assert "vLLM replica, 2 GPUs each (2 during a swap)" in out and "with serve beside it needs 8 GPUs" in out
+    assert main([*args, "--cluster", "gpus=8,cpus=40"]) == 0
+
+
+def test_pipeline_parallel_size_must_be_a_whole_number():
+    import pytest
+    from pydantic import ValidationError
+
+    from w2s_ray.config import TeacherConfig
+
+    with pytest.raises(ValidationError, match="pipeline_parallel_size"):
+        TeacherConfig(name="s", model="m", engine_kwargs={"pipeline_parallel_size": "2"})

@@ -89,3 +89,23 @@ def test_the_step_timer_times_the_steps_after_the_first():
     assert len(timer.ends) == 2 and timer.summary()["step_seconds_median"] is None  # the first step only
     timer.ends = [10.0, 15.0, 16.0, 19.0]  # the loop's start, a 5 s first step, then 1 s and 3 s
     assert timer.summary() == {"first_step_seconds": 5.0, "step_seconds_median": 2.0, "step_seconds_mean": 2.0}
+
+
+@pytest.mark.parametrize("setting, device, on", [("auto", "gpu", True), ("auto", "cpu", False),
+                                                 (False, "gpu", False), (True, "cpu", True)])
+def test_gradient_checkpointing_is_on_by_default_on_gpu_only_and_reaches_the_trainer(setting, device, on, tmp_path):
+    from trl import SFTConfig
+
+    from w2s_ray.train.worker_loop import trainer_arguments
+
+    config = TrainConfig(gradient_checkpointing=setting)
+    assert config.checkpointing(device) is on
+    kwargs = trainer_arguments(config, device, None, "none", str(tmp_path))
+    assert kwargs["gradient_checkpointing"] is on
+    if device == "cpu":  # TRL's own default is on: the config's value must be what the trainer gets
+        assert SFTConfig(**kwargs).gradient_checkpointing is on
+
+
+def test_gradient_checkpointing_takes_only_auto_or_a_bool():
+    with pytest.raises(ValidationError, match="gradient_checkpointing"):
+        TrainConfig(gradient_checkpointing="yes")

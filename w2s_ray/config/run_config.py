@@ -28,6 +28,14 @@ class RayConfig(_Strict):
     address: Annotated[str | None, NOT_HASHED] = None  # None: RAY_ADDRESS, else an embedded Ray on 127.0.0.1
     num_cpus: int | None = Field(default=None, ge=1)  # embedded Ray only
     device: Literal["auto", "cpu", "gpu"] = "auto"  # auto: GPU when the cluster has one
+    # One GPU's memory, for `w2s plan`'s memory estimates (`--cluster gpu_memory_gib=N` overrides it).
+    gpu_memory_gib: Annotated[float, NOT_HASHED] = Field(default=80.0, gt=0)
+    # Whether the cluster adds nodes on demand. Then a stage asks the autoscaler for its pools' actors
+    # and waits up to autoscale_wait_s for them before sizing its pools from what is free (otherwise
+    # a pool is cut to the nodes already up, and nothing ever asks for more). auto: what the autoscaler
+    # reported to Ray (a node group that may grow: KubeRay's enableInTreeAutoscaling, `ray up`).
+    autoscaling: Annotated[Literal["auto"] | bool, NOT_HASHED] = "auto"
+    autoscale_wait_s: Annotated[float, NOT_HASHED] = Field(default=600.0, ge=0)
     # files: workers' and engines' output stays in Ray's log files (copied into RUN_DIR/logs/ray at each
     # stage's end), the console gets the stages' lines and progress; console: everything, as Ray prints it.
     worker_logs: Literal["files", "console"] = "files"
@@ -128,10 +136,23 @@ class TeacherConfig(_Strict):
         twice = sorted(typed & set(kwargs))
         if twice:
             raise ValueError(f"set {twice} as the teacher's own field(s), not in engine_kwargs")
+        pp = kwargs.get("pipeline_parallel_size", 1)
+        if isinstance(pp, bool) or not isinstance(pp, int) or pp < 1:
+            raise ValueError(f"engine_kwargs.pipeline_parallel_size must be a whole number >= 1, got {pp!r}")
         return kwargs
 
     def eager(self, device: str) -> bool:
         return device == "cpu" if self.enforce_eager == "auto" else self.enforce_eager
+
+    @property
+    def pipeline_parallel_size(self) -> int:
+        """vLLM's pipeline_parallel_size (an `engine_kwargs` entry; 1 without one)."""
+        return int(self.engine_kwargs.get("pipeline_parallel_size", 1))
+
+    @property
+    def engine_gpus(self) -> int:
+        """GPUs one vLLM engine of this model holds: tensor x pipeline parallel ranks, one GPU each."""
+        return self.tensor_parallel_size * self.pipeline_parallel_size
 
 
 BASELINES = ("weak", "strong_base", "ceiling", "full_weak_ft")

@@ -17,7 +17,7 @@ from w2s_ray.config import TeacherConfig
 from w2s_ray.generate.engine_pool import EngineCache, dataset_through_pool
 from w2s_ray.generate.hf_engine import build_hf_generator
 from w2s_ray.generate.vllm_engine import engine_spec, vllm_available
-from w2s_ray.raycluster.devices import Device, engine_actor_resources
+from w2s_ray.raycluster.devices import Device, engine_actor_resources, vllm_placement
 from w2s_ray.raycluster.free_resources import ROW_TASK_CPUS, fit_pool, free_resources, total_resources
 from w2s_ray.run.progress import Progress, materialize
 from w2s_ray.text.answers import DEFAULT_MARKERS, extract_answer
@@ -113,7 +113,12 @@ def generate(problems: Sequence[dict], teacher: TeacherConfig, model_path: str, 
         if engines is not None:
             engines.release()
         want = {k: v * teacher.concurrency + (ROW_TASK_CPUS if k == "CPU" else 0.0) for k, v in per_replica.items()}
-        replicas = fit_pool(f"generate {teacher.name}", teacher.concurrency, per_replica, free_resources(want=want),
+        # What an autoscaler is asked for: each replica's placement bundles (a TP replica's GPUs may be
+        # on several nodes), not their sum.
+        bundles = (vllm_placement(device, teacher.tensor_parallel_size)["bundles"] if engine == "vllm"
+                   else [per_replica]) * teacher.concurrency
+        replicas = fit_pool(f"generate {teacher.name}", teacher.concurrency, per_replica,
+                            free_resources(want=want, bundles=bundles, stage=f"generate {teacher.name}"),
                             total_resources(), reserve_cpus=ROW_TASK_CPUS)
     if replicas != teacher.concurrency:
         teacher = teacher.model_copy(update={"concurrency": replicas})

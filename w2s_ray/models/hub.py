@@ -55,3 +55,21 @@ def hub_snapshot(repo_id: str, revision: str | None = None) -> Path:
     if not (path / "config.json").is_file():
         raise ModelNotFoundError(f"model {repo_id!r}: the cached snapshot {path} has no config.json")
     return path
+
+
+def hub_config_json(repo_id: str) -> Path:
+    """The config.json of hub model `repo_id` from the HF cache or, online, that one file downloaded:
+    never the weights (`w2s plan` reads model shapes with it)."""
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo_id, "config.json", cache_dir=hub_cache_dir())
+    if isinstance(cached, str):
+        return Path(cached)
+    if offline():
+        raise ModelNotFoundError(f"{repo_id}: offline (HF_HUB_OFFLINE=1) and no config.json of it in the HF "
+                                 f"cache {hub_cache_dir()}")
+    try:
+        return Path(hf_hub_download(repo_id, "config.json", cache_dir=hub_cache_dir()))
+    except Exception as err:  # noqa: BLE001 - any hub failure means the file is out of reach
+        raise ModelNotFoundError(f"{repo_id}: its config.json could not be fetched ({type(err).__name__}: "
+                                 f"{str(err).splitlines()[0] if str(err) else ''})") from None

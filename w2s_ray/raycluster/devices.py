@@ -24,15 +24,15 @@ def resolve_device(requested: str = "auto") -> Device:
     return "gpu" if ray.cluster_resources().get("GPU", 0) >= 1 else "cpu"
 
 
-def vllm_placement(device: Device, tensor_parallel: int = 1) -> dict | None:
-    """The placement group for one vLLM engine replica.
+def vllm_placement(device: Device, tensor_parallel: int = 1, pipeline_parallel: int = 1) -> dict | None:
+    """The placement group for one vLLM engine replica: a GPU bundle per rank (tensor x pipeline).
 
     ray.data.llm's default bundle asks for a GPU; on CPU it then waits forever (measured), so CPU
     engines get an explicit CPU-only bundle.
     """
     if device == "cpu":
         return {"bundles": [{"CPU": 1}]}
-    return {"bundles": [{"GPU": 1, "CPU": 1}] * tensor_parallel, "strategy": "PACK"}
+    return {"bundles": [{"GPU": 1, "CPU": 1}] * (tensor_parallel * pipeline_parallel), "strategy": "PACK"}
 
 
 def engine_actor_resources(engine: str, device: str, tensor_parallel: int = 1) -> dict[str, float]:

@@ -18,13 +18,16 @@ waiting for a CPU (a stage hangs so while a Serve replica holds the rest).
 
 Free resources move (a Serve swap holds two replicas for a moment), so this is a snapshot: a pool
 sized from it can still wait for a moment, but not for resources that were never there.
+
+On a cluster that autoscales, what is free now is not all there can be: a stage that gives its pools'
+bundles first asks the autoscaler for them and waits, bounded, for the nodes (autoscale.py).
 """
 from __future__ import annotations
 
 import math
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 _EPS = 1e-9
 # What one light per-row map task asks (answer extraction, the engine's postprocess): a fraction, so
@@ -41,18 +44,27 @@ class NoRoomError(RuntimeError):
 SETTLE_S = 60.0
 
 
-def free_resources(want: Mapping[str, float] | None = None, settle_s: float | None = None) -> dict[str, float]:
+def free_resources(want: Mapping[str, float] | None = None, settle_s: float | None = None,
+                   bundles: Sequence[Mapping[str, float]] | None = None, stage: str = "") -> dict[str, float]:
     """CPU and GPU the cluster has free now (Ray must be initialised). With `want`, waits up to
-    `settle_s` (default SETTLE_S) for that much to be free, and returns what is free then."""
+    `settle_s` (default SETTLE_S) for that much to be free, and returns what is free then. With
+    `bundles` (one per actor the stage's pools want), a cluster that autoscales and is still short
+    then is asked for them and given up to `ray.autoscale_wait_s` to add them (autoscale.grow_for)."""
     import ray
+
+    from w2s_ray.raycluster import autoscale
 
     deadline = time.monotonic() + (SETTLE_S if settle_s is None else settle_s)
     while True:
         raw = ray.available_resources()
         free = {"CPU": float(raw.get("CPU", 0.0)), "GPU": float(raw.get("GPU", 0.0))}
-        if not want or all(free.get(k, 0.0) + _EPS >= v for k, v in want.items()) or time.monotonic() >= deadline:
-            return free
+        enough = not want or all(free.get(k, 0.0) + _EPS >= v for k, v in want.items())
+        if enough or time.monotonic() >= deadline:
+            break
         time.sleep(0.5)
+    if not enough and bundles and autoscale.autoscaling():
+        return autoscale.grow_for(stage or "a stage", bundles, lambda: free_resources(settle_s=0))
+    return free
 
 
 def total_resources() -> dict[str, float]:

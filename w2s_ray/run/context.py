@@ -12,7 +12,7 @@ from w2s_ray.data.sources import load_splits
 from w2s_ray.generate.engine_pool import EngineCache
 from w2s_ray.models.built_in import built_in
 from w2s_ray.models.load import resolve_model
-from w2s_ray.raycluster import cuda_check
+from w2s_ray.raycluster import autoscale, cuda_check
 from w2s_ray.raycluster.devices import Device, resolve_device
 from w2s_ray.raycluster.runtime import cluster_address, init_ray, quiet_ray_data, ray_logs_dir
 from w2s_ray.run.environment import environment
@@ -107,6 +107,7 @@ def open_run(config: RunConfig, data: tuple[dict, dict] | None = None) -> RunCon
     manifest.note_data(stats)
     clean_leftovers(manifest)
     ray = init_ray(config.ray.address, config.ray.num_cpus, log_to_driver=config.ray.log_to_driver)
+    autoscale.configure(config.ray.autoscaling, config.ray.autoscale_wait_s)
     device = resolve_device(config.ray.device)
     if device == "gpu":  # a cluster's GPUs are checked where they are (its head usually has none)
         cuda_check.check_cluster(ray, embedded)

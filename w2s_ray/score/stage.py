@@ -156,7 +156,11 @@ def score_dataset(ds, scorers: Sequence[ScorerSpec | dict | str]):
     pools = _pools(specs)
     asks = [{"CPU": p[0].concurrency * p[0].resources()["num_cpus"],
              "GPU": p[0].concurrency * p[0].resources()["num_gpus"]} for p in pools]
-    free = free_resources(want={k: max(a[k] for a in asks) for k in ("CPU", "GPU")} if asks else None)
+    # An autoscaler is asked for every pool's actors: Ray Data streams rows through the pools at once.
+    bundles = [{"CPU": p[0].resources()["num_cpus"], "GPU": p[0].resources()["num_gpus"]}
+               for p in pools for _ in range(p[0].concurrency)]
+    free = free_resources(want={k: max(a[k] for a in asks) for k in ("CPU", "GPU")} if asks else None,
+                          bundles=bundles, stage="score " + "+".join(s.name for s in specs))
     total = total_resources()
     for pool in pools:
         head = pool[0]

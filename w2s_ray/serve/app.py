@@ -88,7 +88,12 @@ def llm_config(spec: AppSpec):
         engine.update(vllm_cpu_prefill_kwargs(spec.serve.max_model_len or _model_max_len(spec.model_dir)))
         placement = {"bundles": [{"CPU": spec.serve.num_cpus}]}
     else:
-        placement = vllm_placement(spec.device)
+        # A replica holds what the model's engine needs, as in the generate stages: ray.serve.llm sizes
+        # vLLM's ranks from these engine arguments, and the placement must hold one GPU per rank.
+        teacher = spec.teacher
+        engine.update(tensor_parallel_size=teacher.tensor_parallel_size,
+                      pipeline_parallel_size=teacher.pipeline_parallel_size)
+        placement = vllm_placement(spec.device, teacher.tensor_parallel_size, teacher.pipeline_parallel_size)
     return LLMConfig(
         model_loading_config={"model_id": spec.model_id, "model_source": str(spec.model_dir)},
         engine_kwargs=engine,

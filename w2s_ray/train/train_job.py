@@ -179,6 +179,7 @@ def run_train_job(
             "config": config.model_dump(mode="json"),
             "device": device,
             "deepspeed": loop_config["deepspeed"],
+            "gradient_checkpointing": config.checkpointing(device),  # what `auto` was on this device
             "num_workers": config.num_workers,
             "ray_version": ray.__version__,
             **provenance,

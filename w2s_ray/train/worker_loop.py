@@ -51,9 +51,10 @@ def trainer_arguments(config: TrainConfig, device: str, ds_config: dict | None, 
         max_length=config.max_length,
         seed=config.seed,
         data_seed=config.seed,
-        # TRL 1.16 defaults both to True; neither works for fp32 training on CPU (platform notes).
+        # TRL 1.16 defaults both to True; neither works for fp32 training on CPU (platform notes), so
+        # both are set from the config, which turns them off on CPU.
         bf16=config.mixed_precision_bf16(device),
-        gradient_checkpointing=False,
+        gradient_checkpointing=config.checkpointing(device),
         use_cpu=device == "cpu",
         deepspeed=ds_config,
         report_to=report_to,
@@ -63,6 +64,11 @@ def trainer_arguments(config: TrainConfig, device: str, ds_config: dict | None, 
         ddp_find_unused_parameters=False,  # every trained parameter gets a gradient; the search costs a pass
         dataloader_pin_memory=device == "gpu",
     )
+
+
+def merged_dtype(config: TrainConfig, device: str) -> str:
+    """The dtype a LoRA merge is saved in: the training's (bf16 under bf16 mixed precision, else fp32)."""
+    return "bfloat16" if config.mixed_precision_bf16(device) else "float32"
 
 
 def lora_peft_config(config: TrainConfig, task_type: str = "CAUSAL_LM"):
@@ -211,7 +217,8 @@ def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure,
             keeper.restore(trainer.model)
             metrics["early_stopping"] = {**keeper.report(), "holdout_rows": len(holdout), "train_rows": len(rows)}
         model_dir = scratch / "model"
-        save_final_model(trainer, tokenizer, loop_config["base_model_dir"], config.lora is not None, model_dir, head)
+        save_final_model(trainer, tokenizer, loop_config["base_model_dir"], config.lora is not None, model_dir, head,
+                         merged_dtype=merged_dtype(config, device))
         report_final(metrics, model_dir if world_rank() == 0 else None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

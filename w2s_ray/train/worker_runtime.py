@@ -109,7 +109,7 @@ def drop_pickles(model_dir: Path) -> None:
 
 
 def save_final_model(trainer, tokenizer, base_model_dir: str, merge_lora: bool, dest: Path,
-                     head: dict | None = None) -> None:
+                     head: dict | None = None, merged_dtype: str = "float32") -> None:
     """Write a plain HF model dir (safetensors + tokenizer) into `dest` on rank 0.
 
     Every rank must call this: under ZeRO-3 save_model gathers the sharded weights collectively.
@@ -117,6 +117,8 @@ def save_final_model(trainer, tokenizer, base_model_dir: str, merge_lora: bool, 
     one path serves plain DDP, ZeRO-2 and ZeRO-3 alike: merging in place would need the full
     weights, which ZeRO-3 never holds in one process. `head`: how to load the base for the merge
     ({"auto_class": "AutoModelForTokenClassification", "num_labels": 2}); None: a causal LM.
+    `merged_dtype`: what a merged model is saved in, the training's dtype (a 1.5B model merged in fp32
+    is ~6 GB a round, in bf16 ~3 GB, and the next stage reads bf16 weights either way on GPU).
     """
     if not merge_lora:
         trainer.save_model(str(dest))
@@ -128,12 +130,13 @@ def save_final_model(trainer, tokenizer, base_model_dir: str, merge_lora: bool, 
     try:
         trainer.save_model(str(adapter_dir))
         if world_rank() == 0:
-            _merge_adapter(base_model_dir, adapter_dir, tokenizer, dest, head)
+            _merge_adapter(base_model_dir, adapter_dir, tokenizer, dest, head, merged_dtype)
     finally:
         shutil.rmtree(adapter_dir, ignore_errors=True)
 
 
-def _merge_adapter(base_model_dir: str, adapter_dir: Path, tokenizer, dest: Path, head: dict | None = None) -> None:
+def _merge_adapter(base_model_dir: str, adapter_dir: Path, tokenizer, dest: Path, head: dict | None = None,
+                   dtype: str = "float32") -> None:
     import torch
     import transformers
     from peft import PeftModel
@@ -150,7 +153,9 @@ def _merge_adapter(base_model_dir: str, adapter_dir: Path, tokenizer, dest: Path
     if head is not None and base.config.pad_token_id is None:  # a classifier reads it to find the end
         base.config.pad_token_id = tokenizer.pad_token_id
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
-    merged.save_pretrained(str(dest))
+    # Merged in fp32 (W + BA rounded once), then cast: save_pretrained writes the tensors' dtype and
+    # records it in config.json.
+    merged.to(getattr(torch, dtype)).save_pretrained(str(dest))
     tokenizer.save_pretrained(str(dest))
     drop_pickles(dest)
 
