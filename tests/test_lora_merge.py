@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import long_test
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
@@ -68,6 +70,7 @@ def test_a_bf16_merge_saves_bf16_weights_equal_to_the_fp32_merge_rounded(base_an
 
 
 @pytest.mark.slow
+@long_test  # a Ray Train run (~140 s loaded); the merge itself is tested above without Ray
 def test_a_bf16_lora_training_publishes_bf16_weights(ray_for_training, base_model, rows, tmp_path):
     """End to end through Ray Train: bf16 mixed precision (on CPU here, as train.dtype bfloat16 asks),
     LoRA, merged and published in bf16."""

@@ -7,6 +7,7 @@ import io
 
 import pytest
 
+from tests.conftest import long_test
 from w2s_ray.run import progress as progress_module
 from w2s_ray.run.progress import Poller, Progress, ProgressBoard, duration
 
@@ -82,6 +83,7 @@ def test_a_poller_reads_a_board_until_its_block_ends():
 
 
 @pytest.mark.slow
+@long_test  # an engine start (~70 s loaded); test_loop's tiny run checks the generate, score and train lines
 def test_a_tiny_generation_stage_prints_its_final_progress_line(ray_local, tiny_models, capsys):
     from w2s_ray.config import TeacherConfig
     from w2s_ray.data.world import generate_world

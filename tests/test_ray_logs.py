@@ -3,6 +3,8 @@ too), not a link into this node's /tmp/ray that dangles on a shared volume."""
 from __future__ import annotations
 
 import pytest
+
+from tests.conftest import long_test
 import yaml
 
 from w2s_ray.run import ray_logs
@@ -57,6 +59,7 @@ def test_a_failed_stage_copies_its_logs_too_and_an_old_link_is_replaced(tmp_path
 
 
 @pytest.mark.slow
+@long_test  # a tiny run (~30 s loaded); test_loop's tiny run checks real copies too
 def test_a_run_copies_its_workers_output_at_each_stage_end(ray_local, tmp_path):
     from w2s_ray.config import load_config
     from w2s_ray.run.context import open_run
