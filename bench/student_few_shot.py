@@ -32,6 +32,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from w2s_ray.config.loading import load_config
 from w2s_ray.data.pretrain_corpus import alt_problem
 from w2s_ray.data.splits import build_demo_splits
+from w2s_ray.data.world import FINAL_MARK
 from w2s_ray.eval.findings import paired_finding, render_findings
 from w2s_ray.generate.hf_engine import truncate_at_stop
 from w2s_ray.models.strong_student import build_strong_student
@@ -120,7 +121,7 @@ def main() -> None:
         print(f"weak demos ({cfg.weak[0].name}, seed {cfg.loop.demo_seed}): right {right} "
               f"({time.perf_counter() - start:.0f} s)", flush=True)
     strong, max_tokens = cfg.strong, cfg.eval.max_tokens
-    results, findings = {}, []
+    results, findings, per_problem = {}, [], {}
     for name in students:
         model, tokenizer = load(build_strong_student(name))
         per_condition = {}
@@ -132,18 +133,31 @@ def main() -> None:
             right = correct(texts, test)
             per_condition[label] = {p["id"]: float(r) for p, r in zip(test, right)}
             by_level = {lv: np.mean([r for p, r in zip(test, right) if p["level"] == lv]) for lv in range(1, 6)}
+            # Whether it wrote the target's answer line: did it follow target-format demos at all?
+            marked = float(np.mean([FINAL_MARK in t for t in texts]))
             print(f"{name:26s} {label:12s} {100 * np.mean(right):5.1f} %  "
-                  + " ".join(f"L{lv} {100 * a:.0f}" for lv, a in by_level.items())
+                  + " ".join(f"L{lv} {100 * a:.0f}" for lv, a in by_level.items()) + f"  '####' {100 * marked:.0f} %"
+
                   + f"  ({time.perf_counter() - start:.0f} s)  e.g. {texts[0][:80]!r}", flush=True)
-            results.setdefault(name, {})[label] = {"accuracy": float(np.mean(right)),
+            results.setdefault(name, {})[label] = {"accuracy": float(np.mean(right)), "with_final_mark": marked,
                                                    "by_level": {str(lv): float(a) for lv, a in by_level.items()}}
+            per_problem.setdefault(name, {})[label] = [int(r) for r in right]
+            if args.out:  # after every condition: a run cut short still leaves what it measured
+                write(args.out, args, test, results, findings, per_problem, complete=False)
         zero = per_condition["0-shot"]
         findings += [paired_finding(f"{name}: {label} - 0-shot", f"{label} beats zero-shot", values, zero)
                      for label, values in per_condition.items() if label != "0-shot"]
     print("\n".join(render_findings(findings)))
     if args.out:
-        Path(args.out).write_text(json.dumps({"args": vars(args), "n_test": len(test), "accuracy": results,
-                                              "findings": findings}, indent=2))
+        write(args.out, args, test, results, findings, per_problem, complete=True)
+
+
+def write(out: str, args, test: list[dict], results: dict, findings: list, per_problem: dict, complete: bool) -> None:
+    """The measurements as JSON; `correct` holds each condition's 0/1 per test problem, in `test_ids`
+    order, so paired differences can be recomputed from a partial run."""
+    Path(out).write_text(json.dumps({"args": vars(args), "complete": complete, "n_test": len(test),
+                                     "accuracy": results, "findings": findings,
+                                     "test_ids": [p["id"] for p in test], "correct": per_problem}, indent=2))
 
 
 if __name__ == "__main__":
