@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--config", default="configs/demo.yaml")
     parser.add_argument("--per-level", type=int, default=200, help="test problems a level (5 levels)")
     parser.add_argument("--shots", default="3,4", help="k of the k-shot prompts, comma-separated")
-    parser.add_argument("--demos", default="gold,weak", help="demo pools of the k-shot prompts: gold, weak, corpus")
+    parser.add_argument("--demos", default="gold,weak", help="demo pools of the k-shot prompts, run in this order: gold, weak, corpus")
     parser.add_argument("--corpus-style", default="symbols", help="the corpus pool's SOLUTION_STYLES style")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
@@ -125,7 +125,7 @@ def main() -> None:
     for name in students:
         model, tokenizer = load(build_strong_student(name))
         per_condition = {}
-        for k, pool_name in [(0, None), *((k, p) for p in pools for k in shots)]:
+        for k, pool_name in [(0, None), *((k, p) for p in wanted for k in shots)]:
             label = "0-shot" if k == 0 else f"{k}-shot {pool_name}"
             start = time.perf_counter()
             prompts = [build_prompt(p, k, pools.get(pool_name), strong.seed) for p in test]
