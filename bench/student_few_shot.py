@@ -93,7 +93,8 @@ def main() -> None:
     parser.add_argument("--config", default="configs/demo.yaml")
     parser.add_argument("--per-level", type=int, default=200, help="test problems a level (5 levels)")
     parser.add_argument("--shots", default="3,4", help="k of the k-shot prompts, comma-separated")
-    parser.add_argument("--demos", default="gold,weak", help="demo pools of the k-shot prompts, run in this order: gold, weak, corpus")
+    parser.add_argument("--demos", default="gold,weak",
+                        help="demo pools of the k-shot prompts, run in this order: gold, weak, corpus")
     parser.add_argument("--corpus-style", default="symbols", help="the corpus pool's SOLUTION_STYLES style")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
