@@ -122,7 +122,7 @@ def main() -> None:
         print(f"weak demos ({cfg.weak[0].name}, seed {cfg.loop.demo_seed}): right {right} "
               f"({time.perf_counter() - start:.0f} s)", flush=True)
     strong, max_tokens = cfg.strong, cfg.eval.max_tokens
-    results, findings, per_problem = {}, [], {}
+    results, findings, per_problem, completions = {}, [], {}, {}
     for name in students:
         model, tokenizer = load(build_strong_student(name))
         per_condition = {}
@@ -143,22 +143,24 @@ def main() -> None:
             results.setdefault(name, {})[label] = {"accuracy": float(np.mean(right)), "with_final_mark": marked,
                                                    "by_level": {str(lv): float(a) for lv, a in by_level.items()}}
             per_problem.setdefault(name, {})[label] = [int(r) for r in right]
+            completions.setdefault(name, {})[label] = texts
             if args.out:  # after every condition: a run cut short still leaves what it measured
-                write(args.out, args, test, results, findings, per_problem, complete=False)
+                write(args.out, args, test, results, findings, per_problem, completions, complete=False)
         zero = per_condition["0-shot"]
         findings += [paired_finding(f"{name}: {label} - 0-shot", f"{label} beats zero-shot", values, zero)
                      for label, values in per_condition.items() if label != "0-shot"]
     print("\n".join(render_findings(findings)))
     if args.out:
-        write(args.out, args, test, results, findings, per_problem, complete=True)
+        write(args.out, args, test, results, findings, per_problem, completions, complete=True)
 
 
-def write(out: str, args, test: list[dict], results: dict, findings: list, per_problem: dict, complete: bool) -> None:
-    """The measurements as JSON; `correct` holds each condition's 0/1 per test problem, in `test_ids`
-    order, so paired differences can be recomputed from a partial run."""
+def write(out: str, args, test: list[dict], results: dict, findings: list, per_problem: dict, completions: dict,
+          complete: bool) -> None:
+    """The measurements as JSON; `correct` holds each condition's 0/1 per test problem and `texts` its
+    completions, in `test_ids` order, so paired differences can be recomputed from a partial run."""
     Path(out).write_text(json.dumps({"args": vars(args), "complete": complete, "n_test": len(test),
-                                     "accuracy": results, "findings": findings,
-                                     "test_ids": [p["id"] for p in test], "correct": per_problem}, indent=2))
+                                     "accuracy": results, "findings": findings, "test_ids": [p["id"] for p in test],
+                                     "correct": per_problem, "texts": completions}, indent=2))
 
 
 if __name__ == "__main__":
