@@ -32,6 +32,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from w2s_ray.config.loading import load_config
 from w2s_ray.data.pretrain_corpus import alt_problem
 from w2s_ray.data.splits import build_demo_splits
+from w2s_ray.data.world import FINAL_MARK
 from w2s_ray.eval.findings import paired_finding, render_findings
 from w2s_ray.generate.hf_engine import truncate_at_stop
 from w2s_ray.models.strong_student import build_strong_student
@@ -92,7 +93,8 @@ def main() -> None:
     parser.add_argument("--config", default="configs/demo.yaml")
     parser.add_argument("--per-level", type=int, default=200, help="test problems a level (5 levels)")
     parser.add_argument("--shots", default="3,4", help="k of the k-shot prompts, comma-separated")
-    parser.add_argument("--demos", default="gold,weak", help="demo pools of the k-shot prompts: gold, weak, corpus")
+    parser.add_argument("--demos", default="gold,weak",
+                        help="demo pools of the k-shot prompts, run in this order: gold, weak, corpus")
     parser.add_argument("--corpus-style", default="symbols", help="the corpus pool's SOLUTION_STYLES style")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
@@ -120,11 +122,11 @@ def main() -> None:
         print(f"weak demos ({cfg.weak[0].name}, seed {cfg.loop.demo_seed}): right {right} "
               f"({time.perf_counter() - start:.0f} s)", flush=True)
     strong, max_tokens = cfg.strong, cfg.eval.max_tokens
-    results, findings = {}, []
+    results, findings, per_problem, completions = {}, [], {}, {}
     for name in students:
         model, tokenizer = load(build_strong_student(name))
         per_condition = {}
-        for k, pool_name in [(0, None), *((k, p) for p in pools for k in shots)]:
+        for k, pool_name in [(0, None), *((k, p) for p in wanted for k in shots)]:
             label = "0-shot" if k == 0 else f"{k}-shot {pool_name}"
             start = time.perf_counter()
             prompts = [build_prompt(p, k, pools.get(pool_name), strong.seed) for p in test]
@@ -132,18 +134,33 @@ def main() -> None:
             right = correct(texts, test)
             per_condition[label] = {p["id"]: float(r) for p, r in zip(test, right)}
             by_level = {lv: np.mean([r for p, r in zip(test, right) if p["level"] == lv]) for lv in range(1, 6)}
+            # Whether it wrote the target's answer line: did it follow target-format demos at all?
+            marked = float(np.mean([FINAL_MARK in t for t in texts]))
             print(f"{name:26s} {label:12s} {100 * np.mean(right):5.1f} %  "
-                  + " ".join(f"L{lv} {100 * a:.0f}" for lv, a in by_level.items())
+                  + " ".join(f"L{lv} {100 * a:.0f}" for lv, a in by_level.items()) + f"  '####' {100 * marked:.0f} %"
+
                   + f"  ({time.perf_counter() - start:.0f} s)  e.g. {texts[0][:80]!r}", flush=True)
-            results.setdefault(name, {})[label] = {"accuracy": float(np.mean(right)),
+            results.setdefault(name, {})[label] = {"accuracy": float(np.mean(right)), "with_final_mark": marked,
                                                    "by_level": {str(lv): float(a) for lv, a in by_level.items()}}
+            per_problem.setdefault(name, {})[label] = [int(r) for r in right]
+            completions.setdefault(name, {})[label] = texts
+            if args.out:  # after every condition: a run cut short still leaves what it measured
+                write(args.out, args, test, results, findings, per_problem, completions, complete=False)
         zero = per_condition["0-shot"]
         findings += [paired_finding(f"{name}: {label} - 0-shot", f"{label} beats zero-shot", values, zero)
                      for label, values in per_condition.items() if label != "0-shot"]
     print("\n".join(render_findings(findings)))
     if args.out:
-        Path(args.out).write_text(json.dumps({"args": vars(args), "n_test": len(test), "accuracy": results,
-                                              "findings": findings}, indent=2))
+        write(args.out, args, test, results, findings, per_problem, completions, complete=True)
+
+
+def write(out: str, args, test: list[dict], results: dict, findings: list, per_problem: dict, completions: dict,
+          complete: bool) -> None:
+    """The measurements as JSON; `correct` holds each condition's 0/1 per test problem and `texts` its
+    completions, in `test_ids` order, so paired differences can be recomputed from a partial run."""
+    Path(out).write_text(json.dumps({"args": vars(args), "complete": complete, "n_test": len(test),
+                                     "accuracy": results, "findings": findings, "test_ids": [p["id"] for p in test],
+                                     "correct": per_problem, "texts": completions}, indent=2))
 
 
 if __name__ == "__main__":

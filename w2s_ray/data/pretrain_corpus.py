@@ -16,7 +16,10 @@ never in the benchmark's own; this corpus plays that role for the CPU testbed:
     one solution style throughout, joined as a k-shot prompt joins its shots (text/prompts.py), as
     real corpora hold exercise sheets and worked-example pages. A student pretrained on single
     problems only had never seen a solved problem before the one it solves, and k-shot prompts with
-    gold demos made it worse than zero-shot (issue 26, difference 7).
+    gold demos made it worse than zero-shot (issue 26, difference 7);
+  - with `CorpusSpec.worksheet_formats` set, that share of the worksheets is written in a format drawn
+    at random for the worksheet (data/solution_formats.py), so the only way to predict a solution's
+    format is to copy it from the problems before it: in-context format following.
 The loss is on the solutions and on the unlabelled questions (see build_corpus and worksheet).
 
 It never holds the target solution format (step lines "a op b = c", "#### N") nor a strong-half or
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 
 from w2s_ray.data import world
 from w2s_ray.data.schema import Problem
+from w2s_ray.data.solution_formats import SolutionFormat, draw_format
 from w2s_ray.data.world import FINAL_MARK, Step, sample_chain
 from w2s_ray.text.prompts import SHOT_SEPARATOR
 
@@ -96,13 +100,14 @@ def prose_solution(start: int, steps: Sequence[Step], symbols: bool = False, nam
 
 def alt_problem(rng: random.Random, level: int, target_wording: float = 0.0,
                 symbols: float = 0.0, styles: Sequence[str] | None = None,
-                target_entities: float = 0.0) -> tuple[str, str]:
+                target_entities: float = 0.0, solution_format: SolutionFormat | None = None) -> tuple[str, str]:
     """(question, prose solution) of one chain of `level` steps, worded the corpus's way; with
     probability `target_wording` in the target's sentence templates (with the corpus's own names
     and items: web text shares a benchmark's phrasing, not its problems). The solution is in one of
     `styles` (SOLUTION_STYLES), or, without styles, an opened paragraph whose steps are in symbols
     with probability `symbols`. With probability `target_entities`, the names and items are the
-    target's own (drawn only when it is set: corpora without it stay draw for draw)."""
+    target's own (drawn only when it is set: corpora without it stay draw for draw). A
+    `solution_format` (format worksheets) writes the solution in it instead of a style."""
     names, all_items = ALT_NAMES, ALT_ITEMS
     if target_entities and rng.random() < target_entities:
         names, all_items = world.NAMES, world.ITEMS
@@ -117,7 +122,9 @@ def alt_problem(rng: random.Random, level: int, target_wording: float = 0.0,
     sentences = [rng.choice(start_t).format(k=start, **fields)]
     sentences += [rng.choice(step_t[s.op]).format(k=s.right, **fields) for s in steps]
     sentences.append(rng.choice(question_t).format(**fields))
-    if styles:
+    if solution_format:
+        solution = solution_format.render(start, steps, name)
+    elif styles:
         in_symbols, opened, separator = SOLUTION_STYLES[rng.choice(styles)]
         solution = prose_solution(start, steps, in_symbols, name if opened else None, separator)
     else:  # the corpus of students built before styles existed, draw for draw
@@ -141,6 +148,9 @@ class CorpusSpec:
     # stay draw for draw (the built-in students' cache keys hold their corpus hash).
     worksheets: float = 0.0
     worksheet_problems: tuple[int, int] = (2, 5)
+    # Share of the worksheets written in a format drawn for the worksheet (data/solution_formats.py)
+    # rather than in a corpus style; drawn only when set, as `worksheets`.
+    worksheet_formats: float = 0.0
 
 
 # (context, text the loss is on); a worksheet is longer: (context, text, context, text, ...), the
@@ -166,10 +176,12 @@ def worksheet(rng: random.Random, spec: CorpusSpec, held: set[str] = frozenset()
     ask, answer = rng.choice(FRAMES)
     styles = (rng.choice(spec.styles),) if spec.styles else ()
     n = rng.randint(*spec.worksheet_problems)
+    # Drawn after the style, so worksheets without formats stay draw for draw.
+    fmt = draw_format(rng) if spec.worksheet_formats and rng.random() < spec.worksheet_formats else None
     shots: list[tuple[str, str]] = []
     while len(shots) < n:
         question, solution = alt_problem(rng, rng.choice(spec.levels), spec.target_wording, spec.symbols,
-                                         styles, spec.target_entities)
+                                         styles, spec.target_entities, fmt)
         if question not in held:  # a held-out question never appears with its solution
             shots.append((f"{ask} {question}\n{answer}", f" {solution}"))
     segments: list[str] = []
@@ -232,7 +244,8 @@ def questions_of(example: Example) -> list[str]:
 def leaks(examples: Sequence[Example], held_out: Sequence[Problem]) -> list[str]:
     """Why `examples` would leak the target: the target's solution format, or a held-out question
     (strong half or test) together with its solution or its gold answer sentence anywhere in the
-    same document (a worksheet's every question is checked against the whole worksheet)."""
+    same document (a worksheet's every question is checked against the whole worksheet), or asked
+    as a solved problem at all (a format worksheet's answer need not be the answer sentence)."""
     found = []
     by_question = {p.question: p for p in held_out}
     for i, example in enumerate(examples):
@@ -242,6 +255,7 @@ def leaks(examples: Sequence[Example], held_out: Sequence[Problem]) -> list[str]
         for question in questions_of(example):
             problem = by_question.get(question)
             if problem and ((problem.solution and problem.solution in text)
-                            or ANSWER_SENTENCE.format(n=problem.gold) in text):
+                            or ANSWER_SENTENCE.format(n=problem.gold) in text
+                            or any(c and _question_of(c, t) == question for c, t in zip(example[::2], example[1::2]))):
                 found.append(f"example {i}: holds held-out question {problem.id} with its solution")
     return found
