@@ -12,6 +12,10 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # 'disabled', and the session's token-auth GCS then refuses its own driver (seen in the full suite).
 _SHELLS_RAY_AUTH_MODE = os.environ.get("RAY_AUTH_MODE")
 os.environ["RAY_AUTH_MODE"] = "token"
+# And what w2s_ray's import sets (w2s_ray/__init__.py): Ray reads it at its own first import, so a test
+# module that imports ray before w2s_ray (tests/test_autoscale.py, collected first) made the session's
+# Ray bind every interface (tests/test_runtime.py saw it). Importing the package here sets it first.
+import w2s_ray  # noqa: E402,F401
 
 
 def shell_env(**extra: str) -> dict[str, str]:

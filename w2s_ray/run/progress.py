@@ -13,6 +13,9 @@ A line is printed when `every_s` (ray.progress_seconds, 30 s by default) has pas
 when another tenth of the total is done, and at the end:
 
     [progress] generate weak: 1,200/4,000 rows (30 %), 40.0 rows/s, 1,850 tokens/s, ETA 1m10s
+
+Scoring (rows as they come) and training (steps, from rank 0) report live; generation reports its
+closing line only (see `materialize`: reading its blocks as they came stalled a stage).
 """
 from __future__ import annotations
 
@@ -113,25 +116,27 @@ def iter_rows(ds, progress: Progress) -> Iterator[dict]:
 
 
 def materialize(ds, progress: Progress, count_tokens: str | None = None):
-    """Dataset.materialize() with progress: each output block is counted as it is produced (and its
-    `count_tokens` column summed, for tokens/s). The blocks stay in Ray's object store, as
-    materialize() leaves them; returns the materialised Dataset."""
-    import pyarrow as pa
+    """Dataset.materialize(), then the stage's closing progress line (rows, and the `count_tokens`
+    column summed, for tokens/s). Not block by block: the driver pulling each output block as it came
+    (iter_internal_ref_bundles) stalled a generation stage whose row tasks had only a fraction of a CPU
+    beside the engine, past 7 minutes, where materialize() finishes in about one
+    (tests/test_free_resources.py, a Serve replica holding all but 1.5 CPUs)."""
+    import pyarrow.compute as pc
     import ray
     from ray.data.block import BlockAccessor
 
-    refs, rows, tokens = [], 0, 0
-    for bundle in ds.iter_internal_ref_bundles():
-        for ref in bundle.block_refs:
-            block = ray.get(ref)
-            table = BlockAccessor.for_block(block).to_arrow()
-            refs.append(ref if isinstance(block, pa.Table) else ray.put(table))
-            rows += table.num_rows
-            if count_tokens is not None:
-                tokens += int(pa.compute.sum(table[count_tokens]).as_py() or 0)
-        progress.update(rows, tokens=tokens if count_tokens else None)
-    progress.finish(rows)
-    return ray.data.from_arrow_refs(refs) if refs else ds.materialize()
+    done = ds.materialize()
+    # Counted from the stored blocks, in the driver: Dataset.count() / .sum() would start tasks that
+    # wait for a whole CPU, which a stage beside a Serve replica may not have (the same stall).
+    rows, tokens = 0, 0
+    for bundle in done.iter_internal_ref_bundles():
+        for ref, meta in zip(bundle.block_refs, bundle.metadata):
+            rows += meta.num_rows or 0
+            if count_tokens is not None and meta.num_rows:
+                table = BlockAccessor.for_block(ray.get(ref)).to_arrow()
+                tokens += int(pc.sum(table[count_tokens]).as_py() or 0)
+    progress.finish(rows, **({"tokens": tokens} if count_tokens is not None and rows else {}))
+    return done
 
 
 class ProgressBoard:
