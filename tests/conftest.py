@@ -28,7 +28,7 @@ def shell_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-# Tests too long for `make test`'s 25-minute budget on 2 cores run with W2S_LONG_TESTS=1 (`make test-long`).
+# Tests too long for `make test`'s 20-minute budget on 2 cores run with W2S_LONG_TESTS=1 (`make test-long`).
 long_test = pytest.mark.skipif(os.environ.get("W2S_LONG_TESTS") != "1",
                                reason="long: run with W2S_LONG_TESTS=1 (make test-long)")
 

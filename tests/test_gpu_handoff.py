@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import shell_env
+from tests.conftest import long_test, shell_env
 from w2s_ray.raycluster.gpu_handoff import GIB, GpuMemory, GpuStillHeldError, probe_until_free
 
 pytestmark = pytest.mark.slow
@@ -36,6 +36,7 @@ def handoffs() -> list[dict]:
     return [*results, err]
 
 
+@long_test  # the fixture starts its own Ray (~30 s); the probe's logic is tested without it below
 def test_a_release_waits_for_the_engine_core_left_behind_then_hands_the_gpu_over(handoffs):
     result = handoffs[0]
     assert result["ok"], result
@@ -43,6 +44,7 @@ def test_a_release_waits_for_the_engine_core_left_behind_then_hands_the_gpu_over
     assert not result["child_alive_after"], "the wait returned while the stand-in core still held the GPU"
 
 
+@long_test  # the fixture starts its own Ray (~30 s); the probe's logic is tested without it below
 def test_a_gpu_still_held_past_the_bound_stops_naming_the_node_and_the_pid(handoffs):
     result = handoffs[1]
     assert not result["ok"], result
@@ -53,6 +55,7 @@ def test_a_gpu_still_held_past_the_bound_stops_naming_the_node_and_the_pid(hando
     assert "GPU 0 on node " in error and "(127.0.0.1)" in error and "9.0 of 10.0 GiB in use" in error
 
 
+@long_test  # the fixture starts its own Ray (~30 s); the probe's logic is tested without it below
 def test_gpus_that_other_work_took_are_said_in_a_line_not_an_error(handoffs):
     assert handoffs[2] == {"ok": True, "readings": 0}
     assert ("GPU hand-off after releasing 1 x vLLM(other): 1 of 1 GPU(s) not checked, none free within 2 s"

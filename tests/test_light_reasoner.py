@@ -11,6 +11,7 @@ import shutil
 import numpy as np
 import pytest
 
+from tests.conftest import long_test
 from w2s_ray.recipes.light_reasoner.select import contrast_target, rejection_sampling_sft, select_steps
 from w2s_ray.score.contrast import ContrastScorer, TokenizerMismatchError, check_same_tokenizer, expert_mask
 
@@ -183,6 +184,7 @@ def _kl_to_targets(model_dir: str, rows: list[dict]) -> float:
 
 
 @pytest.mark.slow
+@long_test  # a Ray Train run (~25 s); the KL loss and targets are tested above without Ray
 def test_soft_label_training_on_ray_train_moves_the_student_toward_the_targets(pair, tmp_path, ray_local):
     from safetensors.torch import load_file
 

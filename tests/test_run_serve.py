@@ -13,10 +13,12 @@ import threading
 import pytest
 import yaml
 
-from tests.conftest import shell_env
+from tests.conftest import long_test, shell_env
 from tests.tiny_run import write_config
 
-pytestmark = pytest.mark.slow
+# ~200-300 s on 2 cores, over make test's share: the round-2 loop is test_w2s_rounds.py's, serving and
+# swapping test_serve_app.py's (make test-long runs this one).
+pytestmark = [pytest.mark.slow, long_test]
 
 
 # `w2s` as a terminal starts it: Ctrl-C raises KeyboardInterrupt. Run from a background job of a shell

@@ -174,6 +174,7 @@ def completion_logp(model_dir: Path, rows: list[dict]) -> list[float]:
 
 
 @pytest.mark.slow
+@long_test  # a Ray Train run (~50 s loaded); the loss against TRL's is tested above without Ray
 def test_a_short_run_raises_positive_and_lowers_negative_advantage_completions(ray_local, base_model, rollouts,
                                                                                tmp_path):
     out = tmp_path / "grpo"

@@ -15,6 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.conftest import long_test
 from w2s_ray.data.world import generate_world
 from w2s_ray.select import build_preference_pairs
 from w2s_ray.train import LoraSettings, TrainConfig
@@ -121,6 +122,7 @@ def test_dpo_learns_the_preference_and_publishes_a_plain_model(ray_local, base_m
 
 
 @pytest.mark.slow
+@long_test  # a Ray Train run (~40-75 s); ORPO runs DPO's loop (test_train_objectives.py), which the test above runs
 def test_orpo_learns_the_preference(ray_local, base_model, pairs, tmp_path):
     out = tmp_path / "orpo"
     result = train_objective(pairs, base_model, out, TrainConfig(objective="orpo", num_workers=1, lr=1e-3, **FAST))
@@ -134,6 +136,7 @@ def test_orpo_learns_the_preference(ray_local, base_model, pairs, tmp_path):
 
 
 @pytest.mark.slow
+@long_test  # two workers under ZeRO-2 (~30-90 s); test_train_sft.py runs ZeRO-3 and LoRA in make test
 def test_dpo_with_zero2_on_two_workers_and_lora_merges_into_a_plain_model(ray_local, base_model, pairs, tmp_path):
     # With LoRA the reference is the base model with the adapter switched off (no second copy).
     out = tmp_path / "zero2-lora"

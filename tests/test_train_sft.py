@@ -17,6 +17,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.conftest import long_test
 from w2s_ray.data.world import generate_world
 from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama, save_model_dir
 from w2s_ray.models.weak_teacher import training_examples
@@ -161,7 +162,8 @@ def test_sft_on_two_workers_learns_saves_safetensors_and_stays_on_loopback(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage", ["zero2", "zero3"])
+# ZeRO-3 (the harder: sharded parameters gathered to save) in make test, ZeRO-2 in make test-long
+@pytest.mark.parametrize("stage", [pytest.param("zero2", marks=long_test), "zero3"])
 def test_deepspeed_zero_on_cpu_trains_and_saves_full_weights(ray_for_training, base_model, rows, tmp_path, stage):
     out = tmp_path / stage
     result = train_objective(rows, base_model, out, TrainConfig(deepspeed=stage, logging="none", **FAST), device="cpu")
@@ -247,6 +249,7 @@ def _completion_loss(model_dir: Path, rows: list[dict]) -> float:
 
 
 @pytest.mark.slow
+@long_test  # a Ray Train run (~60 s); tests/test_train_early_stopping.py tests the rule without Ray
 def test_early_stopping_keeps_the_weights_with_the_lowest_held_out_loss(ray_for_training, base_model, rows, tmp_path):
     from w2s_ray.train.early_stopping import split_holdout
 

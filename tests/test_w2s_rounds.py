@@ -7,6 +7,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
+from tests.conftest import long_test
 from tests.tiny_run import write_config
 from w2s_ray.config import load_config
 
@@ -47,6 +48,7 @@ def test_round_two_reads_the_round_one_student_zero_shot_and_one_fixed_demo_set(
     assert again.stages() == manifest.stages()
 
 
+@long_test  # a second two-round run (~100-160 s), over make test's share; per-problem demos: test_generate_prompts.py
 def test_ours_as_options_the_weak_teacher_every_round_and_demos_per_problem(tmp_path, tiny_models, ray_local):
     from w2s_ray.run.driver import run
 
