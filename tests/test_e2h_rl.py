@@ -159,3 +159,77 @@ def test_w2s_plan_lists_the_rl_stages():
             "rl grpo train"} <= set(asks)
     assert not any(stage.startswith("rl ") for a in stage_asks(load_config(REPO / "configs/demo-e2h.yaml"), "cpu", 2)
                    for stage in [a.stage])
+
+
+def _hand_made_run(tmp_path, rewards=("prm", "orm"), configured=None):
+    """A manifest as the recipe writes it: the easy-SFT eval, and per reward source two iterations'
+    summaries and the last policy's eval. 100 test problems, 40 of them hard (levels 4-5)."""
+    from w2s_ray.run.manifest import Manifest, StageResult, run_stage
+    from w2s_ray.run.stage_io import write_stage
+    from w2s_ray.run.stage_tags import Tag
+
+    ids = [f"t{i:03d}" for i in range(100)]
+    level = {pid: 1 + i % 5 for i, pid in enumerate(ids)}
+    manifest = Manifest.create(tmp_path, {"name": "e2h", "recipe": "easy_to_hard", "weak": [],
+                                          "easy_to_hard": {"rl": {"rewards": list(configured or rewards)}}}, "h")
+
+    def evaluate(key, hard_right, tag):
+        right = {pid: (i // 5) % 10 < 10 * (hard_right if level[pid] >= 4 else 0.9) for i, pid in enumerate(ids)}
+        rows = [{"problem_id": pid, "correct": v, "has_gold": True, "level": level[pid]} for pid, v in right.items()]
+        by_level = {str(lvl): sum(right[p] for p in ids if level[p] == lvl) / 20 for lvl in range(1, 6)}
+        acc = {"acc": sum(right.values()) / 100, "n": 100, "acc_by_level": by_level,
+               "n_by_level": {str(lvl): 20 for lvl in range(1, 6)}}
+        run_stage(manifest, key, lambda: StageResult(outputs={"rows": write_stage(tmp_path / key, rows)},
+                                                     metrics={"accuracy": acc}), tag=tag)
+        return acc
+
+    evaluate("policy/eval", 0.2, Tag("student_eval", "easy_sft"))
+    for reward, hard_right in zip(rewards, (0.6, 0.3)):
+        for k in (1, 2):
+            test = evaluate(f"rl/{reward}/iter{k}/eval", hard_right if k == 2 else 0.25,
+                            Tag("student_eval", f"rl_{reward}") if k == 2 else None)
+            figures = {"reward": reward, "iteration": k, "supervision": "process", "mean_reward": 0.1 * k,
+                       "mean_length": 30.0, "groups": 8, "groups_without_signal": 1, "train_gold_accuracy": 0.2,
+                       "kl": 0.01, "weight_update": {"mode": "new_engine"}, "test": test}
+            run_stage(manifest, f"rl/{reward}/iter{k}/summary",
+                      lambda f=figures: StageResult(metrics={"rl_iteration": f}), tag=Tag("report", f"rl_{reward}", round=k))
+    return manifest
+
+
+def test_the_report_carries_the_rl_block_and_its_findings(tmp_path):
+    from w2s_ray.eval.report import build_report, plot, render_markdown
+
+    _hand_made_run(tmp_path)
+    report = build_report(tmp_path)
+    rl = report["rl"]
+    assert rl["rewards"] == ["prm", "orm"]
+    assert [(it["reward"], it["iteration"]) for it in rl["iterations"]] == [("prm", 1), ("prm", 2), ("orm", 1),
+                                                                            ("orm", 2)]
+    assert rl["iterations"][1]["mean_reward"] == pytest.approx(0.2)
+    assert rl["iterations"][1]["test_hard_acc"] == pytest.approx(0.6)
+    assert rl["final"]["orm"]["hard_acc"] == pytest.approx(0.3)
+    found = {f["id"]: f for f in report["findings"]}
+    assert found["rl_prm>easy_sft_hard"]["verdict"] == "holds" and found["rl_prm>easy_sft_hard"]["n_test"] == 40
+    assert found["rl_prm>easy_sft_hard"]["diff"] == pytest.approx(0.4)
+    assert found["rl_prm>rl_orm_hard"]["diff"] == pytest.approx(0.3)
+    assert "rl_gold>=rl_prm_hard" not in found  # gold did not run
+    text = render_markdown(report)
+    assert "## Easy-to-hard RL" in text and "| prm (process) | 2 | 0.200 | 20.0 % |" in text
+    assert "| RL (prm reward) |" in text and "| rl_prm>rl_orm_hard |" in text
+    from w2s_ray.recipes.easy_to_hard.report import curves
+
+    assert [label for label, _ in curves(report)] == ["RL prm (last iteration)", "RL orm (last iteration)"]
+    assert curves(report)[0][1][4] == pytest.approx(0.6)
+    plot(report, tmp_path / "report.png")
+    assert (tmp_path / "report.png").stat().st_size > 0
+
+
+def test_a_chain_not_yet_evaluated_is_a_finding_not_run(tmp_path):
+    from w2s_ray.recipes.easy_to_hard.report import build
+
+    manifest = _hand_made_run(tmp_path, rewards=("prm",), configured=["prm", "gold"])  # gold has not run yet
+    found = {f["id"]: f for f in build(manifest, {"hard_levels": [4, 5]})["findings"]}
+    assert found["rl_gold>easy_sft_hard"]["verdict"] == "not run"
+    assert "rl_gold" in found["rl_gold>easy_sft_hard"]["why"]
+    assert found["rl_gold>=rl_prm_hard"]["verdict"] == "not run"
+    assert found["rl_prm>easy_sft_hard"]["verdict"] == "holds"
