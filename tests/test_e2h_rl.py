@@ -32,7 +32,8 @@ def test_rl_is_off_by_default_and_leaves_the_config_hash_alone():
 @pytest.mark.parametrize("rl, error", [({"rewards": ["prm", "prm"]}, "listed twice"),
                                        ({"rewards": []}, "at least 1"), ({"rewards": ["judge"]}, "prm"),
                                        ({"group_size": 1}, "greater than or equal to 2"),
-                                       ({"iterations": 0}, "greater than or equal to 1"), ({"temperature": 0.0}, "greater than 0")])
+                                       ({"iterations": 0}, "greater than or equal to 1"),
+                                       ({"temperature": 0.0}, "greater than 0")])
 def test_bad_rl_settings_are_refused_by_name(rl, error):
     with pytest.raises(ValueError, match=error):
         RunConfig.model_validate({**BASE, "easy_to_hard": {"rl": rl}})
@@ -89,7 +90,8 @@ def _rollout(i, text, problem="h1", **scores):
 
 
 def test_orm_and_outcome_prm_rewards_give_group_normalised_advantages_without_reading_gold(tokenizer):
-    rows = [_rollout(0, "a = 1\n#### 1", reward=0.9, prm_min=0.2), _rollout(1, "b = 2\n#### 2", reward=0.1, prm_min=0.8),
+    rows = [_rollout(0, "a = 1\n#### 1", reward=0.9, prm_min=0.2),
+            _rollout(1, "b = 2\n#### 2", reward=0.1, prm_min=0.8),
             _rollout(2, "   ", reward=5.0, prm_min=0.5),  # empty: dropped before its group is normalised
             _rollout(0, "c\n#### 3", problem="h2", reward=0.3, prm_min=0.1)]  # alone in its group: no baseline
     orm = grpo_rows([trapped(r) for r in rows], "orm", tokenizer, process=False)
@@ -192,7 +194,8 @@ def _hand_made_run(tmp_path, rewards=("prm", "orm"), configured=None):
                        "mean_length": 30.0, "groups": 8, "groups_without_signal": 1, "train_gold_accuracy": 0.2,
                        "kl": 0.01, "weight_update": {"mode": "new_engine"}, "test": test}
             run_stage(manifest, f"rl/{reward}/iter{k}/summary",
-                      lambda f=figures: StageResult(metrics={"rl_iteration": f}), tag=Tag("report", f"rl_{reward}", round=k))
+                      lambda f=figures: StageResult(metrics={"rl_iteration": f}),
+                      tag=Tag("report", f"rl_{reward}", round=k))
     return manifest
 
 
@@ -233,3 +236,11 @@ def test_a_chain_not_yet_evaluated_is_a_finding_not_run(tmp_path):
     assert "rl_gold" in found["rl_gold>easy_sft_hard"]["why"]
     assert found["rl_gold>=rl_prm_hard"]["verdict"] == "not run"
     assert found["rl_prm>easy_sft_hard"]["verdict"] == "holds"
+
+
+def test_rollouts_without_gold_count_in_no_accuracy():
+    from w2s_ray.eval.accuracy import accuracy_by_model
+
+    rows = [{"model": "m", "level": 5, "gold": float("nan")},  # Ray Data's numpy batches turn None into NaN
+            {"model": "m", "level": 5, "gold": None}, {"model": "m", "level": 4, "gold": "3", "correct": True}]
+    assert accuracy_by_model(rows)["m"]["n"] == 1

@@ -100,7 +100,7 @@ def rl_markdown(block: dict | None) -> list[str]:
         return []
     lines = ["", "## Easy-to-hard RL: reward and accuracy per iteration", "",
              "| reward | iter | mean reward | rollouts right (gold, after the fact) | mean length | KL | "
-             "groups without signal | test acc | hard-level acc | engines |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "groups without signal | test acc | hard-level acc | engines |", "|---" * 10 + "|"]
     for it in block["iterations"]:
         lines.append(f"| {it['reward']} ({it.get('supervision')}) | {it['iteration']} | {_num(it.get('mean_reward'))} "
                      f"| {_pct(it.get('train_gold_accuracy'))} | {_num(it.get('mean_length'), 1)} | "
