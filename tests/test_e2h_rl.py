@@ -244,3 +244,14 @@ def test_rollouts_without_gold_count_in_no_accuracy():
     rows = [{"model": "m", "level": 5, "gold": float("nan")},  # Ray Data's numpy batches turn None into NaN
             {"model": "m", "level": 5, "gold": None}, {"model": "m", "level": 4, "gold": "3", "correct": True}]
     assert accuracy_by_model(rows)["m"]["n"] == 1
+
+
+def test_new_weights_go_into_the_live_engines_only_when_they_hold_the_last_policy():
+    from w2s_ray.recipes.easy_to_hard.rl import weight_update_route
+
+    assert weight_update_route("vllm", "/run/iter1", "/run/iter1", "/run/iter2")["mode"] == "in_place"
+    assert weight_update_route("vllm", "/run/iter2", "/run/iter1", "/run/iter2")["mode"] == "in_place"  # resumed
+    assert weight_update_route("vllm", None, "/run/iter1", "/run/iter2")["mode"] == "new_engine"
+    other = weight_update_route("vllm", "/run/prm", "/run/iter1", "/run/iter2")
+    assert other["mode"] == "new_engine" and "/run/prm" in other["why"]
+    assert weight_update_route("hf", "/run/iter1", "/run/iter1", "/run/iter2")["mode"] == "new_engine"

@@ -82,7 +82,9 @@ def _chain(ctx: RunContext, e2h: EasyToHardConfig, rl: RlConfig, reward: str, po
             problems = [without_gold(p) for p in problems]
         sampler = cfg.strong.model_copy(update={
             "name": f"rl-{reward}-rollouts", "shots": 0, "n": rl.group_size, "temperature": rl.temperature,
-            "seed": e2h.seed + k, "scorers": [scorer]})
+            # one engine seed for every iteration (it is an engine argument: another would start a new
+            # engine); each request has its own seed from it, the problem and the sample index
+            "seed": e2h.seed, "scorers": [scorer]})
         rollouts = generate_and_score(ctx, f"{prefix}/sample", sampler, current, problems,
                                       upstream={"reward_model": rm} if rm is not None else None,
                                       settings={"iteration": str(k)})
@@ -148,26 +150,36 @@ def cfg_scorers(ctx: RunContext) -> list[ScorerSpec]:
     return as_specs(ctx.config.eval.scorers or ctx.config.scorers)
 
 
+def weight_update_route(engine: str, live_model: str | None, old_path: str, new_path: str) -> dict:
+    """How the next stage gets `new_path`'s weights: {"mode": "in_place" | "new_engine", "why"}.
+    `live_model`: the checkpoint the live vLLM engines hold (None: none is up)."""
+    if engine != "vllm":
+        return {"mode": "new_engine", "why": "the HF engine loads its checkpoint in every stage"}
+    if live_model is None:
+        return {"mode": "new_engine", "why": "no live engine: the train stage released it (rl.keep_engines false)"}
+    if live_model == new_path:
+        return {"mode": "in_place", "why": "the engines hold these weights already"}
+    if live_model != old_path:
+        return {"mode": "new_engine", "why": f"the live engines hold another model ({live_model})"}
+    return {"mode": "in_place", "why": "the engines held the policy this iteration started from"}
+
+
 def refresh_engines(ctx: RunContext, sampler, old: Model, new: Model) -> dict:
     """The live engines, if they hold `old`'s weights, get `new`'s in place; else the next generate
     stage starts a new engine on `new`'s checkpoint. Returns what happened, for the summary."""
-    if choose_engine(sampler) != "vllm":
-        return {"mode": "new_engine", "why": "the HF engine loads its checkpoint in every stage"}
     pool = ctx.engines.pool
-    old_path, new_path = ctx.model_path(model_name(old)), ctx.model_path(model_name(new))
-    if pool is None:
-        return {"mode": "new_engine", "why": "no live engine: the train stage released it (rl.keep_engines false)"}
-    if pool.spec.model_path == new_path:
-        return {"mode": "in_place", "seconds": 0.0, "why": "the engines hold these weights already"}
-    if pool.spec.model_path != old_path:
-        return {"mode": "new_engine", "why": f"the live engines hold another model ({pool.spec.model_path})"}
+    new_path = ctx.model_path(model_name(new))
+    route = weight_update_route(choose_engine(sampler), pool.spec.model_path if pool is not None else None,
+                                ctx.model_path(model_name(old)), new_path)
+    if route["mode"] != "in_place" or pool.spec.model_path == new_path:
+        return route
     start = time.perf_counter()
     try:
         pool.load_weights(new_path)
     except ValueError as err:  # another shape or tokenizer (weight_update.check_same_model_shape)
         ctx.engines.release()
         return {"mode": "new_engine", "why": str(err)}
-    return {"mode": "in_place", "seconds": time.perf_counter() - start}
+    return {**route, "seconds": time.perf_counter() - start}
 
 
 def _summary(reward: str, k: int, parts: dict[str, StageResult], update: dict
