@@ -156,7 +156,8 @@ def weight_update_route(engine: str, live_model: str | None, old_path: str, new_
     if engine != "vllm":
         return {"mode": "new_engine", "why": "the HF engine loads its checkpoint in every stage"}
     if live_model is None:
-        return {"mode": "new_engine", "why": "no live engine: the train stage released it (rl.keep_engines false)"}
+        return {"mode": "new_engine", "why": "no live engine: a stage released it (a train stage without "
+                "rl.keep_engines, or a scorer that did not fit beside it)"}
     if live_model == new_path:
         return {"mode": "in_place", "why": "the engines hold these weights already"}
     if live_model != old_path:

@@ -3,10 +3,11 @@ manifest alone: a partial run shows the iterations it finished.
 
   rl.iterations[]  per chain (reward source) and iteration, from its summary stage (tag report,
                    label rl_<reward>, round k): mean reward, share of rollouts right by the hard
-                   problems' gold (after the fact), mean length, KL to the iteration's start policy,
+                   problems' gold (after the fact), mean length, KL to the iteration's start policy
+                   (its last micro-batch's, before that step: 0 when the iteration is one optimizer step),
                    groups whose rewards were all equal, greedy test accuracy by level and on the hard
-                   levels, the engines' weight update, seconds by part. Reward up while accuracy goes
-                   down is reward over-optimisation.
+                   levels, how the new policy got into the engines (in place or a new engine), seconds by
+                   part. Reward up while accuracy goes down is reward over-optimisation.
   rl.final         each chain's last policy (tag student_eval, label rl_<reward>): test accuracy
 
 Findings, each a paired difference over the hard test problems (eval/findings.py):
@@ -100,7 +101,7 @@ def rl_markdown(block: dict | None) -> list[str]:
         return []
     lines = ["", "## Easy-to-hard RL: reward and accuracy per iteration", "",
              "| reward | iter | mean reward | rollouts right (gold, after the fact) | mean length | KL | "
-             "groups without signal | test acc | hard-level acc | engines |", "|---" * 10 + "|"]
+             "groups without signal | test acc | hard-level acc | policy into the engines |", "|---" * 10 + "|"]
     for it in block["iterations"]:
         lines.append(f"| {it['reward']} ({it.get('supervision')}) | {it['iteration']} | {_num(it.get('mean_reward'))} "
                      f"| {_pct(it.get('train_gold_accuracy'))} | {_num(it.get('mean_length'), 1)} | "
