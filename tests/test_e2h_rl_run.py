@@ -58,6 +58,7 @@ def test_one_rl_iteration_on_the_tiny_models_reports_promotes_and_resumes_mid_it
     assert manifest.record("rl/prm/iter1/gold_audit")["metrics"]["gold_accuracy"] is not None
     grpo = _rows(manifest, "rl/prm/iter1/advantages")
     assert grpo and all(len(r["advantages"]) >= 1 for r in grpo)
+    assert not {"gold", "correct", "has_gold", "solution"} & set(grpo[0])
     assert (run_dir / "rl" / "prm" / "iter1" / "train" / "model" / "model.safetensors").exists()
 
     report = json.loads((run_dir / "report.json").read_text())

@@ -103,4 +103,4 @@ def plan_asks(config, asks) -> list:
     prm = ScorerSpec(name="process_reward_model", num_gpus=prm_gpus(asks.device))
     out = [asks.train("prm train", e2h.prm_train_config(config.train)),
            asks.generate("rerank sample (policy)", sample), asks.scorer(prm)]
-    return out + (rl_plan_asks(config, asks, e2h, e2h.rl, prm) if e2h.rl is not None else [])
+    return out + (rl_plan_asks(config, asks, e2h.rl, prm) if e2h.rl is not None else [])

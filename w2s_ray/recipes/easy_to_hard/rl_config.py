@@ -64,7 +64,7 @@ class RlConfig(Strict):
                                        "max_steps": None, "early_stopping": None})
 
 
-def rl_plan_asks(config, asks, e2h, rl: RlConfig, prm_scorer) -> list:
+def rl_plan_asks(config, asks, rl: RlConfig, prm_scorer) -> list:
     """The RL stages' asks: the outcome RM's training (reward orm), rollouts by the policy's engines,
     the reward scorer, the GRPO train workers."""
     from w2s_ray.score.stage import ScorerSpec
@@ -76,6 +76,7 @@ def rl_plan_asks(config, asks, e2h, rl: RlConfig, prm_scorer) -> list:
     out.append(asks.generate("rl rollouts (policy)", rollout))
     scorers = {"prm": prm_scorer, "orm": ScorerSpec(name="reward_model", num_gpus=prm_scorer.num_gpus),
                "gold": ScorerSpec(name="answer_check")}
-    out += [asks.scorer(scorers[reward]) for reward in rl.rewards if reward != "prm"]  # the PRM's ask is there already
+    listed = {"prm", *(["gold"] if any(s.name == "answer_check" for s in config.scorers) else [])}
+    out += [asks.scorer(scorers[reward]) for reward in rl.rewards if reward not in listed]  # asked for already
     out.append(asks.train("rl grpo train", rl.grpo_train_config(config.train)))
     return out

@@ -81,6 +81,10 @@ def outcome_reward(row: dict, reward: str, aggregate: str) -> float:
 def token_layout(tokenizer, completion: str, eos: bool, char_ends: Sequence[int]) -> tuple[list[int], int]:
     """(last token of each step, the completion's token count) as the GRPO trainer tokenizes it: the
     completion alone, no special tokens, EOS appended when it ended on one."""
+    if char_ends and not getattr(tokenizer, "is_fast", False):
+        raise ValueError(f"process supervision maps steps to tokens by the tokenizer's offsets, which "
+                         f"{type(tokenizer).__name__} (a slow tokenizer) does not give; use a model with "
+                         "tokenizer.json, or rl.prm_supervision: outcome")
     encoded = tokenizer(completion, add_special_tokens=False, return_offsets_mapping=True)
     offsets = [tuple(o) for o in encoded["offset_mapping"]]
     return (token_ends_from_char_ends(offsets, char_ends) if char_ends else []), len(offsets) + int(eos)
