@@ -18,7 +18,7 @@ export TORCH_EXTENSIONS_DIR ?= $(W2S_CACHE)/torch_extensions
 export HF_HUB_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: venv lm-eval-venv test-lm-eval demo demo-seeds demo-w2s demo-e2h demo-mix demo-lightreasoner demo-smollm2 test test-fast test-long test-multinode bench docs clean
+.PHONY: venv lm-eval-venv test-lm-eval demo demo-seeds demo-w2s demo-e2h demo-e2h-rl demo-mix demo-lightreasoner demo-smollm2 test test-fast test-long test-multinode bench docs clean
 
 venv: $(STAMP)
 
@@ -60,6 +60,9 @@ demo-w2s: $(STAMP)
 demo-e2h: $(STAMP)
 	$(VENV)/bin/w2s run configs/demo-e2h.yaml
 
+demo-e2h-rl: $(STAMP)
+	$(VENV)/bin/w2s run configs/demo-e2h-rl.yaml
+
 demo-smollm2: $(STAMP)
 	$(VENV)/bin/w2s run configs/demo-smollm2.yaml
 
@@ -78,7 +81,7 @@ test-lm-eval: $(STAMP) $(LMEVAL_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_lm_eval.py tests/test_serve_app.py -k lm_eval
 
 # `make test` runs everything below but the tests too long for its 20 minutes on 2 cores, which run here:
-# the vLLM engine kill, the light_reasoner and easy_to_hard recipes end to end (RL included), an outcome RM
+# the vLLM engine kill, the light_reasoner and easy_to_hard recipes end to end (one easy_to_hard RL iteration with its resume, ~7 min), an outcome RM
 # with LoRA, the supervision-mix recipe, GRPO's Ray Train runs, the engine pool's in-place weights after a
 # restart, the end-to-end runs behind the LoRA merge, progress and log-copy tests, `w2s run --serve` over two
 # rounds, round 2 with our options, ORPO, DPO under ZeRO-2, SFT under ZeRO-2 and with early stopping, the
@@ -88,8 +91,9 @@ test-long: $(STAMP) $(LMEVAL_STAMP)
 	W2S_LONG_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_faults.py tests/test_lm_eval.py \
 		tests/test_light_reasoner_recipe.py tests/test_easy_to_hard.py tests/test_reward_models.py tests/test_supervision_mix.py \
 		tests/test_lora_merge.py tests/test_progress.py tests/test_ray_logs.py \
-		tests/test_train_grpo.py tests/test_weight_update.py tests/test_run_serve.py tests/test_w2s_rounds.py \
-		tests/test_train_preference.py tests/test_train_sft.py tests/test_light_reasoner.py tests/test_gpu_handoff.py
+		tests/test_train_grpo.py tests/test_weight_update.py tests/test_e2h_rl_run.py tests/test_run_serve.py \
+		tests/test_w2s_rounds.py tests/test_train_preference.py tests/test_train_sft.py tests/test_light_reasoner.py \
+		tests/test_gpu_handoff.py
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_serve_app.py -k lm_eval
 
 # A head and two worker nodes in a private network namespace: submit, kill a node, resume (~95 s).

@@ -10,6 +10,12 @@ from collections.abc import Iterable
 from w2s_ray.data.schema import LEVELS
 
 
+def _has(gold) -> bool:
+    """A gold value, not a missing one: a column of None comes back from Ray Data's numpy batches
+    as NaN (rows generated without gold and scored without answer_check: easy_to_hard's RL rollouts)."""
+    return gold is not None and not (isinstance(gold, float) and gold != gold)
+
+
 def accuracy_by_model(rows: Iterable[dict]) -> dict[str, dict]:
     """{model: {acc, n, acc_by_level: {level: acc}, n_by_level, step_error_rate, n_answer_refused,
     n_answer_timed_out, n_refused_steps}}."""
@@ -19,7 +25,7 @@ def accuracy_by_model(rows: Iterable[dict]) -> dict[str, dict]:
     # answers whose comparison was refused, steps left unchecked, comparisons cut at their deadline
     refused = defaultdict(lambda: [0, 0, 0])
     for r in rows:
-        if not r.get("has_gold", r.get("gold") is not None):
+        if not r.get("has_gold", _has(r.get("gold"))):
             continue
         model, level = r["model"], r.get("level")
         total[model][level] += 1

@@ -141,17 +141,19 @@ def select(ctx: RunContext, key: str, make_selection: Callable[[UpstreamRows], S
 
 
 def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: Model,
-          config: TrainConfig | None = None, tag: Tag | None = None) -> StageResult:
+          config: TrainConfig | None = None, tag: Tag | None = None, keep_engines: bool = False) -> StageResult:
     """Train with the objective config.objective names (train/objectives/: SFT on prompt-completion
     rows, DPO / ORPO on preference rows, reward models on labelled rows, ...) from `base_model`
-    (a trained stage's checkpoint continues it)."""
+    (a trained stage's checkpoint continues it). `keep_engines`: the caller knows the training fits
+    beside the live engines (an RL loop that loads the new weights into them afterwards)."""
     config = config or ctx.config.train
     base_model = model_name(base_model)  # an input by its path
 
     def body() -> StageResult:
         rows = stage_rows(rows_result)
         out = ctx.stage_dir(key) / "model"
-        ctx.engines.release()  # training needs the CPUs / GPUs the last stages' engines held
+        if not keep_engines:
+            ctx.engines.release()  # training needs the CPUs / GPUs the last stages' engines held
         _log(f"{key}: {config.objective.upper()} on {len(rows)} rows from {base_model}")
         # An earlier attempt may have published `out` and died before the manifest recorded it:
         # unrecorded work is not a finished stage, so it is redone.

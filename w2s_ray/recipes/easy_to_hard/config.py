@@ -1,11 +1,12 @@
 """Config section of the easy_to_hard recipe (recipes/easy_to_hard/recipe.py; Sun et al. 2024, METHODS.md 4)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from w2s_ray.config.base import Strict
+from w2s_ray.config.base import Added, Strict
+from w2s_ray.recipes.easy_to_hard.rl_config import RlConfig, rl_plan_asks
 from w2s_ray.train.config import TrainConfig
 
 
@@ -54,6 +55,8 @@ class EasyToHardConfig(Strict):
     # level; it is not SGR's bound, so its ratio is reported as `sgr_vs_all_levels_sft`, never as `sgr`.
     sgr_bound: Literal["hard_levels", "all_levels"] = "hard_levels"
     seed: int = 0
+    # Reinforcement learning on hard problems with the easy-trained reward (rl_config.py); None: not run.
+    rl: Annotated[RlConfig | None, Added(None)] = None
 
     @model_validator(mode="after")
     def _levels_apart(self):
@@ -91,11 +94,13 @@ def prm_gpus(device: str) -> float:
 
 def plan_asks(config, asks) -> list:
     """recipes/easy_to_hard/recipe.py: the policy samples for the PRM's data, the PRM trains, the policy
-    samples n per test problem and the PRM scores each step (on a GPU when the run has them)."""
+    samples n per test problem and the PRM scores each step (on a GPU when the run has them); with an `rl`
+    section, the RL stages' rollout engines, reward scorers and GRPO train workers too."""
     from w2s_ray.score.stage import ScorerSpec
 
     e2h = config.easy_to_hard or EasyToHardConfig()
     sample = config.strong.model_copy(update={"n": e2h.n, "temperature": e2h.temperature})
     prm = ScorerSpec(name="process_reward_model", num_gpus=prm_gpus(asks.device))
-    return [asks.train("prm train", e2h.prm_train_config(config.train)),
-            asks.generate("rerank sample (policy)", sample), asks.scorer(prm)]
+    out = [asks.train("prm train", e2h.prm_train_config(config.train)),
+           asks.generate("rerank sample (policy)", sample), asks.scorer(prm)]
+    return out + (rl_plan_asks(config, asks, e2h.rl, prm) if e2h.rl is not None else [])

@@ -12,12 +12,15 @@
   PRM AUROC   the PRM's step AUROC on the test samples of easy and of hard levels, their steps labelled
               as its training data is; where configured, also against OmegaPRM Monte Carlo labels of
               hard solutions' steps (rollouts by the policy, recipes/easy_to_hard/monte_carlo.py)
-The report's `rerank` and `sgr` come from the last stage (tag role "report").
+  RL          (with an `rl` section) GRPO from the policy on hard training problems without their gold,
+              rewarded by the PRM, an easy-trained outcome RM or (upper bound) gold; rl.py
+The report's `rerank` and `sgr` come from the rerank report stage (tag role "report").
 """
 from __future__ import annotations
 
 from w2s_ray.recipes.easy_to_hard.config import SGR_BOUND_LABELS, EasyToHardConfig, prm_gpus, sgr_bound_problems
 from w2s_ray.recipes.easy_to_hard.monte_carlo import monte_carlo_labels
+from w2s_ray.recipes.easy_to_hard.rl import run_rl
 from w2s_ray.recipes.easy_to_hard.report import rerank_report, step_auroc
 from w2s_ray.recipes.easy_to_hard.step_labels import step_labels_from_checker, step_labels_from_gold
 from w2s_ray.run.context import RunContext
@@ -102,6 +105,9 @@ def run(ctx: RunContext) -> None:
 
     run_stage(ctx.manifest, "rerank/report", report, tag=Tag("report", "easy_to_hard"),
               upstream={"samples": hard, **evals, **({"mc_labels": mc} if mc is not None else {})})
+
+    if e2h.rl is not None:  # RL on hard problems with the easy-trained reward (rl.py)
+        run_rl(ctx, e2h, policy, prm, prm_spec, samples)
 
 
 def mc_solutions(rows: list[dict], e2h: EasyToHardConfig) -> list[dict]:

@@ -12,7 +12,8 @@ None where the bound is no better than the unsupervised model (nothing to recove
 Levels are string keys ("1".."5") as in JSON.
 
 `build` adds the findings (eval/findings.py), each a paired bootstrap over the hard test problems:
-the PRM-weighted vote above majority vote, best-of-N not below majority vote, and SGR > 0.
+the PRM-weighted vote above majority vote, best-of-N not below majority vote, and SGR > 0; with an RL
+section, the `rl` block and the rl_* findings too (rl_report.py).
 """
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ import math
 from collections.abc import Iterable, Sequence
 
 from w2s_ray.eval.auroc import auroc
-from w2s_ray.recipes.easy_to_hard.config import SGR_BOUND_LABELS
+from w2s_ray.recipes.easy_to_hard.config import SGR_BOUND_LABELS, EasyToHardConfig
 from w2s_ray.recipes.easy_to_hard.findings import findings
 from w2s_ray.recipes.easy_to_hard.findings import sgr_value as sgr
+from w2s_ray.recipes.easy_to_hard.rl_report import rl_block, rl_curves, rl_findings, rl_markdown, rl_rows
 from w2s_ray.select.rerank import METHODS, accuracy_by_level, rerank
 
 
@@ -78,7 +80,12 @@ def rerank_report(sample_rows: Sequence[dict], greedy: dict[str, dict], aggregat
 
 
 def build(manifest, common: dict) -> dict:
-    return {"findings": findings(manifest, common)}
+    e2h = EasyToHardConfig.model_validate((manifest.config or {}).get("easy_to_hard") or {})
+    if e2h.rl is None:
+        return {"findings": findings(manifest, common)}
+    hard_levels = common.get("hard_levels") or e2h.hard_levels
+    return {"findings": findings(manifest, common) + rl_findings(manifest, e2h.rl.rewards, hard_levels),
+            "rl": rl_block(manifest, hard_levels)}
 
 
 def rows(report: dict) -> list[tuple[str, dict]]:
@@ -88,7 +95,11 @@ def rows(report: dict) -> list[tuple[str, dict]]:
     # the rerank section's levels are JSON's string keys; the table's other rows have int levels
     out += [(f"easy-SFT {method}", _int_levels(acc))
             for method, acc in (report.get("rerank") or {}).items()]
-    return [(name, acc) for name, acc in out if acc]
+    return [(name, acc) for name, acc in out if acc] + rl_rows(report)
+
+
+def curves(report: dict) -> list[tuple[str, dict]]:
+    return rl_curves(report)
 
 
 def _int_levels(acc: dict) -> dict:
@@ -124,7 +135,7 @@ def _auroc_cell(value: dict | None) -> str:
 def markdown(report: dict) -> list[str]:
     """The PRM's held-out step AUROC, easy levels beside hard ones (rerank/report)."""
     if "prm_step_auroc_easy" not in report:
-        return []
+        return rl_markdown(report.get("rl"))
     lines = ["", "## Easy-to-hard: the PRM's step AUROC on held-out test samples", "",
              "| steps of | labels | AUROC |", "|---|---|---|"]
     for part in ("easy", "hard"):
@@ -134,4 +145,4 @@ def markdown(report: dict) -> list[str]:
         lines.append(f"| hard levels | monte_carlo | {_auroc_cell(report['prm_step_auroc'])} |")
     lines += ["", "Low on easy levels: the PRM did not learn its labels; high on easy and low on hard: "
               "it did not generalise."]
-    return lines
+    return lines + rl_markdown(report.get("rl"))

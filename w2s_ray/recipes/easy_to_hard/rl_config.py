@@ -1,0 +1,82 @@
+"""The `easy_to_hard.rl` section: reinforcement learning on hard problems with an easy-trained reward
+(Sun et al. 2024, METHODS.md 4 step 4; recipes/easy_to_hard/rl.py). Unset (the default), the recipe
+runs no RL stage and its configs hash as before."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from w2s_ray.config.base import Strict, repeated
+from w2s_ray.train.config import GrpoSettings, TrainConfig
+
+# Where a rollout's reward comes from:
+#   prm   the easy-trained process reward model (`process_reward_model`), one reward per step
+#   orm   an outcome reward model trained on the easy samples' answer-correctness (`reward_model`)
+#   gold  the hard problem's gold answer (`answer_check`): an upper bound only, it is hard supervision
+RewardSource = Literal["prm", "orm", "gold"]
+
+
+class RlConfig(Strict):
+    """GRPO (DeepSeekMath, Shao et al. 2024) from the easy-SFT policy on hard training problems whose
+    gold never reaches the reward (except for the `gold` upper bound). Each reward source in `rewards`
+    is its own chain of iterations from the same easy-SFT policy: sample `group_size` solutions of
+    each iteration's problems with the current policy, reward them, advantages over each group, one
+    GRPO train stage, and the next iteration samples from the policy it made."""
+
+    # The reward sources, each its own chain: prm, orm, or gold (an upper bound only: hard supervision).
+    rewards: list[RewardSource] = Field(default_factory=lambda: ["prm"], min_length=1)
+    iterations: int = Field(default=2, ge=1)
+    # Hard training problems per iteration (weak_train's hard levels, their gold held out), a new
+    # window of them each iteration, wrapping around when the hard problems run out.
+    problems_per_iteration: int = Field(default=32, ge=1)
+    group_size: int = Field(default=4, ge=2)  # G: samples of one question, the group advantages are relative to
+    temperature: float = Field(default=1.0, gt=0.0)
+    # The PRM's reward as DeepSeekMath's process supervision (each step's reward; section 4.1.3), or
+    # as one outcome reward per sample (the recipe's `aggregate` of its step scores; section 4.1.2).
+    prm_supervision: Literal["process", "outcome"] = "process"
+    lr: float = Field(default=1e-5, gt=0.0)
+    epochs: float = Field(default=1.0, gt=0.0)  # passes over one iteration's rollouts
+    grpo: GrpoSettings = Field(default_factory=GrpoSettings)
+    # The outcome RM's training (reward "orm"): pairs of a right and a wrong easy sample of the PRM's data.
+    orm_lr: float = Field(default=1e-4, gt=0.0)
+    orm_epochs: float = Field(default=2.0, gt=0.0)
+    # Greedy test accuracy after every iteration (the reward-vs-accuracy curve); false: the last only.
+    eval_each_iteration: bool = True
+    # Keep the rollout engines up through the train stage and load the new weights into them in place
+    # (generate/weight_update.py) instead of a new engine per iteration. Only where the engines and
+    # the train workers fit at once (a GPU node with room beside the engines' memory share).
+    keep_engines: bool = False
+
+    @field_validator("rewards")
+    @classmethod
+    def _unique(cls, rewards: list[str]) -> list[str]:
+        if twice := repeated(rewards):
+            raise ValueError(f"rewards {twice} are listed twice: each reward source is one chain of iterations")
+        return rewards
+
+    def grpo_train_config(self, base: TrainConfig) -> TrainConfig:
+        return base.model_copy(update={"objective": "grpo", "lr": self.lr, "epochs": self.epochs, "max_steps": None,
+                                       "early_stopping": None, "grpo": self.grpo})
+
+    def orm_train_config(self, base: TrainConfig) -> TrainConfig:
+        return base.model_copy(update={"objective": "reward", "lr": self.orm_lr, "epochs": self.orm_epochs,
+                                       "max_steps": None, "early_stopping": None})
+
+
+def rl_plan_asks(config, asks, rl: RlConfig, prm_scorer) -> list:
+    """The RL stages' asks: the outcome RM's training (reward orm), rollouts by the policy's engines,
+    the reward scorer, the GRPO train workers."""
+    from w2s_ray.score.stage import ScorerSpec
+
+    out = []
+    if "orm" in rl.rewards:
+        out.append(asks.train("rl orm train", rl.orm_train_config(config.train)))
+    rollout = config.strong.model_copy(update={"n": rl.group_size, "temperature": rl.temperature})
+    out.append(asks.generate("rl rollouts (policy)", rollout))
+    scorers = {"prm": prm_scorer, "orm": ScorerSpec(name="reward_model", num_gpus=prm_scorer.num_gpus),
+               "gold": ScorerSpec(name="answer_check")}
+    listed = {"prm", *(["gold"] if any(s.name == "answer_check" for s in config.scorers) else [])}
+    out += [asks.scorer(scorers[reward]) for reward in rl.rewards if reward not in listed]  # asked for already
+    out.append(asks.train("rl grpo train", rl.grpo_train_config(config.train)))
+    return out
