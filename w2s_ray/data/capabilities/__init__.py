@@ -54,12 +54,6 @@ def generate_problems(name: str, n: int, seed: int, levels: Sequence[int] = LEVE
     return generate(get_capability(name), n, seed, levels)
 
 
-def check_answer(name: str, gold: str | None, text: str | None) -> bool:
-    """Does `text` state `gold` in capability `name`'s target format? (not for arithmetic, whose
-    answers answer_check compares numerically and symbolically)."""
-    return get_capability(name).check(gold, text)
-
-
 def vocabulary_texts(names: Sequence[str]) -> list[str]:
     """Every word the named capabilities other than arithmetic write (for the word tokenizer)."""
     return [text for name in check_names(names) if name != ARITHMETIC for text in get_capability(name).vocabulary()]

@@ -1,10 +1,9 @@
-"""What a capability is, and what every capability shares: seeded generation of distinct problems and
-reading a final answer out of a model's text.
+"""What a capability is, and what every capability shares: seeded generation of distinct problems.
 
 A capability (issue 28: Zhou et al.'s several skills) is a generator with gold in a target format of
 its own, a difficulty level, a checker, and a second, corpus-only way of wording and solving its
 problems (the strong student's pretraining corpus, data/capabilities/corpus.py) that never writes the
-target format. Model output is only ever parsed: split into lines and words, compared as strings.
+target format. Its answer is read by text/capability_answers.py (model output is only ever parsed).
 """
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from w2s_ray.data.schema import LEVELS, Problem, content_hash
-from w2s_ray.text.answers import MAX_TEXT_CHARS
+from w2s_ray.text.capability_answers import capability_answer, check_capability_answer
 
 # A generator draws again while a question repeats; a level whose every question is taken ends there.
 MAX_REDRAWS = 2000
@@ -28,8 +27,6 @@ class Capability:
     # rng, level, target_wording -> (question, solution) in the corpus's wordings and prose; with
     # probability target_wording the question is in the target's sentence templates (never its names)
     corpus_sample: Callable[[random.Random, int, float], tuple[str, str]]
-    # a model's text -> its normalised final answer, "" where it states none in the target format
-    parse_answer: Callable[[str], str]
     # what only the target format writes: a corpus that matches it has leaked the format
     target_format: re.Pattern
     # texts that together hold every word the capability writes, target and corpus (for a tokenizer)
@@ -45,30 +42,14 @@ class Capability:
     def key(self, question: str) -> str:
         return self.problem_key(question) if self.problem_key else question
 
+    def parse_answer(self, text: str) -> str:
+        """A model's text -> its normalised final answer, "" where it states none in the target format
+        (text/capability_answers.py: the answer_check scorer reads answers there too)."""
+        return capability_answer(self.name, text)
+
     def check(self, gold: str | None, text: str | None) -> bool:
         """Is the final answer `text` states in the target format the gold one? False without either."""
-        if not gold or not isinstance(text, str):
-            return False
-        answer = self.parse_answer(text)
-        return bool(answer) and answer == normalise(gold)
-
-
-def normalise(answer: str) -> str:
-    """One spelling of an answer: words lower-cased and single-spaced, a closing full stop dropped.
-    Capabilities whose answers are upper-case tokens (commands) compare case-blind the same way."""
-    return " ".join(answer.strip().rstrip(".").split()).lower()
-
-
-def answer_after(text: str, marker: str) -> str:
-    """What follows `marker` on the first line that opens with it, normalised; "" where no line does
-    (or the text is a flood over MAX_TEXT_CHARS). Plain string work, nothing evaluated."""
-    if not text or len(text) > MAX_TEXT_CHARS:
-        return ""
-    for line in text.split("\n"):
-        line = line.strip()
-        if line.startswith(marker):
-            return normalise(line[len(marker):])
-    return ""
+        return check_capability_answer(self.name, gold, text)
 
 
 def generate(capability: Capability, n: int, seed: int, levels: Sequence[int] = LEVELS) -> list[Problem]:

@@ -18,14 +18,15 @@ import re
 from dataclasses import dataclass
 
 from w2s_ray.data.capabilities import register_capability
-from w2s_ray.data.capabilities.base import Capability, answer_after
+from w2s_ray.data.capabilities.base import Capability
 from w2s_ray.data.pretrain_corpus import ANSWER_SENTENCE
+from w2s_ray.text.capability_answers import COMMAND_ACTIONS, COMMANDS_MARK
 
 NAME = "commands"
-MARK = "OUT:"
+MARK = COMMANDS_MARK
 VERBS = {"walk": "WALK", "look": "LOOK", "run": "RUN", "jump": "JUMP"}
 TURNS = {"left": "LTURN", "right": "RTURN"}
-ACTIONS = frozenset([*VERBS.values(), *TURNS.values()])
+ACTIONS = COMMAND_ACTIONS  # every action VERBS and TURNS write
 REPEATS = {"twice": 2, "thrice": 3}
 CONJUNCTIONS = ("and", "after")
 QUESTION = 'What actions does "{cmd}" give?'
@@ -99,12 +100,6 @@ def corpus_sample(rng: random.Random, level: int, target_wording: float = 0.0) -
     return ask.format(cmd=cmd), " ".join([*steps, ANSWER_SENTENCE.format(n=spell(actions))])
 
 
-def parse_answer(text: str) -> str:
-    """The actions after "OUT:", "" unless every word is one of ACTIONS (case-blind)."""
-    answer = answer_after(text, MARK)
-    return answer if answer and all(w.upper() in ACTIONS for w in answer.split()) else ""
-
-
 def command_of(question: str) -> str:
     """The command a question asks about, in the target's wording or the corpus's."""
     m = _COMMAND_RE.search(question)
@@ -119,6 +114,6 @@ def vocabulary() -> list[str]:
     return [words, QUESTION.format(cmd="x"), *(q.format(cmd="x") for q in ALT_QUESTIONS), f"{MARK} JUMP, jump."]
 
 
-CAPABILITY = Capability(name=NAME, sample=sample, corpus_sample=corpus_sample, parse_answer=parse_answer,
+CAPABILITY = Capability(name=NAME, sample=sample, corpus_sample=corpus_sample, 
                         target_format=TARGET_FORMAT, vocabulary=vocabulary, problem_key=command_of)
 register_capability(CAPABILITY)

@@ -17,15 +17,15 @@ import random
 import re
 
 from w2s_ray.data.capabilities import register_capability
-from w2s_ray.data.capabilities.base import Capability, answer_after, pick
+from w2s_ray.data.capabilities.base import Capability, pick
 from w2s_ray.data.pretrain_corpus import ANSWER_SENTENCE
+from w2s_ray.text.capability_answers import FACTS_MARK, LETTERS
 
 NAME = "facts"
-MARK = "Choice:"
+MARK = FACTS_MARK
 KB_SEED = "facts-kb:0"  # changing it changes every fact: a new knowledge base
 SYLLABLES = ("zor", "pli", "gre", "tov", "mub", "kel", "dra", "fen", "quo", "sni", "vad", "lum")
 HABITATS = ("sea", "desert", "forest", "cave", "river", "mountain", "swamp", "meadow")
-LETTERS = ("A", "B", "C", "D")
 PREY = "prey of the "
 QUESTION = "Where does the {path}{animal} live? {options}"
 ALT_QUESTION = "Follow the food chain from the {animal} for {hops} steps. Where does that animal live?"
@@ -95,11 +95,6 @@ def choices(question: str) -> tuple[str, ...]:
     return found
 
 
-def parse_answer(text: str) -> str:
-    answer = answer_after(text, MARK).strip("()")
-    return answer if answer.upper() in LETTERS else ""
-
-
 def vocabulary() -> list[str]:
     eats, _ = knowledge()
     words = " ".join([*eats, *HABITATS, *LETTERS, "About the"])
@@ -108,7 +103,7 @@ def vocabulary() -> list[str]:
     return [words, *(t.format(a="x", b="y", h="sea", animal="x", hops=1) for t in templates)]
 
 
-CAPABILITY = Capability(name=NAME, sample=sample, corpus_sample=corpus_sample, parse_answer=parse_answer,
+CAPABILITY = Capability(name=NAME, sample=sample, corpus_sample=corpus_sample, 
                         target_format=TARGET_FORMAT, vocabulary=vocabulary, choices=choices,
                         corpus_documents=fact_sheets)
 register_capability(CAPABILITY)

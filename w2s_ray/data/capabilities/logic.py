@@ -18,12 +18,12 @@ import re
 
 from w2s_ray.data import world
 from w2s_ray.data.capabilities import register_capability
-from w2s_ray.data.capabilities.base import Capability, answer_after, pick
+from w2s_ray.data.capabilities.base import Capability, pick
 from w2s_ray.data.pretrain_corpus import ALT_NAMES, ANSWER_SENTENCE
+from w2s_ray.text.capability_answers import LOGIC_MARK, VERDICTS
 
 NAME = "logic"
-MARK = "Verdict:"
-VERDICTS = ("yes", "no", "unknown")
+MARK = LOGIC_MARK
 CATEGORIES = ("wug", "dax", "fep", "blick", "toma", "zib", "mork", "lorp", "quil", "vex", "nib", "tam",
               "grop", "sprak")
 FACT, EVERY, NO, QUESTION = "{name} is a {c}.", "Every {c} is a {d}.", "No {c} is a {d}.", "Is {name} a {d}?"
@@ -84,6 +84,6 @@ def vocabulary() -> list[str]:
 
 
 CAPABILITY = Capability(name=NAME, sample=sample, corpus_sample=corpus_sample,
-                        parse_answer=lambda text: answer_after(text, MARK), target_format=TARGET_FORMAT,
+                        target_format=TARGET_FORMAT,
                         vocabulary=vocabulary, choices=lambda question: VERDICTS)
 register_capability(CAPABILITY)

@@ -16,11 +16,12 @@ import re
 
 from w2s_ray.data import world
 from w2s_ray.data.capabilities import register_capability
-from w2s_ray.data.capabilities.base import Capability, answer_after, pick
+from w2s_ray.data.capabilities.base import Capability, pick
 from w2s_ray.data.pretrain_corpus import ALT_NAMES, ANSWER_SENTENCE
+from w2s_ray.text.capability_answers import TEMPORAL_MARK
 
 NAME = "temporal"
-MARK = "=>"
+MARK = TEMPORAL_MARK
 BEFORE = ("{a} arrived before {b}.",)
 AFTER = ("{b} arrived after {a}.",)
 QUESTION = "Who arrived first, {x} or {y}?"
@@ -81,6 +82,6 @@ def vocabulary() -> list[str]:
 
 
 CAPABILITY = Capability(name=NAME, sample=sample, corpus_sample=corpus_sample,
-                        parse_answer=lambda text: answer_after(text, MARK), target_format=TARGET_FORMAT,
+                        target_format=TARGET_FORMAT,
                         vocabulary=vocabulary, choices=choices)
 register_capability(CAPABILITY)
