@@ -84,7 +84,7 @@ test-long: $(STAMP) $(LMEVAL_STAMP)
 	W2S_LONG_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_faults.py tests/test_lm_eval.py \
 		tests/test_light_reasoner_recipe.py tests/test_easy_to_hard.py tests/test_reward_models.py tests/test_supervision_mix.py \
 		tests/test_lora_merge.py tests/test_progress.py tests/test_ray_logs.py \
-		tests/test_train_grpo.py tests/test_weight_update.py
+		tests/test_train_grpo.py tests/test_weight_update.py tests/test_confidence_trainer.py
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_serve_app.py -k lm_eval
 
 # A head and two worker nodes in a private network namespace: submit, kill a node, resume (~95 s).
