@@ -184,11 +184,19 @@ def test_arithmetic_rows_are_as_before_and_a_capability_travels_through_our_form
 
 def test_answer_check_dispatches_each_row_to_its_capability():
     rows = [generate_problems(name, 1, seed=1)[0] for name in OTHERS]
-    texts = [p.solution for p in rows] + ["#### 7", "#### 7", "=> nobody"]
-    golds = [p.gold for p in rows] + ["7", "8", rows[0].gold]
-    caps = [p.capability for p in rows] + [None, "arithmetic", "temporal"]
+    texts = [p.solution for p in rows] + ["#### 7", "#### 7", "=> nobody", "x" * 70000 + rows[0].solution]
+    golds = [p.gold for p in rows] + ["7", "8", rows[0].gold, rows[0].gold]
+    caps = [p.capability for p in rows] + [None, "arithmetic", "temporal", "temporal"]
     out = AnswerChecker()({"text": np.array(texts, dtype=object), "gold": np.array(golds, dtype=object),
-                           "answer": np.array(["", "", "", "", "7", "7", ""], dtype=object),
+                           "answer": np.array(["", "", "", "", "7", "7", "", ""], dtype=object),
                            "capability": np.array(caps, dtype=object)})
-    assert out["correct"].tolist() == [True, True, True, True, True, False, False]
+    assert out["correct"].tolist() == [True, True, True, True, True, False, False, False]
+    assert out["answer_refused"].tolist() == [False] * 7 + [True]  # a flood, as in arithmetic
     assert out["has_gold"].all()
+    # The answer column is arithmetic's reading: a capability row's is never compared.
+    lone = {"text": np.array(["=> nobody"], dtype=object), "gold": np.array(["7"], dtype=object),
+            "answer": np.array(["7"], dtype=object), "capability": np.array(["temporal"], dtype=object)}
+    assert not AnswerChecker()(lone)["correct"][0]
+    gold_less = AnswerChecker()({**lone, "text": np.array([rows[0].solution], dtype=object),
+                                 "gold": np.array([None], dtype=object)})
+    assert not gold_less["correct"][0] and not gold_less["has_gold"][0]

@@ -98,17 +98,18 @@ class AnswerChecker(Scorer):
 
     def __call__(self, batch: Batch) -> Batch:
         raw_golds = column_values(batch, self.gold_column)
-        golds = [normalize_answer(g) if g is not None else "" for g in raw_golds]
+        # Rows of another capability are its checker's (the arithmetic comparison never sees them).
+        other = [bool(c) and c != ARITHMETIC for c in column_values(batch, CAPABILITY_COLUMN)]
+        golds = ["" if g is None else str(g) if o else normalize_answer(g) for g, o in zip(raw_golds, other)]
         answers, too_long = self._answers(batch)
-        verdicts = [None if long else answers_match(g, a, self.style, self.pool) if g and a else False
-                    for g, a, long in zip(golds, answers, too_long)]
-        capabilities = column_values(batch, CAPABILITY_COLUMN)
-        if any(c and c != ARITHMETIC for c in capabilities):
+        verdicts = [None if long else answers_match(g, a, self.style, self.pool) if g and a and not o else False
+                    for g, a, long, o in zip(golds, answers, too_long, other)]
+        if any(other):
             texts = column_values(batch, self.text_column)
-            verdicts = [check_capability_answer(c, g, t) if c and c != ARITHMETIC else v
-                        for c, g, t, v in zip(capabilities, raw_golds, texts, verdicts)]
-            golds = [str(g) if c and c != ARITHMETIC and g is not None else g0
-                     for c, g, g0 in zip(capabilities, raw_golds, golds)]
+            capabilities = column_values(batch, CAPABILITY_COLUMN)
+            verdicts = [v if not o else None if isinstance(t, str) and len(t) > MAX_TEXT_CHARS  # a flood: refused
+                        else check_capability_answer(c, g, t)
+                        for c, g, t, v, o in zip(capabilities, raw_golds, texts, verdicts, other)]
         return {
             "correct": np.array([v is True for v in verdicts], dtype=bool),
             "has_gold": np.array([bool(g) for g in golds], dtype=bool),
