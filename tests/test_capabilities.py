@@ -14,7 +14,8 @@ from w2s_ray.data.formats import RecordError, from_w2s
 from w2s_ray.data.schema import LEVELS
 from w2s_ray.data.world import generate_world
 from w2s_ray.score.answer_checker import AnswerChecker
-from w2s_ray.text.capability_answers import PARSERS
+from w2s_ray.data.capabilities.commands import TURNS, VERBS
+from w2s_ray.text.capability_answers import COMMAND_ACTIONS, PARSERS
 
 OTHERS = ("temporal", "commands", "logic", "facts")
 
@@ -98,6 +99,7 @@ def problems():
 def test_every_capability_is_registered_with_its_answer_reader():
     assert capability_names() == ["arithmetic", "commands", "facts", "logic", "temporal"]
     assert sorted(PARSERS) == sorted(OTHERS)
+    assert COMMAND_ACTIONS == {*VERBS.values(), *TURNS.values()}  # the checker knows every action written
     with pytest.raises(ValueError, match="unknown capability 'poetry'"):
         get_capability("poetry")
 

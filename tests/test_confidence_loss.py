@@ -38,7 +38,7 @@ def authors_logconf(logits, labels, step_frac, aux_coef=0.5, warmup_frac=0.1):
 @pytest.mark.parametrize("seed", range(3))
 def test_binary_batches_match_the_authors_loss_and_gradient(seed):
     gen = torch.Generator().manual_seed(seed)
-    for rows in (1, 4, 17):
+    for rows in (1, 17):
         logits = torch.randn(rows, 2, generator=gen) * 3
         hard = torch.nn.functional.one_hot(torch.randint(0, 2, (rows,), generator=gen), 2).float()
         soft = torch.softmax(torch.randn(rows, 2, generator=gen), dim=-1)
