@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from w2s_ray.data.schema import LEVELS, Problem, content_hash
+from w2s_ray.data.schema import ARITHMETIC, LEVELS, Problem, content_hash
 
 FORMATS = ("gsm8k", "math", "w2s")
 GSM8K_MARK = "####"
@@ -128,7 +128,8 @@ def from_math(record: dict, source: str) -> Problem:
 
 def from_w2s(record: dict, source: str) -> Problem:
     """Our own schema. question, gold and level must be present; gold and level may be null
-    (questions-only sets, unknown difficulty), which is not the same as forgetting them."""
+    (questions-only sets, unknown difficulty), which is not the same as forgetting them. An optional
+    `capability` names the skill (data/capabilities); without it the problem is arithmetic."""
     question = _require_text(record, "question")
     for field in ("gold", "level"):
         if field not in record:
@@ -144,6 +145,15 @@ def from_w2s(record: dict, source: str) -> Problem:
     own_source = record.get("source")
     if own_source is not None and not isinstance(own_source, str):
         raise RecordError("source", f"expected a string or null, got {_type_name(own_source)}")
+    capability = record.get("capability")  # absent or null: arithmetic (data/schema.py)
+    if capability is not None and (not isinstance(capability, str) or not capability.strip()):
+        raise RecordError("capability", f"expected a non-empty string or null, got {capability!r}")
+    if capability is not None:
+        from w2s_ray.data.capabilities import capability_names
+
+        if capability not in capability_names():
+            raise RecordError("capability", f"unknown capability {capability!r}; known: {', '.join(capability_names())}")
+        capability = None if capability == ARITHMETIC else capability  # arithmetic rows carry none
     return Problem(
         id=_record_id(record, "w2s", question),
         question=question,
@@ -151,6 +161,7 @@ def from_w2s(record: dict, source: str) -> Problem:
         solution=solution,
         level=None if record["level"] is None else parse_level(record["level"]),
         source=own_source or source,
+        capability=capability,
     )
 
 

@@ -7,6 +7,9 @@ A problem row is a plain dict with these keys (Ray Data and parquet friendly):
   solution  str | None     full gold solution text (GSM8K style: step lines, then "#### N")
   level     int | None     difficulty 1-5
   source    str            where it came from (world, gsm8k, math, a path or a dataset name)
+  capability str           which skill it tests (data/capabilities): only in rows of a capability other
+                           than arithmetic; a row without it is arithmetic, so every arithmetic row, and
+                           every hash of rows (data_hash), is what it was before capabilities existed
 """
 from __future__ import annotations
 
@@ -41,7 +44,20 @@ class Problem:
     solution: str | None
     level: int | None
     source: str
+    capability: str | None = None  # None: arithmetic (see the module docstring)
 
     def to_row(self) -> dict[str, Any]:
-        return asdict(self)
+        row = asdict(self)
+        if row["capability"] is None:
+            del row["capability"]
+        return row
+
+
+ARITHMETIC = "arithmetic"
+
+
+def capability_of(row: dict[str, Any] | Problem) -> str:
+    """The capability a problem row (or Problem) tests: its `capability`, else arithmetic."""
+    value = row.get("capability") if isinstance(row, dict) else row.capability
+    return value or ARITHMETIC
 

@@ -6,6 +6,7 @@ whatever the input order or the other problems, and no question can sit in two s
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from w2s_ray.data.schema import LEVELS, Problem, content_hash
@@ -98,14 +99,16 @@ def _demo_split_sizes_met(result: SplitResult, n_weak: int, n_strong: int, n_tes
 
 
 def build_demo_splits(
-    seed: int, n_weak_train: int, n_strong_train: int, n_test_per_level: int
+    seed: int, n_weak_train: int, n_strong_train: int, n_test_per_level: int,
+    generate: Callable[[int, int], list[Problem]] = generate_world,
 ) -> dict[str, list[Problem]]:
     """World problems split by content hash, cut to exactly the asked sizes.
 
     The test split holds n_test_per_level problems of each level 1-5. The train splits mix all levels
     (about evenly, as the world generates them in turn). Every question's split follows from its
     hash and DEMO_FRACTIONS only, so splits of different sizes never cross: one size's weak_train
-    is disjoint from any size's strong_train and test.
+    is disjoint from any size's strong_train and test. `generate(n, seed)` draws the problems: the
+    arithmetic world's, or another capability's (data/capabilities.generate_problems).
     """
     sizes = {
         "weak_train": n_weak_train,
@@ -120,7 +123,7 @@ def build_demo_splits(
     # The pool grows until every split is covered at the fixed shares.
     pool = max(int(n / DEMO_FRACTIONS[name]) for name, n in sizes.items()) * 5 // 4 + 50
     while True:
-        result = make_splits(generate_world(pool, seed), DEMO_FRACTIONS)
+        result = make_splits(generate(pool, seed), DEMO_FRACTIONS)
         if _demo_split_sizes_met(result, n_weak_train, n_strong_train, n_test_per_level):
             break
         pool *= 2

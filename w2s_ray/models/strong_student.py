@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from w2s_ray.config.base import Added, hash_exclude
 from w2s_ray.data.pretrain_corpus import CorpusSpec, build_corpus, leaks
@@ -71,6 +71,24 @@ class StrongStudentRecipe(BaseModel):
     split_weak_train: int = 20000
     split_strong_train: int = 2000
     split_test_per_level: int = 200
+    # The skills the corpus teaches (data/capabilities): arithmetic is the corpus above; each other one
+    # adds `capability_problems` solved problems in its corpus wording, its documents, and
+    # `capability_unlabelled` of its train-split questions, from its own demo splits (the sizes above).
+    capabilities: Annotated[tuple[str, ...], Added(("arithmetic",))] = ("arithmetic",)
+    capability_problems: Annotated[int, Added(4000)] = 4000
+    capability_unlabelled: Annotated[int, Added(1000)] = 1000
+
+    @field_validator("capabilities")
+    @classmethod
+    def _known_capabilities(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        from w2s_ray.data.capabilities import check_names
+
+        if not names:
+            raise ValueError("name at least one capability")
+        return check_names(names)
+
+    def other_capabilities(self) -> tuple[str, ...]:
+        return tuple(name for name in self.capabilities if name != "arithmetic")
 
     def corpus_spec(self) -> CorpusSpec:
         return CorpusSpec(n_problems=self.n_problems, levels=self.levels, target_wording=self.target_wording,
@@ -139,15 +157,41 @@ def student_corpus(recipe: StrongStudentRecipe) -> list[tuple[str, ...]]:
     """The recipe's corpus, refused if it leaks the target format or a held-out solution."""
     from w2s_ray.data.splits import build_demo_splits
 
-    splits = build_demo_splits(recipe.world_seed, recipe.split_weak_train, recipe.split_strong_train,
-                               recipe.split_test_per_level)
-    train_questions = [*splits["strong_train"], *splits["weak_train"]]  # the strong half first
-    unlabelled = train_questions[: recipe.n_unlabelled]
-    held_out = [*splits["strong_train"], *splits["test"]]
-    examples = build_corpus(recipe.corpus_spec(), unlabelled, held_out)
-    found = leaks(examples, held_out)
+    examples: list[tuple[str, ...]] = []
+    if "arithmetic" in recipe.capabilities:
+        splits = build_demo_splits(recipe.world_seed, recipe.split_weak_train, recipe.split_strong_train,
+                                   recipe.split_test_per_level)
+        train_questions = [*splits["strong_train"], *splits["weak_train"]]  # the strong half first
+        unlabelled = train_questions[: recipe.n_unlabelled]
+        held_out = [*splits["strong_train"], *splits["test"]]
+        examples = build_corpus(recipe.corpus_spec(), unlabelled, held_out)
+        found = leaks(examples, held_out)
+        if found:
+            raise RuntimeError(f"pretraining corpus of {recipe.name} leaks the target: {found[:3]}")
+    if recipe.other_capabilities():
+        examples = [*examples, *capability_corpus(recipe)]
+    return examples
+
+
+def capability_corpus(recipe: StrongStudentRecipe) -> list[tuple[str, ...]]:
+    """The corpus of the recipe's capabilities beyond arithmetic (data/capabilities/corpus.py), refused
+    if it leaks a target format or a held-out solution of any of them."""
+    from w2s_ray.data.capabilities import capability_splits
+    from w2s_ray.data.capabilities.corpus import CapabilityCorpusSpec, build_capability_corpus
+    from w2s_ray.data.capabilities.corpus import leaks as capability_leaks
+
+    unlabelled, held_out = [], []
+    for name in recipe.other_capabilities():
+        splits = capability_splits(name, recipe.world_seed, recipe.split_weak_train, recipe.split_strong_train,
+                                   recipe.split_test_per_level)
+        unlabelled += [*splits["strong_train"], *splits["weak_train"]][: recipe.capability_unlabelled]
+        held_out += [*splits["strong_train"], *splits["test"]]
+    spec = CapabilityCorpusSpec(capabilities=recipe.other_capabilities(), n_problems=recipe.capability_problems,
+                                seed=recipe.seed)
+    examples = build_capability_corpus(spec, unlabelled, held_out)
+    found = capability_leaks(examples, held_out)
     if found:
-        raise RuntimeError(f"pretraining corpus of {recipe.name} leaks the target: {found[:3]}")
+        raise RuntimeError(f"pretraining corpus of {recipe.name} leaks a capability's target: {found[:3]}")
     return examples
 
 
@@ -161,7 +205,7 @@ def corpus_hash(examples: list[tuple[str, ...]]) -> str:
 
 
 def train_strong_student(recipe: StrongStudentRecipe, out_dir: Path, threads: int | None = None) -> None:
-    tokenizer = build_world_tokenizer()
+    tokenizer = build_world_tokenizer(recipe.capabilities)
     shape = TinyLlamaShape(hidden=recipe.hidden, layers=recipe.layers, heads=recipe.heads,
                            head_dim=recipe.head_dim, init_std=recipe.init_std, max_positions=1024)
     model = build_tiny_llama(tokenizer, shape, seed=recipe.seed)
@@ -194,7 +238,7 @@ def build_strong_student(recipe: StrongStudentRecipe | str, cache_dir: str | Pat
         recipe = DEFAULT_STUDENTS[recipe]
     # What the build reads, beside the recipe: the key changes whenever the corpus or vocabulary does.
     inputs = {"corpus_sha256": corpus_hash(student_corpus(recipe)),
-              "vocabulary_sha256": vocabulary_sha256(build_world_tokenizer())}
+              "vocabulary_sha256": vocabulary_sha256(build_world_tokenizer(recipe.capabilities))}
     # The name is a label, not what is built: two names of one recipe share a build.
     key = {k: v for k, v in recipe_record(recipe).items() if k != "name"}
     return cached_model(STRONG_STUDENT_KIND, {**key, "inputs": inputs},

@@ -13,7 +13,7 @@ that transformers and vLLM load from a directory offline.
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from tokenizers import Regex, Tokenizer, decoders, pre_tokenizers
 from tokenizers.models import WordLevel
@@ -84,12 +84,19 @@ def build_word_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:
     )
 
 
-def build_world_tokenizer() -> PreTrainedTokenizerFast:
+def build_world_tokenizer(capabilities: Sequence[str] = ()) -> PreTrainedTokenizerFast:
     """The tokenizer for the demo world and the strong student's pretraining corpus (one vocabulary,
-    so weak teachers and student can be compared token by token), every number 0..999 one token."""
+    so weak teachers and student can be compared token by token), every number 0..999 one token.
+    `capabilities` (data/capabilities) adds the words of those beyond arithmetic; without them the
+    vocabulary, and every built model's key, is what it always was."""
     from w2s_ray.data import pretrain_corpus, world
 
-    return build_word_tokenizer([*world.vocabulary_texts(), *pretrain_corpus.vocabulary_texts()])
+    texts = [*world.vocabulary_texts(), *pretrain_corpus.vocabulary_texts()]
+    if any(name != "arithmetic" for name in capabilities):
+        from w2s_ray.data.capabilities import vocabulary_texts
+
+        texts += vocabulary_texts(capabilities)
+    return build_word_tokenizer(texts)
 
 
 def vocabulary_sha256(tokenizer) -> str:

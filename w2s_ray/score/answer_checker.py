@@ -18,6 +18,11 @@ answer). Then what passes runs in a worker process under a hard deadline (symbol
 `answer_timed_out`, neither right nor wrong (`correct` False, as for every row not shown right).
 The answer is read from the `answer` column if the batch has one, else extracted from `text` with the
 scorer's `markers` (answers.DEFAULT_MARKERS unless configured).
+
+A batch with a `capability` column mixes capabilities (data/capabilities): a row of one other than
+arithmetic is checked by that capability's own checker, which parses its target format out of `text`
+(the `answer` column holds what the arithmetic markers found there, nothing to compare); rows without
+the column, or with it empty or "arithmetic", are checked as above.
 """
 from __future__ import annotations
 
@@ -37,7 +42,12 @@ from w2s_ray.text.answers import (
 )
 from w2s_ray.score.base import Batch, Scorer, column_values, register, require_column
 from w2s_ray.score.symbolic_guard import refusal
+from w2s_ray.text.capability_answers import check_capability_answer
 from w2s_ray.score.symbolic_worker import DEFAULT_DEADLINE_S, TIMED_OUT, SymbolicPool, shared_pool
+
+CAPABILITY_COLUMN = "capability"
+ARITHMETIC = "arithmetic"  # as data/schema.ARITHMETIC (score sits below data)
+
 
 def numbers_equal(a: float, b: float, tol: float = 1e-6) -> bool:
     return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
@@ -87,11 +97,19 @@ class AnswerChecker(Scorer):
         self.answer_column, self.text_column, self.gold_column = answer_column, text_column, gold_column
 
     def __call__(self, batch: Batch) -> Batch:
-        golds = [normalize_answer(g) if g is not None else "" for g in
-                 column_values(batch, self.gold_column)]
+        raw_golds = column_values(batch, self.gold_column)
+        # Rows of another capability are its checker's (the arithmetic comparison never sees them).
+        other = [bool(c) and c != ARITHMETIC for c in column_values(batch, CAPABILITY_COLUMN)]
+        golds = ["" if g is None else str(g) if o else normalize_answer(g) for g, o in zip(raw_golds, other)]
         answers, too_long = self._answers(batch)
-        verdicts = [None if long else answers_match(g, a, self.style, self.pool) if g and a else False
-                    for g, a, long in zip(golds, answers, too_long)]
+        verdicts = [None if long else answers_match(g, a, self.style, self.pool) if g and a and not o else False
+                    for g, a, long, o in zip(golds, answers, too_long, other)]
+        if any(other):
+            texts = column_values(batch, self.text_column)
+            capabilities = column_values(batch, CAPABILITY_COLUMN)
+            verdicts = [v if not o else None if isinstance(t, str) and len(t) > MAX_TEXT_CHARS  # a flood: refused
+                        else check_capability_answer(c, g, t)
+                        for c, g, t, v, o in zip(capabilities, raw_golds, texts, verdicts, other)]
         return {
             "correct": np.array([v is True for v in verdicts], dtype=bool),
             "has_gold": np.array([bool(g) for g in golds], dtype=bool),

@@ -44,6 +44,17 @@ class GrpoSettings(_Strict):
     beta: float = Field(default=0.04, ge=0.0)
 
 
+class ConfidenceSettings(_Strict):
+    """Burns et al.'s auxiliary confidence loss (objective "logconf", train/confidence.py): the share of
+    the student's own hardened prediction in its target ramps to `aux_coef` over the first
+    `warmup_frac` of training. `warmup` "authors" is their code's ramp (weak_to_strong/loss.py: the
+    share is step_frac itself during the warm-up, then jumps to aux_coef); "linear" ramps linearly."""
+
+    aux_coef: float = Field(default=0.5, ge=0.0, le=1.0)
+    warmup_frac: float = Field(default=0.1, ge=0.0, le=1.0)
+    warmup: Literal["authors", "linear"] = "authors"
+
+
 # TRL DPOConfig.loss_type values that need no further parameters (exo_pair needs label smoothing,
 # aot sorts pairs across the batch); "sigmoid" is the DPO paper's loss.
 DpoLossType = Literal["sigmoid", "hinge", "ipo", "sigmoid_norm", "nca_pair", "sppo_hard", "apo_zero", "apo_down"]
@@ -53,8 +64,9 @@ class TrainConfig(_Strict):
     """One training job. `objective` picks the trainer, by the name it is registered under
     (train/objectives/): "sft" on {prompt, completion} rows, "dpo" or "orpo" on {prompt, chosen,
     rejected} pairs, "grpo" on {prompt, completion, advantage(s)} rollouts, "soft_kl" on {input_ids,
-    target_ids, target_probs} rows (LightReasoner's KL to a sparse soft target), and whatever else a
-    module there registers.
+    target_ids, target_probs} rows (LightReasoner's KL to a sparse soft target), "logconf" on
+    {input_ids, choice_ids, weak_probs} rows (Burns et al.'s auxiliary confidence loss over a choice),
+    and whatever else a module there registers.
 
     `lr` is shared by every objective and its default suits SFT. Preference training usually wants a
     lower one, which the caller sets: DPO on a full model ~5e-7 to 5e-6 (TRL's default is 1e-6), with
@@ -100,6 +112,8 @@ class TrainConfig(_Strict):
     dpo_loss_type: DpoLossType = "sigmoid"
     early_stopping: EarlyStopping | None = None  # SFT only
     grpo: Annotated[GrpoSettings | None, Added(None)] = None  # objective "grpo" only; None: its defaults
+    # objective "logconf" only; None: its defaults
+    confidence: Annotated[ConfidenceSettings | None, Added(None)] = None
     # auto: bfloat16 mixed precision on GPU, float32 on CPU (bf16 on CPU is slow or unsupported).
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     # Recompute each layer's activations in the backward pass instead of keeping them: Qwen2.5-1.5B's
@@ -135,6 +149,8 @@ class TrainConfig(_Strict):
             raise ValueError(f"early_stopping is for objective 'sft', not {self.objective!r}")
         if self.grpo is not None and self.objective != "grpo":
             raise ValueError(f"the grpo section is for objective 'grpo', not {self.objective!r}")
+        if self.confidence is not None and self.objective != "logconf":
+            raise ValueError(f"the confidence section is for objective 'logconf', not {self.objective!r}")
         if self.early_stopping is not None and self.deepspeed == "zero3":
             raise ValueError("early_stopping keeps the best weights in memory, which ZeRO-3 partitions; "
                              "use zero2 or no DeepSpeed")

@@ -1,0 +1,87 @@
+"""Temporal ordering (MC-TACO-like): who arrived first, from before/after statements.
+
+Level L: the two people asked about are L "arrived before" links apart. The chain runs one person past
+each of them, so both appear on both sides of a statement and neither can be picked without following
+the chain (the person never said to arrive after anyone is not one of the two asked). Statements come
+shuffled, each as "A arrived before B" or "B arrived after A".
+
+Target solution: the links from the earlier of the two to the later, one "A < B" a line, then
+"=> A". The corpus words the same ordering problems with other names and verbs and solves them in
+prose ("Ada came before Eli. ... So the answer is Ada."); it never writes "<" or "=>".
+"""
+from __future__ import annotations
+
+import random
+import re
+
+from w2s_ray.data import world
+from w2s_ray.data.capabilities import register_capability
+from w2s_ray.data.capabilities.base import Capability, pick
+from w2s_ray.data.pretrain_corpus import ALT_NAMES, ANSWER_SENTENCE
+from w2s_ray.text.capability_answers import TEMPORAL_MARK
+
+NAME = "temporal"
+MARK = TEMPORAL_MARK
+BEFORE = ("{a} arrived before {b}.",)
+AFTER = ("{b} arrived after {a}.",)
+QUESTION = "Who arrived first, {x} or {y}?"
+ALT_BEFORE = ("{a} came in earlier than {b}.", "{a} got there before {b} did.")
+ALT_AFTER = ("{b} showed up later than {a}.", "{b} turned up after {a}.")
+ALT_QUESTIONS = ("Of {x} and {y}, who came in earlier?", "Which of {x} and {y} got there first?")
+_QUESTION_RE = re.compile(r"Who arrived first, (\w+) or (\w+)\?$")
+TARGET_FORMAT = re.compile(rf"^\s*{MARK} \w+\s*$|^\s*\w+ < \w+\s*$", re.MULTILINE)
+
+
+def _chain(rng: random.Random, level: int, names) -> list[str]:
+    return pick(rng, names, level + 3)  # in arrival order
+
+
+def _statements(rng: random.Random, order: list[str], before, after) -> list[str]:
+    links = [(order[i], order[i + 1]) for i in range(len(order) - 1)]
+    rng.shuffle(links)
+    return [rng.choice(before if rng.random() < 0.5 else after).format(a=a, b=b) for a, b in links]
+
+
+def _asked(rng: random.Random, order: list[str], level: int) -> tuple[str, str, str, str]:
+    """(first asked, second asked, the earlier, the later): persons 1 and level+1 of the chain."""
+    early, late = order[1], order[level + 1]
+    x, y = (early, late) if rng.random() < 0.5 else (late, early)
+    return x, y, early, late
+
+
+def sample(rng: random.Random, level: int) -> tuple[str, str, str]:
+    order = _chain(rng, level, world.NAMES)
+    sentences = _statements(rng, order, BEFORE, AFTER)
+    x, y, early, _ = _asked(rng, order, level)
+    question = " ".join([*sentences, QUESTION.format(x=x, y=y)])
+    lines = [f"{order[i]} < {order[i + 1]}" for i in range(1, level + 1)]
+    return question, "\n".join([*lines, f"{MARK} {early}"]), early
+
+
+def corpus_sample(rng: random.Random, level: int, target_wording: float = 0.0) -> tuple[str, str]:
+    order = _chain(rng, level, ALT_NAMES)
+    target = rng.random() < target_wording
+    sentences = _statements(rng, order, BEFORE if target else ALT_BEFORE, AFTER if target else ALT_AFTER)
+    x, y, early, _ = _asked(rng, order, level)
+    ask = QUESTION if target else rng.choice(ALT_QUESTIONS)
+    steps = [f"{order[i]} came before {order[i + 1]}." for i in range(1, level + 1)]
+    return " ".join([*sentences, ask.format(x=x, y=y)]), " ".join([*steps, ANSWER_SENTENCE.format(n=early)])
+
+
+def choices(question: str) -> tuple[str, ...]:
+    m = _QUESTION_RE.search(question.strip())
+    if m is None:
+        raise ValueError(f"not a temporal question: {question[-80:]!r}")
+    return m.group(1), m.group(2)
+
+
+def vocabulary() -> list[str]:
+    names = " ".join([*world.NAMES, *ALT_NAMES])
+    templates = [*BEFORE, *AFTER, QUESTION, *ALT_BEFORE, *ALT_AFTER, *ALT_QUESTIONS]
+    return [names, *(t.format(a="A", b="B", x="A", y="B") for t in templates), "came before", f"A < B\n{MARK} A"]
+
+
+CAPABILITY = Capability(name=NAME, sample=sample, corpus_sample=corpus_sample,
+                        target_format=TARGET_FORMAT,
+                        vocabulary=vocabulary, choices=choices)
+register_capability(CAPABILITY)
