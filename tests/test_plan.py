@@ -146,3 +146,16 @@ def test_each_recipe_adds_its_own_stages_to_the_plan():
     assert set(stages("configs/demo-mix.yaml")) >= {"train (SFT)"}  # a recipe with no plan_asks
     source = (REPO / "w2s_ray" / "raycluster/plan.py").read_text()
     assert not [name for name in recipe_names() if f'"{name}"' in source]
+
+
+def test_the_gpu_easy_to_hard_config_fits_and_its_kept_engines_must_fit_beside_training(capsys):
+    config = str(REPO / "configs/gpu-math-e2h.yaml")
+    assert main(["plan", config, "--cluster", rayjob_cluster()]) == 0
+    out = capsys.readouterr().out
+    assert "every stage fits" in out
+    for ask in ("prm train", "score process_reward_model", "rl rollouts (policy)", "Ray Train + TRL GRPO"):
+        assert ask in out, ask
+    kept = [config, "--set", "easy_to_hard.rl.keep_engines=true"]
+    assert main(["plan", *kept, "--cluster", "gpus=2,cpus=40,gpus_per_node=1"]) == 1
+    assert "stage 'rl grpo train beside the kept engines (rl.keep_engines)' needs 4 GPUs" in capsys.readouterr().out
+    assert main(["plan", *kept, "--cluster", "gpus=4,cpus=40,gpus_per_node=1"]) == 0

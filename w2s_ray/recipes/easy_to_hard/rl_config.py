@@ -67,16 +67,23 @@ class RlConfig(Strict):
 def rl_plan_asks(config, asks, rl: RlConfig, prm_scorer) -> list:
     """The RL stages' asks: the outcome RM's training (reward orm), rollouts by the policy's engines,
     the reward scorer, the GRPO train workers."""
+    from w2s_ray.raycluster.plan import Ask
     from w2s_ray.score.stage import ScorerSpec
 
     out = []
     if "orm" in rl.rewards:
         out.append(asks.train("rl orm train", rl.orm_train_config(config.train)))
     rollout = config.strong.model_copy(update={"n": rl.group_size, "temperature": rl.temperature})
-    out.append(asks.generate("rl rollouts (policy)", rollout))
+    engines = asks.generate("rl rollouts (policy)", rollout)
+    out.append(engines)
     scorers = {"prm": prm_scorer, "orm": ScorerSpec(name="reward_model", num_gpus=prm_scorer.num_gpus),
                "gold": ScorerSpec(name="answer_check")}
     listed = {"prm", *(["gold"] if any(s.name == "answer_check" for s in config.scorers) else [])}
     out += [asks.scorer(scorers[reward]) for reward in rl.rewards if reward not in listed]  # asked for already
-    out.append(asks.train("rl grpo train", rl.grpo_train_config(config.train)))
+    train = asks.train("rl grpo train", rl.grpo_train_config(config.train))
+    out.append(train)
+    if rl.keep_engines:  # the rollout engines stay up through training: both must fit at once
+        out.append(Ask("rl grpo train beside the kept engines (rl.keep_engines)", f"{train.what} + {engines.what}",
+                       1, train.total["GPU"] + engines.total["GPU"], train.total["CPU"] + engines.total["CPU"],
+                       one_actor=False))
     return out
