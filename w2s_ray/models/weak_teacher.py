@@ -98,6 +98,11 @@ DEFAULT_RECIPES: dict[str, WeakTeacherRecipe] = {
     # answers to the strong half: 56.5 % after 113 packed steps (~3 epochs), 49.5 % after 375 (~10):
     # it learns these errors too, given the passes (bench/w2s_variants.py, plain loop).
     "weak-r1": WeakTeacherRecipe(name="weak-r1", hidden=128, layers=1, max_steps=3000),
+    # A teacher of every capability (issue 28; configs/demo-multicap.yaml), 2,000 weak-half problems of
+    # each. Not yet built or measured: its accuracy per capability, and the ceiling's lead over it.
+    "weak-multicap": WeakTeacherRecipe(name="weak-multicap", n_train_problems=2000, max_steps=1600,
+                                       split_weak_train=2000, split_strong_train=400, split_test_per_level=100,
+                                       capabilities=("arithmetic", "temporal", "commands", "logic", "facts")),
 }
 
 
