@@ -81,11 +81,12 @@ test-lm-eval: $(STAMP) $(LMEVAL_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_lm_eval.py tests/test_serve_app.py -k lm_eval
 
 # `make test` runs everything below but the tests too long for its 20 minutes on 2 cores, which run here:
-# the vLLM engine kill, the light_reasoner and easy_to_hard recipes end to end (one easy_to_hard RL iteration with its resume, ~7 min), an outcome RM
-# with LoRA, the supervision-mix recipe, GRPO's Ray Train runs, the engine pool's in-place weights after a
-# restart, the end-to-end runs behind the LoRA merge, progress and log-copy tests, `w2s run --serve` over two
-# rounds, round 2 with our options, ORPO, DPO under ZeRO-2, SFT under ZeRO-2 and with early stopping, the
-# soft-label run, the GPU hand-off's Ray and the confidence-loss (logconf) run. Each keeps a shorter test of the same part in `make test`.
+# the vLLM engine kill; the light_reasoner, easy_to_hard (one RL iteration with its resume, ~7 min) and
+# multi-capability recipes end to end; an outcome RM with LoRA; the supervision-mix recipe; GRPO's Ray
+# Train runs; the engine pool's in-place weights after a restart; the end-to-end runs behind the LoRA
+# merge, progress and log-copy tests; `w2s run --serve` over two rounds; round 2 with our options; ORPO;
+# DPO under ZeRO-2; SFT under ZeRO-2 and with early stopping; the soft-label run; the GPU hand-off's Ray;
+# the confidence-loss (logconf) run. Each keeps a shorter test of the same part in `make test`.
 # (The multi-node cluster test and the GPU lock's resolver check are in `make test`.)
 test-long: $(STAMP) $(LMEVAL_STAMP)
 	W2S_LONG_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_faults.py tests/test_lm_eval.py \
@@ -93,7 +94,7 @@ test-long: $(STAMP) $(LMEVAL_STAMP)
 		tests/test_lora_merge.py tests/test_progress.py tests/test_ray_logs.py \
 		tests/test_train_grpo.py tests/test_weight_update.py tests/test_e2h_rl_run.py tests/test_run_serve.py \
 		tests/test_w2s_rounds.py tests/test_train_preference.py tests/test_train_sft.py tests/test_light_reasoner.py \
-		tests/test_gpu_handoff.py tests/test_confidence_trainer.py
+		tests/test_gpu_handoff.py tests/test_confidence_trainer.py tests/test_multi_capability_run.py
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_serve_app.py -k lm_eval
 
 # A head and two worker nodes in a private network namespace: submit, kill a node, resume (~95 s).

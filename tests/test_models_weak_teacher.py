@@ -25,7 +25,7 @@ def test_a_teacher_is_trained_once_and_saved_as_a_loadable_directory(tmp_path, m
     first = build_weak_teacher(TINY, cache_dir=tmp_path)
     assert build_weak_teacher(TINY, cache_dir=tmp_path) == first and len(calls) == 1
     recorded = json.loads((first / RECIPE_FILE).read_text())["recipe"]
-    assert recorded == {**TINY.model_dump(mode="json"), "inputs": weak_teacher.build_inputs(TINY)}
+    assert recorded == {**TINY.record(), "inputs": weak_teacher.build_inputs(TINY)}
     assert json.loads((first / TRAINING_REPORT).read_text())["steps"] == 3
     tokenizer = AutoTokenizer.from_pretrained(first)
     model = AutoModelForCausalLM.from_pretrained(first)
@@ -53,4 +53,4 @@ def test_default_recipes_keep_their_cache_keys_and_share_one_split():
         "weak-r1": {"n_train_problems": 20000, "max_steps": 3000, "hidden": 128, "layers": 1},
     }
     for name, fields in expected.items():
-        assert weak_teacher.DEFAULT_RECIPES[name].model_dump() == {**base, "name": name, **fields}
+        assert weak_teacher.DEFAULT_RECIPES[name].record() == {**base, "name": name, **fields}

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from w2s_ray.config import EvalConfig, RunConfig, TeacherConfig
 from w2s_ray.eval.accuracy import accuracy_by_model
 from w2s_ray.generate.finish import NO_TOKEN
-from w2s_ray.generate.stage import OUTPUT_COLUMNS, build_requests
+from w2s_ray.generate.stage import build_requests, output_row, row_answer
 from w2s_ray.score.stage import ScorerSpec, score_rows
-from w2s_ray.text.answers import extract_answer
 
 
 class EndpointError(RuntimeError):
@@ -71,12 +70,13 @@ def evaluate_endpoint(endpoint: str, problems: Sequence[dict], teacher: TeacherC
         except Exception as err:  # openai.APIError and connection errors alike: say which problem
             raise EndpointError(f"problem {request['problem_id']!r}: {type(err).__name__}: {err}") from err
         text = response.choices[0].text
-        row = {**request, "model": response.model, "text": text, "answer": extract_answer(text, style="auto"),
+        row = {**request, "model": response.model, "text": text, "answer": "",
                "n_prompt_tokens": response.usage.prompt_tokens if response.usage else 0,
                "n_generated_tokens": response.usage.completion_tokens if response.usage else 0,
                # the API says why it stopped, not on which token (generate/finish.py)
                "finish_reason": response.choices[0].finish_reason or "", "stop_token_id": NO_TOKEN}
-        return {k: row[k] for k in OUTPUT_COLUMNS}
+        row["answer"] = row_answer(row)
+        return output_row(row)
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         rows = list(pool.map(ask, requests))

@@ -2,7 +2,11 @@
 
 Output columns: problem_id, model, role, sample_index, prompt, text, answer, gold, level,
 question, n_prompt_tokens, n_generated_tokens, finish_reason, stop_token_id (how the text ended:
-generate/finish.py).
+generate/finish.py); and `capability` where a problem of the stage has one (data/capabilities):
+null in that stage's arithmetic rows, absent from a stage of arithmetic problems only (so its rows,
+and every hash of them, are what they were before capabilities). A capability row's `answer` is its
+capability's reading of the text (text/capability_answers.py), and answer_check sends it to that
+capability's checker.
 """
 from __future__ import annotations
 
@@ -21,12 +25,29 @@ from w2s_ray.raycluster.devices import Device, engine_actor_resources, vllm_plac
 from w2s_ray.raycluster.free_resources import ROW_TASK_CPUS, fit_pool, free_resources, total_resources
 from w2s_ray.run.progress import Progress, materialize
 from w2s_ray.text.answers import DEFAULT_MARKERS, extract_answer
+from w2s_ray.text.capability_answers import capability_answer
 from w2s_ray.text.prompts import build_prompt
 
 OUTPUT_COLUMNS = (
     "problem_id", "model", "role", "sample_index", "prompt", "text", "answer", "gold", "level",
     "question", "n_prompt_tokens", "n_generated_tokens", "finish_reason", "stop_token_id",
 )
+CAPABILITY_COLUMN = "capability"  # only in stages with a capability problem (module docstring)
+ARITHMETIC = "arithmetic"  # as data/schema.ARITHMETIC (generate does not import data)
+
+
+def output_row(row: dict) -> dict:
+    """The output columns of a finished row; `capability` where the stage carries it."""
+    columns = (*OUTPUT_COLUMNS, CAPABILITY_COLUMN) if CAPABILITY_COLUMN in row else OUTPUT_COLUMNS
+    return {k: row[k] for k in columns}
+
+
+def row_answer(row: dict, markers: Sequence[str] = DEFAULT_MARKERS) -> str:
+    """The answer a row's text states: its capability's target format, else the arithmetic markers'."""
+    capability = row.get(CAPABILITY_COLUMN)
+    if capability and capability != ARITHMETIC:
+        return capability_answer(capability, row["text"])
+    return extract_answer(row["text"], style="auto", markers=tuple(markers))
 
 
 @dataclass
@@ -53,6 +74,8 @@ def sample_seed(base: int, problem_id: str, sample_index: int) -> int:
 def build_requests(problems: Sequence[dict], teacher: TeacherConfig, demo_pool: Sequence[dict] | None) -> list[dict]:
     """One request row per problem and sample, prompts built on the driver (cheap, deterministic)."""
     rows = []
+    # The column only where some problem has a capability: arithmetic-only stages stay as they were.
+    with_capability = any(p.get(CAPABILITY_COLUMN) for p in problems)
     for p in problems:
         # A problem's `own_prompt` (a recipe's chat-templated one) replaces the template (a key of its
         # own: generation rows passed back as problems carry a `prompt`, built for other shots); a `prefix`
@@ -70,6 +93,9 @@ def build_requests(problems: Sequence[dict], teacher: TeacherConfig, demo_pool: 
                     "stop": list(teacher.stop),
                 },
             })
+            if with_capability:
+                capability = p.get(CAPABILITY_COLUMN)
+                rows[-1][CAPABILITY_COLUMN] = None if capability == ARITHMETIC else capability
     return rows
 
 
@@ -82,8 +108,8 @@ def choose_engine(teacher: TeacherConfig) -> str:
 def _finish(row: dict, markers: Sequence[str] = DEFAULT_MARKERS) -> dict:
     row = dict(row)
     row["model"] = row.pop("teacher")
-    row["answer"] = extract_answer(row["text"], style="auto", markers=tuple(markers))
-    return {k: row[k] for k in OUTPUT_COLUMNS}
+    row["answer"] = row_answer(row, markers)
+    return output_row(row)
 
 
 def generate(problems: Sequence[dict], teacher: TeacherConfig, model_path: str, device: Device,

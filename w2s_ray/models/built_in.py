@@ -46,7 +46,7 @@ class BuiltInModel:
 def _weak(name: str) -> BuiltInModel:
     recipe = DEFAULT_RECIPES[name]
 
-    return BuiltInModel(name, "weak-teacher", recipe.model_dump(mode="json"), lambda: training_data_sha256(recipe),
+    return BuiltInModel(name, "weak-teacher", recipe.record(), lambda: training_data_sha256(recipe),
                         lambda cache: build_weak_teacher(name, cache))
 
 

@@ -6,6 +6,11 @@ split_weak_train, split_strong_train, split_test_per_level)`. Which split a ques
 depends on all three sizes, so a pipeline must take its strong_train and test splits from
 `weak_teacher_splits(recipe)` (or the same arguments) for them to stay disjoint from what the
 teacher saw. The default recipes share one split, so either teacher fits the same pipeline.
+
+A teacher of several capabilities (issue 28: `capabilities` names them, data/capabilities) learns
+each one's target format from the first n_train_problems of that capability's own weak_train split
+(the same sizes), interleaved, with the vocabulary of those capabilities (build_world_tokenizer), so
+teacher and a student pretrained on them read one vocabulary. Without them, a teacher is what it was.
 """
 from __future__ import annotations
 
@@ -14,8 +19,12 @@ import hashlib
 import json
 from pathlib import Path
 
+from typing import Annotated
+
 import torch
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from w2s_ray.config.base import Added, hash_exclude
 
 from w2s_ray.data.schema import Problem
 from w2s_ray.models.cache import cached_model
@@ -54,6 +63,21 @@ class WeakTeacherRecipe(BaseModel):
     split_weak_train: int = 20000
     split_strong_train: int = 2000
     split_test_per_level: int = 100
+    # At its Added value the field hashes as absent: teachers built before capabilities keep their keys.
+    capabilities: Annotated[tuple[str, ...], Added(("arithmetic",))] = ("arithmetic",)
+
+    @field_validator("capabilities")
+    @classmethod
+    def _known_capabilities(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        from w2s_ray.data.capabilities import check_names
+
+        if not names:
+            raise ValueError("name at least one capability")
+        return check_names(names)
+
+    def record(self) -> dict:
+        """The recipe as cache keys and build stages hash it (an `Added` field at its value left out)."""
+        return self.model_dump(mode="json", exclude=hash_exclude(self))
 
     @model_validator(mode="after")
     def _trains_within_its_split(self) -> "WeakTeacherRecipe":
@@ -74,6 +98,11 @@ DEFAULT_RECIPES: dict[str, WeakTeacherRecipe] = {
     # answers to the strong half: 56.5 % after 113 packed steps (~3 epochs), 49.5 % after 375 (~10):
     # it learns these errors too, given the passes (bench/w2s_variants.py, plain loop).
     "weak-r1": WeakTeacherRecipe(name="weak-r1", hidden=128, layers=1, max_steps=3000),
+    # A teacher of every capability (issue 28; configs/demo-multicap.yaml), 2,000 weak-half problems of
+    # each. Not yet built or measured: its accuracy per capability, and the ceiling's lead over it.
+    "weak-multicap": WeakTeacherRecipe(name="weak-multicap", n_train_problems=2000, max_steps=1600,
+                                       split_weak_train=2000, split_strong_train=400, split_test_per_level=100,
+                                       capabilities=("arithmetic", "temporal", "commands", "logic", "facts")),
 }
 
 
@@ -86,24 +115,37 @@ def weak_teacher_splits(recipe: WeakTeacherRecipe) -> dict[str, list[Problem]]:
     )
 
 
+def training_problems(recipe: WeakTeacherRecipe) -> list[Problem]:
+    """What the teacher trains on: the start of weak_train, of every capability it names (interleaved)."""
+    if recipe.capabilities == ("arithmetic",):
+        return weak_teacher_splits(recipe)["weak_train"][: recipe.n_train_problems]
+    from w2s_ray.data.capabilities import capability_splits
+
+    per_capability = [capability_splits(name, recipe.world_seed, recipe.split_weak_train, recipe.split_strong_train,
+                                        recipe.split_test_per_level)["weak_train"][: recipe.n_train_problems]
+                      for name in recipe.capabilities]
+    return [p for group in zip(*per_capability) for p in group]
+
+
 def training_examples(problems: list[Problem]) -> list[tuple[str, str]]:
     return [(zero_shot(p.question), completion_text(p.solution)) for p in problems]
 
 
 @functools.lru_cache(maxsize=8)  # ~1.5 s; a run needs it for the manifest stage and the cache key
 def training_data_sha256(recipe: WeakTeacherRecipe) -> str:
-    examples = training_examples(weak_teacher_splits(recipe)["weak_train"][: recipe.n_train_problems])
+    examples = training_examples(training_problems(recipe))
     return hashlib.sha256(json.dumps(examples).encode()).hexdigest()
 
 
 def build_inputs(recipe: WeakTeacherRecipe) -> dict[str, str]:
     """What a build reads beside the recipe; part of the cache key, so a change to either rebuilds."""
-    return {"data_sha256": training_data_sha256(recipe), "vocabulary_sha256": vocabulary_sha256(build_world_tokenizer())}
+    return {"data_sha256": training_data_sha256(recipe),
+            "vocabulary_sha256": vocabulary_sha256(build_world_tokenizer(recipe.capabilities))}
 
 
 def train_weak_teacher(recipe: WeakTeacherRecipe, out_dir: Path, threads: int | None = None) -> None:
     """Build, train and save the teacher into out_dir (uncached; see build_weak_teacher)."""
-    tokenizer = build_world_tokenizer()
+    tokenizer = build_world_tokenizer(recipe.capabilities)
     shape = TinyLlamaShape(
         hidden=recipe.hidden,
         layers=recipe.layers,
@@ -123,8 +165,7 @@ def train_weak_teacher(recipe: WeakTeacherRecipe, out_dir: Path, threads: int | 
         seed=recipe.seed,
         threads=threads,
     )
-    problems = weak_teacher_splits(recipe)["weak_train"][: recipe.n_train_problems]
-    result = pretrain(model, tokenizer, training_examples(problems), config, label=recipe.name)
+    result = pretrain(model, tokenizer, training_examples(training_problems(recipe)), config, label=recipe.name)
     save_model_dir(model, tokenizer, out_dir)
     report = {
         "parameters": count_parameters(model),
@@ -153,7 +194,7 @@ def build_weak_teacher(
         recipe = DEFAULT_RECIPES[recipe]
     return cached_model(
         WEAK_TEACHER_KIND,
-        {**recipe.model_dump(mode="json"), "inputs": build_inputs(recipe)},
+        {**recipe.record(), "inputs": build_inputs(recipe)},
         lambda out: train_weak_teacher(recipe, out, threads),
         cache_dir,
         code_version=WEAK_TEACHER_VERSION,

@@ -1,0 +1,88 @@
+"""Config section of the multi_capability recipe (recipes/multi_capability/recipe.py; METHODS.md 6, 7)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from w2s_ray.config.base import Strict
+from w2s_ray.train.config import TrainConfig
+
+
+class RmSelectionConfig(Strict):
+    """The outcome reward model that picks the valuable weak data (Zhou et al.). It is trained on the
+    weak teachers' samples of weak-half questions (whose gold is the weak side's to read): a right
+    sample or the gold solution against a wrong one. The paper published no selection rule: `rule`
+    keeps the `top_fraction` the RM scores highest, or every solution scoring at least `threshold`."""
+
+    rule: Literal["top_fraction", "threshold"] = "top_fraction"
+    top_fraction: float = Field(default=0.5, gt=0.0, le=1.0)
+    threshold: float = 0.0  # the RM's score (a logit: 0 is "even")
+    questions: int = Field(default=100, ge=1)  # weak-half questions per capability for the RM's pairs
+    samples: int = Field(default=4, ge=2)  # each weak teacher's samples of one
+    temperature: float = Field(default=1.0, gt=0.0)
+    max_pairs: int = Field(default=2, ge=1)  # pairs per (question, teacher)
+    lr: float = Field(default=1e-4, gt=0.0)
+    epochs: float = Field(default=1.0, gt=0.0)
+
+    def cut(self) -> dict:
+        """top_by_reward's keyword arguments for the rule."""
+        return {"top_fraction": self.top_fraction} if self.rule == "top_fraction" else {"threshold": self.threshold}
+
+    def train_config(self, base: TrainConfig) -> TrainConfig:
+        return base.model_copy(update={"objective": "reward", "lr": self.lr, "epochs": self.epochs,
+                                       "max_steps": None, "early_stopping": None})
+
+
+class MultiCapabilityConfig(Strict):
+    """Several capabilities (data/capabilities), each its own demo splits of these sizes from
+    data.seed; weak teachers label the strong half of every one. What the recipe runs beside the
+    baselines (weak, strong base, ceiling, full weak FT, all on every capability mixed):
+
+      independence     one student per capability, trained on that capability's weak data alone,
+                       evaluated on every capability (the capability x capability matrix)
+      bootstrap_rounds rounds of self-training: round 1 is full weak FT; round r > 1 trains the
+                       round r-1 student on its own samples of the strong half (no weak data)
+      rm               reward-model selection, then two-stage training: all weak data for
+                       `first_epochs`, then the selected part for `second_epochs` (the paper: 2 each)
+    """
+
+    capabilities: list[str] = Field(min_length=1)
+    n_weak_train: int = Field(default=200, ge=1)  # per capability
+    n_strong_train: int = Field(default=100, ge=1)
+    n_test_per_level: int = Field(default=10, ge=1)
+    independence: bool = True
+    bootstrap_rounds: int = Field(default=3, ge=1)
+    bootstrap_samples: int = Field(default=4, ge=1)  # samples of each strong-half question per round
+    bootstrap_temperature: float = Field(default=1.0, gt=0.0)
+    rm: RmSelectionConfig | None = Field(default_factory=RmSelectionConfig)  # None: no selection, no two-stage
+    first_epochs: float = Field(default=2.0, gt=0.0)
+    second_epochs: float = Field(default=2.0, gt=0.0)
+
+    @field_validator("capabilities")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        from w2s_ray.data.capabilities import check_names
+
+        return list(check_names(names))
+
+
+SECTIONS = {"multi_capability": MultiCapabilityConfig}  # required
+
+def check(config) -> None:
+    if config.multi_capability is None:
+        raise ValueError("recipe 'multi_capability' needs its section 'multi_capability' (the capabilities)")
+    if not config.weak:
+        raise ValueError("weak: the multi_capability recipe needs at least one weak teacher")
+    if config.data.source != "world":
+        raise ValueError("multi_capability: data.source must be 'world' (each capability's demo splits)")
+
+
+def plan_asks(config, asks) -> list:
+    """Beyond the shared stages: the bootstrap sampling and the RM's sampling and training."""
+    mc = config.multi_capability
+    sampler = config.strong.model_copy(update={"n": mc.bootstrap_samples, "temperature": mc.bootstrap_temperature})
+    out = [asks.generate("bootstrap sample", sampler), asks.train("bootstrap train", config.train)]
+    if mc.rm is not None:
+        out.append(asks.train("rm train", mc.rm.train_config(config.train)))
+    return out
