@@ -18,10 +18,10 @@ phases are the recipe's own code:
           accuracy_by_model; write: write_stage (one parquet from the dicts); select: stage_rows
           (to_pylist) -> take_all -> write_stage, Selection.stats; train input: stage_rows,
           rows_digest and ray.put of the whole list (what run_train_job hands every rank).
-  stream  the rows written by the workers (stage_io.write_dataset), accuracy from two columns,
-          the selection as today (lists: selections as Ray Data ops are not built yet), and the
-          train input as Ray Train's `datasets=` reads it: a Dataset over the selection's files,
-          consumed in a Ray task standing in for a rank's get_dataset_shard.
+  stream  the rows written by the workers (stage_dataset.write_dataset), accuracy from its columns
+          one file at a time, the selection as today (lists: selections as Ray Data operations are
+          not built yet), and the train input as run_train_job hands it to Ray Train's `datasets=`
+          (train_job.StageRowsInput), read in a Ray task standing in for a rank.
 """
 from __future__ import annotations
 
@@ -117,14 +117,15 @@ def run_stream(ds, work: Path, phase) -> None:
         selection.stats()
         del selection
     with phase("train-input"):
-        shard = ray.data.read_parquet(selected["path"])
+        from w2s_ray.train.train_job import StageRowsInput
+
+        rows = StageRowsInput(selected, ("prompt", "completion")).dataset()  # what run_train_job hands Ray Train
 
         @ray.remote(num_cpus=0.5)
-        def rank(it) -> int:
-            return sum(len(b["prompt"]) for b in it.iter_batches(batch_size=256, batch_format="pyarrow"))
+        def rank(ds) -> int:  # a rank reading its rows (the dataset is not split: see train_job)
+            return sum(b.num_rows for b in ds.iterator().iter_batches(batch_size=4096, batch_format="pyarrow"))
 
-        (it,) = shard.streaming_split(1)
-        ray.get(rank.remote(it))
+        assert ray.get(rank.remote(rows)) == selected["rows"]
 
 
 def child(path: str, n: int, source: str) -> None:

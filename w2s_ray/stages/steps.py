@@ -158,16 +158,18 @@ def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: Model
     base_model = model_name(base_model)  # an input by its path
 
     def body() -> StageResult:
-        rows = stage_rows(rows_result)
+        # The rows' record, not the rows: an objective that can reads them in its workers (Ray
+        # Train's datasets=), the others in the driver (train_objective); both verify the files.
+        rows = rows_result.output("rows")
         out = ctx.stage_dir(key) / "model"
         ctx.engines.release()  # training needs the CPUs / GPUs the last stages' engines held
-        _log(f"{key}: {config.objective.upper()} on {len(rows)} rows from {base_model}")
+        _log(f"{key}: {config.objective.upper()} on {rows['rows']} rows from {base_model}")
         # An earlier attempt may have published `out` and died before the manifest recorded it:
         # unrecorded work is not a finished stage, so it is redone.
         result = train_objective(rows, ctx.model_path(base_model), out, config, ctx.device,
                          log_dir=ctx.run_dir / "tensorboard" / key.replace("/", "_"), overwrite=True, label=key)
-        return StageResult(outputs={"model": describe_checkpoint(out)}, rows_in=len(rows),
-                           rows_out=len(rows), metrics=result.metrics)
+        return StageResult(outputs={"model": describe_checkpoint(out)}, rows_in=rows["rows"],
+                           rows_out=rows["rows"], metrics=result.metrics)
 
     inputs = {"base_model": base_model}
     if config != ctx.config.train:  # a stage's own settings are part of what it depends on
