@@ -79,12 +79,12 @@ test-lm-eval: $(STAMP) $(LMEVAL_STAMP)
 
 # `make test` runs everything below but the tests too long for its 25 minutes on 2 cores, which run here:
 # the vLLM engine kill, the light_reasoner and easy_to_hard recipes end to end, an outcome RM with LoRA,
-# the supervision-mix recipe, GRPO with ZeRO-2 + LoRA, the engine pool's in-place weights after a restart, the end-to-end runs behind the LoRA merge, progress and log-copy tests, the streamed stage rows (SFT from a stage output, the driver memory at 200k rows). (The multi-node cluster test and the GPU lock's resolver check are in `make test`.)
+# the supervision-mix recipe, GRPO with ZeRO-2 + LoRA, the engine pool's in-place weights after a restart, the end-to-end runs behind the LoRA merge, progress and log-copy tests, the streamed stage rows (SFT from a stage output) and the driver memory at 200k rows. (The multi-node cluster test and the GPU lock's resolver check are in `make test`.)
 test-long: $(STAMP) $(LMEVAL_STAMP)
 	W2S_LONG_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_faults.py tests/test_lm_eval.py \
 		tests/test_light_reasoner_recipe.py tests/test_easy_to_hard.py tests/test_reward_models.py tests/test_supervision_mix.py \
 		tests/test_lora_merge.py tests/test_progress.py tests/test_ray_logs.py \
-		tests/test_train_grpo.py tests/test_weight_update.py tests/test_stage_stream.py
+		tests/test_train_grpo.py tests/test_weight_update.py tests/test_stage_stream.py tests/test_driver_memory.py
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_serve_app.py -k lm_eval
 
 # A head and two worker nodes in a private network namespace: submit, kill a node, resume (~95 s).

@@ -107,6 +107,10 @@ def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model:
         progress = Progress(f"score {key}", gen.rows)
         output = write_dataset(ctx.stage_dir(key), score_dataset(ds, specs), order=ROW_ORDER)
         progress.finish(output["rows"])
+        if output["rows"] != gen.rows:  # scorers keep every row: fewer means files the driver cannot see
+            raise RuntimeError(f"{key}: {gen.rows} rows generated but {output['rows']} in {output['path']}: a worker "
+                               f"on another node wrote its files where this driver cannot read them (the run "
+                               f"directory must be shared by every node, as Ray Train's storage is)")
         score_seconds = time.perf_counter() - start
         metrics = {
             "generate": {"engine": gen.engine, "seconds": gen.seconds, "startup_seconds": gen.startup_seconds,
