@@ -29,8 +29,8 @@ from w2s_ray.train.worker_runtime import default_torch_extensions_dir
 
 STORAGE_DIRNAME = ".ray_train"  # Ray Train's run state, beside out_dir rather than in ~/ray_results
 ATTEMPTS_FILE = "w2s_attempts"
-BOARD_POLL_S = 2.0
-ROWS_DATASET = "train"  # the name a stage's rows go to the workers under (Ray Train's datasets=)  # how often the driver reads rank 0's progress (the lines themselves: run/progress.py)
+BOARD_POLL_S = 2.0  # how often the driver reads rank 0's progress (the lines themselves: run/progress.py)
+ROWS_DATASET = "train"  # the name a stage's rows go to the workers under (Ray Train's datasets=)
 
 
 class TrainResult(BaseModel):
