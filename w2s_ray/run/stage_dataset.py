@@ -122,7 +122,7 @@ def read_dataset_rows(output: dict[str, Any]) -> list[dict]:
     verify_dataset(output)
     if not output["files"]:
         return []
-    # One name for the table, rebound: the unsorted one is freed as the sorted one is made.
+    # One name for the table, rebound: the unsorted copy is freed before the dicts are made.
     table = pa.concat_tables(list(read_tables(output)), promote_options="default")
     if output.get("order"):
         table = table.sort_by([(c, "ascending") for c in output["order"]])
