@@ -4,7 +4,7 @@
                                   [--max-rss-gib 8]
 
 Each (path, size) runs in a child process of its own (its own embedded Ray, 2 CPUs), so the driver
-figures are that process's alone: peak RSS (getrusage's ru_maxrss, which never goes down) after each
+figures are that process's alone: peak RSS (/proc/self/status VmHWM, which never goes down) after each
 phase, and the phase's wall time. The parent watches the child's RSS and stops it past --max-rss-gib
 (the machine is shared; no swap): that size is then reported as "stopped at N GiB in <phase>".
 
@@ -29,7 +29,7 @@ import argparse
 import glob
 import json
 import os
-import resource
+import re
 import subprocess
 import sys
 import tempfile
@@ -41,7 +41,10 @@ ROWS_PER_BLOCK = 20_000
 
 
 def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    # VmHWM, this process's own peak since exec: ru_maxrss would start at the parent's (Linux keeps
+    # it across fork and exec).
+    with open("/proc/self/status") as f:
+        return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
 
 
 class Replicate:

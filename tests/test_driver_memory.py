@@ -14,10 +14,11 @@ from tests.conftest import long_test, shell_env
 
 pytestmark = long_test
 
-# A child process of its own, so that its peak RSS (ru_maxrss) is the driver's alone: short rows made
+# A child process of its own, so that its peak RSS is the driver's alone (VmHWM: ru_maxrss would carry
+# over the pytest process's peak, which Linux keeps across fork and exec): short rows made
 # and scored by Ray tasks, written by the workers, accuracy from its columns, the training input.
 DRIVER = """
-import json, resource, sys, tempfile
+import json, re, sys, tempfile
 from pathlib import Path
 from w2s_ray.raycluster.runtime import init_ray
 ray = init_ray(num_cpus=2, log_to_driver=False)
@@ -27,6 +28,9 @@ from w2s_ray.run.stage_io import iter_output_columns, read_output
 from w2s_ray.train.train_job import StageRowsInput
 n, path = int(sys.argv[1]), sys.argv[2]
 
+def peak_kib():
+    return int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1))
+
 def rows(batch):
     ids = batch["id"]
     return {"problem_id": [f"p{i // 4:07d}" for i in ids], "sample_index": ids % 4, "model": ["weak"] * len(ids),
@@ -35,7 +39,7 @@ def rows(batch):
 
 ds = ray.data.range(n, override_num_blocks=max(2, n // 20000)).map_batches(rows, batch_format="numpy")
 ray.data.range(10).materialize()  # Ray Data's own start-up, before the baseline
-start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = peak_kib()
 with tempfile.TemporaryDirectory() as work:
     if path == "stream":
         record = write_dataset(Path(work), ds, order=("problem_id", "sample_index"))
@@ -47,7 +51,7 @@ with tempfile.TemporaryDirectory() as work:
         acc = accuracy_by_model(rows_)
         record = write_stage(Path(work), rows_)
         ray.put(read_output(record))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_kib()
 print(json.dumps({"rows": record["rows"], "growth_mib": (peak - start) / 1024, "acc_n": acc["weak"]["n"]}))
 """
 
