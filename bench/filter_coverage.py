@@ -39,6 +39,11 @@ def question_of(prompt: str) -> str:
     return prompt.rsplit("Question:", 1)[-1].split("\nAnswer:", 1)[0]
 
 
+def rows_of(stage_dir: Path) -> Path:
+    """A stage's rows: the workers' files (rows/, generate and eval stages since issue 30) or data.parquet."""
+    return stage_dir / "rows" if (stage_dir / "rows").is_dir() else stage_dir / "data.parquet"
+
+
 def kind_counts(path: Path, levels: set[int], column: str) -> Counter:
     table = pq.read_table(path).to_pandas()
     table = table[table["level"].isin(levels)]
@@ -61,12 +66,12 @@ def main() -> None:
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     levels, run = set(args.levels), args.run_dir
-    offered = kind_counts(run / "round_1" / "generate_strong" / "data.parquet", levels, "question")
+    offered = kind_counts(rows_of(run / "round_1" / "generate_strong"), levels, "question")
     rounds = sorted(int(p.name.split("_")[1]) for p in run.glob("round_*") if (p / "select" / "data.parquet").exists())
     columns = [("base", run / "baselines" / "strong_base" / "eval"), ("full weak FT", run / "baselines" / "full_weak_ft" / "eval")]
     kept = {k: kind_counts(run / f"round_{k}" / "select" / "data.parquet", levels, "prompt") for k in rounds}
-    acc = {name: accuracy_by_kind(path / "data.parquet", levels) for name, path in columns}
-    acc.update({f"round {k}": accuracy_by_kind(run / f"round_{k}" / "eval" / "data.parquet", levels) for k in rounds})
+    acc = {name: accuracy_by_kind(rows_of(path), levels) for name, path in columns}
+    acc.update({f"round {k}": accuracy_by_kind(rows_of(run / f"round_{k}" / "eval"), levels) for k in rounds})
     head = ["level", "first step", "strong half"] + [f"kept r{k}" for k in rounds] + [f"test acc {n}" for n in acc]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for key in sorted(offered):

@@ -22,7 +22,7 @@ def manifest(tmp_path):
 
 def test_create_writes_the_documented_layout(manifest):
     data = json.loads(manifest.path.read_text())
-    assert data["version"] == 1 and data["config"] == CONFIG and data["config_hash"] == "hash-a"
+    assert data["version"] == 2 and data["config"] == CONFIG and data["config_hash"] == "hash-a"
     assert data["stages"] == {} and data["created"]
 
 

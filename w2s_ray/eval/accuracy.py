@@ -9,6 +9,10 @@ from collections.abc import Iterable
 
 from w2s_ray.data.schema import LEVELS
 
+# The columns accuracy_by_model reads (a stage reads only these back from a large output).
+ACCURACY_COLUMNS = ["model", "level", "has_gold", "gold", "correct", "answer_refused", "n_refused_steps",
+                    "answer_timed_out", "n_wrong_steps", "n_checkable_steps"]
+
 
 def _has(gold) -> bool:
     """A gold value, not a missing one: a column of None comes back from Ray Data's numpy batches

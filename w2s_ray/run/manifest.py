@@ -1,6 +1,6 @@
 """The run's lineage and resume point: RUN_DIR/manifest.json.
 
-    {"version": 1, "config": {...}, "config_hash": "...", "created": "<iso>",
+    {"version": 2, "config": {...}, "config_hash": "...", "created": "<iso>",
      "stages": {"round_1/generate": {"status": "complete", "inputs": {name: hash},
                 "outputs": {name: <stage_io record>}, "rows_in": n, "rows_out": n,
                 "dropped": {reason: n}, "seconds": s, "metrics": {...},
@@ -16,6 +16,12 @@ moment leaves the previous manifest or the new one. One process (the loop driver
 that ran it declared; readers find models by it, not by the stage key. An untagged record (written
 before tags existed, or a stage no reader looks for) has no "tag" field: stage_tags.legacy_tag maps
 the keys readers used to match, so older run directories still report and serve.
+
+Version 2 added the `parquet_dataset` output (a stage's rows as many files the Ray workers wrote,
+run/stage_dataset.py); a version 1 manifest holds only `parquet` and `checkpoint` records, which
+this code reads as before, and it becomes version 2 when a stage records a `parquet_dataset` in it,
+so that code which knows only version 1 refuses the run with its version rather than failing on
+a record it cannot verify.
 
 Output paths inside the run directory are stored relative to it, so a run directory can be moved or
 copied (to another machine, a bucket) and still resume; `record()` hands them back absolute.
@@ -37,10 +43,12 @@ from w2s_ray.run.stage_io import CorruptStageError, verify_output
 from w2s_ray.run.stage_tags import Tag
 
 MANIFEST_FILE = "manifest.json"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 RECORD_FIELDS = ("inputs", "outputs", "rows_in", "rows_out", "dropped", "seconds", "metrics", "started", "finished",
                  "tag")
-OUTPUT_KINDS = ("parquet", "checkpoint")
+OUTPUT_KINDS = ("parquet", "parquet_dataset", "checkpoint")
+V1_OUTPUT_KINDS = ("parquet", "checkpoint")
 
 
 class ManifestError(RuntimeError):
@@ -102,9 +110,10 @@ class Manifest:
             raise ManifestError(f"{path}: no manifest; is this a run directory?") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ManifestError(f"{path}: not valid JSON ({err}); it was edited or damaged outside w2s") from err
-        if not isinstance(data, dict) or data.get("version") != VERSION:
+        if not isinstance(data, dict) or data.get("version") not in READABLE_VERSIONS:
             version = data.get("version") if isinstance(data, dict) else None
-            raise ManifestError(f"{path}: manifest version {version!r}, this code reads version {VERSION}")
+            raise ManifestError(f"{path}: manifest version {version!r}, this code reads versions "
+                                f"{', '.join(map(str, READABLE_VERSIONS))}")
         missing = [k for k in ("config", "config_hash", "stages") if k not in data]
         if missing or not isinstance(data["config"], dict) or not isinstance(data["stages"], dict):
             raise ManifestError(f"{path}: missing or malformed keys {missing or ['config', 'stages']}; "
@@ -165,6 +174,8 @@ class Manifest:
             entry["tag"] = tag.to_json()
         failures = {k: v for k, v in self._data.get("failures", {}).items() if k != key}
         data = dict(self._data, stages={**self._data["stages"], key: entry}, failures=failures)
+        if any(out["kind"] not in V1_OUTPUT_KINDS for out in entry["outputs"].values()):
+            data["version"] = VERSION  # a version 1 reader could not verify this record
         self._save(data)
         return self.record(key)
 

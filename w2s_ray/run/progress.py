@@ -14,8 +14,9 @@ when another tenth of the total is done, and at the end:
 
     [progress] generate weak: 1,200/4,000 rows (30 %), 40.0 rows/s, 1,850 tokens/s, ETA 1m10s
 
-Scoring (rows as they come) and training (steps, from rank 0) report live; generation reports its
-closing line only (see `materialize`: reading its blocks as they came stalled a stage).
+Training (steps, from rank 0) reports live; generation and scoring report their closing lines only
+(see `materialize`: reading its blocks as they came stalled a stage; scored rows go from the
+scorers to the stage's files without passing the driver, run/stage_dataset.py).
 """
 from __future__ import annotations
 

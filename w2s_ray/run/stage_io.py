@@ -1,8 +1,11 @@
 """Write a stage's output so that it is complete or absent, and read it back only if it is intact.
 
-Two kinds of stage output, each described by a small dict the manifest records:
-  parquet     {kind, path, rows, sha256, bytes}          RUN_DIR/.../STAGE/data.parquet
-  checkpoint  {kind, path, sha256, bytes, files}         a model directory (safetensors weights)
+Three kinds of stage output, each described by a small dict the manifest records:
+  parquet          {kind, path, rows, sha256, bytes}     RUN_DIR/.../STAGE/data.parquet, from the driver's rows
+  parquet_dataset  {kind, path, rows, sha256, bytes, files, order}
+                                                         RUN_DIR/.../STAGE/rows/*.parquet, written by the
+                                                         Ray workers (stage_dataset.py)
+  checkpoint       {kind, path, sha256, bytes, files}    a model directory (safetensors weights)
 
 Writes go to a temporary file in the target directory, are fsynced, then renamed over the target:
 a kill leaves the old file or the new one, never half of one. Reads check existence, size, sha256
@@ -12,6 +15,7 @@ message that names the file, rather than training silently on partial data.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +61,28 @@ def read_stage(stage_dir: str | Path, expected: dict[str, Any]) -> list[dict]:
 
 def read_output(output: dict[str, Any]) -> list[dict]:
     """The rows of a stage output as a manifest records it ({path, sha256, ...}), verified."""
+    if output.get("kind") == "parquet_dataset":
+        from w2s_ray.run.stage_dataset import read_dataset_rows
+
+        return read_dataset_rows(output)
     return read_stage(Path(output["path"]).parent, output)
+
+
+def iter_output_columns(output: dict[str, Any], columns: list[str]) -> Iterator[dict]:
+    """Rows of a (written, not re-verified) rows output as dicts of only `columns`, those it has:
+    a stage's metrics without holding its other columns."""
+    if output.get("kind") == "parquet_dataset":
+        from w2s_ray.run.stage_dataset import iter_dataset_columns
+
+        yield from iter_dataset_columns(output, columns)
+        return
+    present = set(pq.read_schema(output["path"]).names)
+    yield from pq.read_table(output["path"], columns=[c for c in columns if c in present]).to_pylist()
 
 
 def verify_parquet(path: str | Path, expected: dict[str, Any]) -> None:
     path = Path(path)
-    _verify_file(path, expected["bytes"], expected["sha256"])
+    verify_file(path, expected["bytes"], expected["sha256"])
     try:
         rows = pq.ParquetFile(path).metadata.num_rows
     except (pa.ArrowException, OSError) as err:
@@ -103,10 +123,15 @@ def verify_output(output: dict[str, Any]) -> None:
     kind = output.get("kind")
     if kind == "parquet":
         verify_parquet(output["path"], output)
+    elif kind == "parquet_dataset":
+        from w2s_ray.run.stage_dataset import verify_dataset
+
+        verify_dataset(output)
     elif kind == "checkpoint":
         verify_checkpoint(output["path"], output)
     else:
-        raise ValueError(f"unknown stage output kind {kind!r} in {output}; expected 'parquet' or 'checkpoint'")
+        raise ValueError(f"unknown stage output kind {kind!r} in {output}; expected 'parquet', "
+                         f"'parquet_dataset' or 'checkpoint'")
 
 
 def file_sha256(path: str | Path) -> str:
@@ -117,7 +142,7 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _verify_file(path: Path, size: int, sha256: str) -> None:
+def verify_file(path: Path, size: int, sha256: str) -> None:
     if not path.is_file():
         raise CorruptStageError(f"{path}: missing (recorded {size} bytes)")
     actual = path.stat().st_size

@@ -1,7 +1,9 @@
 """Stage bodies recipes compose. Each runs under `run_stage`, which skips it when the manifest says it
 finished (after verifying its outputs) and records it when it does.
 
-A stage's rows live in RUN_DIR/<stage key>/data.parquet; a checkpoint in RUN_DIR/<stage key>/model.
+A generate stage's rows live in RUN_DIR/<stage key>/rows/ (many parquet files, written by the Ray
+workers: run/stage_dataset.py), a selection's in RUN_DIR/<stage key>/data.parquet, a checkpoint in
+RUN_DIR/<stage key>/model. `stage_rows` reads either kind, rows in the same order.
 A recipe passes `tag` (stage_tags.Tag) for the stages a reader of the run looks for (a baseline, a
 student's eval, its train and select stages); it is recorded with the stage in the manifest.
 """
@@ -14,17 +16,21 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from w2s_ray.config import TeacherConfig
 from w2s_ray.config.base import hash_exclude
-from w2s_ray.eval.accuracy import accuracy_by_model
+from w2s_ray.eval.accuracy import ACCURACY_COLUMNS, accuracy_by_model
 from w2s_ray.generate.stage import generate
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult, run_stage
-from w2s_ray.run.progress import Progress, iter_rows
-from w2s_ray.run.stage_io import describe_checkpoint, read_output, write_stage
+from w2s_ray.run.progress import Progress
+from w2s_ray.run.stage_dataset import write_dataset
+from w2s_ray.run.stage_io import describe_checkpoint, iter_output_columns, read_output, write_stage
 from w2s_ray.run.stage_tags import Tag
 from w2s_ray.score.stage import score_dataset, scorers_fit_now
 from w2s_ray.select import Selection
 from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.objectives import train_objective
+
+
+ROW_ORDER = ("problem_id", "sample_index")  # a generate stage's rows, as stage_rows hands them back
 
 
 class EmptyTrainingSet(RuntimeError):
@@ -97,19 +103,26 @@ def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model:
         specs = ctx.config.scorers if teacher.scorers is None else teacher.scorers
         if ctx.engines.pool is not None and not scorers_fit_now(specs):  # engines stay up only where they leave room
             ctx.engines.release()
-        rows = list(iter_rows(score_dataset(ds, specs), Progress(f"score {key}", gen.rows)))
+        # The scorers' rows go from their actors to the stage's files; the driver never holds them.
+        progress = Progress(f"score {key}", gen.rows)
+        output = write_dataset(ctx.stage_dir(key), score_dataset(ds, specs), order=ROW_ORDER)
+        progress.finish(output["rows"])
+        if output["rows"] != gen.rows:  # scorers keep every row: fewer means files the driver cannot see
+            raise RuntimeError(f"{key}: {gen.rows} rows generated but {output['rows']} in {output['path']}: a worker "
+                               f"on another node wrote its files where this driver cannot read them (the run "
+                               f"directory must be shared by every node, as Ray Train's storage is)")
         score_seconds = time.perf_counter() - start
-        rows.sort(key=lambda r: (r["problem_id"], r["sample_index"]))
         metrics = {
             "generate": {"engine": gen.engine, "seconds": gen.seconds, "startup_seconds": gen.startup_seconds,
                          "generated_tokens": gen.generated_tokens, "tokens_per_s": gen.tokens_per_s},
-            "score": {"seconds": score_seconds, "rows_per_s": len(rows) / score_seconds if score_seconds else 0},
+            "score": {"seconds": score_seconds,
+                      "rows_per_s": output["rows"] / score_seconds if score_seconds else 0},
         }
-        accuracy = accuracy_by_model(rows).get(teacher.name)
+        accuracy = accuracy_by_model(iter_output_columns(output, ACCURACY_COLUMNS)).get(teacher.name)
         if accuracy is not None:
             metrics["accuracy"] = accuracy
-        return StageResult(outputs={"rows": write_stage(ctx.stage_dir(key), rows)},
-                           rows_in=len(problems) * teacher.n, rows_out=len(rows), metrics=metrics)
+        return StageResult(outputs={"rows": output}, rows_in=len(problems) * teacher.n,
+                           rows_out=output["rows"], metrics=metrics)
 
     # Files can be edited under the same path: their content is an input (the world is in the config).
     data = {"data": ctx.data_stats["data_hash"]} if ctx.config.data.source == "files" else {}
@@ -150,17 +163,19 @@ def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: Model
     base_model = model_name(base_model)  # an input by its path
 
     def body() -> StageResult:
-        rows = stage_rows(rows_result)
+        # The rows' record, not the rows: an objective that can reads them in its workers (Ray
+        # Train's datasets=), the others in the driver (train_objective); both verify the files.
+        rows = rows_result.output("rows")
         out = ctx.stage_dir(key) / "model"
         if not keep_engines:
             ctx.engines.release()  # training needs the CPUs / GPUs the last stages' engines held
-        _log(f"{key}: {config.objective.upper()} on {len(rows)} rows from {base_model}")
+        _log(f"{key}: {config.objective.upper()} on {rows['rows']} rows from {base_model}")
         # An earlier attempt may have published `out` and died before the manifest recorded it:
         # unrecorded work is not a finished stage, so it is redone.
         result = train_objective(rows, ctx.model_path(base_model), out, config, ctx.device,
                          log_dir=ctx.run_dir / "tensorboard" / key.replace("/", "_"), overwrite=True, label=key)
-        return StageResult(outputs={"model": describe_checkpoint(out)}, rows_in=len(rows),
-                           rows_out=len(rows), metrics=result.metrics)
+        return StageResult(outputs={"model": describe_checkpoint(out)}, rows_in=rows["rows"],
+                           rows_out=rows["rows"], metrics=result.metrics)
 
     inputs = {"base_model": base_model}
     if config != ctx.config.train:  # a stage's own settings are part of what it depends on

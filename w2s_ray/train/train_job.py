@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +30,7 @@ from w2s_ray.train.worker_runtime import default_torch_extensions_dir
 STORAGE_DIRNAME = ".ray_train"  # Ray Train's run state, beside out_dir rather than in ~/ray_results
 ATTEMPTS_FILE = "w2s_attempts"
 BOARD_POLL_S = 2.0  # how often the driver reads rank 0's progress (the lines themselves: run/progress.py)
+ROWS_DATASET = "train"  # the name a stage's rows go to the workers under (Ray Train's datasets=)
 
 
 class TrainResult(BaseModel):
@@ -59,6 +61,28 @@ def tensorboard_dir(out_dir: Path, log_dir: str | Path | None, logging: str) -> 
     if logging == "none":
         return None
     return str(Path(log_dir) if log_dir else out_dir.parent / "tb" / out_dir.name)
+
+
+@dataclass(frozen=True)
+class StageRowsInput:
+    """A stage's rows output (stage_io's record) as a training run's input: the workers read the
+    `columns` of its files through Ray Train's `datasets=`; the driver reads none of its rows."""
+
+    output: dict
+    columns: tuple[str, ...]
+
+    def files(self) -> list[str]:
+        path = Path(self.output["path"])
+        if self.output["kind"] == "parquet_dataset":
+            return [str(path / f["name"]) for f in self.output["files"]]
+        return [str(path)]
+
+    def dataset(self):
+        """The rows as a Dataset, read now (its blocks in Ray's object store, not the driver): the
+        read tasks run before the training workers hold the CPUs they would wait for."""
+        import ray
+
+        return ray.data.read_parquet(self.files()).select_columns(list(self.columns)).materialize()
 
 
 def rows_digest(rows: list[dict]) -> str:
@@ -92,7 +116,7 @@ def _show_progress(board, progress: Progress) -> None:
 
 def run_train_job(
     loop: Callable[[dict], None],
-    rows: list[dict],
+    rows: list[dict] | StageRowsInput,
     base_model_dir: str | Path,
     config: TrainConfig,
     device: Device,
@@ -103,13 +127,21 @@ def run_train_job(
     label: str | None = None,
 ) -> TrainResult:
     """Run `loop` on config.num_workers Ray Train workers over the (validated) rows, starting from
-    base_model_dir, and publish its model to out_dir.
+    base_model_dir, and publish its model to out_dir. `rows` as a StageRowsInput: verified here, read
+    and validated by each worker (worker_loop.worker_rows).
 
-    train_config.json records the config, the base model, the rows' count and hash, and `provenance`.
+    train_config.json records the config, the base model, the rows' count and hash (of a stage's
+    rows: its files' recorded sha256, first 16 hex), and `provenance`.
     `label` names the run in its progress lines (default: out_dir's last two parts).
     """
     out_dir = Path(out_dir).resolve()
     refuse_existing(out_dir, overwrite)  # now, not after an hour of training
+    if isinstance(rows, StageRowsInput):
+        from w2s_ray.run.stage_io import verify_output
+
+        verify_output(rows.output)  # streamed, a file at a time: the rows are not read here
+        if not rows.output["rows"]:
+            raise ValueError(f"no rows to train on: {rows.output['path']} has none")
     base_model_dir = str(Path(base_model_dir).resolve())
     if not (Path(base_model_dir) / "config.json").is_file():
         raise FileNotFoundError(f"{base_model_dir} is not a model directory (no config.json)")
@@ -124,11 +156,14 @@ def run_train_job(
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tb_dir = tensorboard_dir(out_dir, log_dir, config.logging)
-    provenance = {"base_model_dir": base_model_dir, "objective": config.objective, "n_rows": len(rows),
-                  "rows_sha256": rows_digest(rows), **(provenance or {})}
+    streamed = isinstance(rows, StageRowsInput)
+    provenance = {"base_model_dir": base_model_dir, "objective": config.objective,
+                  "n_rows": rows.output["rows"] if streamed else len(rows),
+                  "rows_sha256": rows.output["sha256"][:16] if streamed else rows_digest(rows), **(provenance or {})}
     loop_config = {
-        # One object in Ray's store instead of a copy inside each worker's pickled config.
-        "rows": ray.put(rows),
+        # A stage's rows: a Dataset each worker reads (get_dataset_shard); a list: one object in Ray's
+        # store instead of a copy inside each worker's pickled config.
+        **({"rows_dataset": ROWS_DATASET} if streamed else {"rows": ray.put(rows)}),
         "base_model_dir": base_model_dir,
         "train_config": config.model_dump(mode="json"),
         "device": device,
@@ -145,9 +180,20 @@ def run_train_job(
     run_name = f"{out_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     # Rank 0 adds a line per attempt: Ray Train's result does not say how often it restarted.
     loop_config["attempts_file"] = str(storage / run_name / ATTEMPTS_FILE)
+    data = {}
+    if streamed:
+        from ray.train import DataConfig
+
+        # Not split: every worker reads all rows, in the files' order, as it got the list before; the
+        # HF trainer's distributed sampler shards them, so a run trains on what it trained on before.
+        options = DataConfig.default_ingest_options()
+        options.preserve_order = True
+        data = {"datasets": {ROWS_DATASET: rows.dataset()},
+                "dataset_config": DataConfig(datasets_to_split=[], execution_options=options)}
     trainer = TorchTrainer(
         loop,
         train_loop_config=loop_config,
+        **data,
         torch_config=LoopbackTorchConfig(),
         scaling_config=train_scaling(device, config.num_workers, config.cpus_per_worker, config.gpus_per_worker),
         run_config=RunConfig(

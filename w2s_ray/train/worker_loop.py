@@ -169,10 +169,25 @@ def record_attempt(attempts_file: str | None) -> None:
         f.write(f"{os.getpid()}\n")
 
 
+def worker_rows(loop_config: dict, config: TrainConfig) -> list[dict]:
+    """This worker's training rows: the driver's list from the object store, or a stage's rows read
+    from its Dataset (train_job.StageRowsInput) and validated here by the objective's `rows`."""
+    import ray
+
+    if "rows" in loop_config:
+        return ray.get(loop_config["rows"])
+    import ray.train
+
+    from w2s_ray.train.objectives import get_objective
+
+    shard = ray.train.get_dataset_shard(loop_config["rows_dataset"])
+    rows = [row for batch in shard.iter_batches(batch_size=4096, batch_format="pyarrow") for row in batch.to_pylist()]
+    return get_objective(config.objective).rows(rows)
+
+
 def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure, head: dict | None = None) -> None:
     """One worker's whole job; `loop_config` is built by train_job.run_train_job's callers. `head`:
     the model class a LoRA adapter is merged into (worker_runtime.save_final_model); None: causal LM."""
-    import ray
     from datasets import Dataset
     from transformers import AutoTokenizer
 
@@ -182,7 +197,7 @@ def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure,
     prepare_worker_process(device, loop_config["torch_extensions_dir"], loop_config["tensorboard_dir"],
                            config.cpu_threads)
     record_attempt(loop_config.get("attempts_file"))
-    rows = ray.get(loop_config["rows"])
+    rows = worker_rows(loop_config, config)
     if ds_config is not None:
         attach_deepspeed_comm()
     scratch = Path(tempfile.mkdtemp(prefix=f"w2s-{config.objective}-"))

@@ -1,0 +1,72 @@
+"""The driver's memory is flat in a stage's row count (issue 30): 20k and 200k short rows made by Ray
+tasks, written by the workers, read for accuracy and handed to training as Ray Train reads them; and
+today's path before issue 30 (rows through the driver) at 200k, to show the measure tells them apart.
+
+Three driver processes with their own Ray (~1 min each on 2 busy cores): `make test-long`."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import long_test, shell_env
+
+pytestmark = long_test
+
+# A child process of its own, so that its peak RSS is the driver's alone (VmHWM: ru_maxrss would carry
+# over the pytest process's peak, which Linux keeps across fork and exec): short rows made
+# and scored by Ray tasks, written by the workers, accuracy from its columns, the training input.
+DRIVER = """
+import json, re, sys, tempfile
+from pathlib import Path
+from w2s_ray.raycluster.runtime import init_ray
+ray = init_ray(num_cpus=2, log_to_driver=False)
+from w2s_ray.eval.accuracy import ACCURACY_COLUMNS, accuracy_by_model
+from w2s_ray.run.stage_dataset import write_dataset
+from w2s_ray.run.stage_io import iter_output_columns, read_output
+from w2s_ray.train.train_job import StageRowsInput
+n, path = int(sys.argv[1]), sys.argv[2]
+
+def peak_kib():
+    return int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1))
+
+def rows(batch):
+    ids = batch["id"]
+    return {"problem_id": [f"p{i // 4:07d}" for i in ids], "sample_index": ids % 4, "model": ["weak"] * len(ids),
+            "level": ids % 5 + 1, "has_gold": [True] * len(ids), "correct": ids % 3 == 0,
+            "text": [f"{i} + {i} = {2 * i}\\n#### {2 * i}" for i in ids]}
+
+ds = ray.data.range(n, override_num_blocks=max(2, n // 20000)).map_batches(rows, batch_format="numpy")
+ray.data.range(10).materialize()  # Ray Data's own start-up, before the baseline
+start = peak_kib()
+with tempfile.TemporaryDirectory() as work:
+    if path == "stream":
+        record = write_dataset(Path(work), ds, order=("problem_id", "sample_index"))
+        acc = accuracy_by_model(iter_output_columns(record, ACCURACY_COLUMNS))
+        StageRowsInput(record, ("text",)).dataset()
+    else:  # today's path before issue 30, to show the measure tells the two apart
+        from w2s_ray.run.stage_io import write_stage
+        rows_ = sorted(ds.take_all(), key=lambda r: (r["problem_id"], r["sample_index"]))
+        acc = accuracy_by_model(rows_)
+        record = write_stage(Path(work), rows_)
+        ray.put(read_output(record))
+peak = peak_kib()
+print(json.dumps({"rows": record["rows"], "growth_mib": (peak - start) / 1024, "acc_n": acc["weak"]["n"]}))
+"""
+
+
+def driver_growth(n: int, path: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", DRIVER, str(n), path], env=shell_env(), capture_output=True,
+                         text=True, timeout=600, cwd=Path(__file__).parent.parent)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_driver_memory_is_flat_from_20k_to_200k_rows():
+    small, large = driver_growth(20_000, "stream"), driver_growth(200_000, "stream")
+    assert small["rows"] == small["acc_n"] == 20_000 and large["rows"] == large["acc_n"] == 200_000
+    # Generous bounds: what the driver adds for 10x the rows is small, and less than 2x overall.
+    assert large["growth_mib"] < 100 and large["growth_mib"] < 2 * small["growth_mib"] + 40, (small, large)
+    lists = driver_growth(200_000, "lists")
+    assert lists["growth_mib"] > 150 > large["growth_mib"], (lists, large)  # the measure tells them apart
