@@ -31,7 +31,7 @@ sys.path.append(os.path.join(os.path.dirname(__file__), ".."))  # PYTHONPATH fir
 ENGINE_CPUS = {"CPU": 1.0}
 
 
-def perturbed_copy(model_dir: str | Path, out: str | Path, scale: float = 0.02, seed: int = 0) -> Path:
+def perturbed_copy(model_dir: str | Path, out: str | Path, scale: float = 0.1, seed: int = 0) -> Path:
     """A copy of model_dir (config, tokenizer) whose every floating tensor has Gaussian noise of
     `scale` times its own standard deviation added: the engine's shape, other weights."""
     import torch
