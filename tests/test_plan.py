@@ -159,3 +159,20 @@ def test_the_gpu_easy_to_hard_config_fits_and_its_kept_engines_must_fit_beside_t
     assert main(["plan", *kept, "--cluster", "gpus=2,cpus=40,gpus_per_node=1"]) == 1
     assert "stage 'rl grpo train beside the kept engines (rl.keep_engines)' needs 4 GPUs" in capsys.readouterr().out
     assert main(["plan", *kept, "--cluster", "gpus=4,cpus=40,gpus_per_node=1"]) == 0
+
+
+def test_the_gpu_multicap_config_fits_and_reads_three_real_datasets(capsys):
+    """configs/gpu-multicap.yaml: the multi_capability recipe on GSM8K, SciQ and e-SNLI with Qwen models."""
+    from w2s_ray.config import load_config
+
+    config = str(REPO / "configs/gpu-multicap.yaml")
+    assert main(["plan", config, "--cluster", rayjob_cluster()]) == 0
+    out = capsys.readouterr().out
+    assert "every stage fits" in out
+    for ask in ("generate weak/qwen2.5-0.5b", "train weak teacher", "bootstrap train", "Ray Train + TRL REWARD",
+                "LoRA r=64", "ZeRO-2"):
+        assert ask in out, ask
+    mc = load_config(REPO / "configs/gpu-multicap.yaml").multi_capability
+    assert {name: (s.format, s.train.split("@")[0]) for name, s in mc.sources.items()} == {
+        "arithmetic": ("gsm8k", "hf:openai/gsm8k:main"), "facts": ("sciq", "hf:allenai/sciq"),
+        "logic": ("esnli", "hf:esnli")}

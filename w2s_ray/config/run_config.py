@@ -53,14 +53,14 @@ class DataConfig(_Strict):
     """Where problems come from.
 
     source "world": the seeded demo world, split into weak_train / strong_train / test.
-    source "files": `train` (JSONL path or hf:NAME) is split in two halves by content hash
+    source "files": `train` (JSONL or parquet path, or hf:NAME) is split in two halves by content hash
     (weak_train keeps gold, strong_train gets questions only) and `test` is the test set.
     """
 
     source: Literal["world", "files"] = "world"
     train: str | None = None
     test: str | None = None
-    format: Literal["auto", "gsm8k", "math", "w2s"] = "auto"
+    format: Literal["auto", "gsm8k", "math", "w2s", "sciq", "esnli"] = "auto"
     quarantine_dir: str | None = None  # bad input lines go here, counted, instead of failing
     seed: int = 0
     n_weak_train: int = Field(default=20000, ge=1)

@@ -1,4 +1,5 @@
-"""Record formats (GSM8K, MATH, our own schema) mapped onto the one Problem schema.
+"""Record formats (GSM8K, MATH, our own schema; SciQ and e-SNLI in data/capability_formats.py) mapped
+onto the one Problem schema.
 
 Mappers are strict: a missing field, a wrong type, an empty question or an unknown level raises
 RecordError naming the field; the caller adds the file and line. Unknown extra keys are ignored,
@@ -6,49 +7,22 @@ since public dumps of these datasets carry assorted metadata.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
 
-from w2s_ray.data.schema import ARITHMETIC, LEVELS, Problem, content_hash
+from w2s_ray.data.capability_formats import SEEDED_FORMATS, from_esnli, from_sciq
+from w2s_ray.data.records import RecordError
+from w2s_ray.data.records import record_id as _record_id
+from w2s_ray.data.records import require_text as _require_text
+from w2s_ray.data.records import type_name as _type_name
+from w2s_ray.data.schema import ARITHMETIC, LEVELS, Problem
 
-FORMATS = ("gsm8k", "math", "w2s")
+FORMATS = ("gsm8k", "math", "w2s", "sciq", "esnli")
 GSM8K_MARK = "####"
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _LEVEL_TEXT = re.compile(r"^\s*(?:level\s*)?(-?\d+)\s*$", re.IGNORECASE)
-
-
-class RecordError(Exception):
-    """A record that does not fit its format; field is None when no single field is at fault."""
-
-    def __init__(self, field: str | None, message: str):
-        super().__init__(message)
-        self.field, self.message = field, message
-
-
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _require_text(record: dict, field: str) -> str:
-    if field not in record:
-        raise RecordError(field, "missing")
-    value = record[field]
-    if not isinstance(value, str):
-        raise RecordError(field, f"expected a string, got {_type_name(value)}")
-    if not value.strip():
-        raise RecordError(field, "is empty")
-    return value
-
-
-def _record_id(record: dict, prefix: str, question: str) -> str:
-    """The record's own id if it has one (null counts as none), else prefix:content_hash."""
-    value = record.get("id")
-    if value is None:
-        return f"{prefix}:{content_hash(question)}"
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
-        raise RecordError("id", f"expected a non-empty string or an integer, got {value!r}")
-    return str(value)
 
 
 def parse_level(value: Any) -> int:
@@ -169,10 +143,19 @@ MAPPERS: dict[str, Callable[[dict, str], Problem]] = {
     "gsm8k": from_gsm8k,
     "math": from_math,
     "w2s": from_w2s,
+    "sciq": from_sciq,
+    "esnli": from_esnli,
 }
 # The record field each format reads a problem's question and gold from: what an error names.
-QUESTION_FIELD = {"gsm8k": "question", "math": "problem", "w2s": "question"}
-GOLD_FIELD = {"gsm8k": "answer", "math": "solution", "w2s": "gold"}
+QUESTION_FIELD = {"gsm8k": "question", "math": "problem", "w2s": "question", "sciq": "question",
+                  "esnli": "hypothesis"}
+GOLD_FIELD = {"gsm8k": "answer", "math": "solution", "w2s": "gold", "sciq": "correct_answer", "esnli": "label"}
+
+
+def mapper_for(format: str, seed: int = 0) -> Callable[[dict, str], Problem]:
+    """The format's mapper; a seeded one (SciQ's option shuffle) with the data seed bound."""
+    mapper = MAPPERS[format]
+    return functools.partial(mapper, seed=seed) if format in SEEDED_FORMATS else mapper
 
 
 def detect_format(record: dict) -> str:
@@ -183,4 +166,8 @@ def detect_format(record: dict) -> str:
         return "gsm8k"
     if "question" in record and "gold" in record:
         return "w2s"
+    if "question" in record and "correct_answer" in record:
+        return "sciq"
+    if "premise" in record and "hypothesis" in record:
+        return "esnli"
     raise RecordError(None, f"cannot tell the format from keys {sorted(record)}")

@@ -1,4 +1,4 @@
-"""Load problems from JSONL files or Hugging Face datasets into the one Problem schema.
+"""Load problems from JSONL or parquet files or Hugging Face datasets into the one Problem schema.
 
 Every input line ends up as a problem, a skipped blank line, or an error: by default the first bad
 line raises InputError(path, line, field, message); with quarantine=PATH each bad line is written
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from w2s_ray.data.formats import FORMATS, GOLD_FIELD, MAPPERS, QUESTION_FIELD, RecordError, detect_format
+from w2s_ray.data.formats import FORMATS, GOLD_FIELD, QUESTION_FIELD, RecordError, detect_format, mapper_for
 from w2s_ray.data.jsonl import JsonLine, iter_jsonl, write_jsonl
 from w2s_ray.data.schema import InputError, Problem, content_hash
 
@@ -42,7 +42,7 @@ def _check_format(format: str) -> None:
 
 
 def _map_rows(
-    rows: Iterable[JsonLine], where: str, format: str, quarantine: str | Path | None
+    rows: Iterable[JsonLine], where: str, format: str, quarantine: str | Path | None, seed: int = 0
 ) -> LoadResult:
     # With "auto", the first record that is a JSON object decides the format for the whole source.
     chosen = None if format == "auto" else format
@@ -57,7 +57,7 @@ def _map_rows(
             if not isinstance(row.value, dict):
                 raise RecordError(None, f"expected a JSON object, got {type(row.value).__name__}")
             chosen = chosen or detect_format(row.value)
-            problem = _map_one(MAPPERS[chosen], row.value, where)
+            problem = _map_one(mapper_for(chosen, seed), row.value, where)
             # A repeated id the file gave (not one made from the question: a repeated question is a
             # duplicate that splits.py counts) would make two problems one at select time.
             if row.value.get("id") is not None and problem.id in first_line_of_id:
@@ -106,11 +106,32 @@ def _map_one(mapper, record: dict, where: str) -> Problem:
 
 
 def load_jsonl(
-    path: str | Path, format: str = "auto", quarantine: str | Path | None = None
+    path: str | Path, format: str = "auto", quarantine: str | Path | None = None, seed: int = 0
 ) -> LoadResult:
-    """Problems from a JSONL file in GSM8K, MATH or our own format ("auto": from the keys)."""
+    """Problems from a JSONL file in one of FORMATS ("auto": from the keys). `seed` orders SciQ's options."""
     _check_format(format)
-    return _map_rows(iter_jsonl(path), str(path), format, quarantine)
+    return _map_rows(iter_jsonl(path), str(path), format, quarantine, seed)
+
+
+def _records_as_lines(records: Iterable[dict]) -> Iterable[JsonLine]:
+    """A table's rows standing in for lines: the 1-based row number, and the row's JSON text as raw."""
+    return (JsonLine(i, json.dumps(record, ensure_ascii=False, default=str), record, None)
+            for i, record in enumerate(records, start=1))
+
+
+def load_parquet(
+    path: str | Path, format: str = "auto", quarantine: str | Path | None = None, seed: int = 0
+) -> LoadResult:
+    """Problems from a parquet file in a dataset's own schema (as the hub's parquet exports hold it);
+    errors name the file and the 1-based row."""
+    _check_format(format)
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # pyarrow raises its own types for a file that is not parquet
+        raise InputError(str(path), None, None, f"not a readable parquet file: {type(e).__name__}: {e}") from None
+    return _map_rows(_records_as_lines(table.to_pylist()), str(path), format, quarantine, seed)
 
 
 def load_hf_dataset(
@@ -119,6 +140,7 @@ def load_hf_dataset(
     config: str | None = None,
     kind: str = "auto",
     quarantine: str | Path | None = None,
+    seed: int = 0,
     **load_kwargs: Any,
 ) -> LoadResult:
     """Problems from datasets.load_dataset(name, config, split=split, **load_kwargs).
@@ -131,12 +153,7 @@ def load_hf_dataset(
 
     dataset = datasets.load_dataset(name, config, split=split, **load_kwargs)
     where = f"{HF_PREFIX}{name}" + (f"/{config}" if config else "") + f"[{split}]"
-    # A dataset row stands in for a line: its 1-based row number, and its JSON text as raw.
-    rows = (
-        JsonLine(i, json.dumps(record, ensure_ascii=False, default=str), record, None)
-        for i, record in enumerate(dataset, start=1)
-    )
-    return _map_rows(rows, where, kind, quarantine)
+    return _map_rows(_records_as_lines(dataset), where, kind, quarantine, seed)
 
 
 def parse_hf_spec(spec: str, config: str | None = None, split: str = "train") -> tuple[str, str | None, str]:
@@ -156,16 +173,19 @@ def load_problems(
     quarantine: str | Path | None = None,
     split: str = "train",
     config: str | None = None,
+    seed: int = 0,
 ) -> LoadResult:
-    """One entry for every source: a ".jsonl" path, or "hf:NAME[:CONFIG][@SPLIT]" (e.g.
-    "hf:openai/gsm8k:main@test"); a config or split in the spec wins over the arguments."""
+    """One entry for every source: a ".jsonl" or ".parquet" path, or "hf:NAME[:CONFIG][@SPLIT]" (e.g.
+    "hf:openai/gsm8k:main@test", "hf:allenai/sciq@test"); a config or split in the spec wins over the
+    arguments. `seed` orders SciQ's options (data/capability_formats.py)."""
     text = str(spec)
     if text.startswith(HF_PREFIX):
         name, config, split = parse_hf_spec(text, config, split)
-        return load_hf_dataset(name, split, config, format, quarantine)
-    if Path(text).suffix != ".jsonl":
-        raise ValueError(f"expected a .jsonl path or {HF_PREFIX}NAME, got {text!r}")
+        return load_hf_dataset(name, split, config, format, quarantine, seed)
+    readers = {".jsonl": load_jsonl, ".parquet": load_parquet}
+    if Path(text).suffix not in readers:
+        raise ValueError(f"expected a .jsonl or .parquet path or {HF_PREFIX}NAME, got {text!r}")
     if not Path(text).is_file():
         raise InputError(text, None, None, "no such file")
-    return load_jsonl(text, format, quarantine)
+    return readers[Path(text).suffix](text, format, quarantine, seed)
 

@@ -19,7 +19,7 @@ from w2s_ray.data.splits import build_demo_splits, deduplicate, duplicate_groups
 
 def _load(spec: str, cfg: DataConfig, name: str) -> tuple[list[Problem], int]:
     quarantine = str(Path(cfg.quarantine_dir) / f"{name}.quarantine.jsonl") if cfg.quarantine_dir else None
-    result = load_problems(spec, cfg.format, quarantine=quarantine)
+    result = load_problems(spec, cfg.format, quarantine=quarantine, seed=cfg.seed)
     return result.problems, result.quarantined
 
 
@@ -27,6 +27,12 @@ def _all_splits(cfg: DataConfig) -> tuple[dict[str, list[Problem]], dict]:
     if cfg.source == "world":
         splits = build_demo_splits(cfg.seed, cfg.n_weak_train, cfg.n_strong_train, cfg.n_test_per_level)
         return splits, {}
+    return file_splits(cfg)
+
+
+def file_splits(cfg: DataConfig) -> tuple[dict[str, list[Problem]], dict]:
+    """cfg.train's two halves by content hash (Burns et al.'s weak and strong halves) and cfg.test, with
+    gold throughout, each ordered by content hash; stats: quarantined lines and duplicates per file."""
     train, q_train = _load(cfg.train, cfg, "train")
     test, q_test = _load(cfg.test, cfg, "test")
     train_dupes, test_dupes = duplicate_groups(train), duplicate_groups(test)

@@ -1,11 +1,11 @@
 """Config section of the multi_capability recipe (recipes/multi_capability/recipe.py; METHODS.md 6, 7)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from w2s_ray.config.base import Strict
+from w2s_ray.config.base import Added, Strict
 from w2s_ray.train.config import TrainConfig
 
 
@@ -34,10 +34,32 @@ class RmSelectionConfig(Strict):
                                        "max_steps": None, "early_stopping": None})
 
 
+# The capability a real dataset's format maps its rows to (data/capability_formats.py); "auto" and
+# "w2s" rows name their own, checked when they load (recipes/multi_capability/data.py).
+FORMAT_CAPABILITY = {"gsm8k": "arithmetic", "math": "arithmetic", "sciq": "facts", "esnli": "logic"}
+
+
+class CapabilitySource(Strict):
+    """A capability's real dataset instead of its testbed generator: `train` (a .jsonl or .parquet
+    path, or hf:NAME[:CONFIG][@SPLIT]) is split into the weak and the strong half by content hash (Burns
+    et al.'s halves, as data.source "files" does), `test` is the test split. Each split is cut to its
+    size here (None: all of it), in content-hash order. Bad rows go to quarantine_dir/<capability>/,
+    counted, where it is set, and fail the run where it is not. SciQ's options are shuffled by data.seed."""
+
+    train: str
+    test: str
+    format: Literal["auto", "gsm8k", "math", "w2s", "sciq", "esnli"] = "auto"
+    quarantine_dir: str | None = None
+    n_weak_train: int | None = Field(default=None, ge=1)
+    n_strong_train: int | None = Field(default=None, ge=1)
+    n_test: int | None = Field(default=None, ge=1)
+
+
 class MultiCapabilityConfig(Strict):
     """Several capabilities (data/capabilities), each its own demo splits of these sizes from
-    data.seed; weak teachers label the strong half of every one. What the recipe runs beside the
-    baselines (weak, strong base, ceiling, full weak FT, all on every capability mixed):
+    data.seed, or a real dataset where `sources` names one; weak teachers label the strong half of
+    every one. What the recipe runs beside the baselines (weak, strong base, ceiling, full weak FT,
+    all on every capability mixed):
 
       independence     one student per capability, trained on that capability's weak data alone,
                        evaluated on every capability (the capability x capability matrix)
@@ -58,6 +80,9 @@ class MultiCapabilityConfig(Strict):
     rm: RmSelectionConfig | None = Field(default_factory=RmSelectionConfig)  # None: no selection, no two-stage
     first_epochs: float = Field(default=2.0, gt=0.0)
     second_epochs: float = Field(default=2.0, gt=0.0)
+    # capability -> its real dataset; a capability not named here keeps its testbed generator (and the
+    # sizes above). Empty, the default, hashes as absent: configs from before it keep their hashes.
+    sources: Annotated[dict[str, CapabilitySource], Added({})] = Field(default_factory=dict)
 
     @field_validator("capabilities")
     @classmethod
@@ -65,6 +90,16 @@ class MultiCapabilityConfig(Strict):
         from w2s_ray.data.capabilities import check_names
 
         return list(check_names(names))
+
+    @model_validator(mode="after")
+    def _sources_fit_their_capabilities(self):
+        for name, source in self.sources.items():
+            if name not in self.capabilities:
+                raise ValueError(f"sources.{name}: not one of the capabilities {self.capabilities}")
+            made = FORMAT_CAPABILITY.get(source.format)
+            if made is not None and made != name:
+                raise ValueError(f"sources.{name}: format {source.format!r} makes {made} problems, not {name}")
+        return self
 
 
 SECTIONS = {"multi_capability": MultiCapabilityConfig}  # required
@@ -75,7 +110,8 @@ def check(config) -> None:
     if not config.weak:
         raise ValueError("weak: the multi_capability recipe needs at least one weak teacher")
     if config.data.source != "world":
-        raise ValueError("multi_capability: data.source must be 'world' (each capability's demo splits)")
+        raise ValueError("multi_capability: data.source must be 'world' (each capability's demo splits; "
+                         "real datasets go in multi_capability.sources)")
 
 
 def plan_asks(config, asks) -> list:

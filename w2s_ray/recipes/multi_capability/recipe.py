@@ -1,7 +1,7 @@
 """Multi-capability weak-to-strong with reward-model selection and two-stage training (Zhou et al.,
 ICLR 2025; METHODS.md section 6), top to bottom, on several capabilities (data/capabilities):
 
-  data        each capability's demo splits (data.py), mixed; the run's splits are these
+  data        each capability's demo splits or real dataset (data.py), mixed; the run's splits are these
   weak        each weak teacher (fine-tuned on the weak half's gold first, where configured) labels
               the strong half of every capability, and is evaluated on the test split
   baselines   strong base; ceiling (gold SFT on the strong half, every capability); full weak FT
@@ -45,6 +45,8 @@ def _sha(value) -> str:
 def run(ctx: RunContext) -> None:
     cfg, mc = ctx.config, ctx.config.multi_capability
     ctx.splits = mc_data.splits(mc, cfg.data.seed)  # every reader of the run's splits sees these
+    if real := mc_data.source_stats(mc, cfg.data.seed):  # quarantined rows and duplicates of real datasets
+        ctx.manifest.note_data({**ctx.manifest.data(), "sources": real})
     problems = {"problems": data_hash(ctx.splits)}  # what the generations read, beside the config
     strong_train, test = ctx.rows("strong_train"), ctx.rows("test")
     build_models(ctx)
