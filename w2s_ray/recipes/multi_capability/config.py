@@ -1,11 +1,11 @@
 """Config section of the multi_capability recipe (recipes/multi_capability/recipe.py; METHODS.md 6, 7)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from w2s_ray.config.base import Strict
+from w2s_ray.config.base import Added, Strict
 from w2s_ray.train.config import TrainConfig
 
 
@@ -45,6 +45,11 @@ class MultiCapabilityConfig(Strict):
                        round r-1 student on its own samples of the strong half (no weak data)
       rm               reward-model selection, then two-stage training: all weak data for
                        `first_epochs`, then the selected part for `second_epochs` (the paper: 2 each)
+      logconf          Burns et al.'s confidence loss as a baseline on the choice capabilities (those
+                       whose answer is one of given options: temporal, logic, facts): the strong model
+                       trained with objective `logconf` (train.confidence's settings) on the weak
+                       labels, and with its aux weight 0 (plain cross-entropy), both scored over the
+                       options; the report pairs them per capability
     """
 
     capabilities: list[str] = Field(min_length=1)
@@ -58,6 +63,7 @@ class MultiCapabilityConfig(Strict):
     rm: RmSelectionConfig | None = Field(default_factory=RmSelectionConfig)  # None: no selection, no two-stage
     first_epochs: float = Field(default=2.0, gt=0.0)
     second_epochs: float = Field(default=2.0, gt=0.0)
+    logconf: Annotated[bool, Added(False)] = False
 
     @field_validator("capabilities")
     @classmethod
@@ -76,6 +82,12 @@ def check(config) -> None:
         raise ValueError("weak: the multi_capability recipe needs at least one weak teacher")
     if config.data.source != "world":
         raise ValueError("multi_capability: data.source must be 'world' (each capability's demo splits)")
+    if config.multi_capability.logconf:
+        from w2s_ray.recipes.multi_capability.choice_rows import is_choice
+
+        if not any(is_choice(c) for c in config.multi_capability.capabilities):
+            raise ValueError("multi_capability.logconf: needs a choice capability (temporal, logic or facts) in "
+                             f"capabilities, got {config.multi_capability.capabilities}")
 
 
 def plan_asks(config, asks) -> list:
@@ -85,4 +97,6 @@ def plan_asks(config, asks) -> list:
     out = [asks.generate("bootstrap sample", sampler), asks.train("bootstrap train", config.train)]
     if mc.rm is not None:
         out.append(asks.train("rm train", mc.rm.train_config(config.train)))
+    if mc.logconf:
+        out.append(asks.train("logconf train", config.train.model_copy(update={"objective": "logconf"})))
     return out
