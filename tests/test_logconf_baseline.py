@@ -53,7 +53,8 @@ def test_weak_rows_are_vote_shares_with_unparseable_samples_quarantined_and_coun
             _gen(logic[0], "wb", 0, "Verdict: unknown"),          # another teacher: its own row
             _gen(logic[1], "wa", 0, "no verdict at all"),         # no sample parses: no row
             _gen(facts, "wa", 0, "Choice: C"),
-            _gen(commands, "wa", 0, "OUT: JUMP")]
+            _gen(commands, "wa", 0, "OUT: JUMP"),
+            {"problem_id": "arith-1", "model": "wa", "sample_index": 0, "question": "2 + 2?", "text": "#### 4"}]
     sel = weak_choice_rows(gens, _encode, _option_ids)
     by = {(r["problem_id"], r["source_model"]): r for r in sel.rows}
     assert by[(logic[0].id, "wa")]["weak_probs"] == [2 / 3, 1 / 3, 0.0]
@@ -62,21 +63,21 @@ def test_weak_rows_are_vote_shares_with_unparseable_samples_quarantined_and_coun
     assert by[(facts.id, "wa")]["choice_ids"] == [4, 5, 6, 7] and by[(logic[0].id, "wa")]["choice_ids"] == [1, 2, 3]
     assert by[(logic[0].id, "wa")]["input_ids"] == _encode(choice_prompt("logic", logic[0].question))
     assert (logic[1].id, "wa") not in by and len(sel.rows) == 3
-    assert (sel.n_in, sel.kept, sel.dropped) == (8, 5, {"not_a_choice": 1, "unparseable": 2})
+    assert (sel.n_in, sel.kept, sel.dropped) == (9, 5, {"not_a_choice": 2, "unparseable": 2})
     assert sel.extra["problems_without_parsed_answer"] == 1
     assert sorted(q["text"] for q in sel.extra["quarantined"]) == ["I think so", "no verdict at all"]
     assert len(validate_confidence_rows(sel.rows)) == 3  # what the logconf objective trains on
 
 
 def test_the_flag_is_off_by_default_hashes_as_before_and_needs_a_choice_capability():
-    section = {"capabilities": ["logic", "commands"]}
+    section = {"capabilities": ["arithmetic", "logic", "commands"]}
     assert hash_exclude(MultiCapabilityConfig(**section)).get("logconf") is True
     assert "logconf" not in hash_exclude(MultiCapabilityConfig(**section, logconf=True))
     base = {"name": "t", "weak": [{"name": "wa", "model": "m"}], "strong": {"name": "s", "model": "m"},
             "recipe": "multi_capability"}
     RunConfig.model_validate({**base, "multi_capability": {**section, "logconf": True}})
     with pytest.raises(ValueError, match="needs a choice capability"):
-        RunConfig.model_validate({**base, "multi_capability": {"capabilities": ["commands"], "logconf": True}})
+        RunConfig.model_validate({**base, "multi_capability": {"capabilities": ["arithmetic", "commands"], "logconf": True}})
 
 
 def test_eval_rows_hold_only_choice_problems_in_the_accuracy_shape():

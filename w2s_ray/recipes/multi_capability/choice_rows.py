@@ -27,9 +27,10 @@ QUARANTINE_TEXT_CHARS = 200  # of each quarantined sample's text, kept in the se
 
 
 def is_choice(capability: str) -> bool:
-    from w2s_ray.data.capabilities import capability_names, get_capability
+    from w2s_ray.data.capabilities import CAPABILITIES
 
-    return capability in capability_names() and get_capability(capability).choices is not None
+    # arithmetic (the world's own, answered by a number) is no registered capability
+    return capability in CAPABILITIES.names() and CAPABILITIES.get(capability).choices is not None
 
 
 def options(capability: str, question: str) -> tuple[str, ...]:
