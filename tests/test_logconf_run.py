@@ -19,7 +19,10 @@ def test_tiny_logconf_baseline_trains_both_students_and_reports_the_pair(tmp_pat
     from w2s_ray.run.manifest import Manifest
     from w2s_ray.run.stage_io import read_output
 
-    path = write_multicap_config(tmp_path / "run.yaml", tmp_path / "run", build_tiny_capability_models())
+    # The tiny weak model answers logic with a bare " unknown", never the "Verdict:" line the rows parse
+    # (every answer would be quarantined); the tiny strong one writes the format, so it teaches here.
+    strong = build_tiny_capability_models()[1]
+    path = write_multicap_config(tmp_path / "run.yaml", tmp_path / "run", (strong, strong))
     raw = yaml.safe_load(path.read_text())
     raw["multi_capability"].update({"logconf": True, "independence": False, "bootstrap_rounds": 1, "rm": None})
     path.write_text(yaml.safe_dump(raw))
