@@ -67,6 +67,11 @@ class MultiCapabilityConfig(Strict):
                        round r-1 student on its own samples of the strong half (no weak data)
       rm               reward-model selection, then two-stage training: all weak data for
                        `first_epochs`, then the selected part for `second_epochs` (the paper: 2 each)
+      logconf          Burns et al.'s confidence loss as a baseline on the choice capabilities (those
+                       whose answer is one of given options: temporal, logic, facts): the strong model
+                       trained with objective `logconf` (train.confidence's settings) on the weak
+                       labels, and with its aux weight 0 (plain cross-entropy), both scored over the
+                       options; the report pairs them per capability
     """
 
     capabilities: list[str] = Field(min_length=1)
@@ -83,6 +88,7 @@ class MultiCapabilityConfig(Strict):
     # capability -> its real dataset; a capability not named here keeps its testbed generator (and the
     # sizes above). Empty, the default, hashes as absent: configs from before it keep their hashes.
     sources: Annotated[dict[str, CapabilitySource], Added({})] = Field(default_factory=dict)
+    logconf: Annotated[bool, Added(False)] = False
 
     @field_validator("capabilities")
     @classmethod
@@ -112,6 +118,12 @@ def check(config) -> None:
     if config.data.source != "world":
         raise ValueError("multi_capability: data.source must be 'world' (each capability's demo splits; "
                          "real datasets go in multi_capability.sources)")
+    if config.multi_capability.logconf:
+        from w2s_ray.recipes.multi_capability.choice_rows import is_choice
+
+        if not any(is_choice(c) for c in config.multi_capability.capabilities):
+            raise ValueError("multi_capability.logconf: needs a choice capability (temporal, logic or facts) in "
+                             f"capabilities, got {config.multi_capability.capabilities}")
 
 
 def plan_asks(config, asks) -> list:
@@ -121,4 +133,6 @@ def plan_asks(config, asks) -> list:
     out = [asks.generate("bootstrap sample", sampler), asks.train("bootstrap train", config.train)]
     if mc.rm is not None:
         out.append(asks.train("rm train", mc.rm.train_config(config.train)))
+    if mc.logconf:
+        out.append(asks.train("logconf train", config.train.model_copy(update={"objective": "logconf"})))
     return out

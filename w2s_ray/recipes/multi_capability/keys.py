@@ -19,3 +19,7 @@ def round_label(r: int) -> str:
 def sample_key(r: int) -> str:
     """The stage where the round-r student samples the strong half (its confidence and diversity)."""
     return f"bootstrap/round_{r}/sample"
+
+
+LOGCONF = "logconf"  # the confidence-loss student, scored over the options
+PLAIN_CE = "plain ce"  # its pair: the same rows, aux weight 0

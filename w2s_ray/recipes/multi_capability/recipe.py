@@ -13,6 +13,8 @@ ICLR 2025; METHODS.md section 6), top to bottom, on several capabilities (data/c
               scores every weak solution of the strong half; the top fraction (or those over a
               threshold) are kept; two-stage: all weak data for first_epochs, then the kept part
               for second_epochs, continuing that model
+  logconf     (optional) the confidence loss and plain CE on the choice capabilities' weak labels,
+              scored over the options (logconf_baseline.py)
 
 No gold of the strong half reaches a selection or a training stage of the method: the ceiling is the
 only stage that trains on it (data.strong_half_gold), and the report judges the RM's picks with it
@@ -26,6 +28,7 @@ import json
 from w2s_ray.data.sources import data_hash
 from w2s_ray.recipes.multi_capability import data as mc_data
 from w2s_ray.recipes.multi_capability.keys import FULL_WEAK_FT, RM_SELECT, TWO_STAGE, only, round_label, sample_key
+from w2s_ray.recipes.multi_capability.logconf_baseline import logconf_baseline
 from w2s_ray.recipes.multi_capability.metrics import own_outputs, rm_pairs
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult, run_stage
@@ -85,6 +88,8 @@ def run(ctx: RunContext) -> None:
     bootstrap(ctx, full, strong_train, problems)
     if mc.rm is not None:
         rm_two_stage(ctx, weak_results, all_weak, full, problems, evaluate)
+    if mc.logconf:
+        logconf_baseline(ctx, weak_results, problems)
 
 
 def weak_teacher(ctx: RunContext, teacher) -> Model:

@@ -10,14 +10,17 @@
                        (trained on one capability's weak data, evaluated on each), and all mixed
                        (full weak FT) minus each alone on its own capability
   findings             (a) independence, (b) bootstrapping degrades after round 1, (c) RM-selected
-                       two-stage beats full weak FT; per capability and over all (eval/findings.py)
+                       two-stage beats full weak FT; per capability and over all (eval/findings.py);
+                       with `logconf: true`, logconf against plain CE (aux weight 0) per choice
+                       capability and over them all, both scored over the options
 """
 from __future__ import annotations
 
 from w2s_ray.eval.findings import finding, mean_interval, paired_finding, paired_interval, restrict
 from w2s_ray.eval.pgr_interval import pgr_interval
 from w2s_ray.recipes.multi_capability import data as mc_data
-from w2s_ray.recipes.multi_capability.keys import FULL_WEAK_FT, RM_SELECT, TWO_STAGE, only, round_label, sample_key
+from w2s_ray.recipes.multi_capability.keys import (FULL_WEAK_FT, LOGCONF, PLAIN_CE, RM_SELECT, TWO_STAGE, only,
+                                                   round_label, sample_key)
 from w2s_ray.recipes.multi_capability.metrics import (ALL, accuracy_by_capability, diversity, independence_matrix,
                                                       judge_selection, own_minus_others)
 from w2s_ray.run.stage_io import read_output
@@ -87,7 +90,8 @@ def build(manifest, _common: dict) -> dict:
 
     return {"capabilities": {cap: part(cap) for cap in caps}, "averaged": part(ALL),
             "independence": _independence(acc, correct, of, caps),
-            "findings": findings(correct, ids, caps, n_rounds)}
+            "findings": findings(correct, ids, caps, n_rounds)
+            + (logconf_findings(correct, ids, caps) if section.get("logconf") else [])}
 
 
 def _judge_rm(manifest, section: dict) -> dict | None:
@@ -139,6 +143,17 @@ def findings(correct: dict, ids: dict, caps: list[str], n_rounds: int) -> list[d
                                   "accurate than full weak FT", restrict(correct.get(TWO_STAGE), ids[cap]),
                                   restrict(correct.get(FULL_WEAK_FT), ids[cap])))
     return out
+
+
+def logconf_findings(correct: dict, ids: dict, caps: list[str]) -> list[dict]:
+    """logconf minus plain CE, paired over each choice capability's test problems and over them all
+    (both students are scored on the choice capabilities alone, so ALL pools those)."""
+    from w2s_ray.recipes.multi_capability.choice_rows import is_choice
+
+    claim = "the auxiliary confidence loss is more accurate than plain cross-entropy on the weak labels"
+    return [paired_finding(f"logconf>plain_ce:{cap}", claim, restrict(correct.get(LOGCONF), ids[cap]),
+                           restrict(correct.get(PLAIN_CE), ids[cap]))
+            for cap in [*(c for c in caps if is_choice(c)), ALL]]
 
 
 def _pct(value) -> str:
