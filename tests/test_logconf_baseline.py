@@ -113,8 +113,9 @@ def test_the_option_scorer_reads_each_options_log_prob_after_the_prompt(tmp_path
                                                        max_positions=256), seed=0)
     save_model_dir(model, tokenizer, tmp_path / "m")
     problems = [*generate_problems("logic", 2, seed=2), *generate_problems("facts", 1, seed=2)]
-    batch = {column: np.array([getattr(p, column) for p in problems], dtype=object)  # Ray Data's numpy batches
-             for column in ("question", "capability", "gold")}
+    rows = eval_rows([p.to_row() for p in problems], "m")  # what the recipe's option_eval stage scores
+    batch = {column: np.array([r[column] for r in rows], dtype=object)  # Ray Data's numpy batches
+             for column in ("prompt", "options", "mark", "capability", "gold")}
     scorer = OptionChoiceScorer(model_path=str(tmp_path / "m"), device="cpu", forward_batch_size=2)
     out = scorer(batch)
     model.eval()

@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 
 from w2s_ray.recipes.multi_capability.data import capability_of
+from w2s_ray.score.option_choice import option_token_ids  # the rows' rule is the scorer's
 from w2s_ray.select.selection import Selection, _as_int
 from w2s_ray.text.capability_answers import FACTS_MARK, LOGIC_MARK, TEMPORAL_MARK, capability_answer, normalise
 from w2s_ray.text.prompts import zero_shot
@@ -44,19 +45,6 @@ def choice_prompt(capability: str, question: str) -> str:
     if capability not in MARKS:
         raise ValueError(f"no answer marker for capability {capability!r}; choice capabilities: {sorted(MARKS)}")
     return f"{zero_shot(question)} {MARKS[capability]}"
-
-
-def option_token_ids(tokenize: Callable[[str], list[int]], opts: Sequence[str]) -> list[int]:
-    """Each option's answer text (" yes", " B") as its one token id; an option the tokenizer splits is an
-    error (the loss and the scorer read one logit per option)."""
-    ids = []
-    for o in opts:
-        tokens = tokenize(" " + o)
-        if len(tokens) != 1:
-            raise ValueError(f"option {o!r} is {len(tokens)} tokens {tokens}, not one: the confidence loss and "
-                             "the option scorer read one token per option")
-        ids.append(tokens[0])
-    return ids
 
 
 def option_index(capability: str, opts: Sequence[str], text: str | None) -> int | None:

@@ -7,7 +7,7 @@ with `logconf` (the hardened share ramping to aux_coef), and its pair, the same 
 from __future__ import annotations
 
 from w2s_ray.recipes.multi_capability import data as mc_data
-from w2s_ray.recipes.multi_capability.choice_rows import is_choice, weak_choice_rows
+from w2s_ray.recipes.multi_capability.choice_rows import MARKS, choice_prompt, is_choice, options, weak_choice_rows
 from w2s_ray.recipes.multi_capability.keys import LOGCONF, PLAIN_CE
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult, run_stage
@@ -22,8 +22,14 @@ def eval_rows(problems: list[dict], name: str) -> list[dict]:
     """The choice capabilities' test problems as rows the option scorer reads and accuracy counts."""
     return [{"problem_id": p["id"], "model": name, "question": p["question"], "gold": p.get("gold"),
              "has_gold": p.get("gold") is not None, "level": p.get("level"), "capability": mc_data.capability_of(p),
-             "sample_index": 0}
+             "sample_index": 0, **_choice_columns(mc_data.capability_of(p), p["question"])}
             for p in problems if is_choice(mc_data.capability_of(p))]
+
+
+def _choice_columns(capability: str, question: str) -> dict:
+    """What the option scorer reads: the prompt whose next token is the option, the options, the marker."""
+    return {"prompt": choice_prompt(capability, question), "options": list(options(capability, question)),
+            "mark": MARKS[capability]}
 
 
 def option_eval(ctx: RunContext, key: str, name: str, model: Model, tag: Tag, settings: dict) -> StageResult:
