@@ -9,6 +9,7 @@ import pytest
 from w2s_ray.config import ConfigError, RunConfig, load_config
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import Manifest
+from w2s_ray.run.stage_io import write_stage
 from w2s_ray.stages import steps
 
 # The shipped configs' hashes, pinned: a run directory resumes only under its own hash, so a change to one
@@ -58,6 +59,8 @@ def ctx(tmp_path, monkeypatch):
         return SimpleNamespace(iter_rows=lambda: iter([{"problem_id": "p", "sample_index": 0, "model": ds}]))
 
     monkeypatch.setattr(steps, "score_dataset", score_dataset)
+    # The stand-in's rows go to one data.parquet (the real stage has Ray Data's workers write them)
+    monkeypatch.setattr(steps, "write_dataset", lambda stage_dir, ds, order: write_stage(stage_dir, list(ds.iter_rows())))
     context = RunContext(config, Manifest.create(tmp_path, {}, "h"), None, {}, {})
     context.register_model("m", "/models/m")
     return context, ran
