@@ -1,7 +1,7 @@
 """stage_dataset: a stage's rows as many parquet files the workers wrote, recorded, verified, read back.
 
-The files here are written by pyarrow as Ray Data's writer would leave them (tests/test_stage_dataset_ray.py
-writes them with Ray); `Crashing` stands in for a writer killed mid-write."""
+The files here are written by pyarrow as Ray Data's writer would leave them (tests/test_stage_stream.py
+and tests/test_stage_dataset_progress.py write them with Ray); `Crashing` stands in for a writer killed mid-write."""
 from __future__ import annotations
 
 import json

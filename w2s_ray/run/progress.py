@@ -14,9 +14,9 @@ when another tenth of the total is done, and at the end:
 
     [progress] generate weak: 1,200/4,000 rows (30 %), 40.0 rows/s, 1,850 tokens/s, ETA 1m10s
 
-Training (steps, from rank 0) reports live; generation and scoring report their closing lines only
-(see `materialize`: reading its blocks as they came stalled a stage; scored rows go from the
-scorers to the stage's files without passing the driver, run/stage_dataset.py).
+Training (steps, from rank 0) and scoring (rows in the files the workers have finished, run/
+stage_dataset.py: scored rows never pass the driver) report live; generation reports its closing line
+only (see `materialize`: reading its blocks as they came stalled a stage).
 """
 from __future__ import annotations
 

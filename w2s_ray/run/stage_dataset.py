@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from w2s_ray.run.atomic_file import fsync_dir
+from w2s_ray.run.progress import Poller
 from w2s_ray.run.stage_io import CorruptStageError, file_sha256, verify_file
 
 KIND = "parquet_dataset"
@@ -39,16 +40,22 @@ STAGING_PREFIX = f".{ROWS_DIR}.staging-"
 SUFFIX = ".parquet"
 
 
-def write_dataset(stage_dir: str | Path, ds, order: Sequence[str] = ()) -> dict[str, Any]:
+def write_dataset(stage_dir: str | Path, ds, order: Sequence[str] = (), progress=None) -> dict[str, Any]:
     """Execute the Ray Dataset `ds` and write its rows to stage_dir/rows/ from the workers; return
-    the output record. `order`: columns a reader sorts the rows by (stage_rows does)."""
+    the output record. `order`: columns a reader sorts the rows by (stage_rows does). `progress`
+    (run/progress.Progress): updated while the workers write, from the rows in the files they finished
+    (the rows never reach the driver, so the files are what it can count)."""
     stage_dir = Path(stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
     for stale in stage_dir.glob(f"{STAGING_PREFIX}*"):  # a killed attempt's partial files
         shutil.rmtree(stale, ignore_errors=True)
     staging = stage_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
     try:
-        ds.write_parquet(str(staging))
+        if progress is None:
+            ds.write_parquet(str(staging))
+        else:
+            with Poller(_FilesWritten(staging, progress), progress.every_s):
+                ds.write_parquet(str(staging))
         staging.mkdir(exist_ok=True)  # no rows: Ray writes no file and may make no directory
         _conform_schemas(_data_files(staging))
         for f in _data_files(staging):
@@ -65,6 +72,25 @@ def write_dataset(stage_dir: str | Path, ds, order: Sequence[str] = ()) -> dict[
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return describe_dataset(target, order)
+
+
+class _FilesWritten:
+    """The rows in a staging directory's finished files, for a live progress line: each file's count is
+    read from its footer once; a file still being written (no footer yet) is counted next time."""
+
+    def __init__(self, staging: Path, progress):
+        self.staging, self.progress, self.rows = staging, progress, {}
+
+    def __call__(self) -> None:
+        if not self.staging.is_dir():
+            return
+        for f in _data_files(self.staging):
+            if f.name not in self.rows:
+                try:
+                    self.rows[f.name] = pq.ParquetFile(f).metadata.num_rows
+                except (pa.ArrowException, OSError):
+                    continue
+        self.progress.update(sum(self.rows.values()))
 
 
 def describe_dataset(rows_dir: str | Path, order: Sequence[str] = ()) -> dict[str, Any]:

@@ -103,9 +103,10 @@ def generate_and_score(ctx: RunContext, key: str, teacher: TeacherConfig, model:
         specs = ctx.config.scorers if teacher.scorers is None else teacher.scorers
         if ctx.engines.pool is not None and not scorers_fit_now(specs):  # engines stay up only where they leave room
             ctx.engines.release()
-        # The scorers' rows go from their actors to the stage's files; the driver never holds them.
+        # The scorers' rows go from their actors to the stage's files; the driver never holds them, and
+        # counts them in the files as they are finished (a live line for a long stage).
         progress = Progress(f"score {key}", gen.rows)
-        output = write_dataset(ctx.stage_dir(key), score_dataset(ds, specs), order=ROW_ORDER)
+        output = write_dataset(ctx.stage_dir(key), score_dataset(ds, specs), order=ROW_ORDER, progress=progress)
         progress.finish(output["rows"])
         if output["rows"] != gen.rows:  # scorers keep every row: fewer means files the driver cannot see
             raise RuntimeError(f"{key}: {gen.rows} rows generated but {output['rows']} in {output['path']}: a worker "
