@@ -60,7 +60,7 @@ def ctx(tmp_path, monkeypatch):
 
     monkeypatch.setattr(steps, "score_dataset", score_dataset)
     # The stand-in's rows go to one data.parquet (the real stage has Ray Data's workers write them)
-    monkeypatch.setattr(steps, "write_dataset", lambda stage_dir, ds, order: write_stage(stage_dir, list(ds.iter_rows())))
+    monkeypatch.setattr(steps, "write_dataset", lambda stage_dir, ds, **kw: write_stage(stage_dir, list(ds.iter_rows())))
     context = RunContext(config, Manifest.create(tmp_path, {}, "h"), None, {}, {})
     context.register_model("m", "/models/m")
     return context, ran
