@@ -161,9 +161,34 @@ class StudentServer:
             _log(f"could not delete app {self.name}: {err}")
 
 
+# Where `serve.port: 0` looks for a free port: above Ray's worker ports (10002-19999) and outside the
+# kernel's ephemeral range, from which every outgoing connection takes its port. A port from bind(0)
+# lies in that range, and one was taken by a connection between the check and Serve's own bind
+# (the full suite: "Failed to bind to address '127.0.0.1:42095'", Address already in use).
+SERVE_PORTS = range(20000, 65536)
+
+
+def _ephemeral_ports() -> range:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return range(32768, 61000)  # Linux's default
+    return range(low, high + 1)
+
+
 def _free_port(host: str) -> int:
+    import random
     import socket
 
-    with socket.socket() as s:
+    ephemeral = _ephemeral_ports()
+    candidates = [p for p in SERVE_PORTS if p not in ephemeral]
+    for port in random.sample(candidates, min(64, len(candidates))):
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # no such port free: the kernel's choice
         s.bind((host, 0))
         return s.getsockname()[1]
