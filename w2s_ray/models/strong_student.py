@@ -81,11 +81,9 @@ class StrongStudentRecipe(BaseModel):
     @field_validator("capabilities")
     @classmethod
     def _known_capabilities(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        from w2s_ray.data.capabilities import check_names
+        from w2s_ray.data.capabilities import check_listed
 
-        if not names:
-            raise ValueError("name at least one capability")
-        return check_names(names)
+        return check_listed(names)
 
     def other_capabilities(self) -> tuple[str, ...]:
         return tuple(name for name in self.capabilities if name != "arithmetic")

@@ -69,11 +69,9 @@ class WeakTeacherRecipe(BaseModel):
     @field_validator("capabilities")
     @classmethod
     def _known_capabilities(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        from w2s_ray.data.capabilities import check_names
+        from w2s_ray.data.capabilities import check_listed
 
-        if not names:
-            raise ValueError("name at least one capability")
-        return check_names(names)
+        return check_listed(names)
 
     def record(self) -> dict:
         """The recipe as cache keys and build stages hash it (an `Added` field at its value left out)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from w2s_ray.train.config import ConfidenceSettings, TrainConfig
 from w2s_ray.train.confidence import confidence_loss
+from w2s_ray.train.soft_label_worker import collate as soft_label_collate
 from w2s_ray.train.soft_label_worker import last_positions, soft_label_metrics
 from w2s_ray.train.worker_loop import lora_peft_config, run_worker
 
@@ -21,26 +22,7 @@ def choice_logits(logits, attention_mask, choice_ids):
 
 def collate(pad_id: int):
     """Right-pads rows {input_ids, choice_ids, weak_probs} into tensors; choice_mask marks real options."""
-    def collate_rows(rows: list[dict]) -> dict:
-        import torch
-
-        width = max(len(r["input_ids"]) for r in rows)
-        k = max(len(r["choice_ids"]) for r in rows)
-        batch = {"input_ids": torch.full((len(rows), width), pad_id, dtype=torch.long),
-                 "attention_mask": torch.zeros((len(rows), width), dtype=torch.long),
-                 "choice_ids": torch.zeros((len(rows), k), dtype=torch.long),
-                 "weak_probs": torch.zeros((len(rows), k), dtype=torch.float32),
-                 "choice_mask": torch.zeros((len(rows), k), dtype=torch.float32)}
-        for i, r in enumerate(rows):
-            n, m = len(r["input_ids"]), len(r["choice_ids"])
-            batch["input_ids"][i, :n] = torch.tensor(r["input_ids"])
-            batch["attention_mask"][i, :n] = 1
-            batch["choice_ids"][i, :m] = torch.tensor(r["choice_ids"])
-            batch["weak_probs"][i, :m] = torch.tensor(r["weak_probs"])
-            batch["choice_mask"][i, :m] = 1.0
-        return batch
-
-    return collate_rows
+    return soft_label_collate(pad_id, ids="choice_ids", probs="weak_probs", mask="choice_mask")
 
 
 def step_fraction(state) -> float:

@@ -52,25 +52,26 @@ def soft_label_kl(logits, attention_mask, target_ids, target_probs, target_mask,
     return (v * (logv - logq_t)).sum(dim=1).mean()
 
 
-def collate(pad_id: int):
-    """Right-pads a list of rows {input_ids, target_ids, target_probs} into tensors."""
+def collate(pad_id: int, ids: str = "target_ids", probs: str = "target_probs", mask: str = "target_mask"):
+    """Right-pads a list of rows {input_ids, <ids>, <probs>} into tensors; <mask> marks the real entries
+    of the per-row lists (target tokens here, a choice question's options in confidence_worker.py)."""
     def collate_rows(rows: list[dict]) -> dict:
         import torch
 
         width = max(len(r["input_ids"]) for r in rows)
-        k = max(len(r["target_ids"]) for r in rows)
+        k = max(len(r[ids]) for r in rows)
         batch = {"input_ids": torch.full((len(rows), width), pad_id, dtype=torch.long),
                  "attention_mask": torch.zeros((len(rows), width), dtype=torch.long),
-                 "target_ids": torch.zeros((len(rows), k), dtype=torch.long),
-                 "target_probs": torch.zeros((len(rows), k), dtype=torch.float32),
-                 "target_mask": torch.zeros((len(rows), k), dtype=torch.float32)}
+                 ids: torch.zeros((len(rows), k), dtype=torch.long),
+                 probs: torch.zeros((len(rows), k), dtype=torch.float32),
+                 mask: torch.zeros((len(rows), k), dtype=torch.float32)}
         for i, r in enumerate(rows):
-            n, m = len(r["input_ids"]), len(r["target_ids"])
+            n, m = len(r["input_ids"]), len(r[ids])
             batch["input_ids"][i, :n] = torch.tensor(r["input_ids"])
             batch["attention_mask"][i, :n] = 1
-            batch["target_ids"][i, :m] = torch.tensor(r["target_ids"])
-            batch["target_probs"][i, :m] = torch.tensor(r["target_probs"])
-            batch["target_mask"][i, :m] = 1.0
+            batch[ids][i, :m] = torch.tensor(r[ids])
+            batch[probs][i, :m] = torch.tensor(r[probs])
+            batch[mask][i, :m] = 1.0
         return batch
 
     return collate_rows

@@ -45,6 +45,13 @@ def check_names(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def check_listed(names: Sequence[str]) -> tuple[str, ...]:
+    """A model recipe's `capabilities`: check_names, and at least one."""
+    if not names:
+        raise ValueError("name at least one capability")
+    return check_names(names)
+
+
 def generate_problems(name: str, n: int, seed: int, levels: Sequence[int] = LEVELS) -> list[Problem]:
     """n distinct problems of one capability, the same for a seed (arithmetic: data/world.py's)."""
     if name == ARITHMETIC:
