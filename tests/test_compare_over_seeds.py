@@ -31,3 +31,13 @@ def test_runs_where_the_claim_never_separates_say_so():
     findings = [_f(r, "d", d, half=0.05) for r, d in (("s0", 0.01), ("s1", -0.01))]
     (over,) = findings_over_runs(findings)
     assert over["verdict"] == "not distinguishable in every run" and over["held"] == over["reversed"] == 0
+
+
+def test_seed_runs_of_one_config_are_labelled_by_their_run_directories(monkeypatch):
+    import w2s_ray.eval.compare as compare
+
+    names = {"runs/demo-seed0": "demo", "runs/demo-seed1": "demo", "runs/other": "other"}
+    monkeypatch.setattr(compare, "compare_rows", lambda run_dir: [{"run": names[run_dir], "model": "m"}])
+    labels = [r["run"] for r in compare._rows_labelled(list(names))]
+    # the two seeds of "demo" apart by directory; a run whose name is its own keeps the config's name
+    assert labels == ["demo-seed0", "demo-seed1", "other"]

@@ -116,8 +116,20 @@ def render_findings_over_runs(findings: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _rows_labelled(run_dirs: list[str]) -> list[dict]:
+    """Each run's rows under its config's name; runs that share that name (seeds of one config) under
+    their run directories' names, so their rows can be told apart."""
+    per_run = [compare_rows(run_dir) for run_dir in run_dirs]
+    names = [rows[0]["run"] if rows else None for rows in per_run]
+    out = []
+    for run_dir, rows, name in zip(run_dirs, per_run, names):
+        label = Path(run_dir).name if names.count(name) > 1 else name
+        out += [{**row, "run": label} for row in rows]
+    return out
+
+
 def write_compare(run_dirs: list[str], out_dir: str | Path) -> str:
-    rows = [row for run_dir in run_dirs for row in compare_rows(run_dir)]
+    rows = _rows_labelled(run_dirs)
     findings = [f for run_dir in run_dirs for f in compare_findings(run_dir)]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
