@@ -75,10 +75,10 @@ def test_student_records_and_stage_train_settings_go_through_the_same_rule():
     assert "styles" not in recipe_record(StrongStudentRecipe(name="x"))
     assert recipe_record(StrongStudentRecipe(name="x", target_entities=0.5))["target_entities"] == 0.5
     own = TrainConfig(max_failures=4)
-    assert set(hash_exclude(own)) == {"max_failures", "gpus_per_worker", "report_to", "max_steps", "grpo",
-                                      "gradient_checkpointing", "confidence"}
+    assert set(hash_exclude(own)) == {"max_failures", "keep_engines", "gpus_per_worker", "report_to", "max_steps",
+                                      "grpo", "gradient_checkpointing", "confidence"}
     assert set(hash_exclude(own, hashed_always={"gpus_per_worker", "report_to"})) == {
-        "max_failures", "max_steps", "grpo", "gradient_checkpointing", "confidence"}
+        "max_failures", "keep_engines", "max_steps", "grpo", "gradient_checkpointing", "confidence"}
 
 
 def test_light_reasoner_eos_step_off_hashes_as_a_config_from_before_the_option():

@@ -84,17 +84,19 @@ def test_the_pool_serves_new_weights_and_a_restarted_engine_reloads_them(ray_loc
     import ray
 
     from w2s_ray.config import TeacherConfig
-    from w2s_ray.generate.engine_pool import EnginePool
+    from w2s_ray.generate.engine_pool import EngineCache
     from w2s_ray.generate.vllm_engine import engine_spec
 
     weak, strong = tiny_models
     prompts = [zero_shot(p.question) for p in generate_world(6, seed=2)]
     requests = [(p, {"temperature": 0.0, "max_tokens": 24}) for p in prompts]
     teacher = TeacherConfig(name="policy", model=weak, engine="vllm", dtype="float32", max_model_len=256, batch_size=8)
-    pool = EnginePool(engine_spec(teacher, weak, "cpu", replicas=1), {"CPU": 1.0})
+    cache = EngineCache(weights_in_place=True)  # train.keep_engines: how a round's stage gets its engines
+    pool, _ = cache.get(engine_spec(teacher, weak, "cpu", replicas=1), {"CPU": 1.0})
     try:
         before = [text for text, *_ in ray.get(pool.router.generate.remote(requests))]
-        pool.load_weights(strong)
+        same, reused = cache.get(engine_spec(teacher, strong, "cpu", replicas=1), {"CPU": 1.0})
+        assert same is pool and reused and (cache.starts, cache.weight_loads) == (1, 1)
         assert pool.spec.model_path == str(strong)
         updated = [text for text, *_ in ray.get(pool.router.generate.remote(requests))]
         # Killed: Ray restarts the engine on its first checkpoint; the router's next batch reloads it.

@@ -208,16 +208,43 @@ class EnginePool:
 
 
 class EngineCache:
-    """A run's live engines: at most one pool at a time (a CPU machine has room for one)."""
+    """A run's live engines: at most one pool at a time (a CPU machine has room for one).
+    `weights_in_place` (train.keep_engines): a stage asking for the live engines on another checkpoint
+    of their model shape and tokenizer gets them, with that checkpoint's weights loaded in place."""
 
-    def __init__(self):
+    def __init__(self, weights_in_place: bool = False):
         self.pool: EnginePool | None = None
+        self.weights_in_place = weights_in_place
         self.starts = 0
         self.reuses = 0
+        self.weight_loads = 0
+
+    def serves(self, spec: EngineSpec) -> bool:
+        """Whether `spec`'s stage can have the live engines: the same spec, or (weights_in_place) the
+        same but for a checkpoint of their shape and tokenizer."""
+        if self.pool is None:
+            return False
+        if self.pool.spec == spec:
+            return True
+        if not self.weights_in_place or replace(self.pool.spec, model_path=spec.model_path) != spec:
+            return False
+        from w2s_ray.generate.weight_update import check_same_model_shape
+
+        try:
+            check_same_model_shape(self.pool.spec.model_path, spec.model_path)
+        except (OSError, ValueError) as err:  # another shape or tokenizer: new engines, and why
+            print(f"[generate] new engines for {spec.model_path}: {err}", file=sys.stderr, flush=True)
+            return False
+        return True
 
     def get(self, spec: EngineSpec, resources: dict[str, float]) -> tuple[EnginePool, bool]:
         """The pool for `spec`, and whether it was already up."""
-        if self.pool is not None and self.pool.spec == spec:
+        if self.serves(spec):
+            if self.pool.spec != spec:
+                seconds = self.pool.load_weights(spec.model_path)
+                self.weight_loads += 1
+                print(f"[generate] {spec.describe()}: weights loaded in place in {seconds:.1f} s",
+                      file=sys.stderr, flush=True)
             self.reuses += 1
             return self.pool, True
         self.release()

@@ -133,7 +133,7 @@ def generate(problems: Sequence[dict], teacher: TeacherConfig, model_path: str, 
     # what it would ask for, so they are counted as free.
     per_replica = engine_actor_resources(engine, device, teacher.tensor_parallel_size)
     spec_for = (lambda n: engine_spec(teacher, model_path, device, n)) if engine == "vllm" else None
-    if spec_for is not None and engines.pool is not None and engines.pool.spec == spec_for(teacher.concurrency):
+    if spec_for is not None and engines.serves(spec_for(teacher.concurrency)):
         replicas = teacher.concurrency
     else:
         if engines is not None:

@@ -154,6 +154,11 @@ def stage_asks(config: RunConfig, device: str, cluster_cpus: float | None = None
     out.append(asks.generate(f"generate {config.strong.name} (k-shot, eval, students)", config.strong))
     out += [asks.scorer(spec) for spec in config.scorers]
     out.append(asks.train("train (SFT)", sft))
+    if config.train.keep_engines:  # the strong model's engines stay up through training: both at once
+        train, engines = out[-1], asks.generate("", config.strong)
+        out.append(Ask("train beside the kept engines (train.keep_engines)", f"{train.what} + {engines.what}", 1,
+                       train.total["GPU"] + engines.total["GPU"], train.total["CPU"] + engines.total["CPU"],
+                       one_actor=False))
     return out + recipe_config(config.recipe).plan_asks(config, asks)
 
 

@@ -119,4 +119,5 @@ def open_run(config: RunConfig, data: tuple[dict, dict] | None = None) -> RunCon
     progress.set_interval(config.ray.progress_seconds)
     if not config.ray.log_to_driver:
         quiet_ray_data()
-    return RunContext(config, manifest, device, splits, stats, models)
+    return RunContext(config, manifest, device, splits, stats, models,
+                      engines=EngineCache(weights_in_place=config.train.keep_engines))

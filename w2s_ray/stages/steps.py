@@ -155,12 +155,15 @@ def select(ctx: RunContext, key: str, make_selection: Callable[[UpstreamRows], S
 
 
 def train(ctx: RunContext, key: str, rows_result: StageResult, base_model: Model,
-          config: TrainConfig | None = None, tag: Tag | None = None, keep_engines: bool = False) -> StageResult:
+          config: TrainConfig | None = None, tag: Tag | None = None, keep_engines: bool | None = None) -> StageResult:
     """Train with the objective config.objective names (train/objectives/: SFT on prompt-completion
     rows, DPO / ORPO on preference rows, reward models on labelled rows, ...) from `base_model`
     (a trained stage's checkpoint continues it). `keep_engines`: the caller knows the training fits
-    beside the live engines (an RL loop that loads the new weights into them afterwards)."""
+    beside the live engines (an RL loop that loads the new weights into them afterwards); None: as
+    `train.keep_engines` says."""
     config = config or ctx.config.train
+    if keep_engines is None:
+        keep_engines = config.keep_engines
     base_model = model_name(base_model)  # an input by its path
 
     def body() -> StageResult:

@@ -127,6 +127,14 @@ class TrainConfig(_Strict):
     # cheaper than failing the stage. It also retries an exception raised by the training code.
     # How a model is made, not what: left out of the config hashes (config/base.hash_exclude).
     max_failures: Annotated[int, NOT_HASHED] = Field(default=1, ge=0)
+    # The vLLM engines stay up through each train stage, and the next stage on the trained checkpoint
+    # (the next round's generation, the student's evaluation) loads its weights into them in place
+    # (generate/weight_update.py: the same greedy tokens as a fresh engine, in ~1 s against an engine
+    # start) where its model shape and tokenizer are the engines'. Every recipe's rounds; the RL loop
+    # has its own `easy_to_hard.rl.keep_engines`. Only where the engines and the train workers fit at
+    # once (a GPU node with room beside the engines' memory share; `w2s plan` checks it): on a CPU
+    # machine training wants the engines' cores. How a model is made, not what: not hashed.
+    keep_engines: Annotated[bool, NOT_HASHED] = False
 
     @field_validator("objective")
     @classmethod
