@@ -18,7 +18,12 @@ TRL   trl.GRPOTrainer in this process, one generation round per iteration (steps
       (AttributeError: 'Parameter' object has no attribute 'weight_loader', TRL 1.16 supports vLLM
       up to 0.31): the reason the default is transformers.
 
-Both stop at EOS or max new tokens (our engine's stop strings are turned off for the comparison).
+Both stop at EOS or max new tokens (our engine's stop strings are turned off for the comparison), and
+both train at a constant lr with AdamW (no weight decay). One difference is the recipe's by design:
+each of our iterations is its own train stage, so AdamW's moments start afresh every iteration; TRL
+keeps one optimizer through its run. And our advantages stage drops what cannot be trained on (an
+empty completion; a group left with one sample), so our optimizer steps can be fewer: both counts
+are printed.
 Samples per second: completions generated during training / the training loop's wall time; ours
 leaves out the last iteration's test evaluation (the recipe runs one), TRL's its model load. Prints
 our iteration time by part (generate, score, advantages, train, weight update) with the weight
@@ -175,7 +180,7 @@ def run_config(args: argparse.Namespace, model_dir: str, run_dir: Path):
                    "max_model_len": 512, "dtype": "float32", "stop": []},
         "eval": {"strong_base_shots": 0, "max_tokens": args.max_tokens},
         "train": {"num_workers": 1, "cpu_threads": len(os.sched_getaffinity(0)), "per_device_batch_size": args.batch,
-                  "max_length": 512, "logging": "none", "seed": args.seed},
+                  "max_length": 512, "logging": "none", "seed": args.seed, "lr_scheduler": "constant"},
         "easy_to_hard": {"hard_levels": list(HARD_LEVELS), "seed": args.seed, "rl": {
             "rewards": ["gold"], "iterations": args.iterations, "problems_per_iteration": args.problems,
             "group_size": args.group, "temperature": args.temperature, "lr": args.lr, "epochs": 1.0,
@@ -222,7 +227,7 @@ def run_ours(ctx, args: argparse.Namespace, policy) -> dict:
             "wall": wall, "iterations": iterations, "engine_start": first.get("startup_seconds"),
             "train_steps": sum(int(t["steps"]) for t in trains),
             "train_loop_seconds": sum(float(t["train_seconds"]) for t in trains),
-            "policy": str(Path(ctx.manifest.record(f"rl/gold/iter{args.iterations}/train")["outputs"]["model"]["path"]))}
+            "policy": ctx.manifest.record(f"rl/gold/iter{args.iterations}/train")["outputs"]["model"]["path"]}
 
 
 def trl_dataset(ctx, args: argparse.Namespace):
@@ -257,14 +262,15 @@ def run_trl(ctx, args: argparse.Namespace, model_dir: str, out: Path) -> dict:
     vllm = args.trl_generation == "vllm-colocate"
     config = GRPOConfig(
         output_dir=str(out), use_cpu=True, seed=args.seed, report_to="none", logging_steps=1, save_strategy="no",
-        learning_rate=args.lr, lr_scheduler_type="linear", warmup_steps=0, weight_decay=0.0,
+        learning_rate=args.lr, lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0,
         per_device_train_batch_size=args.batch, gradient_accumulation_steps=1, steps_per_generation=k,
         max_steps=args.iterations * k, num_generations=args.group, num_iterations=1, shuffle_dataset=False,
         beta=args.beta, epsilon=args.epsilon, loss_type="dapo", max_completion_length=args.max_tokens,
         temperature=args.temperature, top_p=1.0, top_k=0,
         use_vllm=vllm, **({"vllm_mode": "colocate", "vllm_max_model_length": 512} if vllm else {}))
     began = time.perf_counter()
-    trainer = GRPOTrainer(model=model_dir, reward_funcs=[gold_reward], args=config, train_dataset=trl_dataset(ctx, args))
+    trainer = GRPOTrainer(model=model_dir, reward_funcs=[gold_reward], args=config,
+                          train_dataset=trl_dataset(ctx, args))
     load = time.perf_counter() - began
     began = time.perf_counter()
     trainer.train()
