@@ -8,8 +8,8 @@ temperature; then both trained policies evaluated greedily on the same held-out 
 ours  the easy_to_hard recipe's RL stage (recipes/easy_to_hard/rl.py run_rl, rewards [gold]) in a run of
       its own: per iteration the vLLM engine samples G completions of each problem (their gold is
       the reward's only input), the answer_check scorer rewards them, group advantages, one GRPO
-      stage on Ray Train (one worker), and with --keep-engines (default) the new weights loaded into
-      the live engine in place (generate/weight_update.py); without it, a new engine per iteration.
+      stage on Ray Train (one worker), and (rl.keep_engines, unless --no-keep-engines) the new weights
+      loaded into the live engine in place (generate/weight_update.py), not a new engine per iteration.
 TRL   trl.GRPOTrainer in this process, one generation round per iteration (steps_per_generation =
       the optimizer steps one iteration's completions make), loss_type "dapo" (what ours computes,
       bench/grpo_vs_trl.py), the reward a function of the completion and its gold through the
@@ -25,7 +25,8 @@ keeps one optimizer through its run. And our advantages stage drops what cannot 
 empty completion; a group left with one sample), so our optimizer steps can be fewer: both counts
 are printed.
 Samples per second: completions generated during training / the training loop's wall time; ours
-leaves out the last iteration's test evaluation (the recipe runs one), TRL's its model load. Prints
+counts its first engine start and every stage's start-up, and leaves out the last iteration's test
+evaluation (the recipe runs one); TRL's leaves out its model load (seconds). Prints
 our iteration time by part (generate, score, advantages, train, weight update) with the weight
 update's share, and the engine start it replaces (the first iteration's); and the greedy accuracy on
 the run's test split (hard levels and all) of the start policy, ours and TRL's, through the same
