@@ -68,7 +68,8 @@ def test_another_shape_tokenizer_or_no_weights_is_refused_naming_file_and_field(
         check_same_model_shape(weak, wider)
 
     retokenized = _copy(strong, tmp_path / "retokenized")
-    (retokenized / "tokenizer.json").write_text((retokenized / "tokenizer.json").read_text() + " ")
+    vocab = json.loads((retokenized / "tokenizer.json").read_text())
+    (retokenized / "tokenizer.json").write_text(json.dumps({**vocab, "truncation": {"max_length": 3}}))
     with pytest.raises(ValueError, match=r"retokenized/tokenizer.json differs from the engine's"):
         check_same_model_shape(weak, retokenized)
 
@@ -114,3 +115,17 @@ def test_the_pool_serves_new_weights_and_a_restarted_engine_reloads_them(ray_loc
                                                            use_tqdm=False)]
     assert updated == restarted == fresh
     assert before != fresh
+
+
+def test_a_resaved_tokenizer_is_the_same_tokenizer(tiny_models, tmp_path):
+    """A train stage re-saves the tokenizer with where it was loaded from (transformers adds "is_local",
+    "local_files_only"): the same tokenizer, so the engines keep running; a changed entry is not."""
+    weak, strong = tiny_models
+    resaved = _copy(strong, tmp_path / "resaved")
+    config = json.loads((resaved / "tokenizer_config.json").read_text())
+    (resaved / "tokenizer_config.json").write_text(json.dumps({"local_files_only": True, "is_local": True,
+                                                               **dict(reversed(list(config.items())))}, indent=4))
+    check_same_model_shape(weak, resaved)
+    (resaved / "tokenizer_config.json").write_text(json.dumps({**config, "model_max_length": 7}))
+    with pytest.raises(ValueError, match=r"resaved/tokenizer_config.json differs from the engine's"):
+        check_same_model_shape(weak, resaved)

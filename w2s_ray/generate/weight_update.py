@@ -33,8 +33,26 @@ SHAPE_FIELDS = ("architectures", "model_type", "hidden_size", "intermediate_size
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "special_tokens_map.json")
 
 
+# Keys transformers writes into tokenizer_config.json about where the files were loaded from, not what
+# the tokenizer does: a trainer's re-save of the same tokenizer adds them ("is_local", ...).
+LOAD_KEYS = ("is_local", "local_files_only", "name_or_path", "_commit_hash", "cache_dir")
+
+
 def _digest(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    """The file's content: a JSON file parsed, its keys sorted and the load-location keys left out, so
+    a re-save of the same tokenizer matches; any other file byte for byte."""
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    if path.suffix == ".json":
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            return hashlib.sha256(data).hexdigest()
+        if isinstance(parsed, dict):
+            parsed = {k: v for k, v in parsed.items() if k not in LOAD_KEYS}
+        data = json.dumps(parsed, sort_keys=True).encode()
+    return hashlib.sha256(data).hexdigest()
 
 
 def check_same_model_shape(engine_dir: str | Path, new_dir: str | Path) -> None:
