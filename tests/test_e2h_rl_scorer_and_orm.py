@@ -64,3 +64,12 @@ def test_too_few_outcome_rm_pairs_is_an_error_naming_the_stage_and_the_counts():
         orm_pairs(one_pair, "rl/orm/select")
     enough = orm_pairs(one_pair + [_sample("e3", 0, False), _sample("e3", 1, True)])
     assert len(enough.rows) == 2 and enough.extra == {"all_right": 0, "all_wrong": 1}
+
+
+def test_w2s_plan_asks_for_the_scorer_rewards_actors():
+    from w2s_ray.raycluster.plan import stage_asks
+
+    config = RunConfig.model_validate({**BASE, "easy_to_hard": {"rl": {"rewards": ["prm", "scorer"], "scorer": PLANTED}}})
+    asks = {a.stage: a for a in stage_asks(config, "cpu", 2)}
+    assert asks[f"score {PLANTED['name']}"].cpus == 0.25  # the class's own num_cpus
+    assert "rl orm train" not in asks and "rl grpo train" in asks

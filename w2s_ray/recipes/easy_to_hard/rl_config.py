@@ -49,7 +49,8 @@ class RlConfig(Strict):
     each iteration's problems with the current policy, reward them, advantages over each group, one
     GRPO train stage, and the next iteration samples from the policy it made."""
 
-    # The reward sources, each its own chain: prm, orm, or gold (an upper bound only: hard supervision).
+    # The reward sources, each its own chain: prm, orm, gold (an upper bound only: hard supervision),
+    # or scorer (the `scorer` below: a scorer of your own, one reward per rollout).
     rewards: list[RewardSource] = Field(default_factory=lambda: ["prm"], min_length=1)
     iterations: int = Field(default=2, ge=1)
     # Hard training problems per iteration (weak_train's hard levels, their gold held out), a new
