@@ -56,6 +56,16 @@ def test_each_reward_chain_gets_a_panel_with_reward_and_accuracy_over_iterations
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_start_line_without_per_level_counts_is_the_hard_levels_mean():
+    import matplotlib.pyplot as plt
+
+    report = _report()
+    report["students"]["easy_sft"] = {"acc": 0.2, "acc_by_level": {"1": 0.5, "4": 0.25, "5": 0.0}}  # as report.json has it
+    fig = figure(report)
+    assert _lines(fig.axes[1])[START_LINE] == [0.125, 0.125]
+    plt.close(fig)
+
+
 def test_a_report_without_rl_iterations_keeps_the_one_panel():
     import matplotlib.pyplot as plt
 

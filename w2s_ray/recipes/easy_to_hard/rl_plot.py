@@ -23,7 +23,15 @@ def _start_accuracy(report: dict) -> float | None:
     from w2s_ray.recipes.easy_to_hard.report import hard_accuracy
 
     block = report.get("rl") or {}
-    return hard_accuracy((report.get("students") or {}).get("easy_sft"), block.get("hard_levels") or [])
+    levels = [str(level) for level in block.get("hard_levels") or []]
+    easy_sft = (report.get("students") or {}).get("easy_sft")
+    weighted = hard_accuracy(easy_sft, levels)
+    if weighted is not None or not easy_sft:
+        return weighted
+    # report.json's students carry no per-level counts: the hard levels' mean, each level one weight
+    by_level = {str(k): v for k, v in (easy_sft.get("acc_by_level") or {}).items()}
+    values = [by_level[level] for level in levels if by_level.get(level) is not None]
+    return sum(values) / len(values) if values else None
 
 
 def rl_panels(report: dict) -> list[Callable]:
