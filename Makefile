@@ -89,11 +89,12 @@ test-lm-eval: $(STAMP) $(LMEVAL_STAMP)
 # the confidence-loss (logconf) run; the streamed stage rows (SFT from a stage output) and the driver's
 # memory at 200k rows. Each keeps a shorter test of the same part in `make test`.
 # (The multi-node cluster test and the GPU lock's resolver check are in `make test`.)
+# test_e2h_rl_iterations: three RL iterations of two chains on the tiny models, killed and resumed.
 test-long: $(STAMP) $(LMEVAL_STAMP)
 	W2S_LONG_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_faults.py tests/test_lm_eval.py \
 		tests/test_light_reasoner_recipe.py tests/test_easy_to_hard.py tests/test_reward_models.py tests/test_supervision_mix.py \
 		tests/test_lora_merge.py tests/test_progress.py tests/test_ray_logs.py \
-		tests/test_train_grpo.py tests/test_weight_update.py tests/test_e2h_rl_run.py tests/test_run_serve.py \
+		tests/test_train_grpo.py tests/test_weight_update.py tests/test_e2h_rl_run.py tests/test_e2h_rl_iterations.py tests/test_run_serve.py \
 		tests/test_w2s_rounds.py tests/test_train_preference.py tests/test_train_sft.py tests/test_light_reasoner.py \
 		tests/test_gpu_handoff.py tests/test_confidence_trainer.py tests/test_multi_capability_run.py \
 		tests/test_stage_stream.py tests/test_driver_memory.py tests/test_logconf_run.py

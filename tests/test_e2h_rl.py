@@ -146,9 +146,10 @@ def test_the_outcome_rm_pairs_a_right_and_a_wrong_easy_sample_of_one_problem():
                 "question": "1 + 1?", "text": text, "correct": correct}
 
     rows = [sample("e1", 0, True, "1 + 1 = 2\n#### 2"), sample("e1", 1, False, "1 + 1 = 3\n#### 3"),
-            sample("e1", 2, True, "2\n#### 2"), sample("e2", 0, True, "x\n#### 4")]
+            sample("e1", 2, True, "2\n#### 2"), sample("e2", 0, True, "x\n#### 4"),
+            sample("e3", 0, False, "1 + 1 = 4\n#### 4"), sample("e3", 1, True, "#### 2")]
     pairs = orm_pairs(rows)
-    assert pairs.kept == 1 and pairs.dropped == {"no_right_and_wrong": 1} and len(pairs.rows) == 1
+    assert pairs.kept == 2 and pairs.dropped == {"no_right_and_wrong": 1} and len(pairs.rows) == 2
     pair = pairs.rows[0]
     assert "1 + 1 = 2" in pair["chosen"] and "1 + 1 = 3" in pair["rejected"] and "1 + 1?" in pair["prompt"]
 

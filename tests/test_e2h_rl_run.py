@@ -5,22 +5,20 @@ its advantages, before its train stage was recorded) resumes without redoing wha
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import yaml
 
 from tests.conftest import long_test
 from tests.test_easy_to_hard import w2s
 from w2s_ray.run.manifest import MANIFEST_FILE, Manifest
-from w2s_ray.run.stage_io import read_stage
+from w2s_ray.run.stage_io import read_output
 
 ITERATION = ["rl/prm/iter1/sample", "rl/prm/iter1/gold_audit", "rl/prm/iter1/advantages", "rl/prm/iter1/train",
              "rl/prm/iter1/eval", "rl/prm/iter1/summary"]
 
 
 def _rows(manifest, key):
-    out = manifest.record(key)["outputs"]["rows"]
-    return read_stage(Path(out["path"]).parent, out)
+    return read_output(manifest.record(key)["outputs"]["rows"])  # a generate stage's rows are a parquet dataset
 
 
 @long_test

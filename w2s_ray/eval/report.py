@@ -201,13 +201,16 @@ def model_rows(report: dict) -> list[tuple[str, dict]]:
     return rows + recipe_report(report.get("recipe")).rows(report)
 
 
-def plot(report: dict, path: Path) -> None:
+def figure(report: dict):
+    """report.png's figure: accuracy by level, then the recipe's own panels (recipes/base.py) beside it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    panels = recipe_report(report.get("recipe")).panels(report)
+    fig, axes = plt.subplots(1, 1 + len(panels), figsize=(7 + 6 * len(panels), 4.5), squeeze=False)
+    ax = axes[0][0]
     for name, style in (("weak", "k--"), ("ceiling", "g--"), ("full_weak_ft", "r:"), ("strong_base", "b:")):
         acc = report["baselines"].get(name)
         if acc:
@@ -222,9 +225,19 @@ def plot(report: dict, path: Path) -> None:
     ax.set_xlabel("level (reasoning steps)")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
     ax.set_title(f"{report['run']}: accuracy by level")
+    for draw, panel_ax in zip(panels, axes[0][1:]):
+        draw(panel_ax)
     fig.tight_layout()
+    return fig
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = figure(report)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

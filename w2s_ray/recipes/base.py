@@ -57,6 +57,8 @@ class RecipeReport:
     markdown: Callable[[dict], list[str]] = _none
     rows: Callable[[dict], list[tuple[str, dict]]] = _none
     curves: Callable[[dict], list[tuple[str, dict]]] = _none
+    # report.png's panels beside the accuracy-by-level one: functions drawing into a matplotlib Axes
+    panels: Callable[[dict], list[Callable]] = _none
 
 
 @dataclass(frozen=True)
@@ -132,5 +134,5 @@ def recipe_report(name: str | None) -> RecipeReport:
     if name not in folder_names():
         return RecipeReport()
     module = _optional(f"{PACKAGE}.{name}.report")
-    return RecipeReport(**{attr: getattr(module, attr) for attr in ("build", "markdown", "rows", "curves")
+    return RecipeReport(**{attr: getattr(module, attr) for attr in ("build", "markdown", "rows", "curves", "panels")
                            if hasattr(module, attr)})

@@ -102,6 +102,12 @@ def curves(report: dict) -> list[tuple[str, dict]]:
     return rl_curves(report)
 
 
+def panels(report: dict) -> list:
+    from w2s_ray.recipes.easy_to_hard.rl_plot import rl_panels
+
+    return rl_panels(report)
+
+
 def _int_levels(acc: dict) -> dict:
     return {**acc, "acc_by_level": {int(k): v for k, v in _levels(acc, "acc_by_level").items()}}
 

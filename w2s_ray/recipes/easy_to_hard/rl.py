@@ -45,7 +45,10 @@ def iteration_problems(pool: list[dict], k: int, n: int) -> list[dict]:
     return [pool[(start + i) % len(pool)] for i in range(min(n, len(pool)))]
 
 
-def reward_scorer(reward: str, prm_spec: ScorerSpec, orm: StageResult | None) -> ScorerSpec:
+def reward_scorer(reward: str, prm_spec: ScorerSpec, orm: StageResult | None, rl: RlConfig | None = None
+                  ) -> ScorerSpec:
+    if reward == "scorer":
+        return rl.reward_scorer_spec()
     if reward == "prm":
         return prm_spec
     if reward == "orm":
@@ -60,12 +63,12 @@ def run_rl(ctx: RunContext, e2h: EasyToHardConfig, policy: StageResult, prm: Sta
     pool = [p.to_row() for p in ctx.splits["weak_train"] if p.level in e2h.hard_levels]
     orm = None
     if "orm" in rl.rewards:
-        pairs = select(ctx, "rl/orm/select", lambda rows: orm_pairs(rows["samples"]), upstream={"samples": prm_samples})
+        pairs = select(ctx, "rl/orm/select", lambda rows: orm_pairs(rows["samples"], "rl/orm/select"), upstream={"samples": prm_samples})
         orm = train(ctx, "rl/orm/train", pairs, policy if e2h.prm_from == "policy" else cfg.strong.model,
                     rl.orm_train_config(cfg.train))
     for reward in rl.rewards:
         rm = {"prm": prm, "orm": orm}.get(reward)
-        _chain(ctx, e2h, rl, reward, policy, pool, reward_scorer(reward, prm_spec, orm), rm)
+        _chain(ctx, e2h, rl, reward, policy, pool, reward_scorer(reward, prm_spec, orm, rl), rm)
     promote_latest(ctx.run_dir)
 
 
@@ -93,10 +96,12 @@ def _chain(ctx: RunContext, e2h: EasyToHardConfig, rl: RlConfig, reward: str, po
         advantages = select(
             ctx, f"{prefix}/advantages",
             lambda rows: grpo_rows(rows["rollouts"], reward, _tokenizer(tokenizer_dir), process=process,
-                                   aggregate=e2h.aggregate, step_sep=e2h.step_sep, with_answer=e2h.prm_answer_step),
+                                   aggregate=e2h.aggregate, step_sep=e2h.step_sep, with_answer=e2h.prm_answer_step,
+                                   column=rl.scorer.column if reward == "scorer" else None),
             upstream={"rollouts": rollouts, "tokenizer": current},
             settings={"reward": reward, "supervision": "process" if process else "outcome",
-                      "aggregate": e2h.aggregate, "step_sep": e2h.step_sep, "answer_step": str(e2h.prm_answer_step)})
+                      "aggregate": e2h.aggregate, "step_sep": e2h.step_sep, "answer_step": str(e2h.prm_answer_step),
+                      **({"column": rl.scorer.column} if reward == "scorer" else {})})
         new = train(ctx, f"{prefix}/train", advantages, current, rl.grpo_train_config(cfg.train),
                     tag=Tag("train", label) if last else None, keep_engines=rl.keep_engines)
         update = refresh_engines(ctx, sampler, current, new)

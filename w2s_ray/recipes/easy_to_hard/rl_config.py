@@ -3,18 +3,43 @@
 runs no RL stage and its configs hash as before."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from w2s_ray.config.base import Strict, repeated
+from w2s_ray.config.base import Added, Strict, repeated
 from w2s_ray.train.config import GrpoSettings, TrainConfig
 
 # Where a rollout's reward comes from:
 #   prm   the easy-trained process reward model (`process_reward_model`), one reward per step
 #   orm   an outcome reward model trained on the easy samples' answer-correctness (`reward_model`)
 #   gold  the hard problem's gold answer (`answer_check`): an upper bound only, it is hard supervision
-RewardSource = Literal["prm", "orm", "gold"]
+#   scorer  a scorer of your own (`rl.scorer`): one number per rollout from its text, no gold (a
+#         rule-based reward: a format, a length, a verifier that needs no answer key)
+RewardSource = Literal["prm", "orm", "gold", "scorer"]
+
+
+class RewardScorer(Strict):
+    """The `scorer` reward: a registered scorer's name or `package.module:Class` (score/base.py), its
+    keyword config, and which of its columns is a rollout's reward (a number; NaN or None counts 0).
+    It sees the rollouts as the PRM does: text and question, never the hard problems' gold."""
+
+    name: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    column: str
+
+    @model_validator(mode="after")
+    def _known(self):
+        from w2s_ray.score.stage import as_specs
+
+        try:
+            (spec,) = as_specs([{"name": self.name, "config": self.config}])
+        except KeyError as err:  # an unknown scorer (UnknownScorerError): a config error, by name
+            raise ValueError(str(err)) from None
+        if self.column not in spec.scorer_class().columns:
+            raise ValueError(f"column {self.column!r} is not one scorer {self.name!r} adds "
+                             f"(it adds {', '.join(spec.scorer_class().columns)})")
+        return self
 
 
 class RlConfig(Strict):
@@ -24,7 +49,8 @@ class RlConfig(Strict):
     each iteration's problems with the current policy, reward them, advantages over each group, one
     GRPO train stage, and the next iteration samples from the policy it made."""
 
-    # The reward sources, each its own chain: prm, orm, or gold (an upper bound only: hard supervision).
+    # The reward sources, each its own chain: prm, orm, gold (an upper bound only: hard supervision),
+    # or scorer (the `scorer` below: a scorer of your own, one reward per rollout).
     rewards: list[RewardSource] = Field(default_factory=lambda: ["prm"], min_length=1)
     iterations: int = Field(default=2, ge=1)
     # Hard training problems per iteration (weak_train's hard levels, their gold held out), a new
@@ -36,7 +62,12 @@ class RlConfig(Strict):
     # as one outcome reward per sample (the recipe's `aggregate` of its step scores; section 4.1.2).
     prm_supervision: Literal["process", "outcome"] = "process"
     lr: float = Field(default=1e-5, gt=0.0)
-    epochs: float = Field(default=1.0, gt=0.0)  # passes over one iteration's rollouts
+    # Passes over one iteration's rollouts (DeepSeekMath's GRPO iterations, mu). Every pass's ratio is to
+    # the policy that sampled the rollouts: the iteration's start checkpoint, whose log-probabilities
+    # the trainer computes before its first step (train/grpo_worker.py), so more than one pass is exact
+    # too, up to the engine's and the trainer's numerics. The trainer's log-probabilities are at
+    # temperature 1: with another `temperature` the ratio's old policy is not the sampling one.
+    epochs: float = Field(default=1.0, gt=0.0)
     grpo: GrpoSettings = Field(default_factory=GrpoSettings)
     # The outcome RM's training (reward "orm"): pairs of a right and a wrong easy sample of the PRM's data.
     orm_lr: float = Field(default=1e-4, gt=0.0)
@@ -47,6 +78,20 @@ class RlConfig(Strict):
     # (generate/weight_update.py) instead of a new engine per iteration. Only where the engines and
     # the train workers fit at once (a GPU node with room beside the engines' memory share).
     keep_engines: bool = False
+    # The `scorer` reward's scorer and column (required with reward scorer, refused without it).
+    scorer: Annotated[RewardScorer | None, Added(None)] = None
+
+    @model_validator(mode="after")
+    def _scorer_with_its_reward(self):
+        if ("scorer" in self.rewards) != (self.scorer is not None):
+            raise ValueError("rl.scorer names the scorer of the reward 'scorer': set both or neither "
+                             f"(rewards {self.rewards}, scorer {'set' if self.scorer else 'unset'})")
+        return self
+
+    def reward_scorer_spec(self):
+        from w2s_ray.score.stage import ScorerSpec
+
+        return ScorerSpec(name=self.scorer.name, config=dict(self.scorer.config))
 
     @field_validator("rewards")
     @classmethod
@@ -77,7 +122,8 @@ def rl_plan_asks(config, asks, rl: RlConfig, prm_scorer) -> list:
     engines = asks.generate("rl rollouts (policy)", rollout)
     out.append(engines)
     scorers = {"prm": prm_scorer, "orm": ScorerSpec(name="reward_model", num_gpus=prm_scorer.num_gpus),
-               "gold": ScorerSpec(name="answer_check")}
+               "gold": ScorerSpec(name="answer_check"),
+               **({"scorer": rl.reward_scorer_spec()} if rl.scorer is not None else {})}
     listed = {"prm", *(["gold"] if any(s.name == "answer_check" for s in config.scorers) else [])}
     out += [asks.scorer(scorers[reward]) for reward in rl.rewards if reward not in listed]  # asked for already
     train = asks.train("rl grpo train", rl.grpo_train_config(config.train))

@@ -7,6 +7,7 @@ A rollout's reward, by source (rl_config.RewardSource):
   prm, outcome   the recipe's aggregate of those scores (`prm_min` ...), one per sample
   orm            the outcome RM's `reward`, one per sample
   gold           1 when the answer is right by gold (`correct`), else 0: the upper bound only
+  scorer         the rl.scorer's column, one per sample
 A sample the PRM could not score (no step, or a step past the scorer's max_length: NaN) gets the lowest
 reward a PRM gives, 0, at the same place (a step with no score, or one step ending at its last token):
 unscored text is never neutral, or the policy would learn to write none.
@@ -72,9 +73,11 @@ def _score(value) -> float:
     return 0.0 if math.isnan(value) else value
 
 
-def outcome_reward(row: dict, reward: str, aggregate: str) -> float:
+def outcome_reward(row: dict, reward: str, aggregate: str, column: str | None = None) -> float:
     if reward == "gold":
         return float(bool(row["correct"]))
+    if reward == "scorer":
+        return _score(row[column])
     return _score(row["reward"] if reward == "orm" else row[aggregate])
 
 
@@ -113,10 +116,10 @@ def process_rewards(row: dict, tokenizer, step_sep: str, with_answer: bool) -> t
 
 
 def grpo_rows(rollouts: Sequence[dict], reward: str, tokenizer, *, process: bool, aggregate: str = "prm_min",
-              step_sep: str = "line", with_answer: bool = True) -> Selection:
+              step_sep: str = "line", with_answer: bool = True, column: str | None = None) -> Selection:
     """One iteration's rollouts (the G samples of each problem) -> GRPO rows with their advantages
     (train/grpo.py), group by group. Empty completions are dropped; a group left with fewer than 2
-    samples has no baseline and is dropped whole."""
+    samples has no baseline and is dropped whole. `column`: the reward "scorer"'s column."""
     groups: dict[str, list[dict]] = {}
     dropped = {"empty_completion": 0, "group_too_small": 0}
     for row in rollouts:
@@ -133,7 +136,7 @@ def grpo_rows(rollouts: Sequence[dict], reward: str, tokenizer, *, process: bool
         base = [{"problem_id": problem_id, "source_model": str(r["model"]), "sample_index": int(r["sample_index"]),
                  "level": r["level"], "prompt": r["prompt"], "completion": r["text"], "eos": ends_eos(r)}
                 for r in group]
-        sample_rewards = [outcome_reward(r, reward, aggregate) for r in group]
+        sample_rewards = [outcome_reward(r, reward, aggregate, column) for r in group]
         if process:
             layout = [process_rewards(r, tokenizer, step_sep, with_answer) for r in group]
             per_token = process_advantages([x[0] for x in layout], [x[1] for x in layout], [x[2] for x in layout])
@@ -154,25 +157,38 @@ def grpo_rows(rollouts: Sequence[dict], reward: str, tokenizer, *, process: bool
     return Selection(out, n_in=len(rollouts), kept=len(out), dropped=dropped, unit="solution", extra=extra)
 
 
-def orm_pairs(samples: Sequence[dict]) -> Selection:
+# Fewer pairs than this is no outcome RM: one pair teaches it one text against another.
+ORM_MIN_PAIRS = 2
+
+
+def orm_pairs(samples: Sequence[dict], stage: str = "rl/orm/select") -> Selection:
     """The outcome RM's training pairs from the policy's samples of easy problems (the PRM's data, its
     correctness by the easy problems' gold): per problem, its right and wrong samples paired in
-    sample order, as many pairs as the smaller side has."""
+    sample order, as many pairs as the smaller side has. Fewer than ORM_MIN_PAIRS pairs is an error
+    naming `stage` and the counts (on small data every sample of a problem can be right, or wrong)."""
     by_problem: dict[str, list[dict]] = {}
     for row in samples:
         by_problem.setdefault(str(row["problem_id"]), []).append(row)
-    rows, dropped = [], 0
+    rows, all_right, all_wrong = [], 0, 0
     for problem_id, group in sorted(by_problem.items()):
         group = sorted(group, key=lambda r: int(r["sample_index"]))
         right = [r for r in group if r["correct"] and (r["text"] or "").strip()]
         wrong = [r for r in group if not r["correct"] and (r["text"] or "").strip()]
         if not right or not wrong:
-            dropped += 1
+            all_right += bool(right)
+            all_wrong += not right
             continue
         for good, bad in zip(right, wrong):
             prompt, chosen = outcome_rm_pair(good["question"], good["text"])
             rows.append({"problem_id": problem_id, "source_model": str(good["model"]),
                          "sample_index": int(good["sample_index"]), "level": good["level"], "prompt": prompt,
                          "chosen": chosen, "rejected": outcome_rm_pair(bad["question"], bad["text"])[1]})
-    kept = len(by_problem) - dropped
-    return Selection(rows, n_in=len(by_problem), kept=kept, dropped={"no_right_and_wrong": dropped})
+    if len(rows) < ORM_MIN_PAIRS:
+        raise ValueError(
+            f"{stage}: {len(rows)} pair(s) of a right and a wrong sample for the outcome RM (reward orm), fewer "
+            f"than {ORM_MIN_PAIRS}: of {len(by_problem)} easy problem(s) ({len(samples)} samples), {all_right} had "
+            f"only right samples and {all_wrong} only wrong (or empty) ones. Raise easy_to_hard.prm_samples or "
+            "n_prm_problems, or leave orm out of easy_to_hard.rl.rewards")
+    dropped = all_right + all_wrong
+    return Selection(rows, n_in=len(by_problem), kept=len(by_problem) - dropped,
+                     dropped={"no_right_and_wrong": dropped}, extra={"all_right": all_right, "all_wrong": all_wrong})
