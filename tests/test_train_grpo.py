@@ -66,14 +66,15 @@ class TRLStandIn:
         self._metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
 
 
-def our_trainer(base_model: Path, rows: list[dict], beta: float, tmp_path: Path):
+def our_trainer(base_model: Path, rows: list[dict], beta: float, tmp_path: Path, temperature: float = 1.0):
     from datasets import Dataset
     from transformers import AutoTokenizer
 
     from w2s_ray.train.grpo_worker import grpo_trainer
     from w2s_ray.train.worker_loop import trainer_arguments
 
-    config = TrainConfig(objective="grpo", grpo=GrpoSettings(beta=beta), max_length=256, logging="none")
+    config = TrainConfig(objective="grpo", grpo=GrpoSettings(beta=beta, temperature=temperature), max_length=256,
+                         logging="none")
     common = trainer_arguments(config, "cpu", None, "none", str(tmp_path / "trainer"))
     tokenizer = AutoTokenizer.from_pretrained(base_model)
     return grpo_trainer(config, common, str(base_model), Dataset.from_list(validate_grpo_rows(rows)), tokenizer)
@@ -120,6 +121,31 @@ def test_the_loss_on_a_fixed_batch_equals_trls_compute_loss(base_model, rollouts
     # and the gradient flows: the loss is the policy's, not a constant
     ours.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_log_probabilities_are_taken_at_the_sampling_temperature(base_model, rollouts, tmp_path):
+    """Rollouts sampled at temperature T: the ratio's old policy is softmax(logits / T), as TRL's
+    GRPOTrainer takes it (its add_fused_lm_head(model, temperature=args.temperature))."""
+    from transformers import AutoModelForCausalLM
+
+    from w2s_ray.train.grpo_worker import completion_logps
+
+    rows = [dict(r) for r in rollouts[:4]]
+    trainer = our_trainer(base_model, rows, 0.04, tmp_path, temperature=0.7)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(rows))])
+    with torch.no_grad():
+        ours = completion_logps(trainer, trainer.model.eval(), batch)
+        plain = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.float32).eval()
+        ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
+        logits = plain(input_ids=ids, attention_mask=torch.cat([batch["prompt_mask"], batch["completion_mask"]],
+                                                                dim=1)).logits
+        width = batch["completion_ids"].size(1)
+        logits = logits[:, -width - 1:-1]
+        at_t = torch.log_softmax(logits / 0.7, -1).gather(-1, batch["completion_ids"].unsqueeze(-1)).squeeze(-1)
+        at_1 = torch.log_softmax(logits, -1).gather(-1, batch["completion_ids"].unsqueeze(-1)).squeeze(-1)
+    mask = batch["completion_mask"].bool()
+    assert torch.allclose(ours[mask], at_t[mask], atol=1e-4)
+    assert not torch.allclose(ours[mask], at_1[mask], atol=1e-2)
 
 
 # --- rows ---------------------------------------------------------------------------------------

@@ -42,6 +42,10 @@ class GrpoSettings(_Strict):
     # Weight of the k3 KL estimate to the reference: DeepSeekMath's 0.04 (TRL's default is 0.0: no
     # reference at all). 0 skips the reference log-probabilities.
     beta: float = Field(default=0.04, ge=0.0)
+    # The temperature the rollouts were sampled at: the log-probabilities of the ratio and of the KL are
+    # taken from logits divided by it (TRL's GRPOConfig.temperature, passed to add_fused_lm_head), so the
+    # ratio's old policy is the sampling one. The RL stage sets it from `rl.temperature`.
+    temperature: Annotated[float, Added(1.0)] = Field(default=1.0, gt=0.0)
 
 
 class ConfidenceSettings(_Strict):

@@ -127,7 +127,8 @@ def grpo_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tok
     args = TrainingArguments(**common, remove_unused_columns=False)
     rows = [tokenize_grpo_row(i, row, tokenizer, config.max_length) for i, row in enumerate(dataset)]
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    add_fused_lm_head(model)  # before PEFT, as TRL does (grpo_trainer.py 1068-1072)
+    grpo = config.grpo or GrpoSettings()
+    add_fused_lm_head(model, temperature=grpo.temperature)  # before PEFT, as TRL does (grpo_trainer.py 1068-1072)
     peft = lora_peft_config(config)
     if peft is not None:
         model = get_peft_model(model, peft)
@@ -135,7 +136,7 @@ def grpo_trainer(config: TrainConfig, common: dict, model_dir: str, dataset, tok
     trainer_class = make_grpo_trainer_class()
     return trainer_class(model=model, args=args, train_dataset=Dataset.from_list(rows),
                          data_collator=collate_grpo(pad), processing_class=tokenizer,
-                         grpo=config.grpo or GrpoSettings())
+                         grpo=grpo)
 
 
 def grpo_metrics(trainer, config: TrainConfig, n_rows: int, train_seconds: float) -> dict:

@@ -65,8 +65,8 @@ class RlConfig(Strict):
     # Passes over one iteration's rollouts (DeepSeekMath's GRPO iterations, mu). Every pass's ratio is to
     # the policy that sampled the rollouts: the iteration's start checkpoint, whose log-probabilities
     # the trainer computes before its first step (train/grpo_worker.py), so more than one pass is exact
-    # too, up to the engine's and the trainer's numerics. The trainer's log-probabilities are at
-    # temperature 1: with another `temperature` the ratio's old policy is not the sampling one.
+    # too, up to the engine's and the trainer's numerics. The trainer takes its log-probabilities at
+    # `temperature` (train.grpo.temperature), as TRL does.
     epochs: float = Field(default=1.0, gt=0.0)
     grpo: GrpoSettings = Field(default_factory=GrpoSettings)
     # The outcome RM's training (reward "orm"): pairs of a right and a wrong easy sample of the PRM's data.
@@ -101,8 +101,9 @@ class RlConfig(Strict):
         return rewards
 
     def grpo_train_config(self, base: TrainConfig) -> TrainConfig:
+        grpo = self.grpo.model_copy(update={"temperature": self.temperature})  # the log-probs at the sampling one
         return base.model_copy(update={"objective": "grpo", "lr": self.lr, "epochs": self.epochs, "max_steps": None,
-                                       "early_stopping": None, "grpo": self.grpo})
+                                       "early_stopping": None, "grpo": grpo})
 
     def orm_train_config(self, base: TrainConfig) -> TrainConfig:
         return base.model_copy(update={"objective": "reward", "lr": self.orm_lr, "epochs": self.orm_epochs,
