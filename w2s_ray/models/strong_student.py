@@ -137,6 +137,13 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
     # zero-shot (8.8 % against 19.9 %). Not the demos'.
     "world-student-formats": StrongStudentRecipe(name="world-student-formats", styles=STYLES, worksheets=0.5,
                                                  worksheet_formats=1.0, seq_len=768, batch=5, max_steps=1280),
+    # The student of every capability (issue 28; configs/demo-multicap.yaml): world-student's arithmetic
+    # corpus and, for temporal, commands, logic and facts, 4,000 solved problems each in their corpus
+    # wordings and prose, the fact sheets, and 1,000 unlabelled train questions each (leak-checked
+    # against each capability's strong half and test split, as the arithmetic corpus is).
+    "world-student-multicap": StrongStudentRecipe(name="world-student-multicap", styles=STYLES,
+                                                  capabilities=("arithmetic", "temporal", "commands", "logic",
+                                                                "facts"), max_steps=1600),
     # For tests: the same path at a size that builds in seconds.
     "world-student-tiny": StrongStudentRecipe(name="world-student-tiny", styles=STYLES, hidden=64, layers=2,
                                               n_problems=400, n_unlabelled=200, max_steps=30, batch=8, seq_len=128,
