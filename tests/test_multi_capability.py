@@ -147,10 +147,13 @@ def test_findings_from_hand_made_rows():
 
 def test_markdown_rows_per_capability():
     part = {"models": {"weak": {"acc": 0.3}, "ceiling": {"acc": 0.4}}, "ceiling_lead": 0.1, "ceiling_lead_ok": False,
-            "rm_selection": {"precision": 0.8, "base_rate": 0.5}, "pgr": {},
+            "rm_selection": {"precision": 0.8, "base_rate": 0.5},
+            "pgr": {"full_weak_ft": {"pgr": 0.5, "low": -0.25, "high": 1.0}, "rm two-stage": None},
             "bootstrap": [{"round": 1, "acc": 0.4, "confidence": 0.9, "distinct_solutions": 0.3, "distinct_answers": 0.2}]}
     lines = markdown({"capabilities": {"logic": part}, "averaged": part,
                       "independence": {"change": {"logic": {"logic": 0.2}}}})
     assert "| weak | 30.0 | 30.0 |" in lines and "| ceiling - weak | 10.0 (< 20) | 10.0 (< 20) |" in lines
     assert "| RM kept right % (all %) | 80.0 (50.0) | 80.0 (50.0) |" in lines and "| logic | 20.0 |" in lines
     assert "- round 1: 40.0 | 90.0 | 30.0 | 20.0" in lines
+    assert "| PGR full_weak_ft [95 % CI] | 0.50 [-0.25, 1.00] | 0.50 [-0.25, 1.00] |" in lines
+    assert not any(line.startswith("| PGR rm two-stage") for line in lines)  # none measured

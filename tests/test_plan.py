@@ -143,6 +143,13 @@ def test_each_recipe_adds_its_own_stages_to_the_plan():
     assert e2h["score process_reward_model"].gpus == 1.0 and "PROCESS_REWARD" in e2h["prm train"].what
     assert stages("configs/demo-e2h.yaml")["score process_reward_model"].gpus == 0.0
     assert "score contrast" in stages("configs/demo-lightreasoner.yaml")
+    multicap = stages("configs/gpu-multicap.yaml", "gpu")  # the RM scores every weak solution on a GPU
+    assert multicap["score reward_model"].gpus == 1.0 and "REWARD" in multicap["rm train"].what
+    assert "rm sample weak/qwen2.5-0.5b" in multicap
+    assert stages("configs/demo-multicap.yaml")["score reward_model"].gpus == 0.0
+    config = load_config(REPO / "configs/demo-multicap.yaml")
+    no_rm = config.model_copy(update={"multi_capability": config.multi_capability.model_copy(update={"rm": None})})
+    assert not {"score reward_model", "rm train"} & {a.stage for a in stage_asks(no_rm, "cpu", 2)}
     assert set(stages("configs/demo-mix.yaml")) >= {"train (SFT)"}  # a recipe with no plan_asks
     source = (REPO / "w2s_ray" / "raycluster/plan.py").read_text()
     assert not [name for name in recipe_names() if f'"{name}"' in source]

@@ -5,13 +5,15 @@ policy and rerankings); the gold ceiling; each baseline a recipe tags beyond the
 label (easy_to_hard's SGR bound `hard_sft` or `all_levels_sft`, light_reasoner's `rs_sft`); each
 supervision mix (recipe supervision_mix), named with its training set's outcome and step-wise error.
 Columns: accuracy overall and by level, PGR, and selection statistics: the share the selection kept
-and the share of kept answers that are right against gold (gold used for reporting only).
+and the share of kept answers that are right against gold (gold used for reporting only). A run
+with capabilities (multi_capability) adds a per-capability table (eval/compare_capabilities.py).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from w2s_ray.eval.compare_capabilities import capability_rows, render_capabilities
 from w2s_ray.eval.findings import diff_cell
 from w2s_ray.eval.report import BASELINES, build_report
 from w2s_ray.recipes.base import recipe_report
@@ -128,13 +130,21 @@ def _rows_labelled(run_dirs: list[str]) -> list[dict]:
     return out
 
 
+def compare_capability_rows(run_dir: str | Path) -> list[dict]:
+    """The run's per-capability rows (eval/compare_capabilities.py); none for a run without capabilities."""
+    report = build_report(run_dir)
+    return capability_rows(report["run"] or Path(run_dir).name, report)
+
+
 def write_compare(run_dirs: list[str], out_dir: str | Path) -> str:
     rows = _rows_labelled(run_dirs)
+    by_capability = [row for run_dir in run_dirs for row in compare_capability_rows(run_dir)]
     findings = [f for run_dir in run_dirs for f in compare_findings(run_dir)]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table = render(rows) + render_findings_over_runs(findings)
+    table = render(rows) + render_capabilities(by_capability) + render_findings_over_runs(findings)
     (out_dir / "compare.md").write_text(table)
-    (out_dir / "compare.json").write_text(json.dumps({"runs": list(run_dirs), "rows": rows, "findings": findings,
+    (out_dir / "compare.json").write_text(json.dumps({"runs": list(run_dirs), "rows": rows,
+                                                      "capabilities": by_capability, "findings": findings,
                                                       "findings_over_runs": findings_over_runs(findings)}, indent=2))
     return table

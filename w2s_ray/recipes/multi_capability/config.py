@@ -126,13 +126,25 @@ def check(config) -> None:
                              f"capabilities, got {config.multi_capability.capabilities}")
 
 
+def rm_scorer_gpus(device: str) -> float:
+    """The reward_model scorer's GPUs in the recipe's `rm/score` stage: one per actor on a GPU run."""
+    return 1.0 if device == "gpu" else 0.0
+
+
 def plan_asks(config, asks) -> list:
-    """Beyond the shared stages: the bootstrap sampling and the RM's sampling and training."""
+    """Beyond the shared stages: the bootstrap sampling, and the RM's samples (each weak teacher's),
+    training and scoring of every weak solution (recipe.py's rm/score)."""
+    from w2s_ray.score.stage import ScorerSpec
+
     mc = config.multi_capability
     sampler = config.strong.model_copy(update={"n": mc.bootstrap_samples, "temperature": mc.bootstrap_temperature})
     out = [asks.generate("bootstrap sample", sampler), asks.train("bootstrap train", config.train)]
     if mc.rm is not None:
+        out += [asks.generate(f"rm sample weak/{t.name}", t.model_copy(update={"n": mc.rm.samples,
+                                                                                "temperature": mc.rm.temperature}))
+                for t in config.weak]
         out.append(asks.train("rm train", mc.rm.train_config(config.train)))
+        out.append(asks.scorer(ScorerSpec(name="reward_model", num_gpus=rm_scorer_gpus(asks.device))))
     if mc.logconf:
         out.append(asks.train("logconf train", config.train.model_copy(update={"objective": "logconf"})))
     return out

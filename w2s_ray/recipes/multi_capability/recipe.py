@@ -27,6 +27,7 @@ import json
 
 from w2s_ray.data.sources import data_hash
 from w2s_ray.recipes.multi_capability import data as mc_data
+from w2s_ray.recipes.multi_capability.config import rm_scorer_gpus
 from w2s_ray.recipes.multi_capability.keys import FULL_WEAK_FT, RM_SELECT, TWO_STAGE, only, round_label, sample_key
 from w2s_ray.recipes.multi_capability.logconf_baseline import logconf_baseline
 from w2s_ray.recipes.multi_capability.metrics import own_outputs, rm_pairs
@@ -157,7 +158,7 @@ def score_with_rm(ctx: RunContext, weak_results: dict, rm: StageResult) -> Stage
     from w2s_ray.run.progress import Progress, iter_rows
     from w2s_ray.score.stage import score_dataset
 
-    spec = ScorerSpec(name="reward_model", num_gpus=1.0 if ctx.device == "gpu" else 0.0,
+    spec = ScorerSpec(name="reward_model", num_gpus=rm_scorer_gpus(ctx.device),
                       config={"model_path": checkpoint_path(rm)})
 
     def body() -> StageResult:

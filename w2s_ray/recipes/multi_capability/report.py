@@ -160,6 +160,12 @@ def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
+def _pgr(ci: dict | None) -> str:
+    if not ci or ci.get("pgr") is None:
+        return "-"
+    return f"{ci['pgr']:.2f}" + ("" if ci.get("low") is None else f" [{ci['low']:.2f}, {ci['high']:.2f}]")
+
+
 def markdown(report: dict) -> list[str]:
     caps = list(report.get("capabilities") or {})
     if not caps:
@@ -173,6 +179,10 @@ def markdown(report: dict) -> list[str]:
     lines.append("| ceiling - weak | " + " | ".join(
         _pct(parts[c]["ceiling_lead"]) + ("" if parts[c]["ceiling_lead_ok"] in (None, True) else " (< 20)")
         for c in [*caps, ALL]) + " |")
+    for student in (FULL_WEAK_FT, TWO_STAGE):
+        if any(parts[c]["pgr"].get(student) for c in [*caps, ALL]):
+            lines.append(f"| PGR {student} [95 % CI] | " + " | ".join(_pgr(parts[c]["pgr"].get(student))
+                                                                  for c in [*caps, ALL]) + " |")
     lines.append("| RM kept right % (all %) | " + " | ".join(
         f"{_pct(s['precision'])} ({_pct(s['base_rate'])})" if (s := parts[c]["rm_selection"]) else "-"
         for c in [*caps, ALL]) + " |")
