@@ -60,6 +60,9 @@ class StrongStudentRecipe(BaseModel):
     # Share of worksheets written in a format drawn for each (data/solution_formats.py) instead of a
     # corpus style: following the demos' format is then the only way to predict a solution's.
     worksheet_formats: Annotated[float, Added(0.0)] = 0.0
+    # Whether those formats' answer markers may hold "#" ("#", "##", "###", never the target's "####"):
+    # "#" kept out, a student copied target-format demos but never their "####" (world-student-formats).
+    worksheet_hash_markers: Annotated[bool, Added(False)] = False
     max_steps: int = 1200  # ~5 min on 2 cores (measured: solves its own wording at every level)
     lr: float = 3e-3
     batch: int = 16
@@ -92,7 +95,8 @@ class StrongStudentRecipe(BaseModel):
         return CorpusSpec(n_problems=self.n_problems, levels=self.levels, target_wording=self.target_wording,
                           symbols=self.symbols, styles=self.styles, seed=self.seed,
                           target_entities=self.target_entities, worksheets=self.worksheets,
-                          worksheet_problems=self.worksheet_problems, worksheet_formats=self.worksheet_formats)
+                          worksheet_problems=self.worksheet_problems, worksheet_formats=self.worksheet_formats,
+                          hash_markers=self.worksheet_hash_markers)
 
 
 STYLES = ("words", "symbols", "symbols_bare", "word_lines")
@@ -137,6 +141,13 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
     # zero-shot (8.8 % against 19.9 %). Not the demos'.
     "world-student-formats": StrongStudentRecipe(name="world-student-formats", styles=STYLES, worksheets=0.5,
                                                  worksheet_formats=1.0, seq_len=768, batch=5, max_steps=1280),
+    # world-student-formats' next experiment (issue 26, difference 7), two changes together (one build):
+    # its drawn formats' answer markers may hold "#" ("#", "##", "###", runs of one character common;
+    # never "####"), so copying the marker of the earlier problems takes in hash-like ones; and half
+    # the worksheets in drawn formats, half in corpus styles, to keep zero-shot skill.
+    "world-student-markers": StrongStudentRecipe(name="world-student-markers", styles=STYLES, worksheets=0.5,
+                                                 worksheet_formats=0.5, worksheet_hash_markers=True,
+                                                 seq_len=768, batch=5, max_steps=1280),
     # For tests: the same path at a size that builds in seconds.
     "world-student-tiny": StrongStudentRecipe(name="world-student-tiny", styles=STYLES, hidden=64, layers=2,
                                               n_problems=400, n_unlabelled=200, max_steps=30, batch=8, seq_len=128,
