@@ -145,6 +145,15 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
     # its drawn formats' answer markers may hold "#" ("#", "##", "###", runs of one character common;
     # never "####"), so copying the marker of the earlier problems takes in hash-like ones; and half
     # the worksheets in drawn formats, half in corpus styles, to keep zero-shot skill.
+    # Built in 4,699 s (1 thread, load average 25-50 on 2 cores). Measured (bench/student_few_shot.py
+    # --shots 4,3 --demos gold,weak,corpus, 1,000 test problems; bench/few_shot_completions.py):
+    # zero-shot 41.3 % (world-student-formats: 18.3 %, world-student-worksheets: 49.6 %); 4-shot gold
+    # 7.6 %, -33.7 [-36.9, -30.6], so gold demos still hurt. It now writes "#" after target-format demos
+    # (28 % of completions, zero-shot 1 %) but cannot count the run: 19 % write 5 or more "#" (most a
+    # flood to the token limit), 2 % "####" exactly; 30 % copy the step lines (formats: 91 %), 35 %
+    # still end "So the answer is N"; arithmetic stays right (91 % of equations, zero-shot 93 %) but the
+    # chain is read wrong: the gold's steps 8.8 % (zero-shot 22.7 %); read by its last number, 14.0 %
+    # against 42.1 %, -28.1 [-31.3, -24.8]. Not the demos'.
     "world-student-markers": StrongStudentRecipe(name="world-student-markers", styles=STYLES, worksheets=0.5,
                                                  worksheet_formats=0.5, worksheet_hash_markers=True,
                                                  seq_len=768, batch=5, max_steps=1280),
