@@ -153,7 +153,8 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
     # flood to the token limit), 2 % "####" exactly; 30 % copy the step lines (formats: 91 %), 35 %
     # still end "So the answer is N"; arithmetic stays right (91 % of equations, zero-shot 93 %) but the
     # chain is read wrong: the gold's steps 8.8 % (zero-shot 22.7 %); read by its last number, 14.0 %
-    # against 42.1 %, -28.1 [-31.3, -24.8]. Not the demos'.
+    # against 42.1 %, -28.1 [-31.3, -24.8]. 3-shot gold 10.1 %, -31.2 [-34.6, -28.0]; 4-shot weak 6.4 %,
+    # -34.9 [-38.0, -31.7] (3-shot weak and the corpus pool: not measured by the deadline). Not the demos'.
     "world-student-markers": StrongStudentRecipe(name="world-student-markers", styles=STYLES, worksheets=0.5,
                                                  worksheet_formats=0.5, worksheet_hash_markers=True,
                                                  seq_len=768, batch=5, max_steps=1280),
