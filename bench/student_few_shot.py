@@ -114,13 +114,17 @@ def main() -> None:
         pools["gold"] = [p.to_row() for p in splits["weak_train"][: cfg.data.n_demos]]
     if "corpus" in wanted:
         pools["corpus"] = corpus_demos(args.corpus_style, cfg.data.n_demos)
-    if "weak" in wanted and shots:
+
+    def draw_weak_demos() -> list[dict]:
+        """Drawn when a weak condition is first reached (the weak teacher answers the whole strong
+        half first): the conditions before it are measured, and written, without waiting for it."""
         start = time.perf_counter()
-        pools["weak"] = weak_demos(cfg, [p.to_row() for p in splits["strong_train"]], max(shots), args.batch)
+        demos = weak_demos(cfg, [p.to_row() for p in splits["strong_train"]], max(shots), args.batch)
         gold = {p.id: p.gold for p in splits["strong_train"]}
-        right = [d["answer"] == gold[d["id"]] for d in pools["weak"]]
+        right = [d["answer"] == gold[d["id"]] for d in demos]
         print(f"weak demos ({cfg.weak[0].name}, seed {cfg.loop.demo_seed}): right {right} "
               f"({time.perf_counter() - start:.0f} s)", flush=True)
+        return demos
     strong, max_tokens = cfg.strong, cfg.eval.max_tokens
     results, findings, per_problem, completions = {}, [], {}, {}
     for name in students:
@@ -128,6 +132,8 @@ def main() -> None:
         per_condition = {}
         for k, pool_name in [(0, None), *((k, p) for p in wanted for k in shots)]:
             label = "0-shot" if k == 0 else f"{k}-shot {pool_name}"
+            if pool_name == "weak" and "weak" not in pools:
+                pools["weak"] = draw_weak_demos()
             start = time.perf_counter()
             prompts = [build_prompt(p, k, pools.get(pool_name), strong.seed) for p in test]
             texts = generate(model, tokenizer, prompts, max_tokens, list(strong.stop), args.batch)

@@ -151,6 +151,9 @@ class CorpusSpec:
     # Share of the worksheets written in a format drawn for the worksheet (data/solution_formats.py)
     # rather than in a corpus style; drawn only when set, as `worksheets`.
     worksheet_formats: float = 0.0
+    # Drawn formats' answer markers may hold "#" ("#", "##", "###"; never the target's "####"), see
+    # data/solution_formats.draw_format; unset, every draw is as before it.
+    hash_markers: bool = False
 
 
 # (context, text the loss is on); a worksheet is longer: (context, text, context, text, ...), the
@@ -177,7 +180,8 @@ def worksheet(rng: random.Random, spec: CorpusSpec, held: set[str] = frozenset()
     styles = (rng.choice(spec.styles),) if spec.styles else ()
     n = rng.randint(*spec.worksheet_problems)
     # Drawn after the style, so worksheets without formats stay draw for draw.
-    fmt = draw_format(rng) if spec.worksheet_formats and rng.random() < spec.worksheet_formats else None
+    drawn = spec.worksheet_formats and rng.random() < spec.worksheet_formats
+    fmt = draw_format(rng, spec.hash_markers) if drawn else None
     shots: list[tuple[str, str]] = []
     while len(shots) < n:
         question, solution = alt_problem(rng, rng.choice(spec.levels), spec.target_wording, spec.symbols,

@@ -60,6 +60,9 @@ class StrongStudentRecipe(BaseModel):
     # Share of worksheets written in a format drawn for each (data/solution_formats.py) instead of a
     # corpus style: following the demos' format is then the only way to predict a solution's.
     worksheet_formats: Annotated[float, Added(0.0)] = 0.0
+    # Whether those formats' answer markers may hold "#" ("#", "##", "###", never the target's "####"):
+    # "#" kept out, a student copied target-format demos but never their "####" (world-student-formats).
+    worksheet_hash_markers: Annotated[bool, Added(False)] = False
     max_steps: int = 1200  # ~5 min on 2 cores (measured: solves its own wording at every level)
     lr: float = 3e-3
     batch: int = 16
@@ -92,7 +95,8 @@ class StrongStudentRecipe(BaseModel):
         return CorpusSpec(n_problems=self.n_problems, levels=self.levels, target_wording=self.target_wording,
                           symbols=self.symbols, styles=self.styles, seed=self.seed,
                           target_entities=self.target_entities, worksheets=self.worksheets,
-                          worksheet_problems=self.worksheet_problems, worksheet_formats=self.worksheet_formats)
+                          worksheet_problems=self.worksheet_problems, worksheet_formats=self.worksheet_formats,
+                          hash_markers=self.worksheet_hash_markers)
 
 
 STYLES = ("words", "symbols", "symbols_bare", "word_lines")
@@ -154,6 +158,23 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
                                                   # solved 3 of the demo's held-out commands problems)
                                                   split_weak_train=200, split_strong_train=120,
                                                   split_test_per_level=20),
+    # world-student-formats' next experiment (issue 26, difference 7), two changes together (one build):
+    # its drawn formats' answer markers may hold "#" ("#", "##", "###", runs of one character common;
+    # never "####"), so copying the marker of the earlier problems takes in hash-like ones; and half
+    # the worksheets in drawn formats, half in corpus styles, to keep zero-shot skill.
+    # Built in 4,699 s (1 thread, load average 25-50 on 2 cores). Measured (bench/student_few_shot.py
+    # --shots 4,3 --demos gold,weak,corpus, 1,000 test problems; bench/few_shot_completions.py):
+    # zero-shot 41.3 % (world-student-formats: 18.3 %, world-student-worksheets: 49.6 %); 4-shot gold
+    # 7.6 %, -33.7 [-36.9, -30.6], so gold demos still hurt. It now writes "#" after target-format demos
+    # (28 % of completions, zero-shot 1 %) but cannot count the run: 19 % write 5 or more "#" (most a
+    # flood to the token limit), 2 % "####" exactly; 30 % copy the step lines (formats: 91 %), 35 %
+    # still end "So the answer is N"; arithmetic stays right (91 % of equations, zero-shot 93 %) but the
+    # chain is read wrong: the gold's steps 8.8 % (zero-shot 22.7 %); read by its last number, 14.0 %
+    # against 42.1 %, -28.1 [-31.3, -24.8]. 3-shot gold 10.1 %, -31.2 [-34.6, -28.0]; 4-shot weak 6.4 %,
+    # -34.9 [-38.0, -31.7] (3-shot weak and the corpus pool: not measured by the deadline). Not the demos'.
+    "world-student-markers": StrongStudentRecipe(name="world-student-markers", styles=STYLES, worksheets=0.5,
+                                                 worksheet_formats=0.5, worksheet_hash_markers=True,
+                                                 seq_len=768, batch=5, max_steps=1280),
     # For tests: the same path at a size that builds in seconds.
     "world-student-tiny": StrongStudentRecipe(name="world-student-tiny", styles=STYLES, hidden=64, layers=2,
                                               n_problems=400, n_unlabelled=200, max_steps=30, batch=8, seq_len=128,
