@@ -7,9 +7,12 @@ interfaces unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 is set before it starts (m
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import sys
+import time
 
 LOOPBACK = "127.0.0.1"
 _LOCAL_ENV = {
@@ -100,15 +103,37 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: 
     if target is not None:
         ray.init(address=target, runtime_env=runtime_env, log_to_driver=log_to_driver)
         return ray
-    ray.init(
-        num_cpus=num_cpus or os.cpu_count(),
-        include_dashboard=False,
-        _node_ip_address=LOOPBACK,
-        _temp_dir=temp_dir,
-        runtime_env=runtime_env,
-        log_to_driver=log_to_driver,
-    )
+    start = functools.partial(ray.init, num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
+                              _node_ip_address=LOOPBACK, _temp_dir=temp_dir, runtime_env=runtime_env,
+                              log_to_driver=log_to_driver)
+    start_embedded(ray, start)
     return ray
+
+
+START_ATTEMPTS = 3
+_SLOW_START = "timed out during startup"
+
+
+def start_embedded(ray, start, attempts: int = START_ATTEMPTS, pause_s: float = 5.0) -> None:
+    """`start()` (ray.init of an embedded Ray), again after a node start that timed out. Ray 2.60 gives
+    its raylet a fixed 30 s to register (`raylet_start_wait_time_s` in ray/_private/node.py, no
+    setting): on 2 cores at load average ~40 it misses that, although nothing is wrong but the load.
+    Any other error is raised at once; the last timeout is raised with the count of attempts."""
+    for attempt in range(1, attempts + 1):
+        try:
+            start()
+            return
+        except Exception as error:  # Ray raises a bare Exception for this one
+            if _SLOW_START not in str(error):
+                raise
+            with contextlib.suppress(Exception):
+                ray.shutdown()  # the processes of the failed start, before the next one
+            if attempt == attempts:
+                raise RuntimeError(f"the embedded Ray's node did not start in Ray's 30 s, {attempts} times "
+                                   f"(machine load average {os.getloadavg()[0]:.0f}): {error}") from error
+            print(f"[ray] the node timed out during startup (attempt {attempt} of {attempts}, load average "
+                  f"{os.getloadavg()[0]:.0f}); starting it again", file=sys.stderr, flush=True)
+            time.sleep(pause_s)
 
 
 def quiet_ray_data() -> None:
