@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import long_test
+from tests.tiny_run import write_e2h_config
 from tests.train_fault import Fault, train_dies_at
 from w2s_ray.config import load_config
 from w2s_ray.run.stage_io import read_output
@@ -19,26 +20,13 @@ PLANTED = {"name": "tests.planted_reward:AdditionShare", "column": "addition_sha
 
 
 def _config(tmp_path: Path, tiny_models) -> Path:
-    import yaml
-
-    teacher = dict(engine="hf", max_tokens=24, dtype="float32", batch_size=32)
-    config = {
-        "name": "tiny-e2h-rl3", "recipe": "easy_to_hard", "run_dir": str(tmp_path / "run"),
-        "ray": {"num_cpus": 2, "device": "cpu"},
-        "data": {"source": "world", "seed": 0, "n_weak_train": 96, "n_strong_train": 8, "n_test_per_level": 2},
-        "strong": {"name": "strong", "model": tiny_models[1], **teacher},
-        "eval": {"strong_base_shots": 0, "max_tokens": 24},
-        "train": {"num_workers": 1, "epochs": 1, "per_device_batch_size": 8, "max_length": 128, "lr": 1e-3,
-                  "logging": "none"},
-        # 16 easy problems x 4 samples: enough with a right and a wrong sample for the outcome RM's pairs
-        "easy_to_hard": {"n_policy_problems": 16, "n_prm_problems": 16, "prm_samples": 4, "n": 2, "prm_lr": 1e-3,
-                         "prm_epochs": 1, "sgr_bounds": False,
-                         "rl": {"rewards": ["orm", "scorer"], "scorer": PLANTED, "iterations": 3,
-                                "problems_per_iteration": 8, "group_size": 4, "lr": 2e-3, "orm_lr": 1e-3, "orm_epochs": 1}},
-    }
-    path = tmp_path / "e2h-rl3.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    # 16 easy problems x 4 samples: enough with a right and a wrong sample for the outcome RM's pairs
+    return write_e2h_config(tmp_path / "e2h-rl3.yaml", tmp_path / "run", tiny_models[1], "tiny-e2h-rl3",
+                            n_policy_problems=16, n_prm_problems=16, prm_samples=4, n=2, prm_lr=1e-3, prm_epochs=1,
+                            sgr_bounds=False,
+                            rl={"rewards": ["orm", "scorer"], "scorer": PLANTED, "iterations": 3,
+                                "problems_per_iteration": 8, "group_size": 4, "lr": 2e-3, "orm_lr": 1e-3,
+                                "orm_epochs": 1})
 
 
 def _rows(manifest, key):

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 
-import yaml
-
 from tests.conftest import long_test
 from tests.test_easy_to_hard import w2s
+from tests.tiny_run import write_e2h_config
 from w2s_ray.run.manifest import MANIFEST_FILE, Manifest
 from w2s_ray.run.stage_io import read_output
 
@@ -23,23 +22,11 @@ def _rows(manifest, key):
 
 @long_test
 def test_one_rl_iteration_on_the_tiny_models_reports_promotes_and_resumes_mid_iteration(tmp_path, tiny_models):
-    teacher = dict(engine="hf", max_tokens=24, dtype="float32", batch_size=32)
     run_dir = tmp_path / "run"
-    config = {
-        "name": "tiny-e2h-rl", "recipe": "easy_to_hard", "run_dir": str(run_dir),
-        "ray": {"num_cpus": 2, "device": "cpu"},
-        "data": {"source": "world", "seed": 0, "n_weak_train": 96, "n_strong_train": 8, "n_test_per_level": 2},
-        "strong": {"name": "strong", "model": tiny_models[1], **teacher},
-        "eval": {"strong_base_shots": 0, "max_tokens": 24},
-        "train": {"num_workers": 1, "epochs": 1, "per_device_batch_size": 8, "max_length": 128, "lr": 1e-3,
-                  "logging": "none"},
-        "easy_to_hard": {"n_policy_problems": 16, "n_prm_problems": 8, "prm_samples": 2, "n": 2, "prm_lr": 1e-3,
-                         "prm_epochs": 1, "sgr_bounds": False,
-                         "rl": {"rewards": ["prm"], "iterations": 1, "problems_per_iteration": 4, "group_size": 2,
-                                "lr": 1e-3}},
-    }
-    path = tmp_path / "e2h-rl.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = write_e2h_config(tmp_path / "e2h-rl.yaml", run_dir, tiny_models[1], "tiny-e2h-rl",
+                            n_policy_problems=16, n_prm_problems=8, prm_samples=2, n=2, prm_lr=1e-3, prm_epochs=1,
+                            sgr_bounds=False, rl={"rewards": ["prm"], "iterations": 1, "problems_per_iteration": 4,
+                                                  "group_size": 2, "lr": 1e-3})
     w2s("run", str(path))
     manifest = Manifest.load(run_dir)
     stages = manifest.stages()

@@ -25,6 +25,24 @@ def write_config(path: Path, run_dir: Path, models, **loop) -> Path:
     return path
 
 
+def write_e2h_config(path: Path, run_dir: Path, strong_model: str, name: str, **easy_to_hard) -> Path:
+    """A tiny easy_to_hard run on the strong tiny model (the RL tests' common base): `easy_to_hard` is
+    the recipe's section (its rl section included), the rest is shared."""
+    teacher = dict(engine="hf", max_tokens=24, dtype="float32", batch_size=32)
+    config = {
+        "name": name, "recipe": "easy_to_hard", "run_dir": str(run_dir),
+        "ray": {"num_cpus": 2, "device": "cpu"},
+        "data": {"source": "world", "seed": 0, "n_weak_train": 96, "n_strong_train": 8, "n_test_per_level": 2},
+        "strong": {"name": "strong", "model": strong_model, **teacher},
+        "eval": {"strong_base_shots": 0, "max_tokens": 24},
+        "train": {"num_workers": 1, "epochs": 1, "per_device_batch_size": 8, "max_length": 128, "lr": 1e-3,
+                  "logging": "none"},
+        "easy_to_hard": easy_to_hard,
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def build_tiny_models() -> tuple[str, str]:
     """(weak, strong) model dirs: two small world models trained briefly (~1 min together), kept in
     the model cache's tests/ between sessions (keyed by recipe, like every built model)."""
