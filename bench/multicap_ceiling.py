@@ -1,0 +1,120 @@
+"""demo-multicap's ceiling (the strong student SFT'd on the strong half's gold) against the weak teacher,
+per capability, for several training settings: the measurement the ceiling check needs before any
+finding of the recipe means something (PGR is defined only where the ceiling stands above the weak).
+
+Each setting is a real run of the config (`w2s run --set ...`) in its own run directory, stopped once
+`baselines/ceiling/eval` has finished: the weak labels, the ceiling's SFT and both evaluations are the
+recipe's own stages, nothing re-implemented here. A stopped run resumes like any other.
+
+  PYTHONPATH=$PWD python bench/multicap_ceiling.py --setting train.epochs=6 --setting train.epochs=10
+  PYTHONPATH=$PWD python bench/multicap_ceiling.py --report runs/mc-ceiling-*   # only read finished runs
+
+A setting is one or more comma-separated KEY=VALUE (`train.epochs=6,train.lr=3e-4`). Prints, per
+setting, accuracy per capability and pooled, ceiling minus weak with its 95 % paired interval over the
+test problems, and the SFT's optimizer steps and seconds from the manifest.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from w2s_ray.eval.findings import paired_interval
+from w2s_ray.recipes.multi_capability.data import capability_of
+
+CEILING_EVAL = "baselines/ceiling/eval"
+
+
+def run_dir_for(setting: str) -> str:
+    return "runs/mc-ceiling-" + setting.replace("train.", "").replace("multi_capability.", "").replace(",", "-").replace("=", "")
+
+
+def finished(run_dir: str, stage: str) -> bool:
+    try:
+        stages = json.loads(Path(run_dir, "manifest.json").read_text())["stages"]
+    except (OSError, ValueError, KeyError):
+        return False  # not written yet, or mid-write: ask again
+    return stages.get(stage, {}).get("status") == "complete"
+
+
+def run_until_ceiling(config: str, setting: str, log: Path) -> str:
+    """`w2s run` with the setting, stopped (SIGINT, so Ray shuts down) once the ceiling's eval is done."""
+    run_dir = run_dir_for(setting)
+    sets = [a for kv in setting.split(",") for a in ("--set", kv)]
+    cmd = [sys.executable, "-m", "w2s_ray.cli", "run", config, "--run-dir", run_dir, *sets]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        while proc.poll() is None and not finished(run_dir, CEILING_EVAL):
+            time.sleep(10)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    if not finished(run_dir, CEILING_EVAL):
+        raise SystemExit(f"{run_dir}: the run ended (rc {proc.returncode}) before {CEILING_EVAL}; see {log}")
+    return run_dir
+
+
+def correct_by_problem(stage_dir: Path) -> tuple[dict[str, float], dict[str, str]]:
+    rows = pd.concat(pd.read_parquet(f) for f in sorted(glob.glob(str(stage_dir / "rows" / "*.parquet"))))
+    if rows.problem_id.duplicated().any():
+        raise SystemExit(f"{stage_dir}: more than one row per problem; this reads greedy evaluations only")
+    caps = {r["problem_id"]: capability_of({"capability": r["capability"] if isinstance(r["capability"], str) else None})
+            for r in rows.to_dict("records")}
+    return dict(zip(rows.problem_id, rows.correct.astype(float))), caps
+
+
+def report(run_dir: str) -> dict:
+    root = Path(run_dir)
+    manifest = json.loads((root / "manifest.json").read_text())
+    weak_eval = next(k for k in manifest["stages"] if k.startswith("baselines/weak/") and k.endswith("/eval"))
+    weak, caps = correct_by_problem(root / weak_eval)
+    ceiling, _ = correct_by_problem(root / CEILING_EVAL)
+    train = manifest["stages"]["baselines/ceiling/train"]
+    metrics = train.get("metrics", {})
+    out = {"run_dir": run_dir, "train_seconds": train.get("seconds"), "train_steps": metrics.get("steps"),
+           "final_train_loss": metrics.get("final_train_loss"), "capabilities": {}}
+    for cap in sorted(set(caps.values())) + ["all"]:
+        ids = [i for i, c in caps.items() if cap in ("all", c)]
+        w = {i: weak[i] for i in ids}
+        c = {i: ceiling[i] for i in ids if i in ceiling}
+        iv = paired_interval(c, w)
+        out["capabilities"][cap] = {"weak": 100 * sum(w.values()) / len(w), "ceiling": 100 * sum(c.values()) / len(c),
+                                    "lead": 100 * iv["diff"], "ci95": [100 * iv["low"], 100 * iv["high"]], "n": len(c)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="configs/demo-multicap.yaml")
+    ap.add_argument("--setting", action="append", default=[], help="KEY=VALUE[,KEY=VALUE]: one run each")
+    ap.add_argument("--report", nargs="*", default=[], help="run directories already stopped past the ceiling")
+    args = ap.parse_args()
+    run_dirs = list(args.report)
+    for setting in args.setting:
+        t0 = time.time()
+        run_dirs.append(run_until_ceiling(args.config, setting, Path(run_dir_for(setting) + ".log")))
+        print(f"# {setting}: {time.time() - t0:.0f} s to the ceiling's eval", flush=True)
+    for run_dir in run_dirs:
+        r = report(run_dir)
+        print(json.dumps(r))
+        print(f"## {run_dir}: ceiling SFT {r['train_steps']} steps, {r['train_seconds']} s, "
+              f"final loss {r['final_train_loss']:.3f}")
+        for cap, v in r["capabilities"].items():
+            print(f"  {cap:11s} weak {v['weak']:5.1f}  ceiling {v['ceiling']:5.1f}  lead {v['lead']:+6.1f} "
+                  f"[{v['ci95'][0]:+.1f}, {v['ci95'][1]:+.1f}]  n={v['n']}")
+
+
+if __name__ == "__main__":
+    main()
