@@ -16,6 +16,7 @@ test problems, and the SFT's optimizer steps and seconds from the manifest.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -54,13 +55,17 @@ def run_until_ceiling(config: str, setting: str, log: Path) -> str:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         while proc.poll() is None and not finished(run_dir, CEILING_EVAL):
             time.sleep(10)
-        if proc.poll() is None:
+        # Ray Train takes a first SIGINT as "abort this training run" and the driver goes on to the
+        # next stage (seen: the sweep's second run trained on): interrupt until the driver is gone.
+        for _ in range(6):
+            if proc.poll() is not None:
+                break
             os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=20)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     if not finished(run_dir, CEILING_EVAL):
         raise SystemExit(f"{run_dir}: the run ended (rc {proc.returncode}) before {CEILING_EVAL}; see {log}")
     return run_dir
