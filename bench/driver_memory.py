@@ -213,7 +213,8 @@ def measure(path: str, n: int, source: str, max_rss_gib: float) -> dict:
     import psutil
 
     cmd = [sys.executable, __file__, "--child", path, str(n), "--source", source]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    errors = tempfile.TemporaryFile("w+")  # the child's stderr: its last lines when it fails
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True)
     watched, seen_gib, stopped = psutil.Process(proc.pid), 0.0, False
     lines: list[str] = []
     import threading
@@ -236,7 +237,9 @@ def measure(path: str, n: int, source: str, max_rss_gib: float) -> dict:
     if final is not None and proc.returncode == 0:
         return final
     done = [r["progress"] for r in records if "progress" in r]
-    why = f"stopped at {seen_gib:.1f} GiB RSS" if stopped else f"exit {proc.returncode}"
+    errors.seek(0)
+    why = f"stopped at {seen_gib:.1f} GiB RSS" if stopped else \
+        f"exit {proc.returncode}: {' | '.join(errors.read().strip().splitlines()[-3:])}"
     return {"path": path, "rows": n, "phases": done, "failed": f"{why} after {[p['phase'] for p in done]}"}
 
 
