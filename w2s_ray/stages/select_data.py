@@ -49,7 +49,6 @@ PREFERENCE_SCHEMA = pa.schema([("problem_id", _S), ("prompt", _S), ("chosen", _S
                                ("case", _S), ("chosen_source", _S), ("rejected_source", _S),
                                ("chosen_answer", _S), ("rejected_answer", _S)])
 JSON, RANK, ACCOUNT = "_json", "_rank", "_account"
-ROWS_PER_PARTITION = 50_000  # rows per hash partition of a group-by: blocks of a few tens of MB
 
 
 @dataclass
@@ -61,20 +60,18 @@ class DataSelection:
     sides: dict[str, Any]
     schema: pa.Schema
     order: tuple[str, ...]  # the columns the written rows are sorted by, and read back sorted by
-    rows_in: int  # the input rows (from the upstream records), for the number of partitions
     settings: dict = field(default_factory=dict)
 
 
 def take_all_data(weak) -> DataSelection:
     """take_all over the weak rows' dataset (UpstreamData.joined)."""
-    return DataSelection("take_all", {"weak": weak}, SFT_SCHEMA, ("problem_id", "source_model", "sample_index"),
-                         weak.rows)
+    return DataSelection("take_all", {"weak": weak}, SFT_SCHEMA, ("problem_id", "source_model", "sample_index"))
 
 
 def consistency_data(weak, strong) -> DataSelection:
     """consistency_filter over the weak and strong datasets, joined on problem_id."""
     return DataSelection("consistency", {"weak": weak, "strong": strong}, SFT_SCHEMA,
-                         ("problem_id", "source_model", "sample_index"), weak.rows + strong.rows)
+                         ("problem_id", "source_model", "sample_index"))
 
 
 def preference_data(student, weak, **settings) -> DataSelection:
@@ -84,7 +81,7 @@ def preference_data(student, weak, **settings) -> DataSelection:
     check_preference_args(settings.get("min_confidence", 0.6), settings.get("flip_confidence", 0.8),
                           settings.get("max_pairs", 1))
     return DataSelection("preference", {"student": student, "weak": weak}, PREFERENCE_SCHEMA,
-                         ("problem_id", "source_model"), student.rows + weak.rows, dict(settings))
+                         ("problem_id", "source_model"), dict(settings))
 
 
 class StageData:
@@ -202,6 +199,8 @@ def _ordered():
 
 def run_selection(plan: DataSelection):
     """The selected rows as a materialized, sorted Dataset (the output columns only) and their summary."""
+    import ray
+
     sides = [ds for ds in (data.dataset(side) for side, data in plan.sides.items()) if ds is not None]
     pieces = functools.partial(_piece_table, kind=plan.kind, schema=plan.schema, settings=plan.settings)
     if not sides:
@@ -212,20 +211,28 @@ def run_selection(plan: DataSelection):
             out = data.map_batches(pieces, batch_format="pyarrow")
             sort = ["problem_id", "source_model", "sample_index"]
         else:
-            partitions = max(1, min(200, plan.rows_in // ROWS_PER_PARTITION))
-            out = data.groupby("problem_id", num_partitions=partitions).map_groups(pieces, batch_format="pyarrow")
+            out = data.groupby("problem_id").map_groups(pieces, batch_format="pyarrow")  # a sort shuffle: _ordered
             sort = ["problem_id", RANK]  # a problem's rows in its group's (Selection's) order
         out = out.materialize()
         total = add_accounts(json.loads(r[ACCOUNT]) for r in
                              out.map_batches(_block_account, batch_format="pyarrow", batch_size=None).take_all())
         rows = out.map_batches(_rows_only, batch_format="pyarrow", batch_size=None).sort(sort).materialize()
-        digest, duplicates = CanonicalHash(), _Duplicates(plan.kind)
+        # One task reads the rows in order for the hash (a sequence, so one reader): the blocks it
+        # reads are mapped into its memory, not the driver's.
+        digest = ray.get(ray.remote(num_cpus=0.5)(_digest_rows).remote(rows, plan.kind))
+        summary = summarize(plan.kind, total, rows.count(), digest)
+        return rows.drop_columns([JSON, RANK]), summary
+
+
+def _digest_rows(rows, kind: str) -> str:
+    """Selection.sha256 of the sorted rows, a batch of their JSON at a time (and take-all's duplicates)."""
+    digest, duplicates = CanonicalHash(), _Duplicates(kind)
+    with _ordered():
         for batch in rows.iter_batches(batch_format="pyarrow", batch_size=4096):
             for text in batch[JSON].to_pylist():
                 digest.update(text)
             duplicates.check(batch)
-        summary = summarize(plan.kind, total, rows.count(), digest.hexdigest())
-        return rows.drop_columns([JSON, RANK]), summary
+    return digest.hexdigest()
 
 
 class _Duplicates:
