@@ -76,7 +76,8 @@ def driver_growth(n: int, path: str) -> dict:
     out = subprocess.run([sys.executable, "-c", DRIVER, str(n), path], env=shell_env(), capture_output=True,
                          text=True, timeout=600, cwd=Path(__file__).parent.parent)
     assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    # The last JSON line: Ray may print its own lines to stdout after the script's.
+    return json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
 
 
 def test_driver_memory_is_flat_from_20k_to_200k_rows():
