@@ -185,6 +185,17 @@ def worker_rows(loop_config: dict, config: TrainConfig) -> list[dict]:
     return get_objective(config.objective).rows(rows)
 
 
+def build_seeded(build_trainer: BuildTrainer, config: TrainConfig, *args, **kwargs):
+    """`build_trainer(config, ...)` with every RNG seeded by `config.seed` first. The HF Trainer seeds
+    only in its own constructor, after the caller made the model: a new head (a reward model's
+    classifier) or a LoRA adapter was drawn from the process's unseeded RNG, so one config trained
+    another PRM in each run (two runs of demo-e2h-rl here: the same rows, other weights)."""
+    from transformers import set_seed
+
+    set_seed(config.seed)
+    return build_trainer(config, *args, **kwargs)
+
+
 def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure, head: dict | None = None) -> None:
     """One worker's whole job; `loop_config` is built by train_job.run_train_job's callers. `head`:
     the model class a LoRA adapter is merged into (worker_runtime.save_final_model); None: causal LM."""
@@ -214,8 +225,8 @@ def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure,
         with quiet_prints():
             # A path, not a model: TRL loads it after the arguments registered the DeepSpeed config,
             # so ZeRO-3 partitions the weights as they load.
-            trainer = build_trainer(config, common, loop_config["base_model_dir"], Dataset.from_list(rows),
-                                    tokenizer, **extra)
+            trainer = build_seeded(build_trainer, config, common, loop_config["base_model_dir"],
+                                   Dataset.from_list(rows), tokenizer, **extra)
         if early is not None:
             keeper = keep_best_callback(early.patience)
             trainer.add_callback(keeper)
