@@ -11,14 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import long_test
+from tests.train_fault import Fault, train_dies_at
 from w2s_ray.config import load_config
 from w2s_ray.run.stage_io import read_output
 
 PLANTED = {"name": "tests.planted_reward:AdditionShare", "column": "addition_share"}
-
-
-class Fault(RuntimeError):
-    pass
 
 
 def _config(tmp_path: Path, tiny_models) -> Path:
@@ -54,17 +51,9 @@ def test_three_rl_iterations_raise_a_planted_reward_and_resume_after_a_kill_mid_
     from w2s_ray.eval.report import write_report
     from w2s_ray.run.driver import run
     from w2s_ray.run.manifest import Manifest
-    from w2s_ray.stages import steps
 
     config = load_config(_config(tmp_path, tiny_models))
-    real_train = steps.train_objective
-
-    def dies_in_the_second_iteration(rows, base, out, train_config, *args, label="", **kwargs):
-        if label == "rl/scorer/iter2/train":
-            raise Fault("killed in iteration 2's train stage")
-        return real_train(rows, base, out, train_config, *args, label=label, **kwargs)
-
-    monkeypatch.setattr(steps, "train_objective", dies_in_the_second_iteration)
+    resume = train_dies_at(monkeypatch, "rl/scorer/iter2/train")
     with pytest.raises(Fault):
         run(config)
     first = Manifest.load(config.run_dir)
@@ -73,7 +62,7 @@ def test_three_rl_iterations_raise_a_planted_reward_and_resume_after_a_kill_mid_
     assert "rl/scorer/iter2/train" not in done
     before = {key: first.record(key)["finished"] for key in done}
 
-    monkeypatch.setattr(steps, "train_objective", real_train)
+    resume()
     run(config)
     second = Manifest.load(config.run_dir)
     assert {key: second.record(key)["finished"] for key in done} == before  # none of them ran again

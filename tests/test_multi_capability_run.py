@@ -8,12 +8,9 @@ import json
 import pytest
 
 from tests.conftest import long_test
+from tests.train_fault import Fault, train_dies_at
 from tests.tiny_run import TINY_CAPABILITIES, build_tiny_capability_models, write_multicap_config
 from w2s_ray.config import load_config
-
-
-class Fault(RuntimeError):
-    pass
 
 
 @long_test
@@ -25,14 +22,7 @@ def test_tiny_multi_capability_run_resumes_and_reports_every_capability(tmp_path
     from w2s_ray.stages import steps
 
     config = load_config(write_multicap_config(tmp_path / "run.yaml", tmp_path / "run", build_tiny_capability_models()))
-    real_train = steps.train_objective
-
-    def dies_in_two_stage(rows, base, out, train_config, *args, label="", **kwargs):
-        if label == "two_stage/selected/train":
-            raise Fault("killed in training")
-        return real_train(rows, base, out, train_config, *args, label=label, **kwargs)
-
-    monkeypatch.setattr(steps, "train_objective", dies_in_two_stage)
+    resume = train_dies_at(monkeypatch, "two_stage/selected/train")
     with pytest.raises(Fault):
         run(config)
     first = Manifest.load(config.run_dir)
@@ -40,7 +30,7 @@ def test_tiny_multi_capability_run_resumes_and_reports_every_capability(tmp_path
     assert "rm/select" in done and "two_stage/selected/train" not in done
     before = {key: first.record(key)["finished"] for key in done}
 
-    monkeypatch.setattr(steps, "train_objective", real_train)
+    resume()
     run(config)
     second = Manifest.load(config.run_dir)
     assert {key: second.record(key)["finished"] for key in done} == before
