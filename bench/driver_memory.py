@@ -1,6 +1,7 @@
 """Driver memory of a stage's rows on their way to training: score -> write -> select -> train input.
 
-    python bench/driver_memory.py [--sizes 10000 100000] [--paths lists stream] [--source GEN.parquet]
+    python bench/driver_memory.py [--sizes 10000 100000] [--paths lists stream data join]
+                                  [--source GEN.parquet]
                                   [--max-rss-gib 8]
 
 Each (path, size) runs in a child process of its own (its own embedded Ray, 2 CPUs), so the driver
@@ -19,9 +20,12 @@ phases are the recipe's own code:
           (to_pylist) -> take_all -> write_stage, Selection.stats; train input: stage_rows,
           rows_digest and ray.put of the whole list (what run_train_job hands every rank).
   stream  the rows written by the workers (stage_dataset.write_dataset), accuracy from its columns
-          one file at a time, the selection as today (lists: selections as Ray Data operations are
-          not built yet), and the train input as run_train_job hands it to Ray Train's `datasets=`
+          one file at a time, the selection in the driver (lists), and the train input as run_train_job hands it to Ray Train's `datasets=`
           (train_job.StageRowsInput), read in a Ray task standing in for a rank.
+  data    stream's, with the selection in Ray Data (stages/select_data.py): take-all a map in the
+          workers, the accounting and the hash in the driver, the selected rows written by the workers.
+  join    data's, with the consistency filter: the weak rows and a strong side (the same rows'
+          sample 0 under another model, 1 row in 4) joined on problem_id (a group-by over both).
 """
 from __future__ import annotations
 
@@ -131,6 +135,49 @@ def run_stream(ds, work: Path, phase) -> None:
         assert ray.get(rank.remote(rows)) == selected["rows"]
 
 
+def run_data(ds, work: Path, phase, selection: str) -> None:
+    from w2s_ray.eval.accuracy import ACCURACY_COLUMNS, accuracy_by_model
+    from w2s_ray.run.manifest import StageResult
+    from w2s_ray.run.stage_dataset import write_dataset
+    from w2s_ray.run.stage_io import iter_output_columns
+    from w2s_ray.stages.select_data import (UpstreamData, _ordered, consistency_data, run_selection,
+                                            take_all_data)
+    from w2s_ray.train.train_job import StageRowsInput
+    import ray
+
+    with phase("score+write"):
+        generated = write_dataset(work / "generate", ds, order=("problem_id", "sample_index"))
+        accuracy_by_model(iter_output_columns(generated, ACCURACY_COLUMNS))
+        upstream = {"weak": StageResult(outputs={"rows": generated})}
+        if selection == "join":  # a strong side: sample 0 of each problem, as another model
+            strong = ds.filter(lambda r: r["sample_index"] == 0).map_batches(_as_strong, batch_format="pyarrow")
+            upstream["strong"] = StageResult(outputs={"rows": write_dataset(work / "strong", strong)})
+    with phase("select"):
+        data = UpstreamData(upstream)
+        plan = take_all_data(data["weak"]) if selection == "data" else consistency_data(data["weak"], data["strong"])
+        rows, summary = run_selection(plan)
+        with _ordered():
+            selected = write_dataset(work / "select", rows, order=plan.order)
+        summary.stats()
+        print(json.dumps({"selection": {k: v for k, v in summary.stats().items() if k != "by_teacher"}}), flush=True)
+    with phase("train-input"):
+        rows = StageRowsInput(selected, ("prompt", "completion")).dataset()
+
+        @ray.remote(num_cpus=0.5)
+        def rank(ds) -> int:
+            return sum(b.num_rows for b in ds.iterator().iter_batches(batch_size=4096, batch_format="pyarrow"))
+
+        assert ray.get(rank.remote(rows)) == selected["rows"]
+
+
+def _as_strong(table):
+    import pyarrow as pa
+
+    for column, value in (("model", "bench-strong"), ("role", "strong")):
+        table = table.set_column(table.schema.get_field_index(column), column, pa.array([value] * table.num_rows))
+    return table
+
+
 def child(path: str, n: int, source: str) -> None:
     from w2s_ray.raycluster.runtime import init_ray, shutdown_ray
 
@@ -153,7 +200,10 @@ def child(path: str, n: int, source: str) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="w2s-bench-") as work:
             ds = scored_dataset(source, n)
-            (run_lists if path == "lists" else run_stream)(ds, Path(work), phase)
+            if path in ("data", "join"):
+                run_data(ds, Path(work), phase, path)
+            else:
+                (run_lists if path == "lists" else run_stream)(ds, Path(work), phase)
     finally:
         shutdown_ray()
     print(json.dumps(figures), flush=True)
@@ -163,7 +213,8 @@ def measure(path: str, n: int, source: str, max_rss_gib: float) -> dict:
     import psutil
 
     cmd = [sys.executable, __file__, "--child", path, str(n), "--source", source]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    errors = tempfile.TemporaryFile("w+")  # the child's stderr: its last lines when it fails
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True)
     watched, seen_gib, stopped = psutil.Process(proc.pid), 0.0, False
     lines: list[str] = []
     import threading
@@ -186,7 +237,9 @@ def measure(path: str, n: int, source: str, max_rss_gib: float) -> dict:
     if final is not None and proc.returncode == 0:
         return final
     done = [r["progress"] for r in records if "progress" in r]
-    why = f"stopped at {seen_gib:.1f} GiB RSS" if stopped else f"exit {proc.returncode}"
+    errors.seek(0)
+    why = f"stopped at {seen_gib:.1f} GiB RSS" if stopped else \
+        f"exit {proc.returncode}: {' | '.join(errors.read().strip().splitlines()[-3:])}"
     return {"path": path, "rows": n, "phases": done, "failed": f"{why} after {[p['phase'] for p in done]}"}
 
 
@@ -204,7 +257,8 @@ def table(results: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--paths", nargs="+", choices=["lists", "stream"], default=["lists", "stream"])
+    parser.add_argument("--paths", nargs="+", choices=["lists", "stream", "data", "join"],
+                        default=["lists", "stream", "data"])
     parser.add_argument("--source", help="a generate stage's data.parquet (scored rows)")
     parser.add_argument("--max-rss-gib", type=float, default=8.0, help="stop a child whose RSS passes this")
     parser.add_argument("--child", nargs=2, metavar=("PATH", "ROWS"), help=argparse.SUPPRESS)
@@ -219,7 +273,10 @@ def main() -> None:
     results = []
     for n in args.sizes:
         for path in args.paths:
-            results.append(measure(path, n, source, args.max_rss_gib))
+            result = measure(path, n, source, args.max_rss_gib)
+            if "node timed out during startup" in result.get("failed", ""):  # a busy machine's Ray: once more
+                result = measure(path, n, source, args.max_rss_gib)
+            results.append(result)
             print(json.dumps(results[-1]), flush=True)
     print(f"source: {source}\n" + table(results))
 

@@ -1,6 +1,8 @@
 """The driver's memory is flat in a stage's row count (issue 30): 20k and 200k short rows made by Ray
-tasks, written by the workers, read for accuracy and handed to training as Ray Train reads them; and
-today's path before issue 30 (rows through the driver) at 200k, to show the measure tells them apart.
+tasks, written by the workers, read for accuracy, selected in Ray Data (take-all, a map; the
+consistency filter, a join on problem_id) and written by the workers, and handed to training as Ray
+Train reads them; and today's path before issue 30 (rows through the driver) at 200k, to show the
+measure tells them apart.
 
 Three driver processes with their own Ray (~1 min each on 2 busy cores): `make test-long`."""
 from __future__ import annotations
@@ -26,16 +28,19 @@ from w2s_ray.eval.accuracy import ACCURACY_COLUMNS, accuracy_by_model
 from w2s_ray.run.stage_dataset import write_dataset
 from w2s_ray.run.stage_io import iter_output_columns, read_output
 from w2s_ray.train.train_job import StageRowsInput
+from w2s_ray.run.manifest import StageResult
+from w2s_ray.stages.select_data import UpstreamData, _ordered, consistency_data, run_selection, take_all_data
 n, path = int(sys.argv[1]), sys.argv[2]
 
 def peak_kib():
     return int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1))
 
-def rows(batch):
+def rows(batch, model="weak", problem=lambda i: i // 4, sample=lambda i: i % 4):
     ids = batch["id"]
-    return {"problem_id": [f"p{i // 4:07d}" for i in ids], "sample_index": ids % 4, "model": ["weak"] * len(ids),
-            "level": ids % 5 + 1, "has_gold": [True] * len(ids), "correct": ids % 3 == 0,
-            "text": [f"{i} + {i} = {2 * i}\\n#### {2 * i}" for i in ids]}
+    return {"problem_id": [f"p{problem(i):07d}" for i in ids], "sample_index": sample(ids), "model": [model] * len(ids),
+            "role": [model] * len(ids), "level": ids % 5 + 1, "has_gold": [True] * len(ids), "correct": ids % 3 == 0,
+            "question": [f"q{problem(i)}" for i in ids], "answer": [str(i % 3) for i in ids],
+            "text": [f"{i} + {i} = {2 * i}\\n#### {i % 3}" for i in ids]}
 
 ds = ray.data.range(n, override_num_blocks=max(2, n // 20000)).map_batches(rows, batch_format="numpy")
 ray.data.range(10).materialize()  # Ray Data's own start-up, before the baseline
@@ -44,7 +49,18 @@ with tempfile.TemporaryDirectory() as work:
     if path == "stream":
         record = write_dataset(Path(work), ds, order=("problem_id", "sample_index"))
         acc = accuracy_by_model(iter_output_columns(record, ACCURACY_COLUMNS))
-        StageRowsInput(record, ("text",)).dataset()
+        # The strong side: every other problem's sample 0, as another model.
+        strong = ray.data.range(n // 8, override_num_blocks=max(2, n // 80000)).map_batches(
+            rows, fn_kwargs={"model": "strong", "problem": lambda i: 2 * i, "sample": lambda i: 0 * i},
+            batch_format="numpy")
+        data = UpstreamData({"weak": StageResult(outputs={"rows": record}),
+                             "strong": StageResult(outputs={"rows": write_dataset(Path(work) / "strong", strong)})})
+        for plan in (take_all_data(data["weak"]), consistency_data(data["weak"], data["strong"])):
+            selected, summary = run_selection(plan)
+            with _ordered():
+                selected = write_dataset(Path(work) / plan.kind, selected, order=plan.order)
+            assert selected["rows"] == summary.rows_out > 0
+        StageRowsInput(selected, ("prompt", "completion")).dataset()
     else:  # today's path before issue 30, to show the measure tells the two apart
         from w2s_ray.run.stage_io import write_stage
         rows_ = sorted(ds.take_all(), key=lambda r: (r["problem_id"], r["sample_index"]))
@@ -60,7 +76,8 @@ def driver_growth(n: int, path: str) -> dict:
     out = subprocess.run([sys.executable, "-c", DRIVER, str(n), path], env=shell_env(), capture_output=True,
                          text=True, timeout=600, cwd=Path(__file__).parent.parent)
     assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    # The last JSON line: Ray may print its own lines to stdout after the script's.
+    return json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
 
 
 def test_driver_memory_is_flat_from_20k_to_200k_rows():

@@ -75,11 +75,7 @@ def build_preference_pairs(
     (construct_paired_data_math): up to 3 minority samples against an agreeing weak solution, or the
     drawn majority sample and then the next majority samples of other text against an overruled one.
     """
-    if max_pairs < 1:
-        raise ValueError(f"max_pairs must be >= 1, got {max_pairs}")
-    for name, value in (("min_confidence", min_confidence), ("flip_confidence", flip_confidence)):
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must lie in [0, 1], got {value}")
+    check_preference_args(min_confidence, flip_confidence, max_pairs)
     check_role(student_rows, "strong", "student_rows")
     check_role(weak_rows, "weak", "weak_rows")
     if not weak_rows:
@@ -116,6 +112,14 @@ def build_preference_pairs(
     n_in = len(problems) * len(teachers)  # kept and dropped count units; rows, pairs (max_pairs a unit)
     return Selection(rows=rows, n_in=n_in, kept=n_in - sum(dropped.values()), dropped=dict(dropped),
                      unit="teacher_problem", by_teacher=by_teacher)
+
+
+def check_preference_args(min_confidence: float, flip_confidence: float, max_pairs: int) -> None:
+    if max_pairs < 1:
+        raise ValueError(f"max_pairs must be >= 1, got {max_pairs}")
+    for name, value in (("min_confidence", min_confidence), ("flip_confidence", flip_confidence)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must lie in [0, 1], got {value}")
 
 
 def _samples_by_problem(student_rows: Sequence[dict]) -> dict[str, list[dict]]:

@@ -2,7 +2,8 @@
 finished (after verifying its outputs) and records it when it does.
 
 A generate stage's rows live in RUN_DIR/<stage key>/rows/ (many parquet files, written by the Ray
-workers: run/stage_dataset.py), a selection's in RUN_DIR/<stage key>/data.parquet, a checkpoint in
+workers: run/stage_dataset.py), so do a selection's made in Ray Data (stages/select_data.py); a
+selection made in the driver (`select`) writes RUN_DIR/<stage key>/data.parquet, a checkpoint
 RUN_DIR/<stage key>/model. `stage_rows` reads either kind, rows in the same order.
 A recipe passes `tag` (stage_tags.Tag) for the stages a reader of the run looks for (a baseline, a
 student's eval, its train and select stages); it is recorded with the stage in the manifest.

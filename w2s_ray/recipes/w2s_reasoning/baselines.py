@@ -14,7 +14,8 @@ from w2s_ray.data.sources import strong_train_with_gold
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult
 from w2s_ray.run.stage_tags import Tag
-from w2s_ray.select import Selection, gold_sft, take_all
+from w2s_ray.select import Selection, gold_sft
+from w2s_ray.stages.select_data import select_data, take_all_data
 from w2s_ray.stages.steps import generate_and_score, select, train
 
 
@@ -27,8 +28,9 @@ def run_baselines(ctx: RunContext, weak_results: dict[str, StageResult]) -> None
         gold = select(ctx, "baselines/ceiling/select", lambda _: gold_selection(ctx))
         train_and_eval(ctx, "ceiling", gold)
     if "full_weak_ft" in wanted:
-        rows = select(ctx, "baselines/full_weak_ft/select", lambda rows: take_all(rows.joined(weak_results)),
-                      upstream=weak_results, tag=Tag("select", "full_weak_ft"))
+        rows = select_data(ctx, "baselines/full_weak_ft/select",
+                           lambda data: take_all_data(data.joined(weak_results)),
+                           upstream=weak_results, tag=Tag("select", "full_weak_ft"))
         train_and_eval(ctx, "full_weak_ft", rows)
     if "strong_base" in wanted:
         generate_and_score(ctx, "baselines/strong_base/eval", ctx.eval_teacher(cfg.strong, "strong-base"),

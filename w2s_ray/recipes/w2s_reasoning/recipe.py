@@ -24,9 +24,9 @@ from w2s_ray.recipes.w2s_reasoning.weak_teachers import prepare_weak_teachers
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.model_builds import build_models
 from w2s_ray.run.stage_tags import Tag
-from w2s_ray.select import consistency_filter, take_all
 from w2s_ray.serve.promotion import promote_latest
-from w2s_ray.stages.steps import Model, generate_and_score, select, train
+from w2s_ray.stages.select_data import consistency_data, preference_data, select_data, take_all_data
+from w2s_ray.stages.steps import Model, generate_and_score, train
 
 
 def run(ctx: RunContext) -> None:
@@ -51,11 +51,12 @@ def run(ctx: RunContext) -> None:
         strong = generate_and_score(ctx, f"round_{k}/generate_strong", teacher, student, strong_train,
                                     demo_pool, upstream=demo_stages)
         side = weak_side(ctx, k, student, strong_train, weak_results)
-        selector = (lambda rows: take_all(rows.joined(side))) if cfg.loop.selection == "take_all" else \
-            (lambda rows: consistency_filter(rows.joined(side), rows["strong"]))
+        # The selections run in Ray Data's workers (a map; a join on problem_id): no row passes the driver.
+        selector = (lambda data: take_all_data(data.joined(side))) if cfg.loop.selection == "take_all" else \
+            (lambda data: consistency_data(data.joined(side), data["strong"]))
         label = f"round {k}"  # the tags that make this a round of the report and a student to serve
-        selection = select(ctx, f"round_{k}/select", selector, upstream={**side, "strong": strong},
-                           tag=Tag("select", label, round=k))
+        selection = select_data(ctx, f"round_{k}/select", selector, upstream={**side, "strong": strong},
+                                tag=Tag("select", label, round=k))
         base = cfg.strong.model if cfg.loop.train_from == "base" else student
         student = train(ctx, f"round_{k}/train", selection, base, tag=Tag("train", label, round=k))
         generate_and_score(ctx, f"round_{k}/eval", ctx.eval_teacher(cfg.strong, f"student-round-{k}"),
@@ -66,8 +67,6 @@ def run(ctx: RunContext) -> None:
     s2 = cfg.stage2
     if s2 is None:
         return
-    from w2s_ray.select.preference import build_preference_pairs
-
     sampler = cfg.strong.model_copy(update={
         "name": "stage2-sampler", "shots": s2.shots, "n": s2.n, "temperature": s2.temperature, "seed": s2.seed,
         "max_tokens": s2.max_tokens or cfg.strong.max_tokens})
@@ -77,17 +76,14 @@ def run(ctx: RunContext) -> None:
                                  upstream=demo_stages if s2.shots else weak_results)
     # The weak solutions of the asked questions only: the pairs are the same, but the count reads
     # "kept k of (questions x teachers)", not of every weak solution with `student_missing` for the rest.
-    asked_ids = {p["id"] for p in asked}
-
-    def weak_on_asked(rows) -> list[dict]:
-        return [r for r in rows.joined(weak_results) if r["problem_id"] in asked_ids]
-
-    pairs = select(ctx, "stage2/pairs",
-                   lambda rows: build_preference_pairs(rows["samples"], weak_on_asked(rows),
-                                                       min_confidence=s2.min_confidence,
-                                                       flip_confidence=s2.flip_confidence, seed=s2.seed,
-                                                       max_pairs=s2.max_pairs),
-                   upstream={**weak_results, "samples": samples}, tag=Tag("select", STAGE2))
+    # A group-by on problem_id over the student's samples and the weak solutions, in Ray Data's workers.
+    asked_ids = sorted(p["id"] for p in asked)
+    pairs = select_data(ctx, "stage2/pairs",
+                        lambda data: preference_data(data["samples"], data.joined(weak_results).problems(asked_ids),
+                                                     min_confidence=s2.min_confidence,
+                                                     flip_confidence=s2.flip_confidence, seed=s2.seed,
+                                                     max_pairs=s2.max_pairs),
+                        upstream={**weak_results, "samples": samples}, tag=Tag("select", STAGE2))
     trained = train(ctx, "stage2/train", pairs, student, s2.train_config(cfg.train), tag=Tag("train", STAGE2))
     generate_and_score(ctx, "stage2/eval", ctx.eval_teacher(cfg.strong, "student-stage2"), trained,
                        ctx.rows("test"), tag=Tag("student_eval", STAGE2))
