@@ -81,12 +81,22 @@ class StageRowsInput:
             return [str(path / f["name"]) for f in self.output["files"]]
         return [str(path)]
 
+    def trainer_datasets(self) -> dict:
+        """TorchTrainer's `datasets` and `dataset_config` for these rows. Not split by Ray Data: every
+        worker streams all rows in the files' order and keeps its own shard (worker_loop.worker_rows),
+        the same rows a list's shards would give it."""
+        from ray.train import DataConfig
+
+        options = DataConfig.default_ingest_options()
+        options.preserve_order = True
+        return {"datasets": {ROWS_DATASET: self.dataset()},
+                "dataset_config": DataConfig(datasets_to_split=[], execution_options=options)}
+
     def dataset(self):
         """The rows as a Dataset, read now (its blocks in Ray's object store, not the driver): the
         read tasks run before the training workers hold the CPUs they would wait for."""
-        import ray
-
         import pyarrow.parquet as pq
+        import ray
 
         files = self.files()
         present = set(pq.read_schema(files[0]).names)  # the footer only; every file has the same schema
@@ -204,16 +214,7 @@ def run_train_job(
     run_name = f"{out_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     # Rank 0 adds a line per attempt: Ray Train's result does not say how often it restarted.
     loop_config["attempts_file"] = str(storage / run_name / ATTEMPTS_FILE)
-    data = {}
-    if streamed:
-        from ray.train import DataConfig
-
-        # Not split by Ray Data: every worker streams all rows in the files' order and keeps its own
-        # shard (worker_loop.worker_rows), the same rows a list's shards would give it.
-        options = DataConfig.default_ingest_options()
-        options.preserve_order = True
-        data = {"datasets": {ROWS_DATASET: rows.dataset()},
-                "dataset_config": DataConfig(datasets_to_split=[], execution_options=options)}
+    data = rows.trainer_datasets() if streamed else {}
     trainer = TorchTrainer(
         loop,
         train_loop_config=loop_config,
