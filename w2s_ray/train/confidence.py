@@ -76,12 +76,12 @@ def confidence_loss(logits, weak_probs, step_frac: float, aux_coef: float = 0.5,
     return -(target * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
 
 
-def validate_confidence_rows(rows: Sequence[dict]) -> list[dict]:
+def validate_confidence_rows(rows: Sequence[dict], first: int = 0) -> list[dict]:
     """Only the three fields, checked; errors name the first bad row and field."""
     if not rows:
         raise ValueError("no confidence-loss rows to train on: the selection produced an empty training set")
     clean = []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(rows, start=first):
         values = {}
         for field in CONFIDENCE_FIELDS:
             value = row.get(field)

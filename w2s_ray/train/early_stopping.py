@@ -12,10 +12,10 @@ import hashlib
 import math
 
 
-def split_holdout(rows: list[dict], share: float, seed: int) -> tuple[list[dict], list[dict]]:
-    """(train, holdout): rows with the same prompt (one problem) land on the same side, by a seeded
-    hash, so the split does not depend on row order. Both sides keep at least one problem."""
-    prompts = sorted({r["prompt"] for r in rows})
+def held_prompts(prompts, share: float, seed: int) -> set[str]:
+    """The prompts (problems) held out of `prompts`, by a seeded hash: the choice does not depend on
+    their order. Both sides keep at least one problem."""
+    prompts = sorted(set(prompts))
     if len(prompts) < 2:
         raise ValueError(f"early stopping needs rows of at least 2 problems to hold some out; got {len(prompts)}")
 
@@ -24,7 +24,12 @@ def split_holdout(rows: list[dict], share: float, seed: int) -> tuple[list[dict]
 
     ranked = sorted(prompts, key=position)
     n_holdout = min(len(prompts) - 1, max(1, round(share * len(prompts))))
-    held = set(ranked[:n_holdout])
+    return set(ranked[:n_holdout])
+
+
+def split_holdout(rows: list[dict], share: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """(train, holdout): rows with the same prompt (one problem) land on the same side (held_prompts)."""
+    held = held_prompts((r["prompt"] for r in rows), share, seed)
     return [r for r in rows if r["prompt"] not in held], [r for r in rows if r["prompt"] in held]
 
 

@@ -22,6 +22,8 @@ import math
 from collections.abc import Sequence
 
 TEXT_FIELDS = ("prompt", "completion")
+# Every column the rows may have; a stage's files need only those its rows use.
+GRPO_FIELDS = (*TEXT_FIELDS, "advantage", "advantages", "old_logps", "eos")
 
 
 def _finite_list(i: int, field: str, value) -> list[float]:
@@ -33,12 +35,12 @@ def _finite_list(i: int, field: str, value) -> list[float]:
     return out
 
 
-def validate_grpo_rows(rows: Sequence[dict]) -> list[dict]:
+def validate_grpo_rows(rows: Sequence[dict], first: int = 0) -> list[dict]:
     """{prompt, completion, advantage | advantages, [old_logps], [eos]}; errors name the first bad row and field."""
     if not rows:
         raise ValueError("no GRPO rows to train on: the rollouts produced an empty training set")
     clean = []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(rows, start=first):
         for field in TEXT_FIELDS:
             if not isinstance(row.get(field), str) or not row[field].strip():
                 raise ValueError(f"GRPO row {i} field {field!r} must be a non-empty string (row keys {sorted(row)})")

@@ -14,8 +14,8 @@ DeepSeekMath's iterative GRPO sets the reference to the policy each iteration st
 and the "old" policy of the ratio for rows without the sampling policy's `old_logps` (TRL computes
 the same with the model that sampled, grpo_trainer.py 2634-2657, when its optimizer steps and its
 generations are out of step). TRL's DPOTrainer offers the same precomputation
-(precompute_ref_log_probs). Every rank computes all rows, the same number of
-forwards on each, so ZeRO-3's collective parameter gathers stay in step.
+(precompute_ref_log_probs). Every rank computes the rows of its shard, as many on each
+(train/shards.py), the same number of forwards, so ZeRO-3's collective parameter gathers stay in step.
 """
 from __future__ import annotations
 

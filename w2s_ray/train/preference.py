@@ -16,12 +16,12 @@ from collections.abc import Sequence
 PAIR_FIELDS = ("prompt", "chosen", "rejected")
 
 
-def validate_preference_rows(rows: Sequence[dict]) -> list[dict]:
+def validate_preference_rows(rows: Sequence[dict], first: int = 0) -> list[dict]:
     """Only {prompt, chosen, rejected} strings, at least one row; errors name the first bad row and field."""
     if not rows:
         raise ValueError("no preference pairs to train on: the selection produced an empty training set")
     clean = []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(rows, start=first):
         for field in PAIR_FIELDS:
             value = row.get(field)
             if not isinstance(value, str):

@@ -12,17 +12,19 @@ from collections.abc import Sequence
 
 from w2s_ray.train.preference import validate_preference_rows
 
-
-def validate_reward_rows(rows: Sequence[dict]) -> list[dict]:
-    return validate_preference_rows(rows)
+STEP_FIELDS = ("prompt", "steps", "labels")
 
 
-def validate_process_reward_rows(rows: Sequence[dict]) -> list[dict]:
+def validate_reward_rows(rows: Sequence[dict], first: int = 0) -> list[dict]:
+    return validate_preference_rows(rows, first)
+
+
+def validate_process_reward_rows(rows: Sequence[dict], first: int = 0) -> list[dict]:
     """Only {prompt, steps, labels}, at least one row; errors name the first bad row and field."""
     if not rows:
         raise ValueError("no step-labelled rows to train the process reward model on")
     clean = []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(rows, start=first):
         prompt, steps, labels = row.get("prompt"), row.get("steps"), row.get("labels")
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError(f"process reward row {i} field 'prompt' must be a non-empty string")

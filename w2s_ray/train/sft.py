@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def validate_sft_rows(rows: Sequence[dict]) -> list[dict]:
+def validate_sft_rows(rows: Sequence[dict], first: int = 0) -> list[dict]:
     """Only {prompt, completion} strings, at least one row; errors name the first bad row."""
     if not rows:
         raise ValueError("no SFT rows to train on: the selection produced an empty training set")
     clean = []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(rows, start=first):
         prompt, completion = row.get("prompt"), row.get("completion")
         if not isinstance(prompt, str) or not isinstance(completion, str):
             raise ValueError(f"SFT row {i} needs string 'prompt' and 'completion', got keys {sorted(row)}")

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 SOFT_LABEL_FIELDS = ("input_ids", "target_ids", "target_probs")
 
 
-def validate_soft_label_rows(rows: Sequence[dict]) -> list[dict]:
+def validate_soft_label_rows(rows: Sequence[dict], first: int = 0) -> list[dict]:
     """Only the three fields, checked; errors name the first bad row and field."""
     if not rows:
         raise ValueError("no soft-label rows to train on: the selection produced an empty training set")
     clean = []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(rows, start=first):
         values = {}
         for field in SOFT_LABEL_FIELDS:
             value = row.get(field)

@@ -24,7 +24,9 @@ from w2s_ray.raycluster.devices import Device, train_scaling
 from w2s_ray.run.progress import Poller, Progress, ProgressBoard
 from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.deepspeed_configs import resolve_deepspeed
+from w2s_ray.train.early_stopping import held_prompts
 from w2s_ray.train.publish import place_checkpoint, publish_dir, refuse_existing, write_json
+from w2s_ray.train.shards import RankRows, split_rank_rows
 from w2s_ray.train.worker_runtime import default_torch_extensions_dir
 
 STORAGE_DIRNAME = ".ray_train"  # Ray Train's run state, beside out_dir rather than in ~/ray_results
@@ -66,7 +68,9 @@ def tensorboard_dir(out_dir: Path, log_dir: str | Path | None, logging: str) -> 
 @dataclass(frozen=True)
 class StageRowsInput:
     """A stage's rows output (stage_io's record) as a training run's input: the workers read the
-    `columns` of its files through Ray Train's `datasets=`; the driver reads none of its rows."""
+    `columns` of its files through Ray Train's `datasets=` (those the files have: an objective's
+    optional fields may be absent, and a missing required one is its validator's error, with the row
+    and the field); the driver reads none of its rows."""
 
     output: dict
     columns: tuple[str, ...]
@@ -77,12 +81,40 @@ class StageRowsInput:
             return [str(path / f["name"]) for f in self.output["files"]]
         return [str(path)]
 
+    def trainer_datasets(self) -> dict:
+        """TorchTrainer's `datasets` and `dataset_config` for these rows. Not split by Ray Data: every
+        worker streams all rows in the files' order and keeps its own shard (worker_loop.worker_rows),
+        the same rows a list's shards would give it."""
+        from ray.train import DataConfig
+
+        options = DataConfig.default_ingest_options()
+        options.preserve_order = True
+        return {"datasets": {ROWS_DATASET: self.dataset()},
+                "dataset_config": DataConfig(datasets_to_split=[], execution_options=options)}
+
     def dataset(self):
         """The rows as a Dataset, read now (its blocks in Ray's object store, not the driver): the
         read tasks run before the training workers hold the CPUs they would wait for."""
+        import pyarrow.parquet as pq
         import ray
 
-        return ray.data.read_parquet(self.files()).select_columns(list(self.columns)).materialize()
+        files = self.files()
+        present = set(pq.read_schema(files[0]).names)  # the footer only; every file has the same schema
+        columns = [c for c in self.columns if c in present]
+        if not columns:
+            raise ValueError(f"{self.output['path']} has none of the columns training reads "
+                             f"({', '.join(self.columns)})")
+        return ray.data.read_parquet(files).select_columns(columns).materialize()
+
+
+def rank_rows_of(rows: list[dict], config: TrainConfig) -> list[RankRows]:
+    """Each rank's rows of a validated list, in rank order: early stopping's holdout taken first."""
+    held, n_held = None, 0
+    if config.early_stopping is not None:
+        held = held_prompts((row["prompt"] for row in rows), config.early_stopping.holdout, config.seed)
+        n_held = sum(row["prompt"] in held for row in rows)
+    return [split_rank_rows(rows, len(rows), rank, config.num_workers, held, n_held)
+            for rank in range(config.num_workers)]
 
 
 def rows_digest(rows: list[dict]) -> str:
@@ -127,8 +159,9 @@ def run_train_job(
     label: str | None = None,
 ) -> TrainResult:
     """Run `loop` on config.num_workers Ray Train workers over the (validated) rows, starting from
-    base_model_dir, and publish its model to out_dir. `rows` as a StageRowsInput: verified here, read
-    and validated by each worker (worker_loop.worker_rows).
+    base_model_dir, and publish its model to out_dir. Each rank trains on its shard (train/shards.py):
+    of a list, the driver puts each rank's shard in the object store; of a StageRowsInput (verified
+    here), each worker reads, validates and keeps its own (worker_loop.worker_rows).
 
     train_config.json records the config, the base model, the rows' count and hash (of a stage's
     rows: its files' recorded sha256, first 16 hex), and `provenance`.
@@ -161,9 +194,10 @@ def run_train_job(
                   "n_rows": rows.output["rows"] if streamed else len(rows),
                   "rows_sha256": rows.output["sha256"][:16] if streamed else rows_digest(rows), **(provenance or {})}
     loop_config = {
-        # A stage's rows: a Dataset each worker reads (get_dataset_shard); a list: one object in Ray's
-        # store instead of a copy inside each worker's pickled config.
-        **({"rows_dataset": ROWS_DATASET} if streamed else {"rows": ray.put(rows)}),
+        # A stage's rows: a Dataset each worker reads (get_dataset_shard); a list: each rank's shard as
+        # one object in Ray's store, not a copy inside each worker's pickled config.
+        **({"rows_dataset": ROWS_DATASET, "n_rows": rows.output["rows"]} if streamed
+           else {"rows": [ray.put(part) for part in rank_rows_of(rows, config)]}),
         "base_model_dir": base_model_dir,
         "train_config": config.model_dump(mode="json"),
         "device": device,
@@ -180,16 +214,7 @@ def run_train_job(
     run_name = f"{out_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     # Rank 0 adds a line per attempt: Ray Train's result does not say how often it restarted.
     loop_config["attempts_file"] = str(storage / run_name / ATTEMPTS_FILE)
-    data = {}
-    if streamed:
-        from ray.train import DataConfig
-
-        # Not split: every worker reads all rows, in the files' order, as it got the list before; the
-        # HF trainer's distributed sampler shards them, so a run trains on what it trained on before.
-        options = DataConfig.default_ingest_options()
-        options.preserve_order = True
-        data = {"datasets": {ROWS_DATASET: rows.dataset()},
-                "dataset_config": DataConfig(datasets_to_split=[], execution_options=options)}
+    data = rows.trainer_datasets() if streamed else {}
     trainer = TorchTrainer(
         loop,
         train_loop_config=loop_config,

@@ -1,10 +1,13 @@
 """What every Ray Train worker does whatever the objective: the shared trainer arguments, and the
 body around one TRL trainer (process setup, train, metrics, LoRA merge, publish from rank 0).
 
-Every rank receives all rows and the HF trainer's distributed sampler shards them. Ray Data shards
-(get_dataset_shard) were not used: they split rows unevenly when the count does not divide by the
-number of workers, and ranks that take different numbers of steps hang in the next collective
-(DeepSpeed especially); the HF sampler pads shards to equal length. Training rows are small text.
+A rank holds only its shard of the training rows (train/shards.py: ceil(n / world) rows, every
+rank as many, so they take the same number of steps), and its trainer iterates that shard alone:
+the HF trainer's own distributed sharding of the train loader is switched off (own_rows_only).
+Early stopping's held-out rows are small and every rank holds them all (the HF trainer shards the
+evaluation as before). The rows come as a stage's Dataset (Ray Train's `datasets=`), every rank
+streaming it, validating each batch and keeping its shard; or, for rows a caller handed over as a
+list, as the shard the driver put in the object store for this rank.
 """
 from __future__ import annotations
 
@@ -13,13 +16,15 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 from w2s_ray.run.environment import torch_summary
 from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.deepspeed_configs import zero_stage
-from w2s_ray.train.early_stopping import keep_best_callback, split_holdout
+from w2s_ray.train.early_stopping import held_prompts, keep_best_callback
+from w2s_ray.train.shards import RankRows, split_rank_rows
 from w2s_ray.train.worker_runtime import (
     attach_deepspeed_comm,
     finish_distributed,
@@ -28,7 +33,10 @@ from w2s_ray.train.worker_runtime import (
     report_final,
     save_final_model,
     world_rank,
+    world_size,
 )
+
+STREAM_BATCH_ROWS = 4096  # rows a worker reads and validates at a time from a stage's Dataset
 
 # (config, shared TrainingArguments kwargs, base model dir, datasets.Dataset, tokenizer) -> TRL trainer
 BuildTrainer = Callable[..., object]
@@ -169,20 +177,57 @@ def record_attempt(attempts_file: str | None) -> None:
         f.write(f"{os.getpid()}\n")
 
 
-def worker_rows(loop_config: dict, config: TrainConfig) -> list[dict]:
-    """This worker's training rows: the driver's list from the object store, or a stage's rows read
-    from its Dataset (train_job.StageRowsInput) and validated here by the objective's `rows`."""
+def worker_rows(loop_config: dict, config: TrainConfig) -> RankRows:
+    """This rank's rows (the module docstring): the driver's shard for it, or its shard of a stage's
+    rows read from their Dataset (train_job.StageRowsInput) and validated here by the objective's `rows`."""
     import ray
 
+    rank, world = world_rank(), world_size()
     if "rows" in loop_config:
-        return ray.get(loop_config["rows"])
+        return ray.get(loop_config["rows"][rank])
     import ray.train
 
     from w2s_ray.train.objectives import get_objective
 
     shard = ray.train.get_dataset_shard(loop_config["rows_dataset"])
-    rows = [row for batch in shard.iter_batches(batch_size=4096, batch_format="pyarrow") for row in batch.to_pylist()]
-    return get_objective(config.objective).rows(rows)
+    validate, n = get_objective(config.objective).rows, loop_config["n_rows"]
+
+    def validated():
+        """Every row, in order, validated a batch at a time: an error names the first bad row of all."""
+        first = 0
+        for batch in shard.iter_batches(batch_size=STREAM_BATCH_ROWS, batch_format="pyarrow"):
+            if batch.num_rows:
+                yield from validate(batch.to_pylist(), first)
+                first += batch.num_rows
+
+    held, n_held = None, 0
+    early = config.early_stopping
+    if early is not None:  # a first pass for the problems: which are held out depends on all of them
+        counts = Counter(row["prompt"] for row in validated())
+        held = held_prompts(counts, early.holdout, config.seed)
+        n_held = sum(counts[prompt] for prompt in held)
+    return split_rank_rows(validated(), n, rank, world, held, n_held)
+
+
+def own_rows_only(trainer) -> None:
+    """Make the trainer's train loader iterate this rank's rows, all of them: accelerate wraps it in a
+    BatchSamplerShard that would hand each rank every world-th batch of what it holds. Neutralised as
+    transformers neutralises it for its own rank-aware BatchRebalanceSampler (Trainer._get_dataloader),
+    by making the wrapper a pass-through."""
+    from accelerate.data_loader import BatchSamplerShard
+
+    build = trainer.get_train_dataloader
+
+    def get_train_dataloader():
+        loader = build()
+        batches = getattr(loader, "batch_sampler", None)
+        if not isinstance(batches, BatchSamplerShard):
+            raise RuntimeError(f"expected accelerate's BatchSamplerShard around the train loader, got "
+                               f"{type(batches).__name__}: the ranks would not train on their own rows")
+        batches.num_processes, batches.process_index = 1, 0
+        return loader
+
+    trainer.get_train_dataloader = get_train_dataloader
 
 
 def build_seeded(build_trainer: BuildTrainer, config: TrainConfig, *args, **kwargs):
@@ -218,15 +263,16 @@ def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure,
         early = config.early_stopping
         extra, keeper = {}, None
         if early is not None:
-            rows, holdout = split_holdout(rows, early.holdout, config.seed)
             common.update(eval_strategy="steps", eval_steps=early.eval_steps,
                           per_device_eval_batch_size=config.per_device_batch_size)
-            extra["eval_dataset"] = Dataset.from_list(holdout)
+            extra["eval_dataset"] = Dataset.from_list(rows.holdout)
         with quiet_prints():
             # A path, not a model: TRL loads it after the arguments registered the DeepSpeed config,
             # so ZeRO-3 partitions the weights as they load.
             trainer = build_seeded(build_trainer, config, common, loop_config["base_model_dir"],
-                                   Dataset.from_list(rows), tokenizer, **extra)
+                                   Dataset.from_list(rows.train), tokenizer, **extra)
+        if world_size() > 1:
+            own_rows_only(trainer)
         if early is not None:
             keeper = keep_best_callback(early.patience)
             trainer.add_callback(keeper)
@@ -236,12 +282,13 @@ def run_worker(loop_config: dict, build_trainer: BuildTrainer, measure: Measure,
             trainer.add_callback(progress_reporter(loop_config["progress_board"]))
         # train_runtime counts the training loop only, not DeepSpeed's engine set-up (~6 s on CPU).
         train_seconds = trainer.train().metrics["train_runtime"]
-        metrics = {**measure(trainer, config, len(rows), train_seconds), **timer.summary()}
+        metrics = {**measure(trainer, config, rows.n_train, train_seconds), **timer.summary()}
         metrics["torch"] = torch_summary()  # the threads and kernels this training ran with
         if keeper is not None:
             trainer.evaluate()  # the last weights are candidates too
             keeper.restore(trainer.model)
-            metrics["early_stopping"] = {**keeper.report(), "holdout_rows": len(holdout), "train_rows": len(rows)}
+            metrics["early_stopping"] = {**keeper.report(), "holdout_rows": len(rows.holdout),
+                                         "train_rows": rows.n_train}
         model_dir = scratch / "model"
         save_final_model(trainer, tokenizer, loop_config["base_model_dir"], config.lora is not None, model_dir, head,
                          merged_dtype=merged_dtype(config, device))

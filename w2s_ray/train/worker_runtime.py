@@ -98,6 +98,12 @@ def world_rank() -> int:
     return ray.train.get_context().get_world_rank()
 
 
+def world_size() -> int:
+    import ray.train
+
+    return ray.train.get_context().get_world_size()
+
+
 def drop_pickles(model_dir: Path) -> None:
     """The HF trainer also writes training_args.bin (a pickle); the model dir holds safetensors only.
 

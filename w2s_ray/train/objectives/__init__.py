@@ -10,10 +10,13 @@ The whole contract is one call, in a module of this package:
         usually one line around a function that builds its TRL trainer. A module-level function:
         Ray pickles it by reference to its module.
   rows  a stage's rows -> the training rows, validated (a ValueError naming the first bad row and
-        field) and reduced to the fields the trainer reads; it runs in the driver, before Ray Train.
-  columns  (optional) the columns `rows` reads. An objective that names them is handed a stage's
-        rows as a Ray Dataset over its files (Ray Train's `datasets=`, read by each worker through
-        get_dataset_shard), never through the driver; `rows` then runs in each worker.
+        field) and reduced to the fields the trainer reads: `rows(rows, first=0)`, `first` the number
+        of rows[0] among all rows (a worker validates a stage's rows a batch at a time); 1:1 and in
+        order. Of a list, it runs in the driver, before Ray Train.
+  columns  the columns `rows` reads (an optional field too: those a stage's files lack are left out).
+        An objective that names them is handed a stage's rows as a Ray Dataset over its files (Ray
+        Train's `datasets=`, read by each worker through get_dataset_shard), never through the
+        driver; `rows` then runs in each worker. Each rank trains on its own shard (train/shards.py).
 
 Every module of this package is imported before a name is looked up, so a new objective (say
 `soft_kl`) registers itself by being a file here: no list elsewhere names it, and TrainConfig accepts
