@@ -132,3 +132,18 @@ def test_tiny_run_every_stage_resumes_and_report_has_the_mix(tmp_path, tiny_mode
     assert row["model"] == f"mix all (outcome err 17%, step err {100 * mix['step_error']:.0f}%)"
     assert row["acc"] == mix["acc"]
     assert "## Supervision mixes" in markdown and "| all>all | a mix against itself | +0.0 [+0.0, +0.0] |" in markdown
+
+
+def test_a_finding_names_its_two_mixes_whether_measured_or_not():
+    """The claim's mix names ride beside paired_finding's own `better` / `worse` arguments (the per-problem
+    values): passed as keywords of the same names they raised a TypeError, and demo-mix's report failed."""
+    from types import SimpleNamespace
+
+    from w2s_ray.recipes.supervision_mix.report import findings
+
+    manifest = SimpleNamespace(config={"supervision_mix": {"findings": [
+        {"claim": "hard beats subtask", "better": "hard", "worse": "subtask"}]}})
+    mixes = [{"name": "hard", "eval_stage": None}, {"name": "subtask", "eval_stage": None}]
+    [entry] = findings(manifest, mixes)
+    assert entry["id"] == "hard>subtask" and entry["verdict"] == "not run"
+    assert (entry["better_mix"], entry["worse_mix"]) == ("hard", "subtask")

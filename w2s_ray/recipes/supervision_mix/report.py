@@ -46,7 +46,8 @@ def findings(manifest: Manifest, mixes: list[dict]) -> list[dict]:
     for claim in (manifest.config.get("supervision_mix") or {}).get("findings", []):
         better, worse = by_name.get(claim["better"]), by_name.get(claim["worse"])
         measured = bool(better and worse and better["eval_stage"] and worse["eval_stage"])
-        extra = {"better": claim["better"], "worse": claim["worse"]}
+        # Not "better" / "worse": those are paired_finding's own arguments (the per-problem values).
+        extra = {"better_mix": claim["better"], "worse_mix": claim["worse"]}
         if measured:
             extra["sets"] = {m["name"]: {k: m[k] for k in ("acc", "outcome_error", "step_error", "n_rows",
                                                            "acc_by_level")} for m in (better, worse)}
