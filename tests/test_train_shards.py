@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import long_test
 from tests.test_train_sft import base_model, ray_for_training  # noqa: F401 (fixtures of the long test)
 from w2s_ray.train.early_stopping import held_prompts, split_holdout
-from w2s_ray.train.shards import ShardCollector, shard_indices, shard_length, split_rank_rows, take_shard
+from w2s_ray.train.shards import ShardCollector, shard_indices, shard_length, split_rank_rows
 
 
 @pytest.mark.parametrize("n,world", [(1, 1), (7, 1), (8, 2), (15, 2), (16, 3), (1, 3), (2, 4), (101, 8)])
@@ -36,9 +36,9 @@ def test_one_rank_holds_every_row_in_order_and_two_split_them_strided():
 
 def test_a_rank_keeps_only_its_rows_of_the_stream():
     rows = [{"i": i} for i in range(7)]
-    shard = take_shard(iter(rows), 7, 1, 3)
+    shard = split_rank_rows(iter(rows), 7, 1, 3).train
     assert [r["i"] for r in shard] == [1, 4, 0] and shard[0] is rows[1]
-    assert take_shard(iter(rows), 7, 0, 1) == rows
+    assert split_rank_rows(iter(rows), 7, 0, 1).train == rows
     collector = ShardCollector(7, 0, 2)
     for row in rows[:5]:
         collector.offer(row)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter
+from collections.abc import Iterable
 
 
 def held_prompts(prompts, share: float, seed: int) -> set[str]:
@@ -25,6 +27,14 @@ def held_prompts(prompts, share: float, seed: int) -> set[str]:
     ranked = sorted(prompts, key=position)
     n_holdout = min(len(prompts) - 1, max(1, round(share * len(prompts))))
     return set(ranked[:n_holdout])
+
+
+def holdout_of(prompts: Iterable[str], share: float, seed: int) -> tuple[set[str], int]:
+    """(held prompts, the number of rows that have them) of the rows' prompts, one per row: what a
+    rank needs to set the holdout aside before it shards the rest (train/shards.split_rank_rows)."""
+    counts = Counter(prompts)
+    held = held_prompts(counts, share, seed)
+    return held, sum(counts[prompt] for prompt in held)
 
 
 def split_holdout(rows: list[dict], share: float, seed: int) -> tuple[list[dict], list[dict]]:

@@ -55,14 +55,6 @@ class ShardCollector:
         return self._rows  # type: ignore[return-value]  (every slot filled: each index < n was offered)
 
 
-def take_shard(rows: Iterable[dict], n: int, rank: int, world: int) -> list[dict]:
-    """Rank `rank`'s shard of the n rows `rows` yields in order."""
-    collector = ShardCollector(n, rank, world)
-    for row in rows:
-        collector.offer(row)
-    return collector.rows()
-
-
 @dataclass
 class RankRows:
     """What one rank trains and evaluates on."""

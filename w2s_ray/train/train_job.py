@@ -24,7 +24,7 @@ from w2s_ray.raycluster.devices import Device, train_scaling
 from w2s_ray.run.progress import Poller, Progress, ProgressBoard
 from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.deepspeed_configs import resolve_deepspeed
-from w2s_ray.train.early_stopping import held_prompts
+from w2s_ray.train.early_stopping import holdout_of
 from w2s_ray.train.publish import place_checkpoint, publish_dir, refuse_existing, write_json
 from w2s_ray.train.shards import RankRows, split_rank_rows
 from w2s_ray.train.worker_runtime import default_torch_extensions_dir
@@ -111,8 +111,7 @@ def rank_rows_of(rows: list[dict], config: TrainConfig) -> list[RankRows]:
     """Each rank's rows of a validated list, in rank order: early stopping's holdout taken first."""
     held, n_held = None, 0
     if config.early_stopping is not None:
-        held = held_prompts((row["prompt"] for row in rows), config.early_stopping.holdout, config.seed)
-        n_held = sum(row["prompt"] in held for row in rows)
+        held, n_held = holdout_of((row["prompt"] for row in rows), config.early_stopping.holdout, config.seed)
     return [split_rank_rows(rows, len(rows), rank, config.num_workers, held, n_held)
             for rank in range(config.num_workers)]
 

@@ -16,14 +16,13 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 from w2s_ray.run.environment import torch_summary
 from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.deepspeed_configs import zero_stage
-from w2s_ray.train.early_stopping import held_prompts, keep_best_callback
+from w2s_ray.train.early_stopping import holdout_of, keep_best_callback
 from w2s_ray.train.shards import RankRows, split_rank_rows
 from w2s_ray.train.worker_runtime import (
     attach_deepspeed_comm,
@@ -203,9 +202,7 @@ def worker_rows(loop_config: dict, config: TrainConfig) -> RankRows:
     held, n_held = None, 0
     early = config.early_stopping
     if early is not None:  # a first pass for the problems: which are held out depends on all of them
-        counts = Counter(row["prompt"] for row in validated())
-        held = held_prompts(counts, early.holdout, config.seed)
-        n_held = sum(counts[prompt] for prompt in held)
+        held, n_held = holdout_of((row["prompt"] for row in validated()), early.holdout, config.seed)
     return split_rank_rows(validated(), n, rank, world, held, n_held)
 
 
