@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
 import json
 import os
 import signal
@@ -26,10 +25,11 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from w2s_ray.eval.findings import paired_interval
+from w2s_ray.eval.pgr_interval import correct_by_problem
 from w2s_ray.recipes.multi_capability.data import capability_of
+from w2s_ray.run.manifest import Manifest
+from w2s_ray.run.stage_io import read_output
 
 CEILING_EVAL = "baselines/ceiling/eval"
 
@@ -71,22 +71,17 @@ def run_until_ceiling(config: str, setting: str, log: Path) -> str:
     return run_dir
 
 
-def correct_by_problem(stage_dir: Path) -> tuple[dict[str, float], dict[str, str]]:
-    rows = pd.concat(pd.read_parquet(f) for f in sorted(glob.glob(str(stage_dir / "rows" / "*.parquet"))))
-    if rows.problem_id.duplicated().any():
-        raise SystemExit(f"{stage_dir}: more than one row per problem; this reads greedy evaluations only")
-    caps = {r["problem_id"]: capability_of({"capability": r["capability"] if isinstance(r["capability"], str) else None})
-            for r in rows.to_dict("records")}
-    return dict(zip(rows.problem_id, rows.correct.astype(float))), caps
+def capabilities(manifest: Manifest, key: str) -> dict[str, str]:
+    """{problem_id: capability} of an eval stage's rows (the stage's record, verified)."""
+    return {r["problem_id"]: capability_of(r) for r in read_output(manifest.record(key)["outputs"]["rows"])}
 
 
 def report(run_dir: str) -> dict:
-    root = Path(run_dir)
-    manifest = json.loads((root / "manifest.json").read_text())
-    weak_eval = next(k for k in manifest["stages"] if k.startswith("baselines/weak/") and k.endswith("/eval"))
-    weak, caps = correct_by_problem(root / weak_eval)
-    ceiling, _ = correct_by_problem(root / CEILING_EVAL)
-    train = manifest["stages"]["baselines/ceiling/train"]
+    manifest = Manifest.load(run_dir)
+    weak_eval = next(k for k in manifest.stages() if k.startswith("baselines/weak/") and k.endswith("/eval"))
+    weak, ceiling = correct_by_problem(manifest, weak_eval), correct_by_problem(manifest, CEILING_EVAL)
+    caps = capabilities(manifest, weak_eval)
+    train = manifest.record("baselines/ceiling/train")
     metrics = train.get("metrics", {})
     out = {"run_dir": run_dir, "train_seconds": train.get("seconds"), "train_steps": metrics.get("steps"),
            "final_train_loss": metrics.get("final_train_loss"), "capabilities": {}}

@@ -12,18 +12,17 @@ a facts place as the letter of the option that names it.
 """
 from __future__ import annotations
 
-import glob
 import re
 import sys
 from collections import defaultdict
-from pathlib import Path
-
-import pandas as pd
 
 from w2s_ray.recipes.multi_capability.data import capability_of
+from w2s_ray.run.manifest import Manifest
+from w2s_ray.run.stage_io import read_output
 
 PROSE_ANSWER = re.compile(r"answer is ([^.\n]+)")
 OPTION = re.compile(r"\(([A-D])\) ([a-z]+)")
+STRONG_BASE_EVAL = "baselines/strong_base/eval"
 CHANCE = {"temporal": 1 / 2, "logic": 1 / 3, "facts": 1 / 4}
 
 
@@ -42,12 +41,12 @@ def as_target(capability: str, answer: str, question: str) -> str:
 
 
 def latent_skill(run_dir: str) -> dict[str, dict]:
-    files = sorted(glob.glob(str(Path(run_dir) / "baselines" / "strong_base" / "eval" / "rows" / "*.parquet")))
-    if not files:
-        raise SystemExit(f"{run_dir}: no baselines/strong_base/eval rows")
+    manifest = Manifest.load(run_dir)
+    if not manifest.is_complete(STRONG_BASE_EVAL):
+        raise SystemExit(f"{run_dir}: no finished {STRONG_BASE_EVAL}")
     counts = defaultdict(lambda: {"n": 0, "prose_answer": 0, "right": 0})
-    for row in pd.concat(pd.read_parquet(f) for f in files).to_dict("records"):
-        cap = capability_of({"capability": row["capability"] if isinstance(row["capability"], str) else None})
+    for row in read_output(manifest.record(STRONG_BASE_EVAL)["outputs"]["rows"]):
+        cap = capability_of(row)
         c = counts[cap]
         c["n"] += 1
         answer = prose_answer(row["text"])
