@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 def auroc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
@@ -24,4 +24,29 @@ def auroc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
             ranks[order[t]] = (i + j) / 2 + 1
         i = j + 1
     rank_sum = sum(r for r, (_, y) in zip(ranks, pairs) if y == 1)
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def auroc_sorted(chunks: Iterable[tuple[Sequence[float], Sequence[int]]]) -> float | None:
+    """`auroc` of pairs handed in ascending score order, in chunks (a tie may cross two), NaN scores
+    already left out: the same number, bit for bit (its rank sum is of half-integers, exact in a float,
+    whatever order they are added in), from one pass that holds a chunk at a time."""
+    n_pos = n_neg = 0
+    rank_sum = 0.0
+    before = 0  # pairs ranked below the tie group being read
+    value, size, positives = None, 0, 0
+    for scores, labels in chunks:
+        for s, y in zip(scores, labels):
+            s, y = float(s), int(y)
+            if size and s == value:
+                size += 1
+            else:
+                rank_sum += positives * ((2 * before + size - 1) / 2 + 1)
+                before, value, size, positives = before + size, s, 1, 0
+            positives += y
+            n_pos += y
+            n_neg += 1 - y
+    rank_sum += positives * ((2 * before + size - 1) / 2 + 1)
+    if not n_pos or not n_neg:
+        return None
     return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)

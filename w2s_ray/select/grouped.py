@@ -30,7 +30,8 @@ from w2s_ray.select.selection import Selection
 
 SIDE = "_side"  # which input a row came from, in a group holding both inputs' rows of one problem
 MISSING = {"consistency": "missing_weak", "preference": "weak_missing"}
-UNITS = {"take_all": "solution", "consistency": "problem", "preference": "teacher_problem"}
+UNITS = {"take_all": "solution", "consistency": "problem", "preference": "teacher_problem",
+         "step_labels": "solution", "kl_steps": "step", "rs_sft": "solution"}  # the last two: recipes' maps (stages/select_data.map_data)
 
 
 def take_all_piece(rows: Sequence[dict]) -> Selection:
@@ -95,15 +96,18 @@ class SelectionSummary:
     rows_out: int
     sha256: str
     by_teacher: dict[str, dict] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # Selection.extra: what the selection derived (a beta)
 
     def stats(self) -> dict[str, Any]:
         return {"unit": self.unit, "n_in": self.n_in, "kept": self.kept, "rows_out": self.rows_out,
-                "dropped": dict(self.dropped), "by_teacher": self.by_teacher, "sha256": self.sha256}
+                "dropped": dict(self.dropped), "by_teacher": self.by_teacher, "sha256": self.sha256, **self.extra}
 
 
-def summarize(kind: str, total: Mapping, rows_out: int, sha256: str) -> SelectionSummary:
+def summarize(kind: str, total: Mapping, rows_out: int, sha256: str,
+              extra: Mapping[str, Any] | None = None) -> SelectionSummary:
     """The whole selection's accounting from the sum of its pieces (`kind`: a key of UNITS); the
-    whole-input checks the list functions make first are made here."""
+    whole-input checks the list functions make first are made here. `extra`: Selection.extra, as the
+    list function would derive it from the whole input (the caller derived it before the pieces ran)."""
     models = total.get("models", {})
     if kind == "consistency" and len(models.get("strong", [])) > 1:
         raise ValueError(f"consistency_filter compares against one strong model; strong_rows hold {models['strong']}")
@@ -130,7 +134,7 @@ def summarize(kind: str, total: Mapping, rows_out: int, sha256: str) -> Selectio
         raise AssertionError(f"selection lost track of {UNITS[kind]}s: {n_in} in, {kept} kept + "
                              f"{sum(dropped.values())} dropped")
     return SelectionSummary(unit=UNITS[kind], n_in=n_in, kept=kept, dropped=dropped, rows_out=rows_out,
-                            sha256=sha256, by_teacher=by_teacher)
+                            sha256=sha256, by_teacher=by_teacher, extra=dict(extra or {}))
 
 
 def _sorted(counts: Mapping[str, int]) -> dict[str, int]:

@@ -61,6 +61,21 @@ class DataSelection:
     schema: pa.Schema
     order: tuple[str, ...]  # the columns the written rows are sorted by, and read back sorted by
     settings: dict = field(default_factory=dict)
+    # A map's own piece function (a recipe's, module level: the workers unpickle it) in place of
+    # PIECES[kind], the columns it reads (the input's schema), and what its Selection adds to stats().
+    piece: Callable | None = None
+    input_schema: pa.Schema = GENERATION_SCHEMA
+    extra: dict = field(default_factory=dict)
+
+
+def map_data(kind: str, rows: StageData, piece: Callable, input_schema: pa.Schema, schema: pa.Schema,
+             order: tuple[str, ...], extra: Mapping | None = None) -> DataSelection:
+    """A selection that reads one row at a time (step labels, LightReasoner's steps) as a map over
+    batches of `rows`: `piece(rows) -> Selection` on each batch; `kind` a key of select/grouped.UNITS.
+    `order` must be the order Selection sorts the rows in (sort_key's columns, then any column that
+    orders a row's several outputs)."""
+    return DataSelection(kind, {"rows": rows}, schema, tuple(order), piece=piece, input_schema=input_schema,
+                         extra=dict(extra or {}))
 
 
 def take_all_data(weak) -> DataSelection:
@@ -92,24 +107,39 @@ class StageData:
         self.outputs = list(outputs)
         self.rows = sum(o["rows"] for o in self.outputs)
         self.problem_ids = None if problem_ids is None else sorted(problem_ids)
+        self._verified = False  # a report reads one stage several ways: its files are hashed once
 
     def problems(self, problem_ids: Iterable[str]) -> StageData:
         """Only the rows of these problems (a few thousand questions' ids, not rows)."""
         return StageData(self.outputs, problem_ids)
 
-    def dataset(self, side: str):
+    @classmethod
+    def of(cls, result: StageResult, name: str = "rows") -> StageData:
+        """A stage's output as its StageData (a recipe's report reading a stage's rows in Ray Data)."""
+        return cls([result.output(name)])
+
+    def dataset(self, side: str, schema: pa.Schema = GENERATION_SCHEMA):
+        """The rows as a Dataset of `schema`'s columns (a column the files lack is null), tagged `side`."""
         import ray
+        import pyarrow.parquet as pq
 
         files = []
         for output in self.outputs:
-            verify_output(output)
+            if not self._verified:
+                verify_output(output)
             path = output["path"]
             files += ([f"{path}/{f['name']}" for f in output["files"]] if output["kind"] == "parquet_dataset"
                       else [path])
+        self._verified = True
         if not files:
             return None
-        return ray.data.read_parquet(files).select_columns(list(GENERATION_COLUMNS_READ)).map_batches(
-            _Conform(side, self.problem_ids), batch_format="pyarrow")
+        if schema is GENERATION_SCHEMA:
+            columns = list(GENERATION_COLUMNS_READ)
+        else:  # only the columns the files have (a scorer's column is absent where it did not run)
+            present = set().union(*(pq.read_schema(f).names for f in files))
+            columns = [f.name for f in schema if f.name in present]
+        return ray.data.read_parquet(files).select_columns(columns).map_batches(
+            _Conform(side, self.problem_ids, schema), batch_format="pyarrow")
 
 
 class UpstreamData(Mapping[str, StageData]):
@@ -138,8 +168,8 @@ class _Conform:
     """Every input block to one schema and tagged with its side: the sides are unioned, and a column
     that is all null in one file (level) must not be null-typed in one block and int64 in the next."""
 
-    def __init__(self, side: str, problem_ids: list[str] | None = None):
-        self.side, self.problem_ids = side, problem_ids
+    def __init__(self, side: str, problem_ids: list[str] | None = None, schema: pa.Schema = GENERATION_SCHEMA):
+        self.side, self.problem_ids, self.schema = side, problem_ids, schema
 
     def __call__(self, table: pa.Table) -> pa.Table:
         if self.problem_ids is not None:
@@ -147,18 +177,19 @@ class _Conform:
 
             table = table.filter(pc.is_in(table["problem_id"].cast(_S), value_set=pa.array(self.problem_ids, _S)))
         columns = {f.name: table[f.name].cast(f.type) if f.name in table.column_names
-                   else pa.nulls(table.num_rows, f.type) for f in GENERATION_SCHEMA}
+                   else pa.nulls(table.num_rows, f.type) for f in self.schema}
         return pa.table({**columns, SIDE: pa.array([self.side] * table.num_rows, _S)})
 
 
 PIECES: dict[str, Callable] = {"take_all": take_all_piece, "consistency": consistency_piece,
                                "preference": preference_piece}
+GROUPED = ("consistency", "preference")  # a group-by on problem_id; any other kind is a map
 
 
-def _piece_table(table: pa.Table, kind: str, schema: pa.Schema, settings: dict) -> pa.Table:
+def _piece_table(table: pa.Table, piece: Callable, schema: pa.Schema, settings: dict) -> pa.Table:
     """A group's (or batch's) rows -> its selected rows, their JSON and rank, and one accounting row."""
     rows = table.to_pylist()
-    selection = PIECES[kind](rows, **settings)
+    selection = piece(rows, **settings)
     out = selection.rows if selection is not None else []
     columns = {f.name: pa.array([r[f.name] for r in out] + [None], f.type) for f in schema}
     return pa.table({**columns, JSON: pa.array([row_json(r) for r in out] + [None], _S),
@@ -201,15 +232,17 @@ def run_selection(plan: DataSelection):
     """The selected rows as a materialized, sorted Dataset (the output columns only) and their summary."""
     import ray
 
-    sides = [ds for ds in (data.dataset(side) for side, data in plan.sides.items()) if ds is not None]
-    pieces = functools.partial(_piece_table, kind=plan.kind, schema=plan.schema, settings=plan.settings)
+    sides = [ds for ds in (data.dataset(side, plan.input_schema) for side, data in plan.sides.items())
+             if ds is not None]
+    pieces = functools.partial(_piece_table, piece=plan.piece or PIECES[plan.kind], schema=plan.schema,
+                               settings=plan.settings)
     if not sides:
-        return None, summarize(plan.kind, {}, 0, CanonicalHash().hexdigest())
+        return None, summarize(plan.kind, {}, 0, CanonicalHash().hexdigest(), plan.extra)
     with _ordered():
         data = sides[0].union(*sides[1:]) if len(sides) > 1 else sides[0]
-        if plan.kind == "take_all":
+        if plan.kind not in GROUPED:  # a map: each row on its own, Selection's order by columns
             out = data.map_batches(pieces, batch_format="pyarrow")
-            sort = ["problem_id", "source_model", "sample_index"]
+            sort = list(plan.order)
         else:
             out = data.groupby("problem_id").map_groups(pieces, batch_format="pyarrow")  # a sort shuffle: _ordered
             sort = ["problem_id", RANK]  # a problem's rows in its group's (Selection's) order
@@ -220,7 +253,7 @@ def run_selection(plan: DataSelection):
         # One task reads the rows in order for the hash (a sequence, so one reader): the blocks it
         # reads are mapped into its memory, not the driver's.
         digest = ray.get(ray.remote(num_cpus=0.5)(_digest_rows).remote(rows, plan.kind))
-        summary = summarize(plan.kind, total, rows.count(), digest)
+        summary = summarize(plan.kind, total, rows.count(), digest, plan.extra)
         return rows.drop_columns([JSON, RANK]), summary
 
 
@@ -280,5 +313,5 @@ def select_data(ctx: RunContext, key: str, make_selection: Callable[[UpstreamDat
     return run_stage(ctx.manifest, key, body, inputs=settings, upstream=upstream, tag=tag)
 
 
-__all__ = ["DataSelection", "SelectionSummary", "UpstreamData", "consistency_data", "preference_data",
-           "run_selection", "select_data", "take_all_data"]
+__all__ = ["DataSelection", "SelectionSummary", "StageData", "UpstreamData", "consistency_data", "map_data",
+           "preference_data", "run_selection", "select_data", "take_all_data"]

@@ -19,10 +19,10 @@ The report's `rerank` and `sgr` come from the rerank report stage (tag role "rep
 from __future__ import annotations
 
 from w2s_ray.recipes.easy_to_hard.config import SGR_BOUND_LABELS, EasyToHardConfig, prm_gpus, sgr_bound_problems
+from w2s_ray.recipes.easy_to_hard.data import rerank_data, sample_scores, step_auroc_data, step_labels_data
 from w2s_ray.recipes.easy_to_hard.monte_carlo import monte_carlo_labels
+from w2s_ray.recipes.easy_to_hard.report import rerank_report_from_picks, step_auroc
 from w2s_ray.recipes.easy_to_hard.rl import run_rl
-from w2s_ray.recipes.easy_to_hard.report import rerank_report, step_auroc
-from w2s_ray.recipes.easy_to_hard.step_labels import step_labels_from_checker, step_labels_from_gold
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult, run_stage
 from w2s_ray.run.model_builds import build_models
@@ -31,6 +31,7 @@ from w2s_ray.run.stage_tags import Tag
 from w2s_ray.score.stage import ScorerSpec
 from w2s_ray.select import gold_sft
 from w2s_ray.serve.promotion import promote_latest
+from w2s_ray.stages.select_data import StageData, select_data
 from w2s_ray.stages.steps import checkpoint_path, generate_and_score, select, stage_rows, train
 
 
@@ -66,10 +67,12 @@ def run(ctx: RunContext) -> None:
         "seed": e2h.seed, "scorers": [ScorerSpec(name="answer_check"),
                                       ScorerSpec(name="step_check", config={"step_sep": e2h.step_sep})]})
     samples = generate_and_score(ctx, "prm/sample", sampler, policy, prm_problems)
-    label = step_labels_from_gold if e2h.label_source == "gold" else step_labels_from_checker
-    labels = select(ctx, "prm/labels", lambda rows: label(rows["samples"], e2h.step_sep, e2h.prm_answer_step),
-                    upstream={"samples": samples},
-                    settings={"source": e2h.label_source, "answer_step": str(e2h.prm_answer_step)})
+    # Each solution labelled on its own: a map in Ray Data's workers, which write the PRM's rows.
+    labels = select_data(ctx, "prm/labels",
+                         lambda data: step_labels_data(data["samples"], e2h.label_source, e2h.step_sep,
+                                                       e2h.prm_answer_step),
+                         upstream={"samples": samples},
+                         settings={"source": e2h.label_source, "answer_step": str(e2h.prm_answer_step)})
     prm = train(ctx, "prm/train", labels, policy if e2h.prm_from == "policy" else cfg.strong.model,
                 e2h.prm_train_config(cfg.train))
 
@@ -90,18 +93,23 @@ def run(ctx: RunContext) -> None:
                                 e2h.mc_rollouts, e2h.step_sep, seed=e2h.seed, upstream={"samples": hard})
 
     def report() -> StageResult:
-        hard_rows = stage_rows(hard)
+        # The samples stay in Ray Data's workers: a group-by per problem reranks them, and only the
+        # picks (one per problem and method) and the report's numbers come to the driver (data.py).
+        hard_samples = StageData.of(hard)
         accuracy = {name: result.metrics["accuracy"] for name, result in evals.items()}
-        out = rerank_report(hard_rows, accuracy, e2h.aggregate, e2h.hard_levels, e2h.sgr_bound)
+        picks, n_samples, n_unscored = rerank_data(hard_samples, e2h.aggregate)
+        out = rerank_report_from_picks(picks, n_samples, n_unscored, accuracy, e2h.aggregate, e2h.hard_levels,
+                                       e2h.sgr_bound)
         if mc is not None:
-            out["prm_step_auroc"] = step_auroc(hard_rows, stage_rows(mc))
+            mc_rows = stage_rows(mc)  # the few hundred Monte Carlo-labelled solutions
+            out["prm_step_auroc"] = step_auroc(sample_scores(hard_samples, mc_rows), mc_rows)
         # Held-out test samples labelled as the PRM's training data is: a low easy AUROC says the PRM
         # did not learn its labels, a high easy and low hard one that it did not generalise.
         for part, levels in (("easy", e2h.easy_levels), ("hard", e2h.hard_levels)):
-            part_labels = label([r for r in hard_rows if r["level"] in levels], e2h.step_sep, e2h.prm_answer_step)
-            out[f"prm_step_auroc_{part}"] = {**step_auroc(hard_rows, part_labels.rows), "labels": e2h.label_source}
+            out[f"prm_step_auroc_{part}"] = {**step_auroc_data(hard_samples, levels, e2h.label_source, e2h.step_sep,
+                                                               e2h.prm_answer_step), "labels": e2h.label_source}
         return StageResult(outputs={"rows": write_stage(ctx.stage_dir("rerank/report"), out.pop("picks"))},
-                           rows_in=len(hard_rows), rows_out=out["n_picks"], metrics={"report": out})
+                           rows_in=n_samples, rows_out=out["n_picks"], metrics={"report": out})
 
     run_stage(ctx.manifest, "rerank/report", report, tag=Tag("report", "easy_to_hard"),
               upstream={"samples": hard, **evals, **({"mc_labels": mc} if mc is not None else {})})

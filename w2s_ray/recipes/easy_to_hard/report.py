@@ -52,15 +52,24 @@ def rerank_report(sample_rows: Sequence[dict], greedy: dict[str, dict], aggregat
                   hard_levels: Sequence[int], sgr_bound: str = "hard_levels") -> dict:
     """`greedy`: accuracy records (eval.accuracy) by name: easy_sft, and where run strong_base and the
     bound (SGR_BOUND_LABELS[sgr_bound])."""
+    chosen = {method: rerank(sample_rows, method, aggregate) for method in METHODS}
+    n_unscored = sum(1 for r in sample_rows if _unscored(r.get(aggregate)))
+    return rerank_report_from_picks(chosen, len(sample_rows), n_unscored, greedy, aggregate, hard_levels, sgr_bound)
+
+
+def rerank_report_from_picks(chosen: dict[str, list[dict]], n_samples: int, n_unscored: int, greedy: dict[str, dict],
+                             aggregate: str, hard_levels: Sequence[int], sgr_bound: str = "hard_levels") -> dict:
+    """rerank_report from each method's picks (rerank's) and the samples' counts: a recipe reranks
+    its samples in Ray Data's workers (data.rerank_data), and only the picks, one per problem, come here."""
     base = hard_accuracy(greedy.get("strong_base"), hard_levels)
     bound = hard_accuracy(greedy.get(SGR_BOUND_LABELS[sgr_bound]), hard_levels)
     picks, section = [], {}
     for method in METHODS:
-        chosen = rerank(sample_rows, method, aggregate)
-        picks += [{**p, "method": method} for p in chosen]
-        acc = accuracy_by_level(chosen)
+        method_picks = chosen[method]
+        picks += [{**p, "method": method} for p in method_picks]
+        acc = accuracy_by_level(method_picks)
         n_by_level = {}
-        for p in chosen:
+        for p in method_picks:
             n_by_level[str(p["level"])] = n_by_level.get(str(p["level"]), 0) + 1
         acc["n_by_level"] = n_by_level
         acc[sgr_key(sgr_bound, reranked=True)] = sgr(hard_accuracy(acc, hard_levels), base, bound)
@@ -73,9 +82,9 @@ def rerank_report(sample_rows: Sequence[dict], greedy: dict[str, dict], aggregat
         "aggregate": aggregate, "hard_levels": list(hard_levels),
         "greedy": {name: {"acc": acc["acc"], "acc_by_level": _levels(acc, "acc_by_level"),
                           "hard_acc": hard_accuracy(acc, hard_levels)} for name, acc in greedy.items()},
-        "n_samples": len(sample_rows), "picks": picks, "n_picks": len(picks),
+        "n_samples": n_samples, "picks": picks, "n_picks": len(picks),
         # samples without a full PRM score (no step, or a step past max_length): ranked last, counted
-        "n_unscored_samples": sum(1 for r in sample_rows if _unscored(r.get(aggregate))),
+        "n_unscored_samples": n_unscored,
     }
 
 
@@ -119,6 +128,12 @@ def _unscored(value) -> bool:
 def step_auroc(sample_rows: Sequence[dict], label_rows: Sequence[dict]) -> dict:
     """The PRM's step AUROC: its `step_scores` of the labelled solutions against their step labels
     (steps past a first error carry no label and are left out)."""
+    xs, ys = step_pairs(sample_rows, label_rows)
+    return {"auroc": auroc(xs, ys), "n_steps": len(xs), "n_negative": ys.count(0), "n_solutions": len(label_rows)}
+
+
+def step_pairs(sample_rows: Sequence[dict], label_rows: Sequence[dict]) -> tuple[list[float], list[int]]:
+    """(score, label) of each labelled step whose solution has step scores, in label_rows' order."""
     scores = {(str(r["problem_id"]), str(r["model"]), int(r["sample_index"])): r.get("step_scores")
               for r in sample_rows}
     xs, ys = [], []
@@ -129,7 +144,7 @@ def step_auroc(sample_rows: Sequence[dict], label_rows: Sequence[dict]) -> dict:
         for score, label in zip(list(step_scores), list(row["labels"])):
             xs.append(float(score))
             ys.append(int(label))
-    return {"auroc": auroc(xs, ys), "n_steps": len(xs), "n_negative": ys.count(0), "n_solutions": len(label_rows)}
+    return xs, ys
 
 
 def _auroc_cell(value: dict | None) -> str:

@@ -108,6 +108,17 @@ def step_labels_from_checker(rows: Iterable[dict], step_sep: str = "line", with_
     return Selection(out, n_in=n, kept=len(out), dropped=dropped, unit="solution")
 
 
+LABEL_SOURCES = {"gold": step_labels_from_gold, "step_check": step_labels_from_checker}
+
+
+def step_labels(rows: Iterable[dict], source: str, step_sep: str = "line", with_answer: bool = False) -> Selection:
+    """The labels of `source` ("gold" or "step_check"); each row is labelled on its own, so a batch's
+    labels are the whole input's labels of that batch (recipes/easy_to_hard/data.py maps it)."""
+    if source not in LABEL_SOURCES:
+        raise ValueError(f"step label source must be one of {sorted(LABEL_SOURCES)}, got {source!r}")
+    return LABEL_SOURCES[source](rows, step_sep, with_answer)
+
+
 class FirstErrorSearch:
     """OmegaPRM's binary search as a state machine, so that one round of rollouts can serve many
     solutions at once (recipes/easy_to_hard/monte_carlo.py): `probe()` is the prefix length to value next (None:

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from w2s_ray.recipes.light_reasoner import keys, sampling
 from w2s_ray.recipes.light_reasoner.config import LightReasonerConfig
-from w2s_ray.recipes.light_reasoner.select import rejection_sampling_sft, select_steps
+from w2s_ray.recipes.light_reasoner.data import kl_steps_data, rejection_sampling_data
 from w2s_ray.recipes.light_reasoner.stages import contrast, sampled_questions
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.model_builds import build_models
 from w2s_ray.run.stage_tags import Tag
 from w2s_ray.score.contrast import check_same_tokenizer
 from w2s_ray.serve.promotion import promote_latest
-from w2s_ray.stages.steps import generate_and_score, select, train
+from w2s_ray.stages.select_data import select_data
+from w2s_ray.stages.steps import generate_and_score, train
 
 
 def run(ctx: RunContext) -> None:
@@ -56,9 +57,10 @@ def run(ctx: RunContext) -> None:
     # LightReasoner: contrast, keep the steps where the two disagree most, train toward the contrast.
     scored = contrast(ctx, keys.CONTRAST, samples, expert.model, amateur.model,
                       (expert.name, amateur.name), lr)
-    steps = select(ctx, keys.SELECT, lambda rows: select_steps(rows["contrast"], lr.beta, lr.keep_fraction,
-                                                               lr.first_step, lr.epsilon),
-                   upstream={"contrast": scored}, tag=Tag("select", "light_reasoner"))
+    # Each solution's steps kept on their own KL: a map in Ray Data's workers (light_reasoner/data.py).
+    steps = select_data(ctx, keys.SELECT, lambda data: kl_steps_data(data["contrast"], lr.beta, lr.keep_fraction,
+                                                                     lr.first_step, lr.epsilon),
+                        upstream={"contrast": scored}, tag=Tag("select", "light_reasoner"))
     trained = train(ctx, keys.TRAIN, steps, expert.model, lr.kl_train_config(cfg.train),
                     tag=Tag("train", "light_reasoner"))
     generate_and_score(ctx, keys.EVAL, ctx.eval_teacher(expert, "light-reasoner"), trained, test,
@@ -66,7 +68,7 @@ def run(ctx: RunContext) -> None:
     promote_latest(ctx.run_dir)  # RUN_DIR/serve/latest.json -> the LightReasoner student (w2s serve)
 
     # Baseline: rejection-sampling SFT on the same samples (gold decides which are right).
-    right = select(ctx, keys.RS_SELECT, lambda rows: rejection_sampling_sft(rows["samples"], fmt == "chat"),
-                   upstream={"samples": samples}, tag=Tag("select", "rs_sft"))
+    right = select_data(ctx, keys.RS_SELECT, lambda data: rejection_sampling_data(data["samples"], fmt == "chat"),
+                        upstream={"samples": samples}, tag=Tag("select", "rs_sft"))
     sft = train(ctx, keys.RS_TRAIN, right, expert.model, lr.rs_sft_train_config(cfg.train), tag=Tag("train", "rs_sft"))
     generate_and_score(ctx, keys.RS_EVAL, ctx.eval_teacher(expert, "rs-sft"), sft, test, tag=Tag("baseline", "rs_sft"))

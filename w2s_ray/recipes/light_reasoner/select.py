@@ -17,6 +17,7 @@ Only the contrast columns and the row's identity are read: no answer, gold or co
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -38,11 +39,16 @@ def kl_quantile_beta(rows: Sequence[dict], keep_fraction: float, first_step: int
     """The beta that keeps about `keep_fraction` of the steps from first_step on: the
     (1 - keep_fraction) quantile of their KL (NaN left out; steps tied at it are all kept). +inf
     when no step has a KL."""
-    kls = np.asarray([kl for row in rows for kl in list(row["contrast_kl"])[first_step:]], dtype=np.float64)
-    kls = kls[~np.isnan(kls)]
+    kls = np.asarray(step_kls(rows, first_step), dtype=np.float64)
     if kls.size == 0:
         return float("inf")
     return float(np.quantile(kls, 1.0 - keep_fraction, method="higher"))
+
+
+def step_kls(rows: Iterable[dict], first_step: int = 0) -> list[float]:
+    """The KL of every step from first_step on, NaN left out (the steps a quantile of KL is over)."""
+    return [float(kl) for row in rows for kl in list(row["contrast_kl"])[first_step:]
+            if kl is not None and not math.isnan(kl)]
 
 
 def select_steps(rows: Iterable[dict], beta: float, keep_fraction: float | None = None, first_step: int = 0,

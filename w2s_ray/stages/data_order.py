@@ -1,0 +1,56 @@
+"""Order statistics of a Ray Dataset's column, with none of the column in the driver: the k-th
+smallest value (LightReasoner's KL quantile) and the AUROC of a score column against 0/1 labels (the
+PRM's step AUROC). Each is a sort in Ray Data, then one Ray task that reads the sorted blocks in
+order (a sequence, so one reader, as the selection hash is read: stages/select_data.py) and hands
+back one number.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from w2s_ray.eval.auroc import auroc_sorted
+from w2s_ray.stages.select_data import _ordered
+
+
+def reduce_sorted(ds, by: str, fn: Callable[[Iterator[pa.Table]], Any], batch_size: int = 65536) -> Any:
+    """fn(the batches of `ds` sorted by `by`, in order), run in one Ray task."""
+    import ray
+
+    with _ordered():
+        ordered = ds.sort(by).materialize()
+    return ray.get(ray.remote(num_cpus=0.5)(_reduce).remote(ordered, fn, batch_size))
+
+
+def _reduce(ds, fn: Callable, batch_size: int) -> Any:
+    with _ordered():
+        return fn(ds.iter_batches(batch_format="pyarrow", batch_size=batch_size))
+
+
+def kth_smallest(ds, column: str, k: int) -> float:
+    """The value at index k (from 0) of `column` sorted ascending (no NaN in it)."""
+    return reduce_sorted(ds, column, functools.partial(_kth, column=column, k=k))
+
+
+def _kth(batches: Iterator[pa.Table], column: str, k: int) -> float:
+    seen = 0
+    for batch in batches:
+        if k < seen + batch.num_rows:
+            return float(batch[column][k - seen].as_py())
+        seen += batch.num_rows
+    raise IndexError(f"index {k} of {column!r}, which has {seen} values")
+
+
+def sorted_auroc(ds, score: str = "score", label: str = "label") -> float | None:
+    """eval.auroc.auroc of `score` against `label` (no NaN scores), the pairs sorted in Ray Data."""
+    return reduce_sorted(ds, score, functools.partial(_auroc, score=score, label=label))
+
+
+def _auroc(batches: Iterator[pa.Table], score: str, label: str) -> float | None:
+    return auroc_sorted((b[score].to_pylist(), b[label].to_pylist()) for b in batches)
+
+
+__all__ = ["kth_smallest", "reduce_sorted", "sorted_auroc"]
