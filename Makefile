@@ -87,7 +87,8 @@ test-lm-eval: $(STAMP) $(LMEVAL_STAMP)
 # merge, progress and log-copy tests; `w2s run --serve` over two rounds; round 2 with our options; ORPO;
 # DPO under ZeRO-2; SFT under ZeRO-2 and with early stopping; the soft-label run; the GPU hand-off's Ray;
 # the confidence-loss (logconf) run; the streamed stage rows (SFT from a stage output) and the driver's
-# memory at 200k rows; the selections in Ray Data against the list functions. Each keeps a shorter test of the
+# memory at 200k rows; the selections in Ray Data against the list functions, and the recipes' (easy-to-hard's
+# step labels, rerank and step AUROC; LightReasoner's KL steps and RS-SFT rows). Each keeps a shorter test of the
 # same part in `make test`.
 # (The multi-node cluster test and the GPU lock's resolver check are in `make test`.)
 # test_e2h_rl_iterations: three RL iterations of two chains on the tiny models, killed and resumed.
@@ -99,7 +100,7 @@ test-long: $(STAMP) $(LMEVAL_STAMP)
 		tests/test_w2s_rounds.py tests/test_train_preference.py tests/test_train_sft.py tests/test_light_reasoner.py \
 		tests/test_gpu_handoff.py tests/test_confidence_trainer.py tests/test_multi_capability_run.py tests/test_multicap_models.py \
 		tests/test_stage_stream.py tests/test_driver_memory.py tests/test_logconf_run.py tests/test_ray_start_retry.py \
-		tests/test_select_data.py tests/test_train_shards.py
+		tests/test_select_data.py tests/test_train_shards.py tests/test_recipe_data_ray.py
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_serve_app.py -k lm_eval
 
 # A head and two worker nodes in a private network namespace: submit, kill a node, resume (~95 s).

@@ -1,7 +1,7 @@
 """The recipes' selections and report numbers made in Ray Data equal the list path on the same
 stages (tests/test_recipe_pieces.py checks the pieces without Ray): easy-to-hard's step labels (the
 rows a training stage reads back, the recorded statistics and hash), its rerank section and picks, the
-step AUROCs; LightReasoner's KL steps (with beta alone and from the KL quantile) and its RS-SFT rows.
+step AUROCs and the Monte Carlo labels' solutions; LightReasoner's KL steps (with beta alone and from the KL quantile) and its RS-SFT rows.
 One Ray for the file: `make test-long`."""
 from __future__ import annotations
 
@@ -70,6 +70,17 @@ def test_the_rerank_report_equals_the_list_path(ray_started, tmp_path):
         assert step_auroc_data(data, levels, "gold", "line", True) == expected
     some = step_labels(rows, "gold", "line", False).rows[::4]  # as the Monte Carlo labels: a few solutions
     assert step_auroc(sample_scores(data, some), some) == step_auroc(rows, some)
+
+
+def test_the_monte_carlo_solutions_equal_the_list_path(ray_started, tmp_path):
+    from w2s_ray.recipes.easy_to_hard.data import mc_solutions, mc_solutions_data
+
+    rows = samples(4, problems=40)
+    data = stage_data(tmp_path, "samples", rows)
+    for n in (3, 50):  # fewer wrong solutions than there are, and more
+        whole = mc_solutions(rows, [4, 5], n)
+        assert whole and mc_solutions_data(data, [4, 5], n) == whole
+    assert len(mc_solutions(rows, [4, 5], 3)) == 6
 
 
 @pytest.mark.parametrize("keep_fraction", [None, 0.3])

@@ -118,11 +118,8 @@ class StageData:
         """A stage's output as its StageData (a recipe's report reading a stage's rows in Ray Data)."""
         return cls([result.output(name)])
 
-    def dataset(self, side: str, schema: pa.Schema = GENERATION_SCHEMA):
-        """The rows as a Dataset of `schema`'s columns (a column the files lack is null), tagged `side`."""
-        import ray
-        import pyarrow.parquet as pq
-
+    def files(self) -> list[str]:
+        """The stages' parquet files, verified against their records (the first time only)."""
         files = []
         for output in self.outputs:
             if not self._verified:
@@ -131,6 +128,14 @@ class StageData:
             files += ([f"{path}/{f['name']}" for f in output["files"]] if output["kind"] == "parquet_dataset"
                       else [path])
         self._verified = True
+        return files
+
+    def dataset(self, side: str, schema: pa.Schema = GENERATION_SCHEMA):
+        """The rows as a Dataset of `schema`'s columns (a column the files lack is null), tagged `side`."""
+        import ray
+        import pyarrow.parquet as pq
+
+        files = self.files()
         if not files:
             return None
         if schema is GENERATION_SCHEMA:

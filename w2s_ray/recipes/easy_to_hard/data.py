@@ -8,9 +8,11 @@ one row per problem at most, never the samples.
                 to the driver, which scores them by level as rerank_report does
   step AUROC    a map: each test sample labelled as the PRM's training data is, its (step score,
                 label) pairs; then a sort of the pairs and one pass over them (stages/data_order.py)
+  MC solutions  the Monte Carlo labels' hard solutions: the solved problems' ids (one per problem),
+                then the first wrong and right solutions by a sort, then those rows, whole
 
-Each equals the list function on the whole stage (tests/test_e2h_data.py without Ray, and through
-Ray in tests/test_e2h_data_ray.py).
+Each equals the list function on the whole stage: tests/test_recipe_pieces.py without Ray,
+tests/test_recipe_data_ray.py through Ray.
 """
 from __future__ import annotations
 
@@ -177,3 +179,74 @@ def sample_scores(samples: StageData, label_rows: Sequence[dict]) -> list[dict]:
         return []
     out = ds.map_batches(functools.partial(_with_keys, keys=keys), batch_format="pyarrow")
     return [row for t in ray.get(out.to_arrow_refs()) for row in t.to_pylist()]
+
+
+def solution_order(row: dict) -> tuple[str, int]:
+    return str(row["problem_id"]), int(row["sample_index"])
+
+
+def mc_solutions(rows: Iterable[dict], hard_levels: Sequence[int], n: int) -> list[dict]:
+    """Hard-level solutions of problems some sample solved (the search needs a solvable question):
+    the first n wrong ones and as many right ones, in a fixed order."""
+    hard = sorted((r for r in rows if r["level"] in hard_levels), key=solution_order)
+    solved = {r["problem_id"] for r in hard if r["correct"]}
+    wrong = [r for r in hard if r["problem_id"] in solved and not r["correct"]][:n]
+    right = [r for r in hard if r["correct"]][:len(wrong)]
+    return wrong + right
+
+
+_OUTCOME_INPUT = pa.schema([("problem_id", _S), ("sample_index", _I), ("level", _I), ("correct", _B)])
+
+
+def _hard_outcomes(table: pa.Table, hard_levels: list[int], solved: frozenset | None = None) -> pa.Table:
+    """The hard rows' (problem_id, sample_index, correct); with `solved`, only the problems in it."""
+    rows = [{"problem_id": r["problem_id"], "sample_index": r["sample_index"], "correct": bool(r["correct"])}
+            for r in table.to_pylist() if r["level"] in hard_levels and (solved is None or r["problem_id"] in solved)]
+    return pa.Table.from_pylist(rows, schema=pa.schema([("problem_id", _S), ("sample_index", _I), ("correct", _B)]))
+
+
+def _keep(table: pa.Table, correct: bool) -> pa.Table:
+    import pyarrow.compute as pc
+
+    return table.filter(pc.equal(table["correct"], correct))
+
+
+def _rows_of(table: pa.Table, keys: frozenset) -> pa.Table:
+    rows = [r for r in table.to_pylist() if solution_order(r) in keys]
+    return pa.Table.from_pylist(rows, schema=table.schema)
+
+
+def mc_solutions_data(samples: StageData, hard_levels: Sequence[int], n: int) -> list[dict]:
+    """mc_solutions over a sampled stage: the outcomes of its hard rows are sorted in Ray Data, and
+    only the 2n rows chosen come to the driver, whole (every column, as stage_rows reads them)."""
+    import ray
+
+    from w2s_ray.stages.select_data import _ordered
+
+    levels = list(hard_levels)
+    ds = samples.dataset("samples", _OUTCOME_INPUT)
+    if ds is None:
+        return []
+    with _ordered():
+        solved = ds.map_batches(functools.partial(_hard_outcomes, hard_levels=levels), batch_format="pyarrow")
+        solved = frozenset(solved.map_batches(functools.partial(_keep, correct=True), batch_format="pyarrow")
+                           .unique("problem_id"))
+        outcomes = ds.map_batches(functools.partial(_hard_outcomes, hard_levels=levels, solved=solved),
+                                  batch_format="pyarrow").materialize()
+
+        def first(correct: bool, k: int) -> list[tuple[str, int]]:
+            if not k:
+                return []
+            chosen = (outcomes.map_batches(functools.partial(_keep, correct=correct), batch_format="pyarrow")
+                      .sort(["problem_id", "sample_index"]).limit(k).take_all())
+            return sorted(solution_order(r) for r in chosen)
+
+        wrong = first(False, n)
+        right = first(True, len(wrong))
+    if not wrong:
+        return []
+    keys = frozenset(wrong + right)
+    rows = ray.data.read_parquet(samples.files()).map_batches(functools.partial(_rows_of, keys=keys),
+                                                               batch_format="pyarrow")
+    by_key = {solution_order(r): r for t in ray.get(rows.to_arrow_refs()) for r in t.to_pylist()}
+    return [by_key[key] for key in wrong + right]

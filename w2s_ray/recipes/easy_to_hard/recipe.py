@@ -19,7 +19,8 @@ The report's `rerank` and `sgr` come from the rerank report stage (tag role "rep
 from __future__ import annotations
 
 from w2s_ray.recipes.easy_to_hard.config import SGR_BOUND_LABELS, EasyToHardConfig, prm_gpus, sgr_bound_problems
-from w2s_ray.recipes.easy_to_hard.data import rerank_data, sample_scores, step_auroc_data, step_labels_data
+from w2s_ray.recipes.easy_to_hard.data import (mc_solutions_data, rerank_data, sample_scores, step_auroc_data,
+                                               step_labels_data)
 from w2s_ray.recipes.easy_to_hard.monte_carlo import monte_carlo_labels
 from w2s_ray.recipes.easy_to_hard.report import rerank_report_from_picks, step_auroc
 from w2s_ray.recipes.easy_to_hard.rl import run_rl
@@ -89,8 +90,9 @@ def run(ctx: RunContext) -> None:
 
     mc = None
     if e2h.mc_rollouts:
-        mc = monte_carlo_labels(ctx, "prm_auroc/mc", cfg.strong, policy, mc_solutions(stage_rows(hard), e2h),
-                                e2h.mc_rollouts, e2h.step_sep, seed=e2h.seed, upstream={"samples": hard})
+        solutions = mc_solutions_data(StageData.of(hard), e2h.hard_levels, e2h.mc_solutions)  # 2 x mc_solutions rows
+        mc = monte_carlo_labels(ctx, "prm_auroc/mc", cfg.strong, policy, solutions, e2h.mc_rollouts, e2h.step_sep,
+                                seed=e2h.seed, upstream={"samples": hard})
 
     def report() -> StageResult:
         # The samples stay in Ray Data's workers: a group-by per problem reranks them, and only the
@@ -117,13 +119,3 @@ def run(ctx: RunContext) -> None:
     if e2h.rl is not None:  # RL on hard problems with the easy-trained reward (rl.py)
         run_rl(ctx, e2h, policy, prm, prm_spec, samples)
 
-
-def mc_solutions(rows: list[dict], e2h: EasyToHardConfig) -> list[dict]:
-    """Hard-level solutions of problems some sample solved (the search needs a solvable question):
-    the first mc_solutions wrong ones and as many right ones, in a fixed order."""
-    hard = sorted((r for r in rows if r["level"] in e2h.hard_levels),
-                  key=lambda r: (str(r["problem_id"]), int(r["sample_index"])))
-    solved = {r["problem_id"] for r in hard if r["correct"]}
-    wrong = [r for r in hard if r["problem_id"] in solved and not r["correct"]][:e2h.mc_solutions]
-    right = [r for r in hard if r["correct"]][:len(wrong)]
-    return wrong + right

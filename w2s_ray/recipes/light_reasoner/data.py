@@ -7,8 +7,8 @@ kept from them never pass through the driver.
                 Ray Data and the quantile's value read from the sorted run (stages/data_order.py)
   RS-SFT        select.rejection_sampling_sft on each batch of samples: each sample kept on its own
 
-Each equals the list function on the whole stage (tests/test_light_reasoner_data.py without Ray, and
-through Ray in tests/test_recipe_data_ray.py).
+Each equals the list function on the whole stage: tests/test_recipe_pieces.py without Ray,
+tests/test_recipe_data_ray.py through Ray.
 """
 from __future__ import annotations
 
