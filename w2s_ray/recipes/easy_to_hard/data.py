@@ -124,7 +124,8 @@ def _auroc_table(table: pa.Table, **settings) -> pa.Table:
     pad = [None] * len(kept)
     return pa.table({"score": pa.array([xs[i] for i in kept] + [None], _F),
                      "label": pa.array([ys[i] for i in kept] + [None], _I),
-                     "pairs": pa.array(pad + [len(kept)], _I), "steps": pa.array(pad + [len(xs)], _I), "negatives": pa.array(pad + [ys.count(0)], _I),
+                     "pairs": pa.array(pad + [len(kept)], _I), "steps": pa.array(pad + [len(xs)], _I),
+                     "negatives": pa.array(pad + [ys.count(0)], _I),
                      "solutions": pa.array(pad + [solutions], _I)}, schema=_PAIRS)
 
 
