@@ -199,11 +199,23 @@ def mc_solutions(rows: Iterable[dict], hard_levels: Sequence[int], n: int) -> li
 _OUTCOME_INPUT = pa.schema([("problem_id", _S), ("sample_index", _I), ("level", _I), ("correct", _B)])
 
 
-def _hard_outcomes(table: pa.Table, hard_levels: list[int], solved: frozenset | None = None) -> pa.Table:
-    """The hard rows' (problem_id, sample_index, correct); with `solved`, only the problems in it."""
+def _hard_outcomes(table: pa.Table, hard_levels: list[int]) -> pa.Table:
+    """The hard rows' (problem_id, sample_index, correct)."""
     rows = [{"problem_id": r["problem_id"], "sample_index": r["sample_index"], "correct": bool(r["correct"])}
-            for r in table.to_pylist() if r["level"] in hard_levels and (solved is None or r["problem_id"] in solved)]
+            for r in table.to_pylist() if r["level"] in hard_levels]
     return pa.Table.from_pylist(rows, schema=pa.schema([("problem_id", _S), ("sample_index", _I), ("correct", _B)]))
+
+
+def _solved_ids(table: pa.Table) -> pa.Table:
+    import pyarrow.compute as pc
+
+    return pa.table({"problem_id": pc.unique(_keep(table, True)["problem_id"])})
+
+
+def _in_problems(table: pa.Table, problem_ids: frozenset) -> pa.Table:
+    import pyarrow.compute as pc
+
+    return table.filter(pc.is_in(table["problem_id"], value_set=pa.array(sorted(problem_ids), _S)))
 
 
 def _keep(table: pa.Table, correct: bool) -> pa.Table:
@@ -229,11 +241,14 @@ def mc_solutions_data(samples: StageData, hard_levels: Sequence[int], n: int) ->
     if ds is None:
         return []
     with _ordered():
-        solved = ds.map_batches(functools.partial(_hard_outcomes, hard_levels=levels), batch_format="pyarrow")
-        solved = frozenset(solved.map_batches(functools.partial(_keep, correct=True), batch_format="pyarrow")
-                           .unique("problem_id"))
-        outcomes = ds.map_batches(functools.partial(_hard_outcomes, hard_levels=levels, solved=solved),
-                                  batch_format="pyarrow").materialize()
+        hard = ds.map_batches(functools.partial(_hard_outcomes, hard_levels=levels),
+                              batch_format="pyarrow").materialize()
+        # Each block's solved ids (a map, not Dataset.unique: its hash aggregation holds actors that a
+        # 2-CPU cluster's next tasks wait on), joined in the driver: one id per problem at most.
+        solved = frozenset(r["problem_id"] for r in hard.map_batches(_solved_ids, batch_format="pyarrow",
+                                                                     batch_size=None).take_all())
+        outcomes = hard.map_batches(functools.partial(_in_problems, problem_ids=solved),
+                                    batch_format="pyarrow").materialize()
 
         def first(correct: bool, k: int) -> list[tuple[str, int]]:
             if not k:
