@@ -6,7 +6,13 @@ is the measurement that tells the two apart, from rows a run already has (nothin
 
   PYTHONPATH=$PWD python bench/multicap_latent_skill.py runs/demo-multicap [more run dirs]
 
-A run dir with `baselines/strong_base/eval` (configs/demo-multicap.yaml writes it). Prose answers are
+A run dir with `baselines/strong_base/eval` (configs/demo-multicap.yaml writes it). Or, before any
+run, a built student generates here (greedy, the strong prompt "Question: ...\nAnswer:", the demo's
+test split, transformers on CPU):
+
+  PYTHONPATH=$PWD python bench/multicap_latent_skill.py --model world-student-multicap [--per-cap 100]
+
+Prose answers are
 normalised as the capability reads them: commands' comma lists as the target's upper-case actions,
 a facts place as the letter of the option that names it.
 """
@@ -46,23 +52,61 @@ def latent_skill(run_dir: str) -> dict[str, dict]:
         raise SystemExit(f"{run_dir}: no finished {STRONG_BASE_EVAL}")
     counts = defaultdict(lambda: {"n": 0, "prose_answer": 0, "right": 0})
     for row in read_output(manifest.record(STRONG_BASE_EVAL)["outputs"]["rows"]):
-        cap = capability_of(row)
-        c = counts[cap]
-        c["n"] += 1
-        answer = prose_answer(row["text"])
-        if answer is None:
-            continue
-        c["prose_answer"] += 1
-        gold = str(row["gold"])
-        gold = gold.strip().lower() if cap not in ("commands", "facts") else gold.strip().upper()
-        c["right"] += as_target(cap, answer, row["question"]) == gold
+        score(counts, capability_of(row), row["text"], row["gold"], row["question"])
+    return dict(counts)
+
+
+def score(counts: dict, cap: str, text: str, gold, question: str) -> None:
+    c = counts[cap]
+    c["n"] += 1
+    answer = prose_answer(text)
+    if answer is None:
+        return
+    c["prose_answer"] += 1
+    gold = str(gold).strip().lower() if cap not in ("commands", "facts") else str(gold).strip().upper()
+    c["right"] += as_target(cap, answer, question) == gold
+
+
+def model_skill(name: str, per_cap: int, max_tokens: int = 96, batch: int = 50) -> dict[str, dict]:
+    """Zero-shot prose answers of the built student `name` on the demo's test split."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from w2s_ray.config.loading import load_config
+    from w2s_ray.models.strong_student import build_strong_student
+    from w2s_ray.recipes.multi_capability.data import per_capability
+
+    torch.set_num_threads(2)
+    path = build_strong_student(name)
+    tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    config = load_config("configs/demo-multicap.yaml")
+    counts = defaultdict(lambda: {"n": 0, "prose_answer": 0, "right": 0})
+    for cap, parts in per_capability(config.multi_capability, config.data.seed).items():
+        problems = parts["test"][:per_cap]
+        for i in range(0, len(problems), batch):
+            part = problems[i:i + batch]
+            enc = tokenizer([f"Question: {p.question}\nAnswer:" for p in part], return_tensors="pt", padding=True)
+            with torch.no_grad():
+                out = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False,
+                                     pad_token_id=tokenizer.pad_token_id)
+            for p, row in zip(part, out):
+                text = tokenizer.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True)
+                score(counts, cap, text.split("\nQuestion:")[0], p.gold, p.question)
     return dict(counts)
 
 
 def main() -> None:
-    for run_dir in sys.argv[1:] or ["runs/demo-multicap"]:
-        print(f"## {run_dir}: the strong base's prose answers (zero-shot), per capability")
-        for cap, c in sorted(latent_skill(run_dir).items()):
+    args = sys.argv[1:]
+    if args[:1] == ["--model"]:
+        per_cap = int(args[args.index("--per-cap") + 1]) if "--per-cap" in args else 100
+        sources = [(f"model {args[1]}", lambda: model_skill(args[1], per_cap))]
+    else:
+        sources = [(run_dir, lambda run_dir=run_dir: latent_skill(run_dir)) for run_dir in args or ["runs/demo-multicap"]]
+    for label, measure in sources:
+        print(f"## {label}: the strong base's prose answers (zero-shot), per capability")
+        for cap, c in sorted(measure().items()):
             chance = f"chance {100 * CHANCE[cap]:.0f} %" if cap in CHANCE else ""
             print(f"  {cap:11s} n={c['n']:4d}  with a prose answer {c['prose_answer']:4d}  "
                   f"right {100 * c['right'] / c['n']:5.1f} %  {chance}")

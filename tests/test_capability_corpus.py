@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.test_capabilities import OTHERS, run_command, solve_logic, solve_temporal
+from w2s_ray.data import world
 from w2s_ray.data.capabilities import capability_splits, get_capability
 from w2s_ray.data.capabilities.commands import command_of
 from w2s_ray.data.capabilities.corpus import CapabilityCorpusSpec, build_capability_corpus, leaks
@@ -178,3 +179,68 @@ def test_a_recipe_naming_capabilities_pretrains_on_all_of_them_without_leaks():
     _assert_right(solved)
     assert sum(t.startswith(UNLABELLED_PREFIX) for _, t in extra) == 20 * len(OTHERS)
     assert vocabulary_sha256(build_world_tokenizer(recipe.capabilities)) != vocabulary_sha256(build_world_tokenizer())
+
+
+@pytest.fixture(scope="module")
+def dressed(splits):
+    """The corpus as world-student-multicap's recipe dresses it: temporal in the target's names, facts'
+    target-worded questions with their options."""
+    held_out = [p for s in splits.values() for p in [*s["strong_train"], *s["test"]]]
+    return build_capability_corpus(CapabilityCorpusSpec(OTHERS, n_problems=400, seed=1, target_names=1.0,
+                                                        options=True), [], held_out)
+
+
+def test_a_question_keys_alike_in_every_wording_and_apart_when_it_asks_otherwise():
+    temporal, facts = get_capability("temporal"), get_capability("facts")
+    target = "Tom arrived before Mia. Luke arrived after Mia. Who arrived first, Luke or Tom?"
+    corpus = "Luke turned up after Mia. Tom got there before Mia did. Which of Tom and Luke got there first?"
+    assert temporal.key(target) == temporal.key(corpus)
+    assert temporal.key(target) != temporal.key(target.replace("Luke or Tom", "Mia or Tom"))
+    assert temporal.key(target) != temporal.key(target.replace("Tom arrived before Mia", "Mia arrived before Tom"))
+    asked = "Where does the prey of the prey of the zorfen live? (A) desert (B) river (C) sea (D) mountain"
+    for same in ("Where does the prey of the prey of the zorfen live? (A) river (B) sea (C) cave (D) forest",
+                 "Where does the prey of the prey of the zorfen live?",
+                 "Follow the food chain from the zorfen for 2 steps. Where does that animal live?"):
+        assert facts.key(asked) == facts.key(same), same
+    assert facts.key(asked) != facts.key("Follow the food chain from the zorfen for 1 steps. Where does that animal live?")
+    assert facts.key("Where does the zorfen live? (A) sea (B) cave (C) river (D) desert") == \
+        facts.key("Where can you find the zorfen?")
+
+
+def test_a_held_out_question_asked_in_the_corpus_s_own_words_is_a_leak(splits):
+    """Before the keys, both of these passed: the strings differ from the held-out questions'."""
+    facts_held = next(p for p in splits["facts"]["test"] if p.level > 1)
+    animal = re.search(r"the (\w+) live\?", facts_held.question).group(1)
+    temporal_held = splits["temporal"]["test"][0]
+    links = re.findall(r"(\w+) arrived (before|after) (\w+)\.", temporal_held.question)
+    x, y = get_capability("temporal").choices(temporal_held.question)
+    reworded = " ".join(f"{a} came in earlier than {b}." if rel == "before" else f"{a} turned up after {b}."
+                        for a, rel, b in links) + f" Of {x} and {y}, who came in earlier?"
+    planted = [(f"Problem: Follow the food chain from the {animal} for {facts_held.level - 1} steps. Where does "
+                f"that animal live?\nSolution:", " So the answer is sea."),
+               (f"Problem: {reworded}\nSolution:", f" So the answer is {x}.")]
+    found = leaks(planted, [facts_held, temporal_held])
+    assert [f.split(":")[0] for f in found] == ["example 0", "example 1"], found
+
+
+def test_the_dressed_corpus_is_right_and_holds_no_held_out_problem(dressed, splits):
+    solved = _solved(dressed)
+    assert len(solved) == 400 * len(OTHERS)
+    _assert_right(solved)
+    held_out = [p for s in splits.values() for p in [*s["strong_train"], *s["test"]]]
+    assert leaks(dressed, held_out) == []
+    temporal = [q for q, _ in solved if "arrived" in q or "came in" in q or "got there" in q or "showed up" in q
+                or "turned up" in q]
+    target_names = set(world.NAMES)
+    assert temporal and all(set(re.findall(r"[A-Z][a-z]+", q)) - {"Who", "Of", "Which"} <= target_names
+                            for q in temporal)
+    with_options = [q for q, _ in solved if q.startswith("Where does") and "(A)" in q]
+    assert with_options and all(get_capability("facts").choices(q) for q in with_options)
+    assert not [q for q, _ in solved if q.startswith("Where does") and "(A)" not in q]
+
+
+def test_the_undressed_corpus_keeps_the_corpus_names(corpus):
+    """At CorpusDress's defaults nothing is borrowed (and nothing drawn for it: old corpora stay)."""
+    text = "\n".join("".join(example) for example in corpus if "arrived" in example[0])
+    assert text and not set(re.findall(r"[A-Z][a-z]+", text)) & set(world.NAMES)
+    assert not [c for c, _ in corpus if c and "(A)" in c]

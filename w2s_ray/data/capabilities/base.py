@@ -20,13 +20,27 @@ MAX_REDRAWS = 2000
 
 
 @dataclass(frozen=True)
+class CorpusDress:
+    """How a corpus problem may borrow from the target, never its format or its solutions: with
+    probability `target_wording` the question is in the target's sentence templates; with probability
+    `target_names` a capability whose answer is a person (temporal) draws its people from the target's
+    names, not the corpus's own (a student that only ever wrote the corpus's names answered every
+    target question with one of them); with `options` a choice capability's target-worded question
+    carries its options, as the target's does (answered in prose, never by the target's letter).
+    A capability ignores what it has no use for. At the defaults, a corpus is what it was before."""
+    target_wording: float = 0.0
+    target_names: float = 0.0
+    options: bool = False
+
+
+@dataclass(frozen=True)
 class Capability:
     name: str
     # rng, level -> (question, target-format solution, gold answer): the target's own wording and format
     sample: Callable[[random.Random, int], tuple[str, str, str]]
-    # rng, level, target_wording -> (question, solution) in the corpus's wordings and prose; with
-    # probability target_wording the question is in the target's sentence templates (never its names)
-    corpus_sample: Callable[[random.Random, int, float], tuple[str, str]]
+    # rng, level, dress -> (question, solution) in the corpus's wordings and prose (CorpusDress: what
+    # it may borrow from the target)
+    corpus_sample: Callable[[random.Random, int, "CorpusDress"], tuple[str, str]]
     # what only the target format writes: a corpus that matches it has leaked the format
     target_format: re.Pattern
     # texts that together hold every word the capability writes, target and corpus (for a tokenizer)
@@ -36,7 +50,8 @@ class Capability:
     # documents the corpus states whole (the facts a closed-book capability asks about)
     corpus_documents: Callable[[], list[str]] = field(default=lambda: [])
     # a question in any wording, target or corpus -> what it asks, where two wordings can ask the same
-    # (commands have no names to vary): the corpus never solves a held-out problem in other words
+    # (commands; facts, with options or none; temporal, once the corpus may use the target's names):
+    # the corpus never solves a held-out problem in other words
     problem_key: Callable[[str], str] | None = None
 
     def key(self, question: str) -> str:

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from w2s_ray.data.capabilities import register_capability
-from w2s_ray.data.capabilities.base import Capability
+from w2s_ray.data.capabilities.base import Capability, CorpusDress
 from w2s_ray.data.pretrain_corpus import ANSWER_SENTENCE
 from w2s_ray.text.capability_answers import COMMAND_ACTIONS, COMMANDS_MARK
 
@@ -88,9 +88,9 @@ def sample(rng: random.Random, level: int) -> tuple[str, str, str]:
     return QUESTION.format(cmd=cmd), "\n".join([*lines, f"{MARK} {gold}"]), gold
 
 
-def corpus_sample(rng: random.Random, level: int, target_wording: float = 0.0) -> tuple[str, str]:
+def corpus_sample(rng: random.Random, level: int, dress: CorpusDress = CorpusDress()) -> tuple[str, str]:
     cmd, phrases, actions = _command(rng, level)
-    ask = QUESTION if rng.random() < target_wording else rng.choice(ALT_QUESTIONS)
+    ask = QUESTION if rng.random() < dress.target_wording else rng.choice(ALT_QUESTIONS)
     upper = rng.random() < 0.5  # half in the target's action words, half in lower-case verbs
 
     def spell(acts: list[str]) -> str:

@@ -2,8 +2,9 @@
 another dress, as data/pretrain_corpus.py is for arithmetic.
 
 Per capability: solved problems worded the corpus's way (other names and sentences; with probability
-`target_wording` the target's sentences, never its names) and solved in prose ending "So the answer
-is X.", each in one of the corpus frames; the capability's documents (the facts capability's fact
+`target_wording` the target's sentences, with `target_names` temporal's people from the target's
+names, with `options` facts' target-worded questions with their options: base.CorpusDress) and
+solved in prose ending "So the answer is X.", each in one of the corpus frames; the capability's documents (the facts capability's fact
 sheets), `document_repeats` times; and the train-split target questions without solutions. The loss
 goes where pretrain_corpus puts it: on solutions, documents and unlabelled questions.
 
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from w2s_ray.data.capabilities import capability_names, check_names, get_capability
-from w2s_ray.data.capabilities.base import Capability
+from w2s_ray.data.capabilities.base import Capability, CorpusDress
 from w2s_ray.data.pretrain_corpus import (
     ANSWER_SENTENCE,
     FRAMES,
@@ -37,6 +38,8 @@ class CapabilityCorpusSpec:
     n_problems: int = 4000  # solved documents per capability
     levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6)  # one past the target's, as the arithmetic corpus
     target_wording: float = 0.5
+    target_names: float = 0.0  # CorpusDress: what a corpus problem may borrow from the target
+    options: bool = False
     document_repeats: int = 4
     seed: int = 0
 
@@ -69,12 +72,13 @@ def build_capability_corpus(spec: CapabilityCorpusSpec, unlabelled: Sequence[Pro
     passes train-split questions only), and those of other capabilities are skipped."""
     held = _held_keys(held_out)
     examples: list[Example] = []
+    dress = CorpusDress(spec.target_wording, spec.target_names, spec.options)
     for name in spec.capabilities:
         capability, keys = get_capability(name), held.get(name, {})
         rng = random.Random(f"corpus:{spec.seed}:{name}")
         solved = 0
         while solved < spec.n_problems:
-            question, solution = capability.corpus_sample(rng, rng.choice(spec.levels), spec.target_wording)
+            question, solution = capability.corpus_sample(rng, rng.choice(spec.levels), dress)
             if capability.key(question) in keys:
                 continue
             ask, answer = rng.choice(FRAMES)

@@ -18,7 +18,7 @@ import re
 
 from w2s_ray.data import world
 from w2s_ray.data.capabilities import register_capability
-from w2s_ray.data.capabilities.base import Capability, pick
+from w2s_ray.data.capabilities.base import Capability, CorpusDress, pick
 from w2s_ray.data.pretrain_corpus import ALT_NAMES, ANSWER_SENTENCE
 from w2s_ray.text.capability_answers import LOGIC_MARK, VERDICTS
 
@@ -62,9 +62,9 @@ def sample(rng: random.Random, level: int) -> tuple[str, str, str]:
     return " ".join(sentences), "\n".join([*lines, f"{MARK} {verdict}"]), verdict
 
 
-def corpus_sample(rng: random.Random, level: int, target_wording: float = 0.0) -> tuple[str, str]:
+def corpus_sample(rng: random.Random, level: int, dress: CorpusDress = CorpusDress()) -> tuple[str, str]:
     name, chain, verdict, rules = _draw(rng, level, ALT_NAMES)
-    target = rng.random() < target_wording
+    target = rng.random() < dress.target_wording
     fact, every, no, ask = (FACT, EVERY, NO, QUESTION) if target else (ALT_FACT, ALT_EVERY, ALT_NO, ALT_QUESTION)
     sentences = [fact.format(name=name, c=chain[0])]
     sentences += [(every if kind == "every" else no).format(c=c, d=d) for kind, c, d in rules]

@@ -16,7 +16,7 @@ import re
 
 from w2s_ray.data import world
 from w2s_ray.data.capabilities import register_capability
-from w2s_ray.data.capabilities.base import Capability, pick
+from w2s_ray.data.capabilities.base import Capability, CorpusDress, pick
 from w2s_ray.data.pretrain_corpus import ALT_NAMES, ANSWER_SENTENCE
 from w2s_ray.text.capability_answers import TEMPORAL_MARK
 
@@ -58,14 +58,34 @@ def sample(rng: random.Random, level: int) -> tuple[str, str, str]:
     return question, "\n".join([*lines, f"{MARK} {early}"]), early
 
 
-def corpus_sample(rng: random.Random, level: int, target_wording: float = 0.0) -> tuple[str, str]:
-    order = _chain(rng, level, ALT_NAMES)
-    target = rng.random() < target_wording
+def corpus_sample(rng: random.Random, level: int, dress: CorpusDress = CorpusDress()) -> tuple[str, str]:
+    # drawn only when asked for, so that a corpus without target names is what it was
+    names = world.NAMES if dress.target_names and rng.random() < dress.target_names else ALT_NAMES
+    order = _chain(rng, level, names)
+    target = rng.random() < dress.target_wording
     sentences = _statements(rng, order, BEFORE if target else ALT_BEFORE, AFTER if target else ALT_AFTER)
     x, y, early, _ = _asked(rng, order, level)
     ask = QUESTION if target else rng.choice(ALT_QUESTIONS)
     steps = [f"{order[i]} came before {order[i + 1]}." for i in range(1, level + 1)]
     return " ".join([*sentences, ask.format(x=x, y=y)]), " ".join([*steps, ANSWER_SENTENCE.format(n=early)])
+
+
+_LINK_RES = [re.compile(t.replace(".", r"\.").format(a=r"(?P<a>\w+)", b=r"(?P<b>\w+)"))
+             for t in (*BEFORE, *AFTER, *ALT_BEFORE, *ALT_AFTER)]
+_ASK_RES = [re.compile(t.replace("?", r"\?").format(x=r"(?P<x>\w+)", y=r"(?P<y>\w+)"))
+            for t in (QUESTION, *ALT_QUESTIONS)]
+
+
+def problem_key(question: str) -> str:
+    """What a question asks in any wording: its before-links and the two people asked about. With the
+    target's names in the corpus (CorpusDress.target_names), a corpus problem could otherwise ask a
+    held-out one in other sentences."""
+    links = sorted({(m["a"], m["b"]) for r in _LINK_RES for m in r.finditer(question)})
+    asked = [m for r in _ASK_RES for m in r.finditer(question)]
+    if not links or len(asked) != 1:
+        raise ValueError(f"not a temporal question: {question[-80:]!r}")
+    pair = sorted((asked[0]["x"], asked[0]["y"]))
+    return " ".join(f"{a}<{b}" for a, b in links) + " ? " + " ".join(pair)
 
 
 def choices(question: str) -> tuple[str, ...]:
@@ -83,5 +103,5 @@ def vocabulary() -> list[str]:
 
 CAPABILITY = Capability(name=NAME, sample=sample, corpus_sample=corpus_sample,
                         target_format=TARGET_FORMAT,
-                        vocabulary=vocabulary, choices=choices)
+                        vocabulary=vocabulary, choices=choices, problem_key=problem_key)
 register_capability(CAPABILITY)
