@@ -20,6 +20,11 @@ rows/s is rows over the whole body (generation included: it is the same work on 
 the ratio is diluted by it, as a run's would be). Driver peak RSS is this process's VmHWM after each
 way; it never goes down, so `driver` (run second) reads max(workers, driver): its own peak is that
 figure only where it exceeds the `workers` one.
+
+Measured 2026-12-07, quiet 2-core machine (load < 2), `--rows 10000 100000`, one run:
+  10k rows:  workers 382 rows/s, driver 403 rows/s, ratio 0.95; driver peak 566 / 615 MiB
+  100k rows: workers 703 rows/s, driver 669 rows/s, ratio 1.05; driver peak 777 / 986 MiB
+Generation is ~85 % of either way's time (100k: 123 s of 142 s), so the ratio is near 1 by design.
 """
 from __future__ import annotations
 
