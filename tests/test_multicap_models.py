@@ -25,11 +25,12 @@ def test_the_demo_names_the_multicap_models_and_they_know_every_capability():
     student, teacher = DEFAULT_STUDENTS["world-student-multicap"], DEFAULT_RECIPES["weak-multicap"]
     assert set(student.capabilities) == set(teacher.capabilities) == set(capability_names())
     assert set(config.multi_capability.capabilities) == set(student.capabilities)
-    # world-student's arithmetic corpus and shape: only the capabilities and the steps they need differ
+    # world-student's arithmetic corpus and shape: only the capabilities, their corpus and the steps differ
     multi, world = recipe_record(student), recipe_record(DEFAULT_STUDENTS["world-student"])
     splits = {"split_weak_train", "split_strong_train", "split_test_per_level"}
+    corpus = {"capability_problems", "capability_target_names", "capability_options"}
     assert {k for k in {*multi, *world} if multi.get(k) != world.get(k)} == {"name", "capabilities", "max_steps",
-                                                                          *splits}
+                                                                          *splits, *corpus}
 
 
 @long_test
