@@ -41,6 +41,8 @@ def as_target(capability: str, answer: str, question: str) -> str:
     if capability == "commands":
         return " ".join(a.strip().upper() for a in answer.replace(",", " ").split())
     if capability == "facts":
+        if lettered := OPTION.fullmatch(answer.strip()):  # "(C) river": the corpus's exam answer
+            return lettered.group(1)
         places = {place: letter for letter, place in OPTION.findall(question)}
         return places.get(answer.strip().lower(), answer.strip().upper())
     return answer.strip().lower()

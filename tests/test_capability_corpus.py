@@ -67,6 +67,9 @@ def _corpus_solver(question: str) -> str | None:
 def _assert_right(solved):
     for question, solution in solved:
         answer = ANSWER.search(solution).group(1).replace(",", "").lower()
+        if lettered := re.fullmatch(r"\(([a-d])\) (\w+)", answer):  # a facts question with options
+            letter, answer = lettered.groups()
+            assert f"({letter.upper()}) {answer}" in question, (question, solution)
         assert answer == _corpus_solver(question).lower(), (question, solution)
 
 
@@ -234,8 +237,9 @@ def test_the_dressed_corpus_is_right_and_holds_no_held_out_problem(dressed, spli
     target_names = set(world.NAMES)
     assert temporal and all(set(re.findall(r"[A-Z][a-z]+", q)) - {"Who", "Of", "Which"} <= target_names
                             for q in temporal)
-    with_options = [q for q, _ in solved if q.startswith("Where does") and "(A)" in q]
-    assert with_options and all(get_capability("facts").choices(q) for q in with_options)
+    with_options = [(q, a) for q, a in solved if q.startswith("Where does") and "(A)" in q]
+    assert with_options and all(get_capability("facts").choices(q) for q, _ in with_options)
+    assert all(re.search(r"So the answer is \([A-D]\) \w+\.$", a) for _, a in with_options)
     assert not [q for q, _ in solved if q.startswith("Where does") and "(A)" not in q]
 
 

@@ -166,7 +166,7 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
                                                   # the demo's own splits: the corpus is leak-checked against
                                                   # the problems the demo holds out (with 20,000 / 2,000 / 200 it
                                                   # solved 3 of the demo's held-out commands problems)
-                                                  split_weak_train=200, split_strong_train=120,
+                                                  split_weak_train=200, split_strong_train=600,
                                                   split_test_per_level=20),
     # world-student-formats' next experiment (issue 26, difference 7), two changes together (one build):
     # its drawn formats' answer markers may hold "#" ("#", "##", "###", runs of one character common;

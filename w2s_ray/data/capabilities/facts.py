@@ -76,14 +76,18 @@ def sample(rng: random.Random, level: int) -> tuple[str, str, str]:
 def corpus_sample(rng: random.Random, level: int, dress: CorpusDress = CorpusDress()) -> tuple[str, str]:
     _, lives = knowledge()
     path = _path(rng, level)
+    answer = home = lives[path[-1]]
     if rng.random() < dress.target_wording:  # the target's question; its options only if dressed so
-        shown = _options(rng, lives[path[-1]])[0] if dress.options else ""
+        shown = ""
+        if dress.options:  # answered as an exam answers: the option's letter and its text, in prose
+            shown, letter = _options(rng, home)
+            answer = f"({letter}) {home}"
         question = QUESTION.format(path=PREY * (level - 1), animal=path[0], options=shown).strip()
     else:
         question = (ALT_QUESTION if level > 1 else ALT_HOME).format(animal=path[0], hops=level - 1)
     prose = [rng.choice(EATS_SENTENCES).format(a=a, b=b) for a, b in zip(path, path[1:])]
-    prose.append(rng.choice(LIVES_SENTENCES).format(a=path[-1], h=lives[path[-1]]))
-    return question, " ".join([*prose, ANSWER_SENTENCE.format(n=lives[path[-1]])])
+    prose.append(rng.choice(LIVES_SENTENCES).format(a=path[-1], h=home))
+    return question, " ".join([*prose, ANSWER_SENTENCE.format(n=answer)])
 
 
 _ASKS = [(re.compile(r"Where does the ((?:prey of the )*)(\w+) live\?"), lambda m: (m[2], m[1].count(PREY))),
