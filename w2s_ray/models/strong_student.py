@@ -147,18 +147,18 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
                                                  worksheet_formats=1.0, seq_len=768, batch=5, max_steps=1280),
     # The student of every capability (issue 28; configs/demo-multicap.yaml): world-student's arithmetic
     # corpus and, for temporal, commands, logic and facts, 16,000 solved problems each in their corpus
-    # wordings and prose (temporal's people from the target's names half the time, facts' target-worded
-    # questions with their options: data/capabilities/base.CorpusDress), the fact sheets, and the
-    # capabilities' unlabelled train questions; leak-checked against each capability's strong half and
-    # test split by what a question asks (problem keys), as the arithmetic corpus is. 106,176 documents;
-    # 4,000 steps, built in 916 s with 2 threads on the quiet machine (final loss 0.14).
-    # Measured zero-shot, its prose answers on the demo's test split (bench/multicap_latent_skill.py
-    # --model, 100 a capability): arithmetic 97 %, facts 95 % (chance 25), logic 53 % (chance 33),
-    # commands 10 % (each phrase's actions right, their order under "after"/"and" wrong), temporal 50 %
-    # (chance 50: it follows no chain of the target's statements). The first build (4,000 solved problems
-    # a capability, corpus names only, facts without options, 1,600 steps): 57 / 5 / 37 / 0 / 0 %; with
-    # 16,000 and 4,000 steps but undressed: 98 / 17 / 59 / 21 / 0 % (it answered option-carrying facts
-    # questions with other capabilities' prose and temporal ones with the corpus's names).
+    # wordings and prose (temporal's people from the target's names half the time; facts' target-worded
+    # questions with their options, answered "(C) river": data/capabilities/base.CorpusDress), the fact
+    # sheets, and the capabilities' unlabelled train questions; leak-checked against each capability's
+    # strong half and test split by what a question asks (problem keys), as the arithmetic corpus is.
+    # 108,576 documents; 4,000 steps, built in 899 s with 2 threads, quiet (final loss 0.18).
+    # Zero-shot prose answers on the demo's test split (bench/multicap_latent_skill.py --model, 100 a
+    # capability): arithmetic 71 %, commands 12, facts 31 (by the letter it names; it names the right
+    # place, the letter is near chance 25), logic 58 (chance 33), temporal 47 (chance 50).
+    # The build before it (facts answered by the place alone; leak-checked against a 120-problem strong
+    # half), on the same test problems: 94 / 9 / 96 (by the place) / 57 / 62. The first build (4,000
+    # solved problems a capability, corpus names only, facts without options, 1,600 steps): 57 / 0 / 5 /
+    # 37 / 0 on the 120-problem demo's test split.
     "world-student-multicap": StrongStudentRecipe(name="world-student-multicap", styles=STYLES,
                                                   capabilities=("arithmetic", "temporal", "commands", "logic",
                                                                 "facts"), max_steps=4000, capability_problems=16000,
