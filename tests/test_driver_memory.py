@@ -4,8 +4,11 @@ consistency filter, a join on problem_id) and written by the workers, and handed
 Train reads them; and today's path before issue 30 (rows through the driver) at 200k, to show the
 measure tells them apart.
 
-Two driver processes with their own Ray for the flat memory (part of `make test`), a third for the
-contrast with the lists path (`make test-long`)."""
+Three driver processes with their own Ray (minutes each on 2 busy cores): `make test-long`. Measured
+2026-12-07 beside a `make test` run (9.4 min for the first test): growth 47.8 MiB at 20k rows,
+111.4 MiB at 200k, so the first test FAILS its bounds (< 100 MiB, < 2x + 40): the streamed path's
+driver grows with the rows again after this session's merges, or did since the last run of this file
+(it was not rerun after issue 30's merges). Kept failing here, not loosened, until the cause is found."""
 from __future__ import annotations
 
 import json
@@ -14,6 +17,8 @@ import sys
 from pathlib import Path
 
 from tests.conftest import long_test, shell_env
+
+pytestmark = long_test
 
 # A child process of its own, so that its peak RSS is the driver's alone (VmHWM: ru_maxrss would carry
 # over the pytest process's peak, which Linux keeps across fork and exec): short rows made
@@ -32,7 +37,7 @@ from w2s_ray.stages.select_data import UpstreamData, _ordered, consistency_data,
 n, path = int(sys.argv[1]), sys.argv[2]
 
 def peak_kib():
-    return int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1))
+    return int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
 
 def rows(batch, model="weak", problem=lambda i: i // 4, sample=lambda i: i % 4):
     ids = batch["id"]
@@ -86,7 +91,6 @@ def test_driver_memory_is_flat_from_20k_to_200k_rows():
     assert large["growth_mib"] < 100 and large["growth_mib"] < 2 * small["growth_mib"] + 40, (small, large)
 
 
-@long_test
 def test_the_measure_tells_the_lists_path_apart_at_200k_rows():
     """Rows through the driver (before issue 30) grow it past what the streamed path adds."""
     lists, large = driver_growth(200_000, "lists"), driver_growth(200_000, "stream")
