@@ -75,8 +75,10 @@ def model_skill(name: str, per_cap: int, max_tokens: int = 96, batch: int = 50) 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from w2s_ray.config.loading import load_config
+    from w2s_ray.generate.hf_engine import truncate_at_stop
     from w2s_ray.models.strong_student import build_strong_student
     from w2s_ray.recipes.multi_capability.data import per_capability
+    from w2s_ray.text.prompts import zero_shot
 
     torch.set_num_threads(2)
     path = build_strong_student(name)
@@ -89,13 +91,13 @@ def model_skill(name: str, per_cap: int, max_tokens: int = 96, batch: int = 50) 
         problems = parts["test"][:per_cap]
         for i in range(0, len(problems), batch):
             part = problems[i:i + batch]
-            enc = tokenizer([f"Question: {p.question}\nAnswer:" for p in part], return_tensors="pt", padding=True)
+            enc = tokenizer([zero_shot(p.question) for p in part], return_tensors="pt", padding=True)
             with torch.no_grad():
                 out = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False,
                                      pad_token_id=tokenizer.pad_token_id)
             for p, row in zip(part, out):
                 text = tokenizer.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True)
-                score(counts, cap, text.split("\nQuestion:")[0], p.gold, p.question)
+                score(counts, cap, truncate_at_stop(text, list(config.strong.stop)), p.gold, p.question)
     return dict(counts)
 
 

@@ -96,6 +96,15 @@ def generate(capability: Capability, n: int, seed: int, levels: Sequence[int] = 
     return problems
 
 
+def template_pattern(template: str, **groups: str) -> re.Pattern:
+    """A sentence template as a regex: its text literal, each {name} the named group `groups` gives,
+    so that a problem key reads exactly the sentences the generators write."""
+    pattern = re.escape(template)
+    for name, group in groups.items():
+        pattern = pattern.replace(re.escape(f"{{{name}}}"), f"(?P<{name}>{group})")
+    return re.compile(pattern)
+
+
 def pick(rng: random.Random, pool: Sequence[str], k: int) -> list[str]:
     """k distinct entries of `pool`, in random order (sorted first: set order must not leak in)."""
     return rng.sample(sorted(pool), k)

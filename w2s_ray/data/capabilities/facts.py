@@ -17,7 +17,7 @@ import random
 import re
 
 from w2s_ray.data.capabilities import register_capability
-from w2s_ray.data.capabilities.base import Capability, CorpusDress, pick
+from w2s_ray.data.capabilities.base import Capability, CorpusDress, pick, template_pattern
 from w2s_ray.data.pretrain_corpus import ANSWER_SENTENCE
 from w2s_ray.text.capability_answers import FACTS_MARK, LETTERS
 
@@ -90,9 +90,11 @@ def corpus_sample(rng: random.Random, level: int, dress: CorpusDress = CorpusDre
     return question, " ".join([*prose, ANSWER_SENTENCE.format(n=answer)])
 
 
-_ASKS = [(re.compile(r"Where does the ((?:prey of the )*)(\w+) live\?"), lambda m: (m[2], m[1].count(PREY))),
-         (re.compile(r"Follow the food chain from the (\w+) for (\d+) steps\."), lambda m: (m[1], int(m[2]))),
-         (re.compile(r"Where can you find the (\w+)\?"), lambda m: (m[1], 0))]
+# Each wording's pattern, read from its template (the target's without its options: either way).
+_ASKS = [(template_pattern(QUESTION.removesuffix(" {options}"), path=f"(?:{PREY})*", animal=r"\w+"),
+          lambda m: (m["animal"], m["path"].count(PREY))),
+         (template_pattern(ALT_QUESTION, animal=r"\w+", hops=r"\d+"), lambda m: (m["animal"], int(m["hops"]))),
+         (template_pattern(ALT_HOME, animal=r"\w+"), lambda m: (m["animal"], 0))]
 
 
 def problem_key(question: str) -> str:

@@ -16,7 +16,7 @@ import re
 
 from w2s_ray.data import world
 from w2s_ray.data.capabilities import register_capability
-from w2s_ray.data.capabilities.base import Capability, CorpusDress, pick
+from w2s_ray.data.capabilities.base import Capability, CorpusDress, pick, template_pattern
 from w2s_ray.data.pretrain_corpus import ALT_NAMES, ANSWER_SENTENCE
 from w2s_ray.text.capability_answers import TEMPORAL_MARK
 
@@ -70,10 +70,8 @@ def corpus_sample(rng: random.Random, level: int, dress: CorpusDress = CorpusDre
     return " ".join([*sentences, ask.format(x=x, y=y)]), " ".join([*steps, ANSWER_SENTENCE.format(n=early)])
 
 
-_LINK_RES = [re.compile(t.replace(".", r"\.").format(a=r"(?P<a>\w+)", b=r"(?P<b>\w+)"))
-             for t in (*BEFORE, *AFTER, *ALT_BEFORE, *ALT_AFTER)]
-_ASK_RES = [re.compile(t.replace("?", r"\?").format(x=r"(?P<x>\w+)", y=r"(?P<y>\w+)"))
-            for t in (QUESTION, *ALT_QUESTIONS)]
+_LINK_RES = [template_pattern(t, a=r"\w+", b=r"\w+") for t in (*BEFORE, *AFTER, *ALT_BEFORE, *ALT_AFTER)]
+_ASK_RES = [template_pattern(t, x=r"\w+", y=r"\w+") for t in (QUESTION, *ALT_QUESTIONS)]
 
 
 def problem_key(question: str) -> str:
