@@ -140,8 +140,8 @@ def run_data(ds, work: Path, phase, selection: str) -> None:
     from w2s_ray.run.manifest import StageResult
     from w2s_ray.run.stage_dataset import write_dataset
     from w2s_ray.run.stage_io import iter_output_columns
-    from w2s_ray.stages.select_data import (UpstreamData, _ordered, consistency_data, run_selection,
-                                            take_all_data)
+    from w2s_ray.run.shuffle import in_order
+    from w2s_ray.stages.select_data import UpstreamData, consistency_data, run_selection, take_all_data
     from w2s_ray.train.train_job import StageRowsInput
     import ray
 
@@ -156,8 +156,7 @@ def run_data(ds, work: Path, phase, selection: str) -> None:
         data = UpstreamData(upstream)
         plan = take_all_data(data["weak"]) if selection == "data" else consistency_data(data["weak"], data["strong"])
         rows, summary = run_selection(plan)
-        with _ordered():
-            selected = write_dataset(work / "select", rows, order=plan.order)
+        selected = write_dataset(work / "select", in_order(rows), order=plan.order)
         summary.stats()
         print(json.dumps({"selection": {k: v for k, v in summary.stats().items() if k != "by_teacher"}}), flush=True)
     with phase("train-input"):

@@ -1,7 +1,8 @@
 """Selections as Ray Data operations (stages/select_data.py) equal the list functions: the rows a
 training stage reads back (same rows, same order), the stage's recorded statistics and hash, for
 take-all, the consistency filter and preference pairs (max_pairs 1 and 3), on weak teachers that skip
-problems, a strong side with gaps, and students that skip problems. One Ray for the file (~1 min on
+problems, a strong side with gaps, and students that skip problems; in one shuffle partition and in
+many. One Ray for the file (~1 min on
 2 busy cores): `make test-long`."""
 from __future__ import annotations
 
@@ -22,6 +23,15 @@ def ray_started(tmp_path_factory):
     init_ray(num_cpus=2, log_to_driver=False)
     yield
     shutdown_ray()
+
+
+@pytest.fixture(params=["sized", "many"])
+def partitions(request, monkeypatch):
+    """The shuffles as sized for these few rows (one partition), and in many partitions (pieces of
+    about 64 bytes: run/shuffle.py), so the rows and hash are checked across partitions too."""
+    if request.param == "many":
+        monkeypatch.setattr("w2s_ray.run.shuffle.PIECE_BYTES", 64)
+    return request.param
 
 
 def stage(tmp_path, name, rows, split=True):
@@ -45,16 +55,16 @@ def selected(tmp_path, plan):
     """What select_data writes and records, read back as a training stage reads it."""
     from w2s_ray.run.stage_dataset import write_dataset
     from w2s_ray.run.stage_io import read_output
-    from w2s_ray.stages.select_data import _ordered, run_selection
+    from w2s_ray.run.shuffle import in_order
+    from w2s_ray.stages.select_data import run_selection
 
     rows, summary = run_selection(plan)
-    with _ordered():
-        output = write_dataset(tmp_path / "select", rows, order=plan.order)
+    output = write_dataset(tmp_path / "select", in_order(rows), order=plan.order)
     assert output["rows"] == summary.rows_out
     return read_output(output), summary.stats()
 
 
-def test_take_all_and_the_consistency_filter_equal_the_list_path(ray_started, tmp_path):
+def test_take_all_and_the_consistency_filter_equal_the_list_path(ray_started, tmp_path, partitions):
     from w2s_ray.stages.select_data import UpstreamData, consistency_data, take_all_data
 
     weak_a, strong, _ = world(0, problems=60, teachers=("weak-a",))
@@ -71,7 +81,7 @@ def test_take_all_and_the_consistency_filter_equal_the_list_path(ray_started, tm
 
 
 @pytest.mark.parametrize("max_pairs", [1, 3])
-def test_preference_pairs_equal_the_list_path(ray_started, tmp_path, max_pairs):
+def test_preference_pairs_equal_the_list_path(ray_started, tmp_path, max_pairs, partitions):
     from w2s_ray.stages.select_data import UpstreamData, preference_data
 
     weak, _, student = world(2, problems=60)

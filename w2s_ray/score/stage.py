@@ -19,6 +19,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from w2s_ray.run.shuffle import group_by
 from w2s_ray.score.base import Batch, Scorer, batch_length, check_options, get_scorer, object_column
 
 
@@ -34,7 +35,8 @@ class ScorerSpec(BaseModel):
     num_cpus: float | None = Field(None, ge=0, description="per actor; None: the scorer's own")
     num_gpus: float | None = Field(None, ge=0, description="per actor; None: the scorer's own")
     num_partitions: int | None = Field(
-        None, ge=1, description="grouped scorers: shuffle partitions for the groupby; None: Ray's default")
+        None, ge=1, description="grouped scorers: shuffle partitions for the groupby; None: sized to the rows "
+                    "(sqrt(bytes / 1 MiB), run/shuffle.py), so no piece is small enough to be kept in the driver")
 
     def scorer_class(self) -> type[Scorer]:
         return get_scorer(self.name)
@@ -181,7 +183,7 @@ def score_dataset(ds, scorers: Sequence[ScorerSpec | dict | str]):
         if cls.group_by is None:
             ds = ds.map_batches(_ScorerActor, batch_size=head.batch_size, **ray_args)
         else:
-            grouped = ds.groupby(list(cls.group_by), num_partitions=head.num_partitions)
+            grouped = group_by(ds, cls.group_by, num_partitions=head.num_partitions)  # run/shuffle.py
             ds = grouped.map_groups(_ScorerActor, **ray_args)
     return ds
 

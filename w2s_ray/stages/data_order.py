@@ -13,21 +13,19 @@ from typing import Any
 import pyarrow as pa
 
 from w2s_ray.eval.auroc import auroc_sorted
-from w2s_ray.stages.select_data import _ordered
+from w2s_ray.run.shuffle import in_order, sort_by
 
 
 def reduce_sorted(ds, by: str, fn: Callable[[Iterator[pa.Table]], Any], batch_size: int = 65536) -> Any:
     """fn(the batches of `ds` sorted by `by`, in order), run in one Ray task."""
     import ray
 
-    with _ordered():
-        ordered = ds.sort(by).materialize()
+    ordered = sort_by(in_order(ds), by).materialize()  # its size from its blocks: run/shuffle.py
     return ray.get(ray.remote(num_cpus=0.5)(_reduce).remote(ordered, fn, batch_size))
 
 
 def _reduce(ds, fn: Callable, batch_size: int) -> Any:
-    with _ordered():
-        return fn(ds.iter_batches(batch_format="pyarrow", batch_size=batch_size))
+    return fn(in_order(ds).iter_batches(batch_format="pyarrow", batch_size=batch_size))
 
 
 def kth_smallest(ds, column: str, k: int) -> float:

@@ -19,7 +19,6 @@ files: gold labels never reach a selection worker.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -37,6 +36,7 @@ from w2s_ray.select.grouped import (SIDE, CanonicalHash, SelectionSummary, accou
                                     check_preference_args, consistency_piece, preference_piece, row_json,
                                     summarize, take_all_piece)
 from w2s_ray.select.selection import GENERATION_COLUMNS_READ
+from w2s_ray.run.shuffle import group_by, in_order, parquet_bytes, sort_by
 from w2s_ray.stages.steps import EmptyTrainingSet, _log
 
 _S, _I, _F = pa.string(), pa.int64(), pa.float64()
@@ -215,24 +215,6 @@ def _rows_only(table: pa.Table) -> pa.Table:
     return table.filter(pc.is_null(table[ACCOUNT])).drop_columns([ACCOUNT])
 
 
-@contextlib.contextmanager
-def _ordered():
-    """Blocks in order through the maps after the sort: the hash reads them in order, and the writers
-    name their files by task index, so the files list in the rows' order. The group-by's shuffle by
-    sort, in tasks: the hash shuffle's aggregator actors hold CPUs for their lifetime, and on a small
-    cluster (2 CPUs) the read tasks that feed them then wait for minutes."""
-    from ray.data import DataContext
-    from ray.data.context import ShuffleStrategy
-
-    context = DataContext.get_current()
-    before = context.execution_options.preserve_order, context.shuffle_strategy
-    context.execution_options.preserve_order, context.shuffle_strategy = True, ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
-    try:
-        yield
-    finally:
-        context.execution_options.preserve_order, context.shuffle_strategy = before
-
-
 def run_selection(plan: DataSelection):
     """The selected rows as a materialized, sorted Dataset (the output columns only) and their summary."""
     import ray
@@ -243,33 +225,33 @@ def run_selection(plan: DataSelection):
                                settings=plan.settings)
     if not sides:
         return None, summarize(plan.kind, {}, 0, CanonicalHash().hexdigest(), plan.extra)
-    with _ordered():
-        data = sides[0].union(*sides[1:]) if len(sides) > 1 else sides[0]
-        if plan.kind not in GROUPED:  # a map: each row on its own, Selection's order by columns
-            out = data.map_batches(pieces, batch_format="pyarrow")
-            sort = list(plan.order)
-        else:
-            out = data.groupby("problem_id").map_groups(pieces, batch_format="pyarrow")  # a sort shuffle: _ordered
-            sort = ["problem_id", RANK]  # a problem's rows in its group's (Selection's) order
-        out = out.materialize()
-        total = add_accounts(json.loads(r[ACCOUNT]) for r in
-                             out.map_batches(_block_account, batch_format="pyarrow", batch_size=None).take_all())
-        rows = out.map_batches(_rows_only, batch_format="pyarrow", batch_size=None).sort(sort).materialize()
-        # One task reads the rows in order for the hash (a sequence, so one reader): the blocks it
-        # reads are mapped into its memory, not the driver's.
-        digest = ray.get(ray.remote(num_cpus=0.5)(_digest_rows).remote(rows, plan.kind))
-        summary = summarize(plan.kind, total, rows.count(), digest, plan.extra)
-        return rows.drop_columns([JSON, RANK]), summary
+    data = in_order(sides[0].union(*sides[1:]) if len(sides) > 1 else sides[0])
+    if plan.kind not in GROUPED:  # a map: each row on its own, Selection's order by columns
+        out = data.map_batches(pieces, batch_format="pyarrow")
+        sort = list(plan.order)
+    else:  # Ray Data's hash shuffle, in as many partitions as the inputs' size asks (run/shuffle.py)
+        nbytes = sum(parquet_bytes(data.files()) for data in plan.sides.values())
+        out = group_by(data, "problem_id", nbytes).map_groups(pieces, batch_format="pyarrow")
+        sort = ["problem_id", RANK]  # a problem's rows in its group's (Selection's) order
+    out = out.materialize()
+    total = add_accounts(json.loads(r[ACCOUNT]) for r in
+                         out.map_batches(_block_account, batch_format="pyarrow", batch_size=None).take_all())
+    rows = sort_by(out.map_batches(_rows_only, batch_format="pyarrow", batch_size=None), sort,
+                   out.size_bytes()).materialize()
+    # One task reads the rows in order for the hash (a sequence, so one reader): the blocks it
+    # reads are mapped into its memory, not the driver's.
+    digest = ray.get(ray.remote(num_cpus=0.5)(_digest_rows).remote(rows, plan.kind))
+    summary = summarize(plan.kind, total, rows.count(), digest, plan.extra)
+    return rows.drop_columns([JSON, RANK]), summary
 
 
 def _digest_rows(rows, kind: str) -> str:
     """Selection.sha256 of the sorted rows, a batch of their JSON at a time (and take-all's duplicates)."""
     digest, duplicates = CanonicalHash(), _Duplicates(kind)
-    with _ordered():
-        for batch in rows.iter_batches(batch_format="pyarrow", batch_size=4096):
-            for text in batch[JSON].to_pylist():
-                digest.update(text)
-            duplicates.check(batch)
+    for batch in in_order(rows).iter_batches(batch_format="pyarrow", batch_size=4096):
+        for text in batch[JSON].to_pylist():
+            digest.update(text)
+        duplicates.check(batch)
     return digest.hexdigest()
 
 
@@ -310,8 +292,7 @@ def select_data(ctx: RunContext, key: str, make_selection: Callable[[UpstreamDat
                               by_teacher=summary.by_teacher)
             raise EmptyTrainingSet(message)
         _log(f"{key}: kept {summary.kept} of {summary.n_in} ({summary.dropped})")
-        with _ordered():
-            output = write_dataset(ctx.stage_dir(key), rows, order=plan.order)
+        output = write_dataset(ctx.stage_dir(key), in_order(rows), order=plan.order)
         return StageResult(outputs={"rows": output}, rows_in=summary.n_in, rows_out=summary.rows_out,
                            dropped=dict(summary.dropped), metrics=summary.stats())
 

@@ -29,6 +29,7 @@ from w2s_ray.recipes.easy_to_hard.step_labels import step_labels
 from w2s_ray.select.rerank import METHODS, rerank
 from w2s_ray.select.selection import _as_int
 from w2s_ray.stages.select_data import DataSelection, StageData, map_data
+from w2s_ray.run.shuffle import group_by, in_order, parquet_bytes, sort_by
 
 _S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 # What the step labels read of a scored sample: its text and the step checker's and answer checker's columns.
@@ -87,17 +88,14 @@ def rerank_data(samples: StageData, aggregate: str) -> tuple[dict[str, list[dict
     (a few per problem) come back."""
     import ray
 
-    from w2s_ray.stages.select_data import _ordered
-
     for method in METHODS:
         rerank([], method, aggregate)  # a bad score column is refused here, as the list path refuses it
     ds = samples.dataset("samples", _rerank_input(aggregate))
     if ds is None:
         return picks_by_method([])
-    with _ordered():
-        out = ds.groupby(["problem_id", "model"]).map_groups(
-            functools.partial(_rerank_table, aggregate=aggregate), batch_format="pyarrow")
-        tables = [t for t in ray.get(out.to_arrow_refs()) if t.num_rows]
+    out = group_by(in_order(ds), ["problem_id", "model"], parquet_bytes(samples.files())).map_groups(
+        functools.partial(_rerank_table, aggregate=aggregate), batch_format="pyarrow")
+    tables = [t for t in ray.get(out.to_arrow_refs()) if t.num_rows]
     return picks_by_method(row for t in tables for row in t.to_pylist())
 
 
@@ -234,31 +232,28 @@ def mc_solutions_data(samples: StageData, hard_levels: Sequence[int], n: int) ->
     only the 2n rows chosen come to the driver, whole (every column, as stage_rows reads them)."""
     import ray
 
-    from w2s_ray.stages.select_data import _ordered
-
     levels = list(hard_levels)
     ds = samples.dataset("samples", _OUTCOME_INPUT)
     if ds is None:
         return []
-    with _ordered():
-        hard = ds.map_batches(functools.partial(_hard_outcomes, hard_levels=levels),
-                              batch_format="pyarrow").materialize()
-        # Each block's solved ids (a map, not Dataset.unique: its hash aggregation holds actors that a
-        # 2-CPU cluster's next tasks wait on), joined in the driver: one id per problem at most.
-        solved = frozenset(r["problem_id"] for r in hard.map_batches(_solved_ids, batch_format="pyarrow",
-                                                                     batch_size=None).take_all())
-        outcomes = hard.map_batches(functools.partial(_in_problems, problem_ids=solved),
+    hard = in_order(ds).map_batches(functools.partial(_hard_outcomes, hard_levels=levels),
                                     batch_format="pyarrow").materialize()
+    # Each block's solved ids (a map, not Dataset.unique: its hash aggregation holds actors that a
+    # 2-CPU cluster's next tasks wait on), joined in the driver: one id per problem at most.
+    solved = frozenset(r["problem_id"] for r in hard.map_batches(_solved_ids, batch_format="pyarrow",
+                                                                 batch_size=None).take_all())
+    outcomes = hard.map_batches(functools.partial(_in_problems, problem_ids=solved),
+                                batch_format="pyarrow").materialize()
 
-        def first(correct: bool, k: int) -> list[tuple[str, int]]:
-            if not k:
-                return []
-            chosen = (outcomes.map_batches(functools.partial(_keep, correct=correct), batch_format="pyarrow")
-                      .sort(["problem_id", "sample_index"]).limit(k).take_all())
-            return sorted(solution_order(r) for r in chosen)
+    def first(correct: bool, k: int) -> list[tuple[str, int]]:
+        if not k:
+            return []
+        keep = outcomes.map_batches(functools.partial(_keep, correct=correct), batch_format="pyarrow")
+        chosen = sort_by(keep, ["problem_id", "sample_index"]).limit(k).take_all()
+        return sorted(solution_order(r) for r in chosen)
 
-        wrong = first(False, n)
-        right = first(True, len(wrong))
+    wrong = first(False, n)
+    right = first(True, len(wrong))
     if not wrong:
         return []
     keys = frozenset(wrong + right)

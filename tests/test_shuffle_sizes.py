@@ -1,0 +1,57 @@
+"""run/shuffle.py: a shuffle's partitions grow as the square root of the data, so its pieces stay
+large enough for Ray's object store instead of the driver's memory (tests/test_driver_memory.py
+measures the driver itself), and a user's num_partitions wins."""
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from w2s_ray.run.shuffle import PIECE_BYTES, parquet_bytes, shuffle_blocks
+
+
+def test_partitions_grow_as_the_square_root_of_the_bytes():
+    assert [shuffle_blocks(n) for n in (0, 1, PIECE_BYTES, 4 * PIECE_BYTES - 1)] == [1, 1, 1, 1]
+    assert shuffle_blocks(4 * PIECE_BYTES) == 2 and shuffle_blocks(100 * PIECE_BYTES) == 10
+    assert shuffle_blocks(3 << 30) == 55  # MATH x 64 samples, ~3 GB: 3,025 pieces of ~1 MiB
+    for n in (10 * PIECE_BYTES, 1000 * PIECE_BYTES, 10**6 * PIECE_BYTES):
+        k = shuffle_blocks(n)
+        assert n / (k * k) >= PIECE_BYTES  # every piece of an even split is at least PIECE_BYTES
+
+
+def test_the_bytes_are_the_footers_uncompressed_sizes(tmp_path):
+    files = []
+    for i, n in enumerate((1000, 5000)):
+        table = pa.table({"problem_id": [f"p{j:06d}" for j in range(n)], "text": ["x" * 40] * n})
+        pq.write_table(table, tmp_path / f"{i}.parquet", row_group_size=700)
+        files.append(str(tmp_path / f"{i}.parquet"))
+    footers = [pq.ParquetFile(f).metadata for f in files]
+    assert parquet_bytes(files) == sum(m.row_group(g).total_byte_size for m in footers
+                                       for g in range(m.num_row_groups))
+    # Before compression (after parquet's encodings: repeated text is dictionary-encoded, so this is
+    # a lower bound on the rows in memory): not the files' compressed size.
+    assert parquet_bytes(files) > sum(f.stat().st_size for f in tmp_path.iterdir())
+    assert parquet_bytes([]) == 0
+
+
+def test_group_by_and_sort_by_plan_that_many_partitions():
+    import ray
+
+    from w2s_ray.raycluster.runtime import init_ray, shutdown_ray
+    from w2s_ray.run.shuffle import group_by, in_order, sort_by
+
+    started = not ray.is_initialized()
+    if started:
+        init_ray(num_cpus=1, log_to_driver=False)
+    try:
+        ds = ray.data.range(100)
+        assert group_by(ds, "id", nbytes=100 * PIECE_BYTES)._num_partitions == 10
+        assert group_by(ds, "id", nbytes=100 * PIECE_BYTES, num_partitions=3)._num_partitions == 3  # the user's
+        plan = sort_by(ds, "id", nbytes=9 * PIECE_BYTES)._logical_plan.dag
+        assert type(plan).__name__ == "Sort" and plan.input_dependencies[0].num_outputs == 3
+        assert sort_by(ds, "id").take(3) == [{"id": 0}, {"id": 1}, {"id": 2}]  # its size from its blocks
+        ordered = in_order(ray.data.range(10))
+        assert ordered.map(lambda r: r).context.execution_options.preserve_order  # kept by what is made from it
+        assert not ray.data.range(10).context.execution_options.preserve_order
+    finally:
+        if started:
+            shutdown_ray()
