@@ -104,3 +104,25 @@ def test_a_row_repeated_across_batches_is_refused_as_take_all_refuses_it(ray_sta
     # worker's ValueError (a UserCodeException, a RayTaskError), its message kept.
     with pytest.raises(Exception, match="duplicate generation rows"):
         run_selection(take_all_data(data.joined(["a", "again"])))
+
+
+def test_the_fixed_demos_drawn_from_keys_equal_the_list_draw(ray_started, tmp_path):
+    """w2s_reasoning's fixed demo set (the authors' draw) from the pool's keys in Ray Data equals
+    draw_fixed over the whole pool in the driver: same demos, same order, same pool size, for
+    several seeds and k, over two teachers' stages (one split into blocks, one file)."""
+    from w2s_ray.recipes.w2s_reasoning.demos import demo_pool, draw_fixed, draw_fixed_data
+    from w2s_ray.stages.select_data import StageData
+
+    weak_a, _, _ = world(4, problems=50, teachers=("weak-a",))
+    weak_b, _, _ = world(5, problems=50, teachers=("weak-b",))
+    weak_b[0] = {**weak_b[0], "answer": ""}  # a greedy solution that states no answer is never drawn
+    weak_b[1] = {**weak_b[1], "text": "  "}  # nor one without text
+    data = StageData([stage(tmp_path, "a", weak_a).output("rows"),
+                      stage(tmp_path, "b", weak_b, split=False).output("rows")])
+    pool = demo_pool([{**r, "gold": "7", "correct": r["answer"] == "7"} for r in weak_a + weak_b])
+    assert len(pool) > 40
+    for seed, k in ((0, 4), (1, 4), (7, 8)):
+        demos, size = draw_fixed_data(data, k, seed)
+        assert list(demos) == list(draw_fixed(pool, k, seed)) and size == len(pool)
+    with pytest.raises(ValueError, match="needs 1000 weak outputs that state an answer"):
+        draw_fixed_data(data, 1000, 0)
