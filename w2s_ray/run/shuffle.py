@@ -7,10 +7,12 @@ group-by as a hash shuffle into 200 partitions unless told, and a sort into as m
 blocks, so the pieces are small and, until the reducers have read them, most of the dataset sits in
 the driver. Measured with tests/test_driver_memory.py's driver at 200k short rows (2026-12-07): the
 driver grew 85 MiB during the consistency filter's group-by alone, 109 MiB in all; with Ray's inline
-limit lowered to 1 KiB (RAY_max_direct_call_object_size) 55 MiB in all; with the partitions below 27.
+limit lowered to 1 KiB (RAY_max_direct_call_object_size) 55 MiB in all; with the partitions sized
+as below, 27 MiB in all (21 MiB at 20k rows).
 
-So a shuffle of `nbytes` runs in K = sqrt(nbytes / PIECE_BYTES) partitions from K blocks: pieces of
-about PIECE_BYTES or more go to the object store, and the driver holds K * K references.
+So a shuffle of `nbytes` runs in K = sqrt(nbytes / PIECE_BYTES) partitions (a sort's input is cut
+into K blocks first; a group-by's input is as Ray's readers coalesce a stage's files, a few blocks):
+its pieces of about PIECE_BYTES or more go to the object store, and the driver holds their references.
 """
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult, run_stage
+from w2s_ray.run.shuffle import group_by, in_order, parquet_bytes, sort_by
 from w2s_ray.run.stage_dataset import write_dataset
 from w2s_ray.run.stage_io import verify_output
 from w2s_ray.run.stage_tags import Tag
@@ -36,7 +37,6 @@ from w2s_ray.select.grouped import (SIDE, CanonicalHash, SelectionSummary, accou
                                     check_preference_args, consistency_piece, preference_piece, row_json,
                                     summarize, take_all_piece)
 from w2s_ray.select.selection import GENERATION_COLUMNS_READ
-from w2s_ray.run.shuffle import group_by, in_order, parquet_bytes, sort_by
 from w2s_ray.stages.steps import EmptyTrainingSet, _log
 
 _S, _I, _F = pa.string(), pa.int64(), pa.float64()

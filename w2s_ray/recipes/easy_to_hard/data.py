@@ -26,10 +26,10 @@ import pyarrow as pa
 from w2s_ray.recipes.easy_to_hard.report import _unscored as unscored
 from w2s_ray.recipes.easy_to_hard.report import step_auroc, step_pairs
 from w2s_ray.recipes.easy_to_hard.step_labels import step_labels
+from w2s_ray.run.shuffle import group_by, in_order, parquet_bytes, sort_by
 from w2s_ray.select.rerank import METHODS, rerank
 from w2s_ray.select.selection import _as_int
 from w2s_ray.stages.select_data import DataSelection, StageData, map_data
-from w2s_ray.run.shuffle import group_by, in_order, parquet_bytes, sort_by
 
 _S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 # What the step labels read of a scored sample: its text and the step checker's and answer checker's columns.
