@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import long_test, shell_env
 
 # A child process of its own, so that its peak RSS is the driver's alone (VmHWM: ru_maxrss would carry
@@ -82,6 +84,7 @@ def driver_growth(n: int, path: str) -> dict:
     return json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
 
 
+@pytest.mark.slow
 def test_driver_memory_is_flat_from_20k_to_200k_rows():
     small, large = driver_growth(20_000, "stream"), driver_growth(200_000, "stream")
     assert small["rows"] == small["acc_n"] == 20_000 and large["rows"] == large["acc_n"] == 200_000

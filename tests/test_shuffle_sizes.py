@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from w2s_ray.run.shuffle import PIECE_BYTES, parquet_bytes, shuffle_blocks
 
@@ -33,25 +34,16 @@ def test_the_bytes_are_the_footers_uncompressed_sizes(tmp_path):
     assert parquet_bytes([]) == 0
 
 
-def test_group_by_and_sort_by_plan_that_many_partitions():
-    import ray
-
-    from w2s_ray.raycluster.runtime import init_ray, shutdown_ray
+@pytest.mark.slow
+def test_group_by_and_sort_by_plan_that_many_partitions(ray_local):
     from w2s_ray.run.shuffle import group_by, in_order, sort_by
 
-    started = not ray.is_initialized()
-    if started:
-        init_ray(num_cpus=1, log_to_driver=False)
-    try:
-        ds = ray.data.range(100)
-        assert group_by(ds, "id", nbytes=100 * PIECE_BYTES)._num_partitions == 10
-        assert group_by(ds, "id", nbytes=100 * PIECE_BYTES, num_partitions=3)._num_partitions == 3  # the user's
-        plan = sort_by(ds, "id", nbytes=9 * PIECE_BYTES)._logical_plan.dag
-        assert type(plan).__name__ == "Sort" and plan.input_dependencies[0].num_outputs == 3
-        assert sort_by(ds, "id").take(3) == [{"id": 0}, {"id": 1}, {"id": 2}]  # its size from its blocks
-        ordered = in_order(ray.data.range(10))
-        assert ordered.map(lambda r: r).context.execution_options.preserve_order  # kept by what is made from it
-        assert not ray.data.range(10).context.execution_options.preserve_order
-    finally:
-        if started:
-            shutdown_ray()
+    ds = ray_local.data.range(100)
+    assert group_by(ds, "id", nbytes=100 * PIECE_BYTES)._num_partitions == 10
+    assert group_by(ds, "id", nbytes=100 * PIECE_BYTES, num_partitions=3)._num_partitions == 3  # the user's
+    plan = sort_by(ds, "id", nbytes=9 * PIECE_BYTES)._logical_plan.dag
+    assert type(plan).__name__ == "Sort" and plan.input_dependencies[0].num_outputs == 3
+    assert sort_by(ds, "id").take(3) == [{"id": 0}, {"id": 1}, {"id": 2}]  # its size from its blocks
+    ordered = in_order(ray_local.data.range(10))
+    assert ordered.map(lambda r: r).context.execution_options.preserve_order  # kept by what is made from it
+    assert not ray_local.data.range(10).context.execution_options.preserve_order

@@ -230,7 +230,7 @@ def run_selection(plan: DataSelection):
         out = data.map_batches(pieces, batch_format="pyarrow")
         sort = list(plan.order)
     else:  # Ray Data's hash shuffle, in as many partitions as the inputs' size asks (run/shuffle.py)
-        nbytes = sum(parquet_bytes(data.files()) for data in plan.sides.values())
+        nbytes = sum(parquet_bytes(side.files()) for side in plan.sides.values())
         out = group_by(data, "problem_id", nbytes).map_groups(pieces, batch_format="pyarrow")
         sort = ["problem_id", RANK]  # a problem's rows in its group's (Selection's) order
     out = out.materialize()
