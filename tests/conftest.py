@@ -50,6 +50,39 @@ def tiny_models():
     return build_tiny_models()
 
 
+def _gold_reader_forbidden(*_args, **_kwargs):
+    raise AssertionError("strong_train_with_gold was called outside the ceiling baseline")
+
+
+@pytest.fixture(scope="session")
+def w2s_two_rounds(tmp_path_factory, tiny_models, ray_local):
+    """One tiny Weak-to-Strong Reasoning run that two tests read (each run costs ~1.5-2 min of the
+    suite): two rounds the authors' way (the round-1 student as round 2's weak side, one fixed demo
+    set), the weak teacher's baseline and Stage II, with the one reader of the strong half's gold,
+    `strong_train_with_gold`, made to raise (only the ceiling baseline may call it, and it is left
+    out). test_gold_leak.py checks that no strong-half gold reached a row; test_w2s_rounds.py the
+    rounds' inputs and the resume. Returns (config path, manifest)."""
+    import yaml
+
+    import w2s_ray.data.sources as sources
+    import w2s_ray.recipes.w2s_reasoning.baselines as baselines
+    from tests.tiny_run import write_config
+    from w2s_ray.config import load_config
+    from w2s_ray.run.driver import run
+
+    work = tmp_path_factory.mktemp("w2s_two_rounds")
+    path = write_config(work / "run.yaml", work / "run", tiny_models, rounds=2, baselines=["weak"])
+    raw = yaml.safe_load(path.read_text())
+    raw["stage2"] = {"n": 4, "temperature": 1.0, "min_confidence": 0.5, "flip_confidence": 0.5, "lr": 1e-4,
+                     "questions": 20}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sources, "strong_train_with_gold", _gold_reader_forbidden)
+        patch.setattr(baselines, "strong_train_with_gold", _gold_reader_forbidden)
+        manifest = run(load_config(path))
+    return path, manifest
+
+
 # Tests whose first ZeRO run compiles DeepSpeed's shm comm op (tests/deepspeed_prebuild.py).
 ZERO_TESTS = ("test_train_sft.py", "test_train_preference.py", "test_train_early_stopping.py", "test_train_grpo.py")
 

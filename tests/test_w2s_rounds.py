@@ -18,11 +18,10 @@ def _rows(manifest, key):
     return pq.read_table(manifest.record(key)["outputs"]["rows"]["path"]).to_pylist()
 
 
-def test_round_two_reads_the_round_one_student_zero_shot_and_one_fixed_demo_set(tmp_path, tiny_models, ray_local):
+def test_round_two_reads_the_round_one_student_zero_shot_and_one_fixed_demo_set(w2s_two_rounds):
     from w2s_ray.run.driver import run
 
-    path = write_config(tmp_path / "run.yaml", tmp_path / "run", tiny_models, rounds=2, baselines=[])
-    manifest = run(load_config(path))
+    path, manifest = w2s_two_rounds  # two rounds, the weak baseline and Stage II: tests/conftest.py
     rec = manifest.record
 
     demos = rec("stage1/demos")
