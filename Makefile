@@ -100,7 +100,7 @@ test-long: $(STAMP) $(LMEVAL_STAMP)
 		tests/test_w2s_rounds.py tests/test_train_preference.py tests/test_train_sft.py tests/test_light_reasoner.py \
 		tests/test_gpu_handoff.py tests/test_confidence_trainer.py tests/test_multi_capability_run.py tests/test_multicap_models.py \
 		tests/test_stage_stream.py tests/test_driver_memory.py::test_the_measure_tells_the_lists_path_apart_at_200k_rows tests/test_logconf_run.py tests/test_ray_start_retry.py \
-		tests/test_select_data.py tests/test_train_shards.py tests/test_recipe_data_ray.py
+		tests/test_select_data.py tests/test_train_shards.py tests/test_recipe_data_ray.py tests/test_multi_capability_data.py
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_serve_app.py -k lm_eval
 
 # A head and two worker nodes in a private network namespace: submit, kill a node, resume (~95 s).

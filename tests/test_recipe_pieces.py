@@ -171,3 +171,51 @@ def test_rejection_sampling_in_batches_equals_the_whole(sampled_prompt):
     piece = functools.partial(rejection_sampling_sft, sampled_prompt=sampled_prompt)
     out, summary = in_batches("rs_sft", rows, piece, ("problem_id", "source_model", "sample_index"))
     assert whole.kept and out == whole.rows and summary.stats() == whole.stats()
+
+
+def scored_weak(seed, problems=20, n=4):
+    """Weak solutions of two teachers with an RM's reward: ties (rounded scores), NaN and missing
+    scores, empty texts, and solutions without a sample_index."""
+    rng = random.Random(seed)
+    rows = []
+    for p in range(problems):
+        for model in ("weak-a", "weak-b"):
+            for i in range(n):
+                reward = rng.choice([None, float("nan"), round(rng.random(), 1), round(rng.random(), 1)])
+                rows.append({"problem_id": f"p{p:02d}", "model": model, "role": "weak", "question": f"Q{p}?",
+                             "sample_index": None if (p, i) == (3, 0) else i, "answer": str(i), "level": 1 + p % 5,
+                             "text": rng.choice(["", "  ", f"{p} + {i} = {p + i}\n#### {p + i}"]) if i == 3 else
+                             f"{p} * {i} = {p * i}\n#### {p * i}", "reward": reward, "capability": "logic"})
+    rng.shuffle(rows)
+    return rows
+
+
+@pytest.mark.parametrize("rule", [{"top_fraction": 0.3}, {"top_fraction": 1.0}, {"top_fraction": 0.01},
+                                  {"threshold": 0.5}])
+def test_the_reward_cut_in_batches_equals_top_by_reward(rule):
+    """The multi-capability recipe's RM selection as a map (recipes/multi_capability/selections.py):
+    the cut found over the whole input (the k-th rank key, as kth_row reads it from the sorted keys),
+    then each batch kept on its own, equals top_by_reward on the whole."""
+    from w2s_ray.select.rerank import reward_candidate, reward_cut, reward_rank, top_by_reward
+
+    rows = scored_weak(7)
+    whole = top_by_reward(rows, "reward", **rule)
+    settings = {"threshold": rule["threshold"]} if "threshold" in rule else {
+        "last_kept": sorted(reward_rank(r) for r in rows if reward_candidate(r))[
+            math.ceil(rule["top_fraction"] * sum(map(reward_candidate, rows))) - 1]}
+    out, summary = in_batches("reward_cut", rows, functools.partial(reward_cut, **settings),
+                              ("problem_id", "source_model", "sample_index"))
+    assert whole.kept and whole.dropped["empty_text_or_unscored"] and out == whole.rows
+    assert summary.stats() == whole.stats()
+    # Ties at the cut are split by problem, model and sample, not by the batches.
+    scores = sorted((r["reward"] for r in rows if reward_candidate(r)), reverse=True)
+    assert "threshold" in rule or len(scores) < 2 or whole.kept == math.ceil(rule["top_fraction"] * len(scores))
+
+
+def test_own_outputs_in_batches_equal_the_whole():
+    from w2s_ray.recipes.multi_capability.metrics import own_outputs
+
+    rows = [{**r, "role": "strong", "model": "student"} for r in scored_weak(8) if r["model"] == "weak-a"]
+    whole = own_outputs(rows)
+    out, summary = in_batches("own_outputs", rows, own_outputs, ("problem_id", "source_model", "sample_index"))
+    assert whole.kept and whole.dropped and out == whole.rows and summary.stats() == whole.stats()

@@ -30,8 +30,10 @@ from w2s_ray.select.selection import Selection
 
 SIDE = "_side"  # which input a row came from, in a group holding both inputs' rows of one problem
 MISSING = {"consistency": "missing_weak", "preference": "weak_missing"}
+# After preference: recipes' maps (stages/select_data.map_data and DataSelection's piece).
 UNITS = {"take_all": "solution", "consistency": "problem", "preference": "teacher_problem",
-         "step_labels": "solution", "kl_steps": "step", "rs_sft": "solution"}  # the last two: recipes' maps (stages/select_data.map_data)
+         "step_labels": "solution", "kl_steps": "step", "rs_sft": "solution", "own_outputs": "solution",
+         "reward_cut": "solution"}
 
 
 def take_all_piece(rows: Sequence[dict]) -> Selection:

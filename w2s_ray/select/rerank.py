@@ -86,24 +86,51 @@ def accuracy_by_level(picks: Iterable[dict]) -> dict:
             "acc_by_level": {lvl: sum(v) / len(v) for lvl, v in sorted(by_level.items())}, "n": len(picks)}
 
 
+def reward_rank(row: dict, score_column: str = "reward") -> tuple:
+    """A weak solution's place in top_by_reward's ranking: highest score first, ties by problem,
+    model and sample (a total order, so a cut by rank is the same however the rows are split)."""
+    return (-_score(row, score_column), str(row["problem_id"]), str(row["model"]),
+            _as_int(row.get("sample_index")) or 0)
+
+
+def reward_candidate(row: dict, score_column: str = "reward") -> bool:
+    """Can the RM's ranking keep this solution? It has text and a score."""
+    return bool((row.get("text") or "").strip()) and _score(row, score_column) > -math.inf
+
+
 def top_by_reward(weak_rows: Sequence[dict], score_column: str = "reward", top_fraction: float | None = None,
                   threshold: float | None = None) -> Selection:
     """The weak solutions the reward model scores highest, as SFT rows (Zhou et al.): the top
     `top_fraction` of them (rounded up), or those scoring at least `threshold`; exactly one of the two.
     Solutions without text or score are dropped, counted."""
+    check_reward_cut(top_fraction, threshold)
+    candidates = [r for r in weak_rows if reward_candidate(r, score_column)]
+    ranked = sorted(candidates, key=lambda r: reward_rank(r, score_column))
+    if top_fraction is not None:
+        last = reward_rank(ranked[math.ceil(top_fraction * len(ranked)) - 1], score_column) \
+            if math.ceil(top_fraction * len(ranked)) else None
+        return reward_cut(weak_rows, score_column, last_kept=last)
+    return reward_cut(weak_rows, score_column, threshold=threshold)
+
+
+def check_reward_cut(top_fraction: float | None, threshold: float | None) -> None:
     if (top_fraction is None) == (threshold is None):
         raise ValueError("give exactly one of top_fraction and threshold")
     if top_fraction is not None and not 0 < top_fraction <= 1:
         raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction}")
-    candidates = [r for r in weak_rows if (r.get("text") or "").strip() and _score(r, score_column) > -math.inf]
-    dropped = {"empty_text_or_unscored": len(weak_rows) - len(candidates)}
-    ranked = sorted(candidates, key=lambda r: (-_score(r, score_column), str(r["problem_id"]),
-                                               str(r["model"]), _as_int(r.get("sample_index")) or 0))
-    if top_fraction is not None:
-        kept = ranked[:math.ceil(top_fraction * len(ranked))]
+
+
+def reward_cut(weak_rows: Sequence[dict], score_column: str = "reward", threshold: float | None = None,
+               last_kept: tuple | None = None) -> Selection:
+    """top_by_reward once its cut is known, one row at a time (so batches of the rows add up to the
+    whole): the candidates scoring at least `threshold`, or those ranked no lower than `last_kept`
+    (reward_rank of the last one the top fraction keeps; None: none kept)."""
+    candidates = [r for r in weak_rows if reward_candidate(r, score_column)]
+    if threshold is not None:
+        kept = [r for r in candidates if _score(r, score_column) >= threshold]
     else:
-        kept = [r for r in ranked if _score(r, score_column) >= threshold]
-    dropped["below_cut"] = len(ranked) - len(kept)
+        kept = [r for r in candidates if last_kept is not None and reward_rank(r, score_column) <= last_kept]
+    dropped = {"empty_text_or_unscored": len(weak_rows) - len(candidates), "below_cut": len(candidates) - len(kept)}
     return Selection([sft_row(r, "weak") for r in kept], n_in=len(weak_rows), kept=len(kept), dropped=dropped,
                      unit="solution")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 FULL_WEAK_FT = "full_weak_ft"
 TWO_STAGE = "rm two-stage"
 RM_SELECT = "rm/select"
+RM_JUDGE = "rm/judge"  # the kept solutions judged against gold, for the report only
 
 
 def only(capability: str) -> str:

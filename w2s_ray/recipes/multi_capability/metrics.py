@@ -144,6 +144,11 @@ def own_outputs(samples: Sequence[dict]) -> Selection:
 def judge_selection(kept: Iterable[dict], weak_rows: Sequence[dict], gold: Mapping[str, str]) -> dict[str, dict]:
     """{capability (and ALL): {solutions, kept, right_all, right_kept, precision, base_rate}}: how
     often the kept weak solutions are right against gold, beside the rate of all of them."""
+    return judged(judge_counts(kept, weak_rows, gold))
+
+
+def judge_counts(kept: Iterable[dict], weak_rows: Sequence[dict], gold: Mapping[str, str]) -> dict[str, Counter]:
+    """judge_selection's counts, which add up over any split of the rows by problem (judge_data.py)."""
     key = lambda pid, model, i: (str(pid), str(model), _as_int(i) or 0)  # noqa: E731
     kept_keys = {key(r["problem_id"], r["source_model"], r.get("sample_index")) for r in kept}
     counts: dict[str, Counter] = defaultdict(Counter)
@@ -154,8 +159,12 @@ def judge_selection(kept: Iterable[dict], weak_rows: Sequence[dict], gold: Mappi
         chosen = key(r["problem_id"], r["model"], r.get("sample_index")) in kept_keys
         for cap in (capability_of(r), ALL):
             counts[cap].update(solutions=1, kept=chosen, right_all=right, right_kept=right and chosen)
+    return dict(counts)
+
+
+def judged(counts: Mapping[str, Mapping[str, int]]) -> dict[str, dict]:
     return {cap: {"solutions": c["solutions"], "kept": c["kept"], "right_all": c["right_all"],
                   "right_kept": c["right_kept"],
                   "precision": c["right_kept"] / c["kept"] if c["kept"] else None,
                   "base_rate": c["right_all"] / c["solutions"] if c["solutions"] else None}
-            for cap, c in counts.items()}
+            for cap, c in sorted(counts.items())}

@@ -11,8 +11,9 @@ ICLR 2025; METHODS.md section 6), top to bottom, on several capabilities (data/c
               (confidence, diversity) and round r > 1 trains on round r-1's samples, no weak data
   rm          an outcome RM trained on weak-half samples (a right one or gold against a wrong one)
               scores every weak solution of the strong half; the top fraction (or those over a
-              threshold) are kept; two-stage: all weak data for first_epochs, then the kept part
-              for second_epochs, continuing that model
+              threshold) are kept (judged against the strong half's gold after the fact, rm/judge,
+              for the report); two-stage: all weak data for first_epochs, then the kept part for
+              second_epochs, continuing that model
   logconf     (optional) the confidence loss and plain CE on the choice capabilities' weak labels,
               scored over the options (logconf_baseline.py)
 
@@ -28,18 +29,21 @@ import json
 from w2s_ray.data.sources import data_hash
 from w2s_ray.recipes.multi_capability import data as mc_data
 from w2s_ray.recipes.multi_capability.config import rm_scorer_gpus
-from w2s_ray.recipes.multi_capability.keys import FULL_WEAK_FT, RM_SELECT, TWO_STAGE, only, round_label, sample_key
+from w2s_ray.recipes.multi_capability.judge_data import judge_data
+from w2s_ray.recipes.multi_capability.keys import (FULL_WEAK_FT, RM_JUDGE, RM_SELECT, TWO_STAGE, only, round_label,
+                                                   sample_key)
 from w2s_ray.recipes.multi_capability.logconf_baseline import logconf_baseline
-from w2s_ray.recipes.multi_capability.metrics import own_outputs, rm_pairs
+from w2s_ray.recipes.multi_capability.metrics import rm_pairs
+from w2s_ray.recipes.multi_capability.selections import RM_SCORE_INPUT, own_outputs_data, reward_cut_data
 from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult, run_stage
 from w2s_ray.run.model_builds import build_models
-from w2s_ray.run.stage_io import write_stage
 from w2s_ray.run.stage_tags import Tag
 from w2s_ray.score.stage import ScorerSpec
-from w2s_ray.select import gold_sft, take_all
-from w2s_ray.select.rerank import top_by_reward
-from w2s_ray.stages.steps import Model, checkpoint_path, generate_and_score, select, stage_rows, train
+from w2s_ray.select import gold_sft
+from w2s_ray.stages.score_data import score_upstream
+from w2s_ray.stages.select_data import StageData, UpstreamData, select_data, take_all_data
+from w2s_ray.stages.steps import Model, checkpoint_path, generate_and_score, select, train
 
 
 def _sha(value) -> str:
@@ -71,18 +75,18 @@ def run(ctx: RunContext) -> None:
                   settings=problems)
     ceiling = train(ctx, "baselines/ceiling/train", gold, cfg.strong.model, tag=Tag("train", "ceiling"))
     evaluate("baselines/ceiling/eval", "ceiling", ceiling, Tag("baseline", "ceiling"))
-    all_weak = select(ctx, "baselines/full_weak_ft/select", lambda rows: take_all(rows.joined(weak_results)),
-                      upstream=weak_results, tag=Tag("select", FULL_WEAK_FT))
+    all_weak = select_data(ctx, "baselines/full_weak_ft/select", lambda data: take_all_data(data.joined(weak_results)),
+                           upstream=weak_results, tag=Tag("select", FULL_WEAK_FT))
     full = train(ctx, "baselines/full_weak_ft/train", all_weak, cfg.strong.model, tag=Tag("train", FULL_WEAK_FT))
     evaluate("baselines/full_weak_ft/eval", "full-weak-ft", full, Tag("baseline", FULL_WEAK_FT))
     evaluate("baselines/strong_base/eval", "strong-base", cfg.strong.model, Tag("baseline", "strong_base"))
 
     if mc.independence and len(mc.capabilities) > 1:
         for cap in mc.capabilities:
-            alone = select(ctx, f"independence/{cap}/select",
-                           lambda rows, cap=cap: take_all([r for r in rows.joined(weak_results)
-                                                           if mc_data.capability_of(r) == cap]),
-                           upstream=weak_results, tag=Tag("select", only(cap)))
+            ids = [p["id"] for p in strong_train if mc_data.capability_of(p) == cap]
+            alone = select_data(ctx, f"independence/{cap}/select",
+                                lambda data, ids=ids: take_all_data(data.joined(weak_results).problems(ids)),
+                                upstream=weak_results, tag=Tag("select", only(cap)))
             trained = train(ctx, f"independence/{cap}/train", alone, cfg.strong.model, tag=Tag("train", only(cap)))
             evaluate(f"independence/{cap}/eval", f"only-{cap}", trained, Tag("student_eval", only(cap)))
 
@@ -110,8 +114,8 @@ def bootstrap(ctx: RunContext, round_one: StageResult, strong_train: list[dict],
     for r in range(1, mc.bootstrap_rounds + 1):
         if r > 1:
             label = round_label(r)
-            own = select(ctx, f"bootstrap/round_{r}/select", lambda rows: own_outputs(rows["samples"]),
-                         upstream={"samples": samples}, tag=Tag("select", label, round=r))
+            own = select_data(ctx, f"bootstrap/round_{r}/select", lambda data: own_outputs_data(data["samples"]),
+                              upstream={"samples": samples}, tag=Tag("select", label, round=r))
             student = train(ctx, f"bootstrap/round_{r}/train", own, student, tag=Tag("train", label, round=r))
             generate_and_score(ctx, f"bootstrap/round_{r}/eval", ctx.eval_teacher(cfg.strong, f"bootstrap-{r}"),
                                student, ctx.rows("test"), settings=problems, tag=Tag("student_eval", label, round=r))
@@ -141,9 +145,10 @@ def rm_two_stage(ctx: RunContext, weak_results: dict, all_weak: StageResult, ful
                    upstream=samples)
     rm = train(ctx, "rm/train", pairs, cfg.strong.model, rm_cfg.train_config(cfg.train))
     scored = score_with_rm(ctx, weak_results, rm)
-    kept = select(ctx, RM_SELECT, lambda rows: top_by_reward(rows["scored"], "reward", **rm_cfg.cut()),
-                  upstream={"scored": scored}, settings={"rule": _sha(rm_cfg.cut())},
-                  tag=Tag("select", TWO_STAGE))
+    kept = select_data(ctx, RM_SELECT, lambda data: reward_cut_data(data["scored"], "reward", **rm_cfg.cut()),
+                       upstream={"scored": scored}, settings={"rule": _sha(rm_cfg.cut())},
+                       tag=Tag("select", TWO_STAGE))
+    judge_rm(ctx, kept, scored)
     first = full if mc.first_epochs == cfg.train.epochs else train(
         ctx, "two_stage/all_weak/train", all_weak, cfg.strong.model, cfg.train.model_copy(update={"epochs": mc.first_epochs}))
     second = train(ctx, "two_stage/selected/train", kept, first, cfg.train.model_copy(update={"epochs": mc.second_epochs}),
@@ -151,22 +156,28 @@ def rm_two_stage(ctx: RunContext, weak_results: dict, all_weak: StageResult, ful
     evaluate("two_stage/eval", "rm-two-stage", second, Tag("student_eval", TWO_STAGE))
 
 
+def judge_rm(ctx: RunContext, kept: StageResult, scored: StageResult) -> None:
+    """The report's `rm_selection`: the kept solutions judged against the strong half's gold after the
+    fact, in the workers (judge_data.py); a stage of its own, so no selection stage reads that gold."""
+    mc = ctx.config.multi_capability
+
+    def body() -> StageResult:
+        gold = {p.id: p.gold for p in mc_data.strong_half_gold(mc, ctx.config.data.seed)}
+        return StageResult(metrics={"rm_selection": judge_data(StageData.of(kept), StageData.of(scored), gold)})
+
+    run_stage(ctx.manifest, RM_JUDGE, body, upstream={"kept": kept, "scored": scored})
+
+
 def score_with_rm(ctx: RunContext, weak_results: dict, rm: StageResult) -> StageResult:
-    """Every weak solution of the strong half with the RM's `reward` column."""
-    import ray
-
-    from w2s_ray.run.progress import Progress, iter_rows
-    from w2s_ray.score.stage import score_dataset
-
+    """Every weak solution of the strong half with the RM's `reward` column, read, scored and written
+    by the workers (stages/score_data.py)."""
     spec = ScorerSpec(name="reward_model", num_gpus=rm_scorer_gpus(ctx.device),
                       config={"model_path": checkpoint_path(rm)})
 
     def body() -> StageResult:
-        rows = [r for t in weak_results for r in stage_rows(weak_results[t])]
-        ds = score_dataset(ray.data.from_items(rows), [spec])
-        out = sorted(iter_rows(ds, Progress("score rm", len(rows))),
-                     key=lambda r: (str(r["model"]), str(r["problem_id"]), int(r["sample_index"])))
-        return StageResult(outputs={"rows": write_stage(ctx.stage_dir("rm/score"), out)}, rows_in=len(rows),
-                           rows_out=len(out))
+        data = UpstreamData(weak_results).joined(weak_results)
+        output = score_upstream(ctx.stage_dir("rm/score"), data, RM_SCORE_INPUT, [spec],
+                                ("model", "problem_id", "sample_index"))
+        return StageResult(outputs={"rows": output}, rows_in=data.rows, rows_out=output["rows"])
 
     return run_stage(ctx.manifest, "rm/score", body, upstream={**weak_results, "rm": rm})

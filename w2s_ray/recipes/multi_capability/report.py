@@ -19,8 +19,8 @@ from __future__ import annotations
 from w2s_ray.eval.findings import finding, mean_interval, paired_finding, paired_interval, restrict
 from w2s_ray.eval.pgr_interval import pgr_interval
 from w2s_ray.recipes.multi_capability import data as mc_data
-from w2s_ray.recipes.multi_capability.keys import (FULL_WEAK_FT, LOGCONF, PLAIN_CE, RM_SELECT, TWO_STAGE, only,
-                                                   round_label, sample_key)
+from w2s_ray.recipes.multi_capability.keys import (FULL_WEAK_FT, LOGCONF, PLAIN_CE, RM_JUDGE, RM_SELECT, TWO_STAGE,
+                                                   only, round_label, sample_key)
 from w2s_ray.recipes.multi_capability.metrics import (ALL, accuracy_by_capability, diversity, independence_matrix,
                                                       judge_selection, own_minus_others)
 from w2s_ray.run.stage_io import read_output
@@ -95,7 +95,10 @@ def build(manifest, _common: dict) -> dict:
 
 
 def _judge_rm(manifest, section: dict) -> dict | None:
-    """The RM's kept weak solutions judged against the strong half's gold, after the fact."""
+    """The RM's kept weak solutions judged against the strong half's gold, after the fact: the rm/judge
+    stage's (judged in the workers), or, for a run from before it, from the rows here."""
+    if manifest.is_complete(RM_JUDGE):
+        return manifest.record(RM_JUDGE)["metrics"]["rm_selection"]
     kept, scored = _rows(manifest, RM_SELECT), _rows(manifest, "rm/score")
     if kept is None or scored is None:
         return None
