@@ -39,12 +39,12 @@ def reward_cut_data(scored: StageData, score_column: str = "reward", top_fractio
     """select/rerank.top_by_reward over a scored stage: the cut over every solution, then a map."""
     check_reward_cut(top_fraction, threshold)
     schema = RM_SCORE_INPUT.append(pa.field(score_column, pa.float64()))
-    settings = {"score_column": score_column, "threshold": threshold}
     if top_fraction is not None:
-        settings = {"score_column": score_column, "last_kept": last_kept(scored, schema, score_column, top_fraction)}
-    cut = {"top_fraction": top_fraction} if top_fraction is not None else {"threshold": threshold}
-    if settings.get("last_kept") is not None:
-        cut["last_kept_score"] = -settings["last_kept"][0]
+        last = last_kept(scored, schema, score_column, top_fraction)
+        settings = {"score_column": score_column, "last_kept": last}
+        cut = {"top_fraction": top_fraction, **({"last_kept_score": -last[0]} if last is not None else {})}
+    else:
+        settings, cut = {"score_column": score_column, "threshold": threshold}, {"threshold": threshold}
     return DataSelection("reward_cut", {"rows": scored}, SFT_SCHEMA, SFT_ORDER, settings=settings, piece=reward_cut,
                          input_schema=schema, extra={"cut": cut})
 
@@ -56,7 +56,8 @@ def last_kept(scored: StageData, schema: pa.Schema, score_column: str, top_fract
     ds = scored.dataset("rows", schema)
     if ds is None:
         return None
-    keys = ds.map_batches(functools.partial(_rank_keys, score_column=score_column), batch_format="pyarrow").materialize()
+    keys = ds.map_batches(functools.partial(_rank_keys, score_column=score_column),
+                          batch_format="pyarrow").materialize()
     k = math.ceil(top_fraction * keys.count())
     return kth_row(keys, RANK_COLUMNS, k - 1) if k else None
 
