@@ -4,8 +4,8 @@ consistency filter, a join on problem_id) and written by the workers, and handed
 Train reads them; and today's path before issue 30 (rows through the driver) at 200k, to show the
 measure tells them apart.
 
-The flat test is in `make test` (one driver runs both sizes: 129 s quiet; before, two drivers: 138 s
-quiet, 212 s in a slower CI run; 16 samples a problem, so the consistency filter has 12.5k groups at
+The flat test is in `make test` (one driver runs both sizes: 69 s quiet since group-bys are sort-based
+shuffles, 129 s before; before that, two drivers: 138 s quiet, 212 s in a slower CI run; 16 samples a problem, so the consistency filter has 12.5k groups at
 200k rows, not 50k); the lists test in `make test-long`. History: on 2026-12-07 the
 flat test failed (growth 47.8 MiB at 20k rows, 111.4 at 200k; the group-by's 200 hash partitions
 left most pieces under Ray's 100 KiB inline limit, so the driver held them: run/shuffle.py); with

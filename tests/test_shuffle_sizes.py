@@ -38,9 +38,19 @@ def test_the_bytes_are_the_footers_uncompressed_sizes(tmp_path):
 def test_group_by_and_sort_by_plan_that_many_partitions(ray_local):
     from w2s_ray.run.shuffle import group_by, in_order, sort_by
 
+    from ray.data.context import ShuffleStrategy
+
     ds = ray_local.data.range(100)
-    assert group_by(ds, "id", nbytes=100 * PIECE_BYTES)._num_partitions == 10
-    assert group_by(ds, "id", nbytes=100 * PIECE_BYTES, num_partitions=3)._num_partitions == 3  # the user's
+    for grouped, k in ((group_by(ds, "id", nbytes=100 * PIECE_BYTES), 10),
+                       (group_by(ds, "id", nbytes=100 * PIECE_BYTES, num_partitions=3), 3)):  # the user's
+        plan = grouped._dataset._logical_plan.dag
+        assert type(plan).__name__ == "Repartition" and plan.num_outputs == k
+        # A sort-based shuffle in tasks, not Ray Data's default hash shuffle through aggregator actors.
+        assert grouped._dataset.context.shuffle_strategy == ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    assert ds.context.shuffle_strategy != ShuffleStrategy.SORT_SHUFFLE_PULL_BASED  # the input's own is untouched
+    tens = group_by(ds.map(lambda r: {"id": r["id"], "ten": r["id"] // 10}), "ten", nbytes=9 * PIECE_BYTES)
+    sums = tens.map_groups(lambda g: {"ten": g["ten"][:1], "n": [len(g["id"])]}, batch_format="numpy").take_all()
+    assert sorted((r["ten"], r["n"]) for r in sums) == [(t, 10) for t in range(10)]  # whole groups
     plan = sort_by(ds, "id", nbytes=9 * PIECE_BYTES)._logical_plan.dag
     assert type(plan).__name__ == "Sort" and plan.input_dependencies[0].num_outputs == 3
     assert sort_by(ds, "id").take(3) == [{"id": 0}, {"id": 1}, {"id": 2}]  # its size from its blocks

@@ -23,21 +23,22 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult, run_stage
 from w2s_ray.run.shuffle import group_by, in_order, parquet_bytes, sort_by
 from w2s_ray.run.stage_dataset import write_dataset
 from w2s_ray.run.stage_io import verify_output
-from w2s_ray.run.stage_tags import Tag
 from w2s_ray.select.grouped import (SIDE, CanonicalHash, SelectionSummary, account, add_accounts,
                                     check_preference_args, consistency_piece, preference_piece, row_json,
                                     summarize, take_all_piece)
 from w2s_ray.select.selection import GENERATION_COLUMNS_READ
-from w2s_ray.stages.steps import EmptyTrainingSet, _log
+
+if TYPE_CHECKING:  # the workers import this module for its pieces: not the stages' (torch, vLLM) imports
+    from w2s_ray.run.context import RunContext
+    from w2s_ray.run.stage_tags import Tag
 
 _S, _I, _F = pa.string(), pa.int64(), pa.float64()
 GENERATION_SCHEMA = pa.schema([("problem_id", _S), ("model", _S), ("role", _S), ("sample_index", _I),
@@ -280,6 +281,8 @@ def select_data(ctx: RunContext, key: str, make_selection: Callable[[UpstreamDat
                 tag: Tag | None = None) -> StageResult:
     """steps.select, with the rows in Ray Data: `make_selection` plans over the upstream stages'
     datasets; the workers select and write; the driver keeps the accounting and the hash."""
+    from w2s_ray.stages.steps import EmptyTrainingSet, _log
+
     upstream = dict(upstream or {})
 
     def body() -> StageResult:

@@ -18,15 +18,17 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from w2s_ray.run.context import RunContext
 from w2s_ray.run.manifest import StageResult, run_stage
 from w2s_ray.run.stage_io import write_stage
 from w2s_ray.stages.select_data import StageData
-from w2s_ray.stages.steps import stage_rows
 from w2s_ray.text.prompts import FixedDemos
+
+if TYPE_CHECKING:  # the workers import this module for its maps: not the stages' (torch, vLLM) imports
+    from w2s_ray.run.context import RunContext
 
 DEMOS_STAGE = "stage1/demos"
 
@@ -101,6 +103,8 @@ def _rows_of(table: pa.Table, keys: frozenset) -> pa.Table:
 
 def stage_demos(ctx: RunContext, weak_results: dict[str, StageResult]) -> tuple[Sequence[dict], dict[str, StageResult]]:
     """(the demos to pass to generation, the stages they come from) under loop.demos."""
+    from w2s_ray.stages.steps import stage_rows
+
     cfg = ctx.config
     # A run that no stage shows demos to (no round, no few-shot Stage II) draws none and reads nothing.
     k = max(cfg.strong.shots if cfg.loop.rounds else 0, cfg.stage2.shots if cfg.stage2 is not None else 0)
