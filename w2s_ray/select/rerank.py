@@ -104,13 +104,11 @@ def top_by_reward(weak_rows: Sequence[dict], score_column: str = "reward", top_f
     `top_fraction` of them (rounded up), or those scoring at least `threshold`; exactly one of the two.
     Solutions without text or score are dropped, counted."""
     check_reward_cut(top_fraction, threshold)
-    candidates = [r for r in weak_rows if reward_candidate(r, score_column)]
-    ranked = sorted(candidates, key=lambda r: reward_rank(r, score_column))
-    if top_fraction is not None:
-        last = reward_rank(ranked[math.ceil(top_fraction * len(ranked)) - 1], score_column) \
-            if math.ceil(top_fraction * len(ranked)) else None
-        return reward_cut(weak_rows, score_column, last_kept=last)
-    return reward_cut(weak_rows, score_column, threshold=threshold)
+    if threshold is not None:
+        return reward_cut(weak_rows, score_column, threshold=threshold)
+    ranks = sorted(reward_rank(r, score_column) for r in weak_rows if reward_candidate(r, score_column))
+    k = math.ceil(top_fraction * len(ranks))
+    return reward_cut(weak_rows, score_column, last_kept=ranks[k - 1] if k else None)
 
 
 def check_reward_cut(top_fraction: float | None, threshold: float | None) -> None:

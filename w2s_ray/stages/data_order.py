@@ -31,16 +31,7 @@ def _reduce(ds, fn: Callable, batch_size: int) -> Any:
 
 def kth_smallest(ds, column: str, k: int) -> float:
     """The value at index k (from 0) of `column` sorted ascending (no NaN in it)."""
-    return reduce_sorted(ds, column, functools.partial(_kth, column=column, k=k))
-
-
-def _kth(batches: Iterator[pa.Table], column: str, k: int) -> float:
-    seen = 0
-    for batch in batches:
-        if k < seen + batch.num_rows:
-            return float(batch[column][k - seen].as_py())
-        seen += batch.num_rows
-    raise IndexError(f"index {k} of {column!r}, which has {seen} values")
+    return float(kth_row(ds, [column], k)[0])
 
 
 def kth_row(ds, columns: Sequence[str], k: int) -> tuple:
@@ -54,7 +45,7 @@ def _kth_row(batches: Iterator[pa.Table], columns: list[str], k: int) -> tuple:
         if k < seen + batch.num_rows:
             return tuple(batch[c][k - seen].as_py() for c in columns)
         seen += batch.num_rows
-    raise IndexError(f"row {k} of a dataset of {seen} rows")
+    raise IndexError(f"row {k} of {columns!r} sorted, which has {seen} rows")
 
 
 def sorted_auroc(ds, score: str = "score", label: str = "label") -> float | None:
