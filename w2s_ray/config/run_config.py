@@ -42,6 +42,10 @@ class RayConfig(_Strict):
     # A long stage's progress line on the driver's output (rows or steps done, rate, loss, ETA): at
     # most this often, plus one at each tenth done and one at the end.
     progress_seconds: Annotated[float, NOT_HASHED] = Field(default=30.0, gt=0)
+    # CPU kernels every process of the run computes with (run/kernels.py): native, each library's
+    # pick for this CPU; avx2 / portable, the same rounding on every x86-64 CPU that has AVX2 / any,
+    # so a build or training gives the same weights on another kind of CPU. Not vLLM's own kernels.
+    cpu_kernels: Annotated[Literal["native", "avx2", "portable"], Added("native")] = "native"
 
     @property
     def log_to_driver(self) -> bool:

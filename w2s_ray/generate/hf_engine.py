@@ -24,6 +24,9 @@ class HFGenerator:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from w2s_ray.run.kernels import check_pinned
+
+        check_pinned()
         torch.set_num_threads(1)
         self.teacher = TeacherConfig.model_validate(teacher)
         self.device = "cuda" if device == "gpu" else "cpu"

@@ -23,6 +23,7 @@ from typing import Any
 
 from w2s_ray.config.base import default_cache_dir
 from w2s_ray.run.file_lock import exclusive
+from w2s_ray.run.kernels import active_pin
 
 # Bump when a builder in this package changes what it writes for the same recipe.
 MODELS_CODE_VERSION = "1"
@@ -52,6 +53,8 @@ def cached_model(
     """
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     root.mkdir(parents=True, exist_ok=True)
+    if active_pin() != "native":  # a pinned build rounds otherwise (run/kernels.py); native keys stay
+        recipe = {**recipe, "cpu_kernels": active_pin()}
     target = root / f"{kind}-{cache_key(kind, recipe, code_version)[:16]}"
     if target.is_dir():
         return target

@@ -14,6 +14,8 @@ import os
 import sys
 import time
 
+from w2s_ray.run.kernels import active_pin, pin_env
+
 LOOPBACK = "127.0.0.1"
 _LOCAL_ENV = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
@@ -48,6 +50,8 @@ def driver_env_vars(target: str | None) -> dict:
     # Each worker gets one torch thread: on 2 cores, 2 threads per worker made a tiny model's
     # forward ~35x slower (platform notes).
     env_vars.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+    # A pinned run's kernels (run/kernels.py) reach workers on other nodes too, not only this node's.
+    env_vars.update(pin_env(active_pin()))
     job = _job_env_vars()
     return {k: v for k, v in env_vars.items() if k not in job}
 

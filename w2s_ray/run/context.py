@@ -16,6 +16,7 @@ from w2s_ray.raycluster import autoscale, cuda_check
 from w2s_ray.raycluster.devices import Device, resolve_device
 from w2s_ray.raycluster.runtime import cluster_address, init_ray, quiet_ray_data, ray_logs_dir
 from w2s_ray.run.environment import environment
+from w2s_ray.run.kernels import pin_kernels
 from w2s_ray.run.lock import lock_run_dir
 from w2s_ray.run import progress
 from w2s_ray.run.manifest import Manifest
@@ -106,6 +107,7 @@ def open_run(config: RunConfig, data: tuple[dict, dict] | None = None) -> RunCon
     manifest = Manifest.create(run_dir, config.model_dump(mode="json"), config.config_hash())
     manifest.note_data(stats)
     clean_leftovers(manifest)
+    pin_kernels(config.ray.cpu_kernels)  # before any tensor op here, and before Ray's workers start
     ray = init_ray(config.ray.address, config.ray.num_cpus, log_to_driver=config.ray.log_to_driver)
     autoscale.configure(config.ray.autoscaling, config.ray.autoscale_wait_s)
     device = resolve_device(config.ray.device)

@@ -21,7 +21,7 @@ ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx
 # Environment variables that change threads or kernels where they are set (recorded as set or unset).
 KERNEL_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "ATEN_CPU_CAPABILITY", "DNNL_MAX_CPU_ISA",
               "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "VLLM_CPU_OMP_THREADS_BIND",
-              "VLLM_CPU_KVCACHE_SPACE")
+              "VLLM_CPU_KVCACHE_SPACE", "W2S_CPU_KERNELS")
 
 
 def package_versions(names=PACKAGES) -> dict[str, str | None]:
@@ -72,7 +72,9 @@ def torch_summary() -> dict:
     cpu = getattr(torch.backends, "cpu", None)
     if cpu is not None and hasattr(cpu, "get_cpu_capability"):
         capability = cpu.get_cpu_capability()
-    return {"cpu_capability": capability, "num_threads": torch.get_num_threads(),
+    from w2s_ray.run.kernels import mkl_branch
+
+    return {"cpu_capability": capability, "mkl_cbwr_branch": mkl_branch(), "num_threads": torch.get_num_threads(),
             "num_interop_threads": torch.get_num_interop_threads(),
             "mkldnn": torch.backends.mkldnn.is_available(), "mkl": torch.backends.mkl.is_available(),
             "deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}

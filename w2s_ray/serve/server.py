@@ -21,6 +21,7 @@ from pathlib import Path
 from w2s_ray.config import RunConfig
 from w2s_ray.raycluster import cuda_check
 from w2s_ray.raycluster.devices import resolve_device
+from w2s_ray.run.kernels import pin_kernels
 from w2s_ray.raycluster.runtime import LOOPBACK, cluster_address, init_ray, ray_logs_dir
 from w2s_ray.run.manifest import MANIFEST_FILE, ManifestError
 from w2s_ray.serve.app import AppSpec, app_name, build_app
@@ -59,6 +60,7 @@ def init_ray_for_serving(config: RunConfig):
     """Ray for a server beside the loop, sized by serving_ray_cpus. Started before the loop's own
     init_ray (a no-op then), so it honours ray.worker_logs as the loop does: by default the replicas'
     and engines' output goes to Ray's log files, not the console."""
+    pin_kernels(config.ray.cpu_kernels)  # its replicas answer with the loop's kernels
     return init_ray(config.ray.address, serving_ray_cpus(config), log_to_driver=config.ray.log_to_driver)
 
 

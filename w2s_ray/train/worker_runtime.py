@@ -47,6 +47,9 @@ def prepare_worker_process(device: str, torch_extensions_dir: str, tensorboard_d
     import torch
     import transformers
 
+    from w2s_ray.run.kernels import check_pinned
+
+    check_pinned()  # a pinned run's worker computes with the pin's kernels, or says why not
     if device == "cpu":
         torch.set_num_threads(cpu_threads or cpu_threads_per_worker())
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", torch_extensions_dir)

@@ -1,0 +1,101 @@
+"""CPU kernel pins (`ray.cpu_kernels`): the same float rounding on machines whose CPUs differ.
+
+On CPU, torch picks its vectorised ATen kernels by the CPU's flags (AVX2 or AVX512) and MKL picks its
+GEMM code path the same way, so one config builds and trains to other weights on another kind of CPU.
+Measured here (an AVX512 Xeon, 2026-12-07; /work/notes/s10 in the closing note): the tiny student
+built to another sha256 with ATen held to AVX2 alone, and again with MKL's path alone; oneDNN's ISA
+changed nothing (fp32 linear layers are MKL GEMMs). Both libraries take an override from the
+environment, read at their first use, so a pin works when set before the first tensor op:
+
+- native: each library picks by this CPU (today's behaviour, the fastest); reports agree only
+  between machines that pick the same kernels.
+- avx2: ATen's AVX2 kernels and MKL's AVX2 path (conditional numerical reproducibility), on any
+  x86-64 CPU with AVX2: an AVX512 machine computes what an AVX2 one does.
+- portable: ATen's scalar kernels and MKL's COMPATIBLE path, on any x86-64 CPU; the slowest.
+
+What a pin cannot reach: vLLM's own CPU kernels (its wheel's), and the float rounding of another
+thread count (`train.cpu_threads` fixes that) or another library version; the manifest records them.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+PIN_VAR = "W2S_CPU_KERNELS"  # the pin this process and its workers run under (the cache key reads it)
+KERNEL_PINS: dict[str, dict[str, str]] = {
+    "native": {},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "portable": {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "SSE41"},
+}
+# What each pin makes torch report (torch.backends.cpu.get_cpu_capability) and MKL's branch code
+# (mkl_cbwr_get(MKL_CBWR_BRANCH): 3 COMPATIBLE, 10 AVX2; 1 is "off", MKL's own dispatch).
+EXPECTED = {"avx2": ("AVX2", 10), "portable": ("DEFAULT", 3)}
+_MKL_CBWR_BRANCH = 1
+
+
+class KernelPinError(RuntimeError):
+    pass
+
+
+def pin_env(name: str) -> dict[str, str]:
+    """The environment a pin sets, W2S_CPU_KERNELS included; {} for native."""
+    if name not in KERNEL_PINS:
+        raise ValueError(f"cpu_kernels: {name!r} is not one of {sorted(KERNEL_PINS)}")
+    return {**KERNEL_PINS[name], PIN_VAR: name} if KERNEL_PINS[name] else {}
+
+
+def active_pin() -> str:
+    """The pin this process runs under: native unless a run (or its driver) pinned one."""
+    return os.environ.get(PIN_VAR) or "native"
+
+
+def pin_kernels(name: str) -> dict[str, str]:
+    """Pin this process's kernels (and so its children's, which inherit the environment). Refuses a
+    value already set otherwise in the environment, and a torch that chose its kernels before the pin
+    (a tensor op ran first): either way the run would not compute what its config says."""
+    env = pin_env(name)
+    clashes = {k: os.environ[k] for k, v in env.items() if os.environ.get(k) not in (None, v)}
+    if clashes:
+        raise KernelPinError(f"ray.cpu_kernels {name!r} sets {env}, but the environment already has {clashes}; "
+                             "unset those or choose the pin that matches them")
+    os.environ.update(env)
+    check_pinned()
+    return env
+
+
+def check_pinned() -> None:
+    """In a process that runs under a pin (a driver, a Ray worker), refuse kernels other than the pin's."""
+    name = active_pin()
+    if name == "native":
+        return
+    capability, branch = kernels_in_effect()
+    want_capability, want_branch = EXPECTED[name]
+    if capability != want_capability or branch not in (None, want_branch):
+        raise KernelPinError(
+            f"cpu_kernels {name!r}: this process runs torch kernels {capability} and MKL branch {branch}, "
+            f"not {want_capability} / {want_branch}: torch chose its kernels before the pin was set. Set "
+            f"{pin_env(name)} in the environment before starting.")
+
+
+def kernels_in_effect() -> tuple[str | None, int | None]:
+    """(ATen's CPU capability, MKL's CNR branch code) as this process runs them; None: not readable."""
+    import torch
+
+    cpu = getattr(torch.backends, "cpu", None)
+    capability = cpu.get_cpu_capability() if cpu is not None and hasattr(cpu, "get_cpu_capability") else None
+    return capability, mkl_branch()
+
+
+def mkl_branch() -> int | None:
+    """MKL's code-path branch (mkl_cbwr_get), from the MKL linked into torch; None where torch has
+    no such symbol (another build, another platform)."""
+    import torch
+
+    try:
+        lib = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
+        get = lib.mkl_serv_cbwr_get
+    except (OSError, AttributeError):
+        return None
+    get.restype, get.argtypes = ctypes.c_int, [ctypes.c_int]
+    return int(get(_MKL_CBWR_BRANCH))
