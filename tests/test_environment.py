@@ -14,7 +14,10 @@ from w2s_ray.train.config import TrainConfig
 from w2s_ray.train.worker_runtime import prepare_worker_process
 
 CPUINFO = """processor\t: 0
+cpu family\t: 6
+model\t\t: 207
 model name\t: Some CPU @ 2.0GHz
+stepping\t: 2
 flags\t\t: fpu sse4_2 avx avx2 fma avx512f amx_tile
 processor\t: 1
 model name\t: Some CPU @ 2.0GHz
@@ -28,6 +31,8 @@ def test_environment_records_versions_kernels_and_threads():
     assert env["packages"]["torch"] == torch.__version__
     assert env["torch"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert env["torch"]["num_threads"] == torch.get_num_threads()
+    if torch.backends.mkl.is_available():  # MKL's path as set (1: unpinned) and as it picks for this CPU
+        assert env["torch"]["mkl_cbwr_branch"] is not None and env["torch"]["mkl_auto_branch"] is not None
     assert "OMP_NUM_THREADS" in env["env"] and "ATEN_CPU_CAPABILITY" in env["env"]
     json.dumps(env)  # it goes into the manifest as it is
 
@@ -35,7 +40,8 @@ def test_environment_records_versions_kernels_and_threads():
 def test_cpu_summary_reads_model_and_the_kernel_flags_only():
     summary = cpu_summary(CPUINFO)
     assert summary == {"model": "Some CPU @ 2.0GHz", "isa_flags": ["sse4_2", "avx", "avx2", "fma", "avx512f",
-                                                                    "amx_tile"]}
+                                                                    "amx_tile"],
+                       "family": "6", "model_number": "207", "stepping": "2"}
 
 
 def test_manifest_notes_an_environment_once_and_a_changed_one_again(tmp_path):
@@ -84,3 +90,18 @@ def test_tiny_student_build_is_the_same_at_the_same_threads_and_records_them(tmp
             assert report["torch_threads"] == threads
             assert report["environment"]["torch"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
         assert digests[0] == digests[1], f"{threads} thread(s): two builds of one recipe differ"
+
+
+def test_the_report_names_mkl_s_path_and_a_pin():
+    from w2s_ray.eval.report import _mkl_path, render_markdown
+
+    env = environment()
+    assert _mkl_path({"mkl_cbwr_branch": 1, "mkl_auto_branch": 14}) == "MKL branch 14 (its pick), "
+    assert _mkl_path({"mkl_cbwr_branch": 10, "mkl_auto_branch": 14}) == "MKL branch 10 (pinned), "
+    assert _mkl_path({"cpu_capability": "AVX512"}) == ""  # a run recorded before MKL's branch was
+    pinned = {**env, "torch": {**env["torch"], "mkl_cbwr_branch": 10}, "env": {**env["env"], "W2S_CPU_KERNELS": "avx2"},
+              "changed": []}
+    report = {"run": "r", "recipe": "w2s_reasoning", "teachers": {}, "baselines": {}, "rounds": [], "stage_seconds": {},
+              "throughput": {}, "environment": pinned}
+    text = render_markdown(report)
+    assert "MKL branch 10 (pinned)" in text and "CPU kernels pinned: avx2." in text

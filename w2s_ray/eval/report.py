@@ -165,9 +165,19 @@ def render_markdown(report: dict) -> str:
         versions = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
         lines += ["", "## Environment", "",
                   f"{env['cpu'].get('model')} ({env['cores']} cores; torch kernels {env['torch']['cpu_capability']}, "
-                  f"driver threads {env['torch']['num_threads']}); {versions}. "
+                  f"{_mkl_path(env['torch'])}driver threads {env['torch']['num_threads']}); {versions}. "
+                  + (f"CPU kernels pinned: {env['env']['W2S_CPU_KERNELS']}. " if (env.get("env") or {}).get("W2S_CPU_KERNELS")
+                     else "")
                   + (f"Changed since the run's first open: {', '.join(env['changed'])}." if env["changed"] else "")]
     return "\n".join(lines) + "\n"
+
+
+def _mkl_path(torch_env: dict) -> str:
+    """MKL's code path: the pinned branch, else the one MKL picks for this CPU (absent in old runs)."""
+    pinned, auto = torch_env.get("mkl_cbwr_branch"), torch_env.get("mkl_auto_branch")
+    if pinned not in (None, 1):
+        return f"MKL branch {pinned} (pinned), "
+    return f"MKL branch {auto} (its pick), " if auto is not None else ""
 
 
 def _pgr_cell(row: dict) -> str:

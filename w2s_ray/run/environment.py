@@ -18,6 +18,7 @@ PACKAGES = ("torch", "transformers", "vllm", "ray", "trl", "deepspeed", "peft", 
 # The flags that decide which kernels torch, oneDNN and MKL pick (a summary, not the whole list).
 ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
              "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
+CPU_IDS = {"cpu family": "family", "model": "model_number", "stepping": "stepping"}
 # Environment variables that change threads or kernels where they are set (recorded as set or unset).
 KERNEL_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "ATEN_CPU_CAPABILITY", "DNNL_MAX_CPU_ISA",
               "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "VLLM_CPU_OMP_THREADS_BIND",
@@ -53,7 +54,7 @@ def cpu_summary(cpuinfo: str | None = None) -> dict:
                 cpuinfo = f.read()
         except OSError:
             return {"model": platform.processor() or None, "isa_flags": None}
-    model, flags = None, set()
+    model, flags, ids = None, set(), {}
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         key = key.strip()
@@ -61,7 +62,11 @@ def cpu_summary(cpuinfo: str | None = None) -> dict:
             model = value.strip()
         elif key == "flags" and not flags:
             flags = set(value.split())
-    return {"model": model, "isa_flags": [f for f in ISA_FLAGS if f in flags]}
+        elif key in CPU_IDS and CPU_IDS[key] not in ids:
+            ids[CPU_IDS[key]] = value.strip()
+    # A VM's model name is often generic ("Intel(R) Xeon(R) Processor"); family / model / stepping
+    # tell the CPU's generation, by which MKL picks its code path.
+    return {"model": model, "isa_flags": [f for f in ISA_FLAGS if f in flags], **ids}
 
 
 def torch_summary() -> dict:
@@ -72,9 +77,10 @@ def torch_summary() -> dict:
     cpu = getattr(torch.backends, "cpu", None)
     if cpu is not None and hasattr(cpu, "get_cpu_capability"):
         capability = cpu.get_cpu_capability()
-    from w2s_ray.run.kernels import mkl_branch
+    from w2s_ray.run.kernels import mkl_auto_branch, mkl_branch
 
-    return {"cpu_capability": capability, "mkl_cbwr_branch": mkl_branch(), "num_threads": torch.get_num_threads(),
+    return {"cpu_capability": capability, "mkl_cbwr_branch": mkl_branch(), "mkl_auto_branch": mkl_auto_branch(),
+            "num_threads": torch.get_num_threads(),
             "num_interop_threads": torch.get_num_interop_threads(),
             "mkldnn": torch.backends.mkldnn.is_available(), "mkl": torch.backends.mkl.is_available(),
             "deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}
@@ -84,7 +90,7 @@ def environment() -> dict:
     """This process's environment, as the manifest and report.json record it."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"python": platform.python_version(), "platform": platform.platform(),
-            "machine": platform.machine(), "cpu": cpu_summary(), "cores": cores, "cpu_count": os.cpu_count(),
+            "machine": platform.machine(), "libc": "-".join(platform.libc_ver()), "cpu": cpu_summary(), "cores": cores, "cpu_count": os.cpu_count(),
             "packages": package_versions(), "torch": torch_summary(),
             "env": {name: os.environ.get(name) for name in KERNEL_ENV}}
 

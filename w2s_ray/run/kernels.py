@@ -88,14 +88,25 @@ def kernels_in_effect() -> tuple[str | None, int | None]:
 
 
 def mkl_branch() -> int | None:
-    """MKL's code-path branch (mkl_cbwr_get), from the MKL linked into torch; None where torch has
-    no such symbol (another build, another platform)."""
+    """MKL's code-path branch as set (mkl_cbwr_get): 1 when no pin is set, MKL then picks by the CPU
+    (mkl_auto_branch). None where torch links no MKL with that symbol (another build or platform)."""
+    get = _mkl_function("mkl_serv_cbwr_get", [ctypes.c_int])
+    return None if get is None else int(get(_MKL_CBWR_BRANCH))
+
+
+def mkl_auto_branch() -> int | None:
+    """The branch MKL picks for this CPU when not pinned (12 AVX512, 14 AVX512_E1, 10 AVX2, ...): two
+    machines with other auto branches may round MKL's GEMMs otherwise."""
+    get = _mkl_function("mkl_serv_cbwr_get_auto_branch", [])
+    return None if get is None else int(get())
+
+
+def _mkl_function(name: str, argtypes: list):
     import torch
 
     try:
-        lib = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
-        get = lib.mkl_serv_cbwr_get
+        function = getattr(ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so")), name)
     except (OSError, AttributeError):
         return None
-    get.restype, get.argtypes = ctypes.c_int, [ctypes.c_int]
-    return int(get(_MKL_CBWR_BRANCH))
+    function.restype, function.argtypes = ctypes.c_int, argtypes
+    return function
