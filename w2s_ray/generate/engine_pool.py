@@ -59,6 +59,9 @@ class VLLMEngine:
     def __init__(self, model_path: str, engine_kwargs: dict):
         from vllm import LLM
 
+        from w2s_ray.run.kernels import check_pinned
+
+        check_pinned()  # torch's kernels inside vLLM; vLLM's own C++ kernels are its wheel's
         self.llm = LLM(model=model_path, **engine_kwargs)
         self.weights = model_path  # the checkpoint whose weights the engine holds
 
