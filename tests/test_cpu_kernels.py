@@ -134,16 +134,30 @@ def test_the_pin_goes_to_every_worker_through_the_runtime_env(monkeypatch):
     assert driver_env_vars("ray://elsewhere:10001").items() >= pin_env("avx2").items()
 
 
+# In a process of its own: the session's Ray (ray_local) was started unpinned, and a test that starts
+# that Ray early changes what later tests that expect no Ray see.
+RAY_CHILD = textwrap.dedent("""
+    import json
+    from w2s_ray.run.kernels import pin_kernels
+    pin_kernels("avx2")  # as open_run does, before Ray starts
+    from w2s_ray.raycluster.runtime import init_ray, shutdown_ray
+    ray = init_ray(num_cpus=1)
+    try:
+        @ray.remote(num_cpus=0.5)
+        def kernels():
+            from w2s_ray.run.kernels import check_pinned, kernels_in_effect
+            check_pinned()
+            return kernels_in_effect()
+        print(json.dumps(ray.get(kernels.remote(), timeout=300)))
+    finally:
+        shutdown_ray()
+""")
+
+
 @pytest.mark.slow
-def test_a_ray_worker_started_with_the_pin_s_env_runs_its_kernels(ray_local):
-    ray = ray_local
-
-    @ray.remote(num_cpus=0.1, runtime_env={"env_vars": pin_env("avx2")})
-    def kernels():
-        from w2s_ray.run.kernels import check_pinned, kernels_in_effect
-
-        check_pinned()
-        return kernels_in_effect()
-
-    capability, branch = ray.get(kernels.remote(), timeout=300)
+def test_the_workers_of_a_pinned_driver_s_ray_run_the_pin_s_kernels():
+    out = subprocess.run([sys.executable, "-c", RAY_CHILD], env=_clean_env(), capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    capability, branch = json.loads(out.stdout.strip().splitlines()[-1])
     assert capability == "AVX2" and branch in (None, 10)
