@@ -59,29 +59,39 @@ def problem(rng: random.Random, level: int, style: str) -> tuple[str, str, str]:
 
 
 def run(student: str, style: str, steps: int, batch: int = 32, per_level: int = 60,
-        shape: tuple[int, int, int] | None = None) -> dict[int, int]:
+        shape: tuple[int, int, int] | None = None, levels: tuple[int, ...] = (1, 2, 3, 4, 5),
+        fresh: tuple[int, int, int] | None = None) -> dict[int, int]:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from w2s_ray.models.strong_student import build_strong_student
+    from w2s_ray.models.strong_student import DEFAULT_STUDENTS, build_strong_student
+    from w2s_ray.models.tiny_llama import TinyLlamaShape, build_tiny_llama
+    from w2s_ray.models.word_tokenizer import build_world_tokenizer
 
     torch.manual_seed(0)
-    path = build_strong_student(student)
-    tok = AutoTokenizer.from_pretrained(path)
+    if fresh is not None:  # the project's own fresh Llama (no student build needed): the recipe's tokenizer
+        tok = build_world_tokenizer(DEFAULT_STUDENTS[student].capabilities)
+        hidden, layers, heads = fresh
+        model = build_tiny_llama(tok, TinyLlamaShape(hidden=hidden, layers=layers, heads=heads,
+                                                     max_positions=1024), seed=0)
+    else:
+        path = build_strong_student(student)
+        tok = AutoTokenizer.from_pretrained(path)
+        if shape is None:
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        else:  # a fresh model of another shape, the student's tokenizer: can the shape learn it at all?
+            hidden, layers, heads = shape
+            config = AutoConfig.from_pretrained(path)
+            config.update({"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+                           "num_key_value_heads": heads, "head_dim": hidden // heads,
+                           "intermediate_size": 4 * hidden})
+            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     tok.pad_token = tok.pad_token or tok.eos_token
-    if shape is None:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    else:  # a fresh model of another shape, the student's tokenizer: is the shape able to learn it at all?
-        hidden, layers, heads = shape
-        config = AutoConfig.from_pretrained(path)
-        config.update({"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
-                       "num_key_value_heads": heads, "head_dim": hidden // heads, "intermediate_size": 4 * hidden})
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     print(f"{style}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     rng, start = random.Random(1), time.time()
     model.train()
     for step in range(steps):
-        part = [problem(rng, rng.randint(1, 5), style) for _ in range(batch)]
+        part = [problem(rng, rng.choice(levels), style) for _ in range(batch)]
         enc = tok([zero_shot(q) + " " + s + tok.eos_token for q, s, _ in part], return_tensors="pt", padding=True,
                   truncation=True, max_length=256)
         labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
@@ -96,7 +106,7 @@ def run(student: str, style: str, steps: int, batch: int = 32, per_level: int = 
     model.eval()
     tok.padding_side = "left"
     probe, right = random.Random(99), {}
-    for level in range(1, 6):
+    for level in levels:
         qs = [problem(probe, level, style) for _ in range(per_level)]
         enc = tok([zero_shot(q) for q, _, _ in qs], return_tensors="pt", padding=True)
         with torch.no_grad():
@@ -115,12 +125,18 @@ def main() -> None:
     parser.add_argument("--student", default="world-student-multicap")
     parser.add_argument("--shape", help="HIDDEN,LAYERS,HEADS: a fresh model of that shape (the student's "
                         "tokenizer) instead of the built student")
+    parser.add_argument("--fresh", help="HIDDEN,LAYERS,HEADS: the project's fresh tiny Llama (build_tiny_llama, "
+                        "head_dim 32, the recipe's tokenizer), without building the student")
+    parser.add_argument("--levels", default="1,2,3,4,5", help="the levels trained on and probed")
     args = parser.parse_args()
     torch.set_num_threads(2)
     shape = tuple(int(v) for v in args.shape.split(",")) if args.shape else None
+    fresh = tuple(int(v) for v in args.fresh.split(",")) if args.fresh else None
+    levels = tuple(int(v) for v in args.levels.split(","))
     for style in args.styles:
-        right = run(args.student, style, args.steps, shape=shape)
-        print(f"## {style}: {sum(right.values())} / {5 * 60} right (chance 150), by level {list(right.values())}")
+        right = run(args.student, style, args.steps, shape=shape, levels=levels, fresh=fresh)
+        n = 60 * len(levels)
+        print(f"## {style}: {sum(right.values())} / {n} right (chance {n // 2}), by level {list(right.values())}")
 
 
 if __name__ == "__main__":
