@@ -166,8 +166,7 @@ def render_markdown(report: dict) -> str:
         lines += ["", "## Environment", "",
                   f"{env['cpu'].get('model')} ({env['cores']} cores; torch kernels {env['torch']['cpu_capability']}, "
                   f"{_mkl_path(env['torch'])}driver threads {env['torch']['num_threads']}); {versions}. "
-                  + (f"CPU kernels pinned: {env['env']['W2S_CPU_KERNELS']}. " if (env.get("env") or {}).get("W2S_CPU_KERNELS")
-                     else "")
+                  + (f"CPU kernels pinned: {pin}. " if (pin := (env.get("env") or {}).get("W2S_CPU_KERNELS")) else "")
                   + (f"Changed since the run's first open: {', '.join(env['changed'])}." if env["changed"] else "")]
     return "\n".join(lines) + "\n"
 

@@ -90,7 +90,8 @@ def environment() -> dict:
     """This process's environment, as the manifest and report.json record it."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"python": platform.python_version(), "platform": platform.platform(),
-            "machine": platform.machine(), "libc": "-".join(platform.libc_ver()), "cpu": cpu_summary(), "cores": cores, "cpu_count": os.cpu_count(),
+            "machine": platform.machine(), "libc": "-".join(platform.libc_ver()), "cpu": cpu_summary(),
+            "cores": cores, "cpu_count": os.cpu_count(),
             "packages": package_versions(), "torch": torch_summary(),
             "env": {name: os.environ.get(name) for name in KERNEL_ENV}}
 

@@ -2,19 +2,22 @@
 
 On CPU, torch picks its vectorised ATen kernels by the CPU's flags (AVX2 or AVX512) and MKL picks its
 GEMM code path the same way, so one config builds and trains to other weights on another kind of CPU.
-Measured here (an AVX512 Xeon, 2026-12-07; /work/notes/s10 in the closing note): the tiny student
-built to another sha256 with ATen held to AVX2 alone, and again with MKL's path alone; oneDNN's ISA
-changed nothing (fp32 linear layers are MKL GEMMs). Both libraries take an override from the
-environment, read at their first use, so a pin works when set before the first tensor op:
+Measured on an AVX512 Xeon (2026-12-07, bench/cpu_kernels.py and README "The same report on another
+machine"): the tiny student built to another sha256 with ATen held to AVX2 alone, and again with MKL's
+path alone; oneDNN's ISA changed nothing (fp32 linear layers are MKL GEMMs). Both libraries take an
+override from the environment, read at their first use, so a pin works when set before the first
+tensor op:
 
 - native: each library picks by this CPU (today's behaviour, the fastest); reports agree only
   between machines that pick the same kernels.
-- avx2: ATen's AVX2 kernels and MKL's AVX2 path (conditional numerical reproducibility), on any
-  x86-64 CPU with AVX2: an AVX512 machine computes what an AVX2 one does.
+- avx2: ATen's AVX2 kernels and MKL's AVX2 path under its conditional numerical reproducibility,
+  which MKL documents as one result on every CPU that runs that path (shown here on one machine, by
+  these same variables, not yet on two).
 - portable: ATen's scalar kernels and MKL's COMPATIBLE path, on any x86-64 CPU; the slowest.
 
-What a pin cannot reach: vLLM's own CPU kernels (its wheel's), and the float rounding of another
-thread count (`train.cpu_threads` fixes that) or another library version; the manifest records them.
+What a pin cannot reach: vLLM's own C++ kernels (its wheel's), DeepSpeed's CPU ops (JIT-built for the
+machine), and the rounding of another thread count (`train.cpu_threads` and the builds' fixed threads
+handle that) or another library version; the manifest records those.
 """
 from __future__ import annotations
 
