@@ -18,7 +18,7 @@ import subprocess
 import sys
 import textwrap
 
-from w2s_ray.run.kernels import KERNEL_PINS, PIN_VAR
+from w2s_ray.run.kernels import PIN_VARIABLES
 
 CHILD = textwrap.dedent("""
     import hashlib, json, sys, tempfile, time
@@ -38,8 +38,7 @@ CHILD = textwrap.dedent("""
 
 
 def build(pin: str, student: str) -> dict:
-    library_vars = {k for env in KERNEL_PINS.values() for k in env} | {PIN_VAR}
-    env = {k: v for k, v in os.environ.items() if k not in library_vars}
+    env = {k: v for k, v in os.environ.items() if k not in PIN_VARIABLES}
     out = subprocess.run([sys.executable, "-c", CHILD, pin, student], env=env, capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"{pin}: the build failed:\n{out.stderr[-3000:]}")

@@ -14,9 +14,9 @@ import pytest
 from w2s_ray.config import RunConfig
 from w2s_ray.models.cache import cached_model
 from w2s_ray.raycluster.runtime import driver_env_vars
-from w2s_ray.run.kernels import KERNEL_PINS, PIN_VAR, KernelPinError, check_pinned, pin_env, pin_kernels
+from w2s_ray.run.kernels import (KERNEL_PINS, PIN_VAR, PIN_VARIABLES, KernelPinError, check_pinned, pin_env,
+                                 pin_kernels)
 
-LIBRARY_VARS = sorted({k for env in KERNEL_PINS.values() for k in env})
 
 # A child process: optionally pin after `import torch` (as a w2s driver does), build the tiny student
 # at one thread, print what it computed with.
@@ -38,7 +38,7 @@ CHILD = textwrap.dedent("""
 
 
 def _clean_env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in LIBRARY_VARS and k != PIN_VAR}
+    env = {k: v for k, v in os.environ.items() if k not in PIN_VARIABLES}
     return {**env, **extra}
 
 
@@ -127,9 +127,9 @@ def test_a_pinned_build_has_its_own_cache_entry(tmp_path, monkeypatch):
 
 
 def test_the_pin_goes_to_every_worker_through_the_runtime_env(monkeypatch):
-    for key in (*LIBRARY_VARS, PIN_VAR):
+    for key in PIN_VARIABLES:
         monkeypatch.delenv(key, raising=False)
-    assert not set(driver_env_vars(None)) & {*LIBRARY_VARS, PIN_VAR}
+    assert not set(driver_env_vars(None)) & PIN_VARIABLES
     monkeypatch.setenv(PIN_VAR, "avx2")
     assert driver_env_vars("ray://elsewhere:10001").items() >= pin_env("avx2").items()
 

@@ -14,6 +14,8 @@ import os
 import platform
 from importlib import metadata
 
+from w2s_ray.run.kernels import mkl_auto_branch, mkl_branch
+
 PACKAGES = ("torch", "transformers", "vllm", "ray", "trl", "deepspeed", "peft", "datasets", "numpy")
 # The flags that decide which kernels torch, oneDNN and MKL pick (a summary, not the whole list).
 ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
@@ -77,8 +79,6 @@ def torch_summary() -> dict:
     cpu = getattr(torch.backends, "cpu", None)
     if cpu is not None and hasattr(cpu, "get_cpu_capability"):
         capability = cpu.get_cpu_capability()
-    from w2s_ray.run.kernels import mkl_auto_branch, mkl_branch
-
     return {"cpu_capability": capability, "mkl_cbwr_branch": mkl_branch(), "mkl_auto_branch": mkl_auto_branch(),
             "num_threads": torch.get_num_threads(),
             "num_interop_threads": torch.get_num_interop_threads(),

@@ -31,6 +31,8 @@ KERNEL_PINS: dict[str, dict[str, str]] = {
     "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
     "portable": {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "SSE41"},
 }
+# Every variable a pin may set: a process that is to run unpinned has none of them.
+PIN_VARIABLES = frozenset({PIN_VAR, *(k for env in KERNEL_PINS.values() for k in env)})
 # What each pin makes torch report (torch.backends.cpu.get_cpu_capability) and MKL's branch code
 # (mkl_cbwr_get(MKL_CBWR_BRANCH): 3 COMPATIBLE, 10 AVX2; 1 is "off", MKL's own dispatch).
 EXPECTED = {"avx2": ("AVX2", 10), "portable": ("DEFAULT", 3)}
