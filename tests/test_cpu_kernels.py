@@ -13,7 +13,7 @@ import pytest
 
 from w2s_ray.config import RunConfig
 from w2s_ray.models.cache import cached_model
-from w2s_ray.raycluster.runtime import driver_env_vars
+from w2s_ray.raycluster.runtime import PIN_CHECK_HOOK, driver_env_vars, driver_runtime_env
 from w2s_ray.run.kernels import (KERNEL_PINS, PIN_VAR, PIN_VARIABLES, KernelPinError, check_pinned, pin_env,
                                  pin_kernels)
 
@@ -134,6 +134,22 @@ def test_the_pin_goes_to_every_worker_through_the_runtime_env(monkeypatch):
     assert driver_env_vars("ray://elsewhere:10001").items() >= pin_env("avx2").items()
 
 
+def test_a_pinned_run_checks_every_worker_at_start_unless_the_job_brings_its_own_hook(monkeypatch):
+    from ray.runtime_env.runtime_env import _merge_runtime_env  # what Ray does to a job's and init's
+
+    for key in PIN_VARIABLES:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.delenv("RAY_JOB_CONFIG_JSON_ENV_VAR", raising=False)
+    assert "worker_process_setup_hook" not in driver_runtime_env(None)  # native: no torch import per worker
+    monkeypatch.setenv(PIN_VAR, "avx2")
+    assert driver_runtime_env(None)["worker_process_setup_hook"] == PIN_CHECK_HOOK
+    job = {"worker_process_setup_hook": "site_hooks.setup", "env_vars": {"HF_HOME": "/data/hf"}}
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", json.dumps({"runtime_env": job}))
+    mine = driver_runtime_env("auto")
+    assert "worker_process_setup_hook" not in mine
+    assert _merge_runtime_env(job, mine)["worker_process_setup_hook"] == "site_hooks.setup"
+
+
 # In a process of its own: the session's Ray (ray_local) was started unpinned, and a test that starts
 # that Ray early changes what later tests that expect no Ray see.
 RAY_CHILD = textwrap.dedent("""
@@ -149,6 +165,19 @@ RAY_CHILD = textwrap.dedent("""
             check_pinned()
             return kernels_in_effect()
         print(json.dumps(ray.get(kernels.remote(), timeout=300)))
+
+        # A worker whose environment lost the pin (as a runtime_env that overrides it would) is refused
+        # by the setup hook before it runs anything: the actor below never calls check_pinned itself.
+        @ray.remote(num_cpus=0.5, max_restarts=0,
+                    runtime_env={"env_vars": {"ATEN_CPU_CAPABILITY": "default"}})
+        class Unpinned:
+            def kernels(self):
+                from w2s_ray.run.kernels import kernels_in_effect
+                return kernels_in_effect()
+        try:
+            print(json.dumps({"tampered": ray.get(Unpinned.remote().kernels.remote(), timeout=300)}))
+        except Exception as error:
+            print(json.dumps({"tampered_error": str(error)}))
     finally:
         shutdown_ray()
 """)
@@ -159,5 +188,8 @@ def test_the_workers_of_a_pinned_driver_s_ray_run_the_pin_s_kernels():
     out = subprocess.run([sys.executable, "-c", RAY_CHILD], env=_clean_env(), capture_output=True, text=True,
                          timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    capability, branch = json.loads(out.stdout.strip().splitlines()[-1])
+    lines = [json.loads(line) for line in out.stdout.strip().splitlines() if line.startswith(("[", "{"))]
+    capability, branch = lines[0]
     assert capability == "AVX2" and branch in (None, 10)
+    error = lines[1].get("tampered_error", "")
+    assert "cpu_kernels 'avx2'" in error and "DEFAULT" in error, lines[1]

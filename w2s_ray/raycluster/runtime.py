@@ -33,13 +33,17 @@ def cluster_address(configured: str | None = None) -> str | None:
     return configured or os.environ.get("RAY_ADDRESS") or None
 
 
-def _job_env_vars() -> dict:
-    """env_vars of the `ray job submit` runtime_env this driver runs under (Ray passes the job's config
-    to the entrypoint in RAY_JOB_CONFIG_JSON_ENV_VAR); {} outside a job."""
+def _job_runtime_env() -> dict:
+    """The `ray job submit` runtime_env this driver runs under (Ray passes the job's config to the
+    entrypoint in RAY_JOB_CONFIG_JSON_ENV_VAR); {} outside a job."""
     raw = os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR")
     if not raw:
         return {}
-    return (json.loads(raw).get("runtime_env") or {}).get("env_vars") or {}
+    return json.loads(raw).get("runtime_env") or {}
+
+
+def _job_env_vars() -> dict:
+    return _job_runtime_env().get("env_vars") or {}
 
 
 def driver_env_vars(target: str | None) -> dict:
@@ -54,6 +58,22 @@ def driver_env_vars(target: str | None) -> dict:
     env_vars.update(pin_env(active_pin()))
     job = _job_env_vars()
     return {k: v for k, v in env_vars.items() if k not in job}
+
+
+PIN_CHECK_HOOK = "w2s_ray.run.kernels.check_pinned"
+
+
+def driver_runtime_env(target: str | None) -> dict:
+    """The runtime_env ray.init gives every worker: driver_env_vars, and under a CPU kernel pin a setup
+    hook that checks the pin in each worker process as it starts (scorers, Ray Data's tasks and the
+    contrast actor included, not only the actors that call check_pinned themselves). A worker that
+    fails it exits before its first task; its task fails after its retries, an actor dies with
+    check_pinned's message. The hook imports torch in every worker, so only a pinned run has it. A
+    job whose runtime_env brings its own hook keeps it: Ray refuses to merge two."""
+    runtime_env = {"env_vars": driver_env_vars(target)}
+    if active_pin() != "native" and "worker_process_setup_hook" not in _job_runtime_env():
+        runtime_env["worker_process_setup_hook"] = PIN_CHECK_HOOK
+    return runtime_env
 
 
 def _refuse_a_ray_imported_without_token_auth() -> None:
@@ -103,7 +123,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, temp_dir: 
 
     if ray.is_initialized():
         return ray
-    runtime_env = {"env_vars": driver_env_vars(target)}
+    runtime_env = driver_runtime_env(target)
     if target is not None:
         ray.init(address=target, runtime_env=runtime_env, log_to_driver=log_to_driver)
         return ray

@@ -70,7 +70,8 @@ def pin_kernels(name: str) -> dict[str, str]:
 
 
 def check_pinned() -> None:
-    """In a process that runs under a pin (a driver, a Ray worker), refuse kernels other than the pin's."""
+    """In a process that runs under a pin (a driver, a Ray worker: init_ray makes it every worker's
+    setup hook), refuse kernels other than the pin's."""
     name = active_pin()
     if name == "native":
         return
