@@ -9,6 +9,11 @@ chance on temporal, the ceiling included.
   walk          from the first person asked, one "X came before Y." per stated link, until the other
                 person asked or the chain's end ("No one came after Z."), then the answer: each step
                 one lookup of a stated link
+  walk_same     walk, with every statement written "A came before B." (the walk's own words): can the
+                walk's lookup be learnt when it is an exact match (an induction head's)?
+  normalize_walk  first every statement restated as "A came before B." in the question's order (each a
+                copy of one statement, its direction resolved), then the walk: each walk step is then
+                a lookup of a line in the same words (what an induction head does)
 
   PYTHONPATH=$PWD python bench/temporal_learnability.py answer_first walk --steps 1200 [--student NAME]
   PYTHONPATH=$PWD python bench/temporal_learnability.py walk --shape 256,6,8  # a fresh model of that shape
@@ -35,26 +40,38 @@ from w2s_ray.data.capabilities import temporal as T
 from w2s_ray.data.pretrain_corpus import ALT_NAMES, ANSWER_SENTENCE
 from w2s_ray.text.prompts import zero_shot
 
-STYLES = ("answer_first", "walk")
+STYLES = ("answer_first", "walk", "normalize_walk", "walk_same")
+
+
+def _walk(order: list[str], x: str, y: str) -> list[str]:
+    i, steps = order.index(x), []
+    while i + 1 < len(order) and order[i] != y:
+        steps.append(f"{order[i]} came before {order[i + 1]}.")
+        i += 1
+    if order[i] != y:
+        steps.append(f"No one came after {order[i]}.")
+    return steps
 
 
 def problem(rng: random.Random, level: int, style: str) -> tuple[str, str, str]:
     """(question, solution in `style`, the earlier person)."""
     names = world.NAMES if rng.random() < 0.5 else ALT_NAMES
     order = T._chain(rng, level, names)
-    sentences = T._statements(rng, order, T.ALT_BEFORE, T.ALT_AFTER)
+    links = [(order[i], order[i + 1]) for i in range(len(order) - 1)]
+    rng.shuffle(links)
+    # as T._statements draws them (the same problems as before this style was added), keeping the links
+    sentences = [rng.choice(T.ALT_BEFORE if rng.random() < 0.5 else T.ALT_AFTER).format(a=a, b=c) for a, c in links]
+    if style == "walk_same":  # every statement in the walk's own words: a step is an exact n-gram lookup
+        sentences = [f"{a} came before {c}." for a, c in links]
     x, y, early, _ = T._asked(rng, order, level)
     question = " ".join([*sentences, rng.choice(T.ALT_QUESTIONS).format(x=x, y=y)])
     if style == "answer_first":
         first = order.index(early)
         steps = [f"{order[i]} came before {order[i + 1]}." for i in range(first, first + level)]
-    else:
-        i, steps = order.index(x), []
-        while i + 1 < len(order) and order[i] != y:
-            steps.append(f"{order[i]} came before {order[i + 1]}.")
-            i += 1
-        if order[i] != y:
-            steps.append(f"No one came after {order[i]}.")
+    elif style in ("walk", "walk_same"):
+        steps = _walk(order, x, y)
+    else:  # each statement restated as "A came before B." in the question's order, then the walk over them
+        steps = [f"{a} came before {c}." for a, c in links] + ["So:"] + _walk(order, x, y)
     return question, " ".join([*steps, ANSWER_SENTENCE.format(n=early)]), early
 
 
@@ -110,11 +127,19 @@ def run(student: str, style: str, steps: int, batch: int = 32, per_level: int = 
         qs = [problem(probe, level, style) for _ in range(per_level)]
         enc = tok([zero_shot(q) for q, _, _ in qs], return_tensors="pt", padding=True)
         with torch.no_grad():
-            out = model.generate(**enc, max_new_tokens=96, do_sample=False, pad_token_id=tok.pad_token_id)
+            out = model.generate(**enc, max_new_tokens=160, do_sample=False, pad_token_id=tok.pad_token_id)
         texts = [tok.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True) for row in out]
         right[level] = sum(bool(m := re.findall(r"answer is (\w+)", t)) and m[0] == gold
                            for (_, _, gold), t in zip(qs, texts))
-        print(f"{style} level {level}: {right[level]} / {per_level}; e.g. {texts[0][:160]!r}", flush=True)
+        # where a wrong answer starts: the solution's sentences before the answer, and (normalize_walk)
+        # the restated statements before "So:"
+        steps_right = sum(t.split(" So the answer")[0].strip() == s.split(" So the answer")[0]
+                          for (_, s, _), t in zip(qs, texts))
+        restated = sum(t.split(" So:")[0].strip() == s.split(" So:")[0] for (_, s, _), t in zip(qs, texts)
+                       if " So:" in s)
+        print(f"{style} level {level}: {right[level]} / {per_level} right, steps exact {steps_right}"
+              + (f", restated exact {restated}" if style == "normalize_walk" else "")
+              + f"; e.g. {texts[0][:200]!r}", flush=True)
     return right
 
 

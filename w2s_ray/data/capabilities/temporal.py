@@ -5,9 +5,18 @@ each of them, so both appear on both sides of a statement and neither can be pic
 the chain (the person never said to arrive after anyone is not one of the two asked). Statements come
 shuffled, each as "A arrived before B" or "B arrived after A".
 
-Target solution: the links from the earlier of the two to the later, one "A < B" a line, then
-"=> A". The corpus words the same ordering problems with other names and verbs and solves them in
-prose ("Ada came before Eli. ... So the answer is Ada."); it never writes "<" or "=>".
+Target solution: every statement restated "A < B" (earlier first), in the question's order; a line
+"--"; then the walk from the first person asked along the restated links, one "A < B" a line, to the
+other person asked or to the chain's end ("Z < none"); then "=> A". The corpus words the same ordering
+problems with other names and verbs and solves them the same way in prose ("Eli came before Ada. ...
+So: Ada came before Eli. ... So the answer is Ada."); it never writes "<", "--" or "=>".
+
+Why the restating (issue 28): a model of the student's size does not learn to answer from the shuffled
+two-direction statements, at level 1 either. Fresh 0.92 M-parameter models trained on 96,000 level-1
+problems answered 33 of 60 (chance 30) with the answer first, and on levels 1-5 the walk without the
+restating was at chance too; with every statement restated first, the walk's lookups are of lines in
+the same words (what an induction head does) and the same model answered 177 of 180 on levels 1-3
+(bench/temporal_learnability.py: answer_first / walk / normalize_walk, --fresh 96,4,4).
 """
 from __future__ import annotations
 
@@ -29,17 +38,29 @@ ALT_BEFORE = ("{a} came in earlier than {b}.", "{a} got there before {b} did.")
 ALT_AFTER = ("{b} showed up later than {a}.", "{b} turned up after {a}.")
 ALT_QUESTIONS = ("Of {x} and {y}, who came in earlier?", "Which of {x} and {y} got there first?")
 _QUESTION_RE = re.compile(r"Who arrived first, (\w+) or (\w+)\?$")
-TARGET_FORMAT = re.compile(rf"^\s*{MARK} \w+\s*$|^\s*\w+ < \w+\s*$", re.MULTILINE)
+TARGET_FORMAT = re.compile(rf"^\s*{MARK} \w+\s*$|^\s*\w+ < \w+\s*$|^\s*--\s*$", re.MULTILINE)
 
 
 def _chain(rng: random.Random, level: int, names) -> list[str]:
     return pick(rng, names, level + 3)  # in arrival order
 
 
-def _statements(rng: random.Random, order: list[str], before, after) -> list[str]:
+def _statements(rng: random.Random, order: list[str], before, after) -> tuple[list[tuple[str, str]], list[str]]:
+    """(the links (earlier, later) in the order stated, their statements)."""
     links = [(order[i], order[i + 1]) for i in range(len(order) - 1)]
     rng.shuffle(links)
-    return [rng.choice(before if rng.random() < 0.5 else after).format(a=a, b=b) for a, b in links]
+    return links, [rng.choice(before if rng.random() < 0.5 else after).format(a=a, b=b) for a, b in links]
+
+
+def _walk(order: list[str], x: str, y: str) -> list[tuple[str, str | None]]:
+    """The links from x onwards, to y or to the chain's end (its last person, then None)."""
+    i, steps = order.index(x), []
+    while i + 1 < len(order) and order[i] != y:
+        steps.append((order[i], order[i + 1]))
+        i += 1
+    if order[i] != y:
+        steps.append((order[i], None))
+    return steps
 
 
 def _asked(rng: random.Random, order: list[str], level: int) -> tuple[str, str, str, str]:
@@ -51,11 +72,12 @@ def _asked(rng: random.Random, order: list[str], level: int) -> tuple[str, str, 
 
 def sample(rng: random.Random, level: int) -> tuple[str, str, str]:
     order = _chain(rng, level, world.NAMES)
-    sentences = _statements(rng, order, BEFORE, AFTER)
+    links, sentences = _statements(rng, order, BEFORE, AFTER)
     x, y, early, _ = _asked(rng, order, level)
     question = " ".join([*sentences, QUESTION.format(x=x, y=y)])
-    lines = [f"{order[i]} < {order[i + 1]}" for i in range(1, level + 1)]
-    return question, "\n".join([*lines, f"{MARK} {early}"]), early
+    restated = [f"{a} < {b}" for a, b in links]
+    walk = [f"{a} < {b or 'none'}" for a, b in _walk(order, x, y)]
+    return question, "\n".join([*restated, "--", *walk, f"{MARK} {early}"]), early
 
 
 def corpus_sample(rng: random.Random, level: int, dress: CorpusDress = CorpusDress()) -> tuple[str, str]:
@@ -63,11 +85,13 @@ def corpus_sample(rng: random.Random, level: int, dress: CorpusDress = CorpusDre
     names = world.NAMES if dress.target_names and rng.random() < dress.target_names else ALT_NAMES
     order = _chain(rng, level, names)
     target = rng.random() < dress.target_wording
-    sentences = _statements(rng, order, BEFORE if target else ALT_BEFORE, AFTER if target else ALT_AFTER)
+    links, sentences = _statements(rng, order, BEFORE if target else ALT_BEFORE, AFTER if target else ALT_AFTER)
     x, y, early, _ = _asked(rng, order, level)
     ask = QUESTION if target else rng.choice(ALT_QUESTIONS)
-    steps = [f"{order[i]} came before {order[i + 1]}." for i in range(1, level + 1)]
-    return " ".join([*sentences, ask.format(x=x, y=y)]), " ".join([*steps, ANSWER_SENTENCE.format(n=early)])
+    restated = [f"{a} came before {b}." for a, b in links]
+    walk = [f"{a} came before {b}." if b else f"No one came after {a}." for a, b in _walk(order, x, y)]
+    return (" ".join([*sentences, ask.format(x=x, y=y)]),
+            " ".join([*restated, "So:", *walk, ANSWER_SENTENCE.format(n=early)]))
 
 
 _LINK_RES = [template_pattern(t, a=r"\w+", b=r"\w+") for t in (*BEFORE, *AFTER, *ALT_BEFORE, *ALT_AFTER)]
@@ -96,7 +120,8 @@ def choices(question: str) -> tuple[str, ...]:
 def vocabulary() -> list[str]:
     names = " ".join([*world.NAMES, *ALT_NAMES])
     templates = [*BEFORE, *AFTER, QUESTION, *ALT_BEFORE, *ALT_AFTER, *ALT_QUESTIONS]
-    return [names, *(t.format(a="A", b="B", x="A", y="B") for t in templates), "came before", f"A < B\n{MARK} A"]
+    return [names, *(t.format(a="A", b="B", x="A", y="B") for t in templates),
+            "A came before B. So: No one came after B.", f"A < B\n--\nB < none\n{MARK} A"]
 
 
 CAPABILITY = Capability(name=NAME, sample=sample, corpus_sample=corpus_sample,
