@@ -25,6 +25,13 @@ level 1 (one stated link between the two) included. Its steps name links no stat
 came before Maya" where Theo is stated with Eli only): the solution's order is not the cause; this
 student does not find the statement that names a person. A fresh model of 4.93 M parameters
 (`walk --shape 256,4,8`, same steps, 11 min): 126 (28 / 25 / 26 / 26 / 21), also at chance.
+
+Measured 2026-12-07, later (fresh 0.92 M models, `--fresh 96,4,4`, 3,000 steps, 2 threads, quiet):
+answer_first on level 1 alone (96,000 problems of one link): 33 / 60 (chance 30), in 427 s; the loss
+stays at what knowing the pair but not its order gives. normalize_walk on levels 1-3: 177 / 180 (59 /
+59 / 59), in 831 s. So each step must be a lookup of a line in the same words: the temporal
+capability's target and corpus solutions restate the statements first since (data/capabilities/
+temporal.py).
 """
 from __future__ import annotations
 

@@ -248,3 +248,14 @@ def test_the_undressed_corpus_keeps_the_corpus_names(corpus):
     text = "\n".join("".join(example) for example in corpus if "arrived" in example[0])
     assert text and not set(re.findall(r"[A-Z][a-z]+", text)) & set(world.NAMES)
     assert not [c for c, _ in corpus if c and "(A)" in c]
+
+
+def test_a_capability_may_have_its_own_count_of_solved_problems():
+    from w2s_ray.data.capabilities.corpus import CapabilityCorpusSpec, build_capability_corpus
+
+    spec = CapabilityCorpusSpec(capabilities=("temporal", "logic"), n_problems=3, n_problems_for=(("temporal", 7),))
+    solved = [solution for context, solution in build_capability_corpus(spec, []) if context]
+    temporal = [s for s in solved if " came before " in s or "No one came after" in s]
+    assert len(temporal) == 7 and len(solved) == 10
+    with pytest.raises(ValueError, match="commands"):
+        CapabilityCorpusSpec(capabilities=("temporal",), n_problems_for=(("commands", 7),))

@@ -36,6 +36,7 @@ from w2s_ray.data.world import FINAL_MARK
 class CapabilityCorpusSpec:
     capabilities: tuple[str, ...]  # besides arithmetic (whose corpus is data/pretrain_corpus.py's)
     n_problems: int = 4000  # solved documents per capability
+    n_problems_for: tuple[tuple[str, int], ...] = ()  # (capability, its own count) where it differs
     levels: tuple[int, ...] = (1, 2, 3, 4, 5, 6)  # one past the target's, as the arithmetic corpus
     target_wording: float = 0.5
     target_names: float = 0.0  # CorpusDress: what a corpus problem may borrow from the target
@@ -46,6 +47,8 @@ class CapabilityCorpusSpec:
     def __post_init__(self):
         if ARITHMETIC in check_names(self.capabilities):
             raise ValueError("arithmetic's corpus is data/pretrain_corpus.py's; name only the other capabilities")
+        if unknown := {name for name, _ in self.n_problems_for} - set(self.capabilities):
+            raise ValueError(f"n_problems_for names {sorted(unknown)}, not among the corpus's {self.capabilities}")
 
 
 def _key(capability: Capability, question: str) -> str:
@@ -77,7 +80,7 @@ def build_capability_corpus(spec: CapabilityCorpusSpec, unlabelled: Sequence[Pro
         capability, keys = get_capability(name), held.get(name, {})
         rng = random.Random(f"corpus:{spec.seed}:{name}")
         solved = 0
-        while solved < spec.n_problems:
+        while solved < dict(spec.n_problems_for).get(name, spec.n_problems):
             question, solution = capability.corpus_sample(rng, rng.choice(spec.levels), dress)
             if capability.key(question) in keys:
                 continue
