@@ -154,10 +154,12 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
     # questions with their options, answered "(C) river": data/capabilities/base.CorpusDress), the fact
     # sheets, and the capabilities' unlabelled train questions; leak-checked against each capability's
     # strong half and test split by what a question asks (problem keys), as the arithmetic corpus is.
-    # 108,576 documents; 4,000 steps, built in 899 s with 2 threads, quiet (final loss 0.18).
-    # Zero-shot prose answers on the demo's test split (bench/multicap_latent_skill.py --model, 100 a
-    # capability): arithmetic 71 %, commands 12, facts 31 (by the letter it names; it names the right
-    # place, the letter is near chance 25), logic 58 (chance 33), temporal 47 (chance 50).
+    # 108,576 documents; 4,000 steps, built in 1,216 s with 2 threads (2026-12-07 evening, with temporal
+    # solved by restating then walking). Zero-shot prose answers on the demo's test split
+    # (bench/multicap_latent_skill.py runs/demo-multicap, 100 a capability): arithmetic 98 %, commands
+    # 11, facts 25 (chance 25), logic 73 (chance 33), temporal 41 (chance 50; restated right 99, walked
+    # right 7: bench/temporal_parts.py). The build before that change (899 s, quiet): 71 / 12 / 31 (by
+    # the letter it names; it names the right place, the letter near chance) / 58 / 47.
     # The build before it (facts answered by the place alone; leak-checked against a 120-problem strong
     # half), on the same test problems: 94 / 9 / 96 (by the place) / 57 / 62. The first build (4,000
     # solved problems a capability, corpus names only, facts without options, 1,600 steps): 57 / 0 / 5 /

@@ -97,13 +97,12 @@ DEFAULT_RECIPES: dict[str, WeakTeacherRecipe] = {
     # it learns these errors too, given the passes (bench/w2s_variants.py, plain loop).
     "weak-r1": WeakTeacherRecipe(name="weak-r1", hidden=128, layers=1, max_steps=3000),
     # A teacher of every capability (issue 28; configs/demo-multicap.yaml), 2,000 weak-half problems of
-    # each. Built in 3,846 s (1 thread; the shared 2-core machine at load 30-70, so not a quiet time;
-    # final loss 0.25). Greedy on the demo's test split, 100 a capability (bench/multicap_weak_probe.py,
-    # HF generate): arithmetic 32 %, temporal 43 % (two options: below chance), commands 4 %, logic 74 %
-    # (three options), facts 25 % (four: chance); on the strong half it labels 35 / 46 / 5 / 70 / 23 %.
-    # It writes each choice capability's marker in every answer (test: "=>" 100 of 100, 94 naming an
-    # option; "Verdict:" 100, 100; "Choice:" 100, 99), so its logconf rows are not quarantined. The
-    # ceiling's lead over it is not measured yet (world-student-multicap is not built).
+    # each. Built in 185 s quiet, 2026-12-07 evening, with temporal's target solutions restating then
+    # walking (3,846 s at load 30-70 before). On the demo's test split, 100 a capability (the run's
+    # baselines/weak eval): arithmetic 19 %, temporal 34 % (two options: below chance; it restates no
+    # question right, bench/temporal_parts.py), commands 6 %, logic 54 % (three options), facts 29 %
+    # (four). The build before: 32 / 43 / 4 / 74 / 25 (bench/multicap_weak_probe.py, HF generate). It
+    # writes each choice capability's marker in every answer, so its logconf rows are not quarantined.
     "weak-multicap": WeakTeacherRecipe(name="weak-multicap", n_train_problems=2000, max_steps=1600,
                                        split_weak_train=2000, split_strong_train=400, split_test_per_level=100,
                                        capabilities=("arithmetic", "temporal", "commands", "logic", "facts")),
