@@ -160,7 +160,7 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
     # 11, facts 25 (chance 25), logic 73 (chance 33), temporal 41 (chance 50; restated right 99, walked
     # right 7: bench/temporal_parts.py). The build before that change (899 s, quiet): 71 / 12 / 31 (by
     # the letter it names; it names the right place, the letter near chance) / 58 / 47.
-    # The build before it (facts answered by the place alone; leak-checked against a 120-problem strong
+    # The one before that (facts answered by the place alone; leak-checked against a 120-problem strong
     # half), on the same test problems: 94 / 9 / 96 (by the place) / 57 / 62. The first build (4,000
     # solved problems a capability, corpus names only, facts without options, 1,600 steps): 57 / 0 / 5 /
     # 37 / 0 on the 120-problem demo's test split.
