@@ -4,6 +4,10 @@ walk them exactly (from the first person asked, to the other or to the chain's e
 the target format ("A < B" lines, "--", the walk, "=> A") and the corpus's prose ("So:" between the two).
 
   PYTHONPATH=$PWD python bench/temporal_parts.py runs/demo-multicap [stage ...]
+  PYTHONPATH=$PWD python bench/temporal_parts.py --model world-student-multicap-t64  # a built student, its prose
+
+With --model, the student answers the demo's 100 temporal test problems zero-shot here (greedy, the
+strong prompt, transformers on CPU), as bench/multicap_latent_skill.py --model does.
 
 Default stages: the strong base (prose), the ceiling, the weak teacher, full weak FT.
 Measured 2026-12-07 (runs/demo-multicap, world-student-multicap rebuilt with the restating), of 100:
@@ -47,18 +51,55 @@ def written_parts(text: str) -> tuple[list, list]:
                                       *((a, None) for a in re.findall(r"No one came after (\w+)\.", tail))]
 
 
+def count(pairs) -> str:
+    restated = walked = both = right = n = 0
+    for question, text, gold in pairs:
+        (links, walk), (r_links, r_walk) = gold_parts(question), written_parts(text)
+        n += 1
+        restated += r_links == links
+        walked += r_walk == walk
+        both += r_links == links and r_walk == walk
+        right += bool(m := re.findall(r"(?:answer is|=>) (\w+)", text)) and m[-1] == gold
+    return f"{n} temporal, restated exactly {restated}, walked exactly {walked}, both {both}, answer right {right}"
+
+
+def model_pairs(name: str, max_tokens: int = 160, batch: int = 50) -> list[tuple[str, str, str]]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from w2s_ray.config.loading import load_config
+    from w2s_ray.models.strong_student import build_strong_student
+    from w2s_ray.recipes.multi_capability.data import per_capability
+    from w2s_ray.text.prompts import zero_shot
+
+    torch.set_num_threads(2)
+    path = build_strong_student(name)
+    tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    config = load_config("configs/demo-multicap.yaml")
+    problems = per_capability(config.multi_capability, config.data.seed)["temporal"]["test"]
+    pairs = []
+    for i in range(0, len(problems), batch):
+        part = problems[i:i + batch]
+        enc = tokenizer([zero_shot(p.question) for p in part], return_tensors="pt", padding=True)
+        with torch.no_grad():
+            out = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        for p, row in zip(part, out):
+            text = tokenizer.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            pairs.append((p.question, text.split("\n\n")[0].split("Question:")[0], p.gold))
+    return pairs
+
+
 def main() -> None:
+    if sys.argv[1] == "--model":
+        print(f"model {sys.argv[2]}: {count(model_pairs(sys.argv[2]))}")
+        return
     run_dir, stages = sys.argv[1], sys.argv[2:] or STAGES
     manifest = Manifest.load(run_dir)
     for stage in stages:
         rows = [r for r in read_output(manifest.record(stage)["outputs"]["rows"]) if r.get("capability") == "temporal"]
-        restated = walked = both = 0
-        for row in rows:
-            (links, walk), (r_links, r_walk) = gold_parts(row["question"]), written_parts(row["text"])
-            restated += r_links == links
-            walked += r_walk == walk
-            both += r_links == links and r_walk == walk
-        print(f"{stage}: {len(rows)} temporal, restated exactly {restated}, walked exactly {walked}, both {both}")
+        print(f"{stage}: {count((r['question'], r['text'], r['gold']) for r in rows)}")
 
 
 if __name__ == "__main__":
