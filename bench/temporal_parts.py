@@ -4,7 +4,7 @@ walk them exactly (from the first person asked, to the other or to the chain's e
 the target format ("A < B" lines, "--", the walk, "=> A") and the corpus's prose ("So:" between the two).
 
   PYTHONPATH=$PWD python bench/temporal_parts.py runs/demo-multicap [stage ...]
-  PYTHONPATH=$PWD python bench/temporal_parts.py --model world-student-multicap  # a built student, its prose
+  PYTHONPATH=$PWD python bench/temporal_parts.py --model world-student-multicap-t64  # a built student, its prose
 
 With --model, the student answers the demo's 100 temporal test problems zero-shot here (greedy, the
 strong prompt, transformers on CPU), as bench/multicap_latent_skill.py --model does.

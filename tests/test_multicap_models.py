@@ -28,7 +28,7 @@ def test_the_demo_names_the_multicap_models_and_they_know_every_capability():
     # world-student's arithmetic corpus and shape: only the capabilities, their corpus and the steps differ
     multi, world = recipe_record(student), recipe_record(DEFAULT_STUDENTS["world-student"])
     splits = {"split_weak_train", "split_strong_train", "split_test_per_level"}
-    corpus = {"capability_problems", "capability_problems_for", "capability_target_names", "capability_options"}
+    corpus = {"capability_problems", "capability_target_names", "capability_options"}
     assert {k for k in {*multi, *world} if multi.get(k) != world.get(k)} == {"name", "capabilities", "max_steps",
                                                                           *splits, *corpus}
 
