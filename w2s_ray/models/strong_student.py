@@ -196,11 +196,16 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
                                               split_weak_train=400, split_strong_train=50, split_test_per_level=5),
 }
 
-# Issue 28's next temporal experiment: world-student-multicap restates the demo's temporal statements in
-# prose 99 times in 100 but walks them right only 7 (its strong-base prose answers in demo-multicap); a fresh
-# model needed 96,000 problems for the walk (bench/temporal_learnability.py: 177 / 180 on levels 1-3) and
-# was at chance after 16,000 on levels 1-5. So four times the temporal problems, and the steps to see
-# them once (6,000: its corpus grows by about half).
+# Issue 28's temporal experiment, not the demo's student: world-student-multicap restates the demo's
+# temporal statements in prose 99 times in 100 but walks them right only 7; a fresh model needed 96,000
+# problems for the walk (bench/temporal_learnability.py: 177 / 180 on levels 1-3) and was at chance
+# after 16,000 on levels 1-5. So four times the temporal problems, and 6,000 steps to see its corpus
+# (156,576 documents) about as often. Built in 1,637 s with 2 threads, quiet (2026-12-07 late). Its
+# temporal prose: restated 100, walked 75, answered right 75 % against 41 %, +34.0 [+22.0, +45.0]
+# paired (bench/temporal_parts.py --model, the demo's 100 temporal test problems). But the demo on it
+# (`w2s run configs/demo-multicap.yaml --set strong.model=world-student-multicap-t64`, 1,635 s warm) had no capability's ceiling 20 points above the weak
+# teacher: gold SFT into the target format kept no restating (1 of 100) and arithmetic's ceiling fell
+# to 10 % (strong base 47 % by the target checker, against 98 % for world-student-multicap's build).
 DEFAULT_STUDENTS["world-student-multicap-t64"] = DEFAULT_STUDENTS["world-student-multicap"].model_copy(
     update={"name": "world-student-multicap-t64", "capability_problems_for": (("temporal", 64000),), "max_steps": 6000})
 
