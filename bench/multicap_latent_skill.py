@@ -69,35 +69,50 @@ def score(counts: dict, cap: str, text: str, gold, question: str) -> None:
     c["right"] += as_target(cap, answer, question) == gold
 
 
-def model_skill(name: str, per_cap: int, max_tokens: int = 96, batch: int = 50) -> dict[str, dict]:
-    """Zero-shot prose answers of the built student `name` on the demo's test split."""
+def load_demo_student(name: str):
+    """(tokenizer, model, config): the built student `name` for greedy generation here, and the demo's
+    config (its splits and stops)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from w2s_ray.config.loading import load_config
-    from w2s_ray.generate.hf_engine import truncate_at_stop
     from w2s_ray.models.strong_student import build_strong_student
-    from w2s_ray.recipes.multi_capability.data import per_capability
-    from w2s_ray.text.prompts import zero_shot
 
     torch.set_num_threads(2)
     path = build_strong_student(name)
     tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    config = load_config("configs/demo-multicap.yaml")
+    return tokenizer, model, load_config("configs/demo-multicap.yaml")
+
+
+def greedy_answers(tokenizer, model, config, problems, max_tokens: int, batch: int = 50):
+    """(problem, text) per problem: zero-shot with the strong prompt, greedy, cut at the strong stops."""
+    import torch
+
+    from w2s_ray.generate.hf_engine import truncate_at_stop
+    from w2s_ray.text.prompts import zero_shot
+
+    for i in range(0, len(problems), batch):
+        part = problems[i:i + batch]
+        enc = tokenizer([zero_shot(p.question) for p in part], return_tensors="pt", padding=True)
+        with torch.no_grad():
+            out = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id)
+        for p, row in zip(part, out):
+            text = tokenizer.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            yield p, truncate_at_stop(text, list(config.strong.stop))
+
+
+def model_skill(name: str, per_cap: int, max_tokens: int = 96) -> dict[str, dict]:
+    """Zero-shot prose answers of the built student `name` on the demo's test split."""
+    from w2s_ray.recipes.multi_capability.data import per_capability
+
+    tokenizer, model, config = load_demo_student(name)
     counts = defaultdict(lambda: {"n": 0, "prose_answer": 0, "right": 0})
     for cap, parts in per_capability(config.multi_capability, config.data.seed).items():
-        problems = parts["test"][:per_cap]
-        for i in range(0, len(problems), batch):
-            part = problems[i:i + batch]
-            enc = tokenizer([zero_shot(p.question) for p in part], return_tensors="pt", padding=True)
-            with torch.no_grad():
-                out = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False,
-                                     pad_token_id=tokenizer.pad_token_id)
-            for p, row in zip(part, out):
-                text = tokenizer.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True)
-                score(counts, cap, truncate_at_stop(text, list(config.strong.stop)), p.gold, p.question)
+        for p, text in greedy_answers(tokenizer, model, config, parts["test"][:per_cap], max_tokens):
+            score(counts, cap, text, p.gold, p.question)
     return dict(counts)
 
 

@@ -1,7 +1,8 @@
 """Where a run's temporal answers go wrong (issue 28): per eval stage, how many completions restate the
 question's statements exactly (each as "A < B" / "A came before B.", in the question's order), how many
 walk them exactly (from the first person asked, to the other or to the chain's end), and both. Reads
-the target format ("A < B" lines, "--", the walk, "=> A") and the corpus's prose ("So:" between the two).
+the target format ("A < B." steps, "--", the walk, "=> A"; the line-a-step layout of before 2026-12-08
+too) and the corpus's prose ("So:" between the two).
 
   PYTHONPATH=$PWD python bench/temporal_parts.py runs/demo-multicap [stage ...]
   PYTHONPATH=$PWD python bench/temporal_parts.py --model world-student-multicap-t64  # a built student, its prose
@@ -51,6 +52,11 @@ def written_parts(text: str) -> tuple[list, list]:
                                       *((a, None) for a in re.findall(r"No one came after (\w+)\.", tail))]
 
 
+def answer_right(text: str, gold: str) -> bool:
+    """The last "answer is X" / "=> X" of the text is gold (the prose's and the target's answer alike)."""
+    return bool(m := re.findall(r"(?:answer is|=>) (\w+)", text)) and m[-1] == gold
+
+
 def count(pairs) -> str:
     restated = walked = both = right = n = 0
     for question, text, gold in pairs:
@@ -59,36 +65,17 @@ def count(pairs) -> str:
         restated += r_links == links
         walked += r_walk == walk
         both += r_links == links and r_walk == walk
-        right += bool(m := re.findall(r"(?:answer is|=>) (\w+)", text)) and m[-1] == gold
+        right += answer_right(text, gold)
     return f"{n} temporal, restated exactly {restated}, walked exactly {walked}, both {both}, answer right {right}"
 
 
-def model_pairs(name: str, max_tokens: int = 160, batch: int = 50) -> list[tuple[str, str, str]]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from w2s_ray.config.loading import load_config
-    from w2s_ray.models.strong_student import build_strong_student
+def model_pairs(name: str, max_tokens: int = 160) -> list[tuple[str, str, str]]:
+    from bench.multicap_latent_skill import greedy_answers, load_demo_student
     from w2s_ray.recipes.multi_capability.data import per_capability
-    from w2s_ray.text.prompts import zero_shot
 
-    torch.set_num_threads(2)
-    path = build_strong_student(name)
-    tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
-    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    config = load_config("configs/demo-multicap.yaml")
+    tokenizer, model, config = load_demo_student(name)
     problems = per_capability(config.multi_capability, config.data.seed)["temporal"]["test"]
-    pairs = []
-    for i in range(0, len(problems), batch):
-        part = problems[i:i + batch]
-        enc = tokenizer([zero_shot(p.question) for p in part], return_tensors="pt", padding=True)
-        with torch.no_grad():
-            out = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        for p, row in zip(part, out):
-            text = tokenizer.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True)
-            pairs.append((p.question, text.split("\n\n")[0].split("Question:")[0], p.gold))
-    return pairs
+    return [(p.question, text, p.gold) for p, text in greedy_answers(tokenizer, model, config, problems, max_tokens)]
 
 
 def main() -> None:

@@ -5,11 +5,12 @@ each of them, so both appear on both sides of a statement and neither can be pic
 the chain (the person never said to arrive after anyone is not one of the two asked). Statements come
 shuffled, each as "A arrived before B" or "B arrived after A".
 
-Target solution: every statement restated "A < B" (earlier first), in the question's order; a line
-"--"; then the walk from the first person asked along the restated links, one "A < B" a line, to the
-other person asked or to the chain's end ("Z < none"); then "=> A". The corpus words the same ordering
-problems with other names and verbs and solves them the same way in prose ("Eli came before Ada. ...
-So: Ada came before Eli. ... So the answer is Ada."); it never writes "<", "--" or "=>".
+Target solution, on one line as the corpus lays its sentences out: every statement restated "A < B."
+(earlier first), in the question's order; "--"; then the walk from the first person asked along the
+restated links, "A < B." a step, to the other person asked or to the chain's end ("Z < none."); then,
+on a line of its own, "=> A". The corpus words the same ordering problems with other names and verbs
+and solves them the same way in prose ("Eli came before Ada. ... So: Ada came before Eli. ... So the
+answer is Ada."); it never writes "<", "--" or "=>".
 
 Why the restating (issue 28): a model of the student's size does not learn to answer from the shuffled
 two-direction statements, at level 1 either. Fresh 0.92 M-parameter models trained on 96,000 level-1
@@ -17,6 +18,12 @@ problems answered 33 of 60 (chance 30) with the answer first, and on levels 1-5 
 restating was at chance too; with every statement restated first, the walk's lookups are of lines in
 the same words (what an induction head does) and the same model answered 177 of 180 on levels 1-3
 (bench/temporal_learnability.py: answer_first / walk / normalize_walk, --fresh 96,4,4).
+
+Why one line (issue 28): with "A < B" one a line, gold SFT kept the restating but not the walk that the
+student has in prose. world-student-multicap-t64, which walks right 75 times in 100 in prose, walked
+right 10 after SFT on 2,400 gold rows of the line-a-step layout and 94 after the same SFT on this
+one-line layout (answers right 54 and 95; 2,400 rows in the corpus's own prose kept 73:
+bench/temporal_sft.py).
 """
 from __future__ import annotations
 
@@ -38,7 +45,7 @@ ALT_BEFORE = ("{a} came in earlier than {b}.", "{a} got there before {b} did.")
 ALT_AFTER = ("{b} showed up later than {a}.", "{b} turned up after {a}.")
 ALT_QUESTIONS = ("Of {x} and {y}, who came in earlier?", "Which of {x} and {y} got there first?")
 _QUESTION_RE = re.compile(r"Who arrived first, (\w+) or (\w+)\?$")
-TARGET_FORMAT = re.compile(rf"^\s*{MARK} \w+\s*$|^\s*\w+ < \w+\s*$|^\s*--\s*$", re.MULTILINE)
+TARGET_FORMAT = re.compile(rf"^\s*{MARK} \w+\s*$|\b[A-Z]\w* < (?:[A-Z]\w*|none)\.|(?:^|\s)--(?:\s|$)", re.MULTILINE)
 
 
 def _chain(rng: random.Random, level: int, names) -> list[str]:
@@ -75,9 +82,9 @@ def sample(rng: random.Random, level: int) -> tuple[str, str, str]:
     links, sentences = _statements(rng, order, BEFORE, AFTER)
     x, y, early, _ = _asked(rng, order, level)
     question = " ".join([*sentences, QUESTION.format(x=x, y=y)])
-    restated = [f"{a} < {b}" for a, b in links]
-    walk = [f"{a} < {b or 'none'}" for a, b in _walk(order, x, y)]
-    return question, "\n".join([*restated, "--", *walk, f"{MARK} {early}"]), early
+    restated = [f"{a} < {b}." for a, b in links]
+    walk = [f"{a} < {b or 'none'}." for a, b in _walk(order, x, y)]
+    return question, " ".join([*restated, "--", *walk]) + f"\n{MARK} {early}", early
 
 
 def corpus_sample(rng: random.Random, level: int, dress: CorpusDress = CorpusDress()) -> tuple[str, str]:
