@@ -8,6 +8,7 @@ recipe's own stages, nothing re-implemented here. A stopped run resumes like any
 
   PYTHONPATH=$PWD python bench/multicap_ceiling.py --setting train.epochs=6 --setting train.epochs=10
   PYTHONPATH=$PWD python bench/multicap_ceiling.py --report runs/mc-ceiling-*   # only read finished runs
+  ... --setting train.epochs=6 --until baselines/full_weak_ft/eval   # full weak FT too (resumes a stopped run)
 
 A setting is one or more comma-separated KEY=VALUE (`train.epochs=6,train.lr=3e-4`). Prints, per
 setting, accuracy per capability and pooled, ceiling minus weak with its 95 % paired interval over the
@@ -32,6 +33,7 @@ from w2s_ray.run.manifest import Manifest
 from w2s_ray.run.stage_io import read_output
 
 CEILING_EVAL = "baselines/ceiling/eval"
+FULL_WEAK_FT_EVAL = "baselines/full_weak_ft/eval"
 
 
 def run_dir_for(setting: str) -> str:
@@ -46,14 +48,15 @@ def finished(run_dir: str, stage: str) -> bool:
     return stages.get(stage, {}).get("status") == "complete"
 
 
-def run_until_ceiling(config: str, setting: str, log: Path) -> str:
-    """`w2s run` with the setting, stopped (SIGINT, so Ray shuts down) once the ceiling's eval is done."""
+def run_until_ceiling(config: str, setting: str, log: Path, until: str = CEILING_EVAL) -> str:
+    """`w2s run` with the setting, stopped (SIGINT, so Ray shuts down) once `until` (the ceiling's eval)
+    is done; a run directory stopped earlier resumes."""
     run_dir = run_dir_for(setting)
     sets = [a for kv in setting.split(",") for a in ("--set", kv)]
     cmd = [sys.executable, "-m", "w2s_ray.cli", "run", config, "--run-dir", run_dir, *sets]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        while proc.poll() is None and not finished(run_dir, CEILING_EVAL):
+        while proc.poll() is None and not finished(run_dir, until):
             time.sleep(10)
         # Ray Train takes a first SIGINT as "abort this training run" and the driver goes on to the
         # next stage (seen: the sweep's second run trained on): interrupt until the driver is gone.
@@ -66,8 +69,8 @@ def run_until_ceiling(config: str, setting: str, log: Path) -> str:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    if not finished(run_dir, CEILING_EVAL):
-        raise SystemExit(f"{run_dir}: the run ended (rc {proc.returncode}) before {CEILING_EVAL}; see {log}")
+    if not finished(run_dir, until):
+        raise SystemExit(f"{run_dir}: the run ended (rc {proc.returncode}) before {until}; see {log}")
     return run_dir
 
 
@@ -80,6 +83,7 @@ def report(run_dir: str) -> dict:
     manifest = Manifest.load(run_dir)
     weak_eval = next(k for k in manifest.stages() if k.startswith("baselines/weak/") and k.endswith("/eval"))
     weak, ceiling = correct_by_problem(manifest, weak_eval), correct_by_problem(manifest, CEILING_EVAL)
+    full = correct_by_problem(manifest, FULL_WEAK_FT_EVAL) if manifest.is_complete(FULL_WEAK_FT_EVAL) else None
     caps = capabilities(manifest, weak_eval)
     train = manifest.record("baselines/ceiling/train")
     metrics = train.get("metrics", {})
@@ -92,6 +96,11 @@ def report(run_dir: str) -> dict:
         iv = paired_interval(c, w)
         out["capabilities"][cap] = {"weak": 100 * sum(w.values()) / len(w), "ceiling": 100 * sum(c.values()) / len(c),
                                     "lead": 100 * iv["diff"], "ci95": [100 * iv["low"], 100 * iv["high"]], "n": len(c)}
+        if full is not None:
+            f = {i: full[i] for i in ids if i in full}
+            gain = paired_interval(f, w)
+            out["capabilities"][cap]["full_weak_ft"] = 100 * sum(f.values()) / len(f)
+            out["capabilities"][cap]["full_weak_ft_gain"] = [100 * gain["diff"], 100 * gain["low"], 100 * gain["high"]]
     return out
 
 
@@ -99,12 +108,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="configs/demo-multicap.yaml")
     ap.add_argument("--setting", action="append", default=[], help="KEY=VALUE[,KEY=VALUE]: one run each")
+    ap.add_argument("--until", default=CEILING_EVAL, help=f"the stage to stop after (e.g. {FULL_WEAK_FT_EVAL}, "
+                    "which adds full weak FT's gain over the weak teacher)")
     ap.add_argument("--report", nargs="*", default=[], help="run directories already stopped past the ceiling")
     args = ap.parse_args()
     run_dirs = list(args.report)
     for setting in args.setting:
         t0 = time.time()
-        run_dirs.append(run_until_ceiling(args.config, setting, Path(run_dir_for(setting) + ".log")))
+        run_dirs.append(run_until_ceiling(args.config, setting, Path(run_dir_for(setting) + ".log"), args.until))
         print(f"# {setting}: {time.time() - t0:.0f} s to the ceiling's eval", flush=True)
     for run_dir in run_dirs:
         r = report(run_dir)
@@ -112,8 +123,10 @@ def main() -> None:
         print(f"## {run_dir}: ceiling SFT {r['train_steps']} steps, {r['train_seconds']} s, "
               f"final loss {r['final_train_loss']:.3f}")
         for cap, v in r["capabilities"].items():
+            full = (f"  full weak FT {v['full_weak_ft']:5.1f}, over weak {v['full_weak_ft_gain'][0]:+.1f} "
+                    f"[{v['full_weak_ft_gain'][1]:+.1f}, {v['full_weak_ft_gain'][2]:+.1f}]" if "full_weak_ft" in v else "")
             print(f"  {cap:11s} weak {v['weak']:5.1f}  ceiling {v['ceiling']:5.1f}  lead {v['lead']:+6.1f} "
-                  f"[{v['ci95'][0]:+.1f}, {v['ci95'][1]:+.1f}]  n={v['n']}")
+                  f"[{v['ci95'][0]:+.1f}, {v['ci95'][1]:+.1f}]  n={v['n']}{full}")
 
 
 if __name__ == "__main__":

@@ -206,6 +206,13 @@ DEFAULT_STUDENTS: dict[str, StrongStudentRecipe] = {
 # (`w2s run configs/demo-multicap.yaml --set strong.model=world-student-multicap-t64`, 1,635 s warm) had no capability's ceiling 20 points above the weak
 # teacher: gold SFT into the target format kept no restating (1 of 100) and arithmetic's ceiling fell
 # to 10 % (strong base 47 % by the target checker, against 98 % for world-student-multicap's build).
+# That was the line-a-step target. With temporal's target on one line (2026-12-08, data/capabilities/
+# temporal.py) and a new weak-multicap, its ceiling (bench/multicap_ceiling.py --setting
+# strong.model=world-student-multicap-t64[,train.epochs=6]): 2 epochs (376 steps) arithmetic 63 (+29
+# over the weak teacher), temporal 51 (-4: restated 97, walked 65, but the "=> A" line wrong); 6
+# epochs (1,128 steps) arithmetic 90 (+56 [+44, +68]), temporal 89 (+34 [+23, +45]: walked 88),
+# commands 13 (+5), facts 25 (-8), logic 65 (-8). world-student-multicap's build cannot walk: 2,400
+# gold rows of the one-line target, walked 4 (bench/temporal_sft.py).
 DEFAULT_STUDENTS["world-student-multicap-t64"] = DEFAULT_STUDENTS["world-student-multicap"].model_copy(
     update={"name": "world-student-multicap-t64", "capability_problems_for": (("temporal", 64000),), "max_steps": 6000})
 
