@@ -21,9 +21,9 @@ the same words (what an induction head does) and the same model answered 177 of 
 
 Why one line (issue 28): with "A < B" one a line, gold SFT kept the restating but not the walk that the
 student has in prose. world-student-multicap-t64, which walks right 75 times in 100 in prose, walked
-right 10 after SFT on 2,400 gold rows of the line-a-step layout and 94 after the same SFT on this
-one-line layout (answers right 54 and 95; 2,400 rows in the corpus's own prose kept 73:
-bench/temporal_sft.py).
+right 10 after SFT on 2,400 gold rows of the line-a-step layout and 96 after the same SFT on this
+one-line layout (answers right 54 and 98, +44.0 [+34.0, +54.0] paired; 2,400 rows in the corpus's own
+prose kept 73: bench/temporal_sft.py).
 """
 from __future__ import annotations
 
