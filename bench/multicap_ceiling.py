@@ -116,7 +116,7 @@ def main() -> None:
     for setting in args.setting:
         t0 = time.time()
         run_dirs.append(run_until_ceiling(args.config, setting, Path(run_dir_for(setting) + ".log"), args.until))
-        print(f"# {setting}: {time.time() - t0:.0f} s to the ceiling's eval", flush=True)
+        print(f"# {setting}: {time.time() - t0:.0f} s to {args.until}", flush=True)
     for run_dir in run_dirs:
         r = report(run_dir)
         print(json.dumps(r))

@@ -69,21 +69,31 @@ def score(counts: dict, cap: str, text: str, gold, question: str) -> None:
     c["right"] += as_target(cap, answer, question) == gold
 
 
-def load_demo_student(name: str):
-    """(tokenizer, model, config): the built student `name` for greedy generation here, and the demo's
-    config (its splits and stops)."""
+def load_for_generation(path):
+    """(tokenizer, model) of a model directory, for batched greedy generation here (left padding,
+    float32, 2 threads)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from w2s_ray.config.loading import load_config
-    from w2s_ray.models.strong_student import build_strong_student
-
     torch.set_num_threads(2)
-    path = build_strong_student(name)
     tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    return tokenizer, model, load_config("configs/demo-multicap.yaml")
+    return tokenizer, AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+
+
+def demo_config():
+    """configs/demo-multicap.yaml: the splits and stops every --model measurement uses."""
+    from w2s_ray.config.loading import load_config
+
+    return load_config("configs/demo-multicap.yaml")
+
+
+def load_demo_student(name: str):
+    """(tokenizer, model, config): the built student `name` for greedy generation here, and the demo's
+    config (its splits and stops)."""
+    from w2s_ray.models.strong_student import build_strong_student
+
+    return (*load_for_generation(build_strong_student(name)), demo_config())
 
 
 def greedy_answers(tokenizer, model, config, problems, max_tokens: int, batch: int = 50):

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.multicap_latent_skill import greedy_answers, load_demo_student
+from bench.multicap_latent_skill import demo_config, greedy_answers, load_for_generation
 from bench.temporal_parts import answer_right, count
 from w2s_ray.eval.findings import paired_interval
 
@@ -44,13 +44,17 @@ def gold_rows(config, rows: int, all_capabilities: bool) -> list[dict]:
 
 def sft(model_dir: str, rows: list[dict], config, epochs: float, lr: float | None) -> str:
     from datasets import Dataset
+    from transformers import AutoTokenizer
 
     from w2s_ray.train.sft_worker import sft_trainer
     from w2s_ray.train.worker_loop import trainer_arguments
 
+    import torch
+
+    torch.set_num_threads(2)  # as the demo's train.cpu_threads, whatever the machine's cores
     train = config.train.model_copy(update={"epochs": epochs, **({"lr": lr} if lr else {})})
     out = tempfile.mkdtemp(prefix="temporal-sft-")
-    tokenizer = load_tokenizer(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
     trainer = sft_trainer(train, trainer_arguments(train, "cpu", None, "none", out), model_dir,
                           Dataset.from_list(rows), tokenizer)
     trainer.train()
@@ -75,12 +79,6 @@ def a_line_a_step(target: str) -> str:
     return "\n".join([*(part.strip().rstrip(".") for part in steps.replace(" -- ", " --. ").split(". ")), answer])
 
 
-def load_tokenizer(path: str):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(path)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="world-student-multicap")
@@ -96,13 +94,10 @@ def main() -> None:
     ap.add_argument("--against", help="an arm's --save file: print this arm minus that one, paired over the problems")
     args = ap.parse_args()
 
-    import torch
-    from transformers import AutoModelForCausalLM
-
     from w2s_ray.models.strong_student import build_strong_student
     from w2s_ray.recipes.multi_capability.data import per_capability
 
-    _, _, config = load_demo_student(args.model)
+    config = demo_config()
     rows = gold_rows(config, args.rows, args.all_capabilities)
     if args.as_prose:
         rows = [{**r, "completion": " " + as_prose(r["completion"])} for r in rows]
@@ -110,10 +105,7 @@ def main() -> None:
         rows = [{**r, "completion": " " + a_line_a_step(r["completion"])} for r in rows]
     t0 = time.time()
     trained = sft(str(build_strong_student(args.model)), rows, config, args.epochs, args.lr)
-    tokenizer = load_tokenizer(trained)
-    tokenizer.padding_side = "left"
-    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(trained, dtype=torch.float32).eval()
+    tokenizer, model = load_for_generation(trained)
     problems = per_capability(config.multi_capability, config.data.seed)["temporal"]["test"]
     pairs = [(p.question, text, p.gold) for p, text in greedy_answers(tokenizer, model, config, problems, 160)]
     print(f"{args.model} SFT {len(rows)} rows{' (all capabilities)' if args.all_capabilities else ''}, "
